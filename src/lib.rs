@@ -1,0 +1,17 @@
+//! flickrfs: a Flickr collection as a FUSE filesystem of references, plus a
+//! safe, resumable two-way sync. See ARCHITECTURE.md for the map.
+//!
+//! Dependencies flow one way:
+//! `model` ← `media`, `flickr`, `catalog` ← `fs`, `sync` ← CLI (`main.rs`).
+//! The `emulator` stands alone: it speaks Flickr's wire format from its own
+//! state and shares no types with the client.
+
+pub mod accounts;
+pub mod catalog;
+pub mod config;
+pub mod emulator;
+pub mod flickr;
+pub mod fs;
+pub mod media;
+pub mod model;
+pub mod sync;

@@ -1,0 +1,280 @@
+//! The shared vocabulary: small named types that cross module borders.
+//! Nothing here does I/O.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+macro_rules! string_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub String);
+
+        impl $name {
+            pub fn new(s: impl Into<String>) -> Self {
+                Self(s.into())
+            }
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(s: &str) -> Self {
+                Self(s.to_owned())
+            }
+        }
+    };
+}
+
+string_id!(
+    /// A Flickr photo id: a decimal string of up to ~11 digits.
+    PhotoId
+);
+string_id!(
+    /// A Flickr photoset id (`72157...`).
+    SetId
+);
+string_id!(
+    /// A Flickr user id (`12345678@N01`).
+    Nsid
+);
+string_id!(
+    /// A Flickr group id (`1234@N20`).
+    GroupId
+);
+
+/// Who may see a photo on Flickr.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Privacy {
+    Public,
+    Friends,
+    Family,
+    #[serde(rename = "friends+family")]
+    FriendsAndFamily,
+    #[default]
+    Private,
+}
+
+impl Privacy {
+    /// Flickr's three visibility flags: (is_public, is_friend, is_family).
+    pub fn flags(self) -> Visibility {
+        let (p, fr, fa) = match self {
+            Privacy::Public => (true, false, false),
+            Privacy::Friends => (false, true, false),
+            Privacy::Family => (false, false, true),
+            Privacy::FriendsAndFamily => (false, true, true),
+            Privacy::Private => (false, false, false),
+        };
+        Visibility {
+            is_public: p,
+            is_friend: fr,
+            is_family: fa,
+        }
+    }
+
+    pub fn from_flags(v: Visibility) -> Self {
+        match (v.is_public, v.is_friend, v.is_family) {
+            (true, _, _) => Privacy::Public,
+            (false, true, true) => Privacy::FriendsAndFamily,
+            (false, true, false) => Privacy::Friends,
+            (false, false, true) => Privacy::Family,
+            (false, false, false) => Privacy::Private,
+        }
+    }
+
+    pub const ALL: [Privacy; 5] = [
+        Privacy::Public,
+        Privacy::Friends,
+        Privacy::Family,
+        Privacy::FriendsAndFamily,
+        Privacy::Private,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Privacy::Public => "public",
+            Privacy::Friends => "friends",
+            Privacy::Family => "family",
+            Privacy::FriendsAndFamily => "friends+family",
+            Privacy::Private => "private",
+        }
+    }
+}
+
+impl fmt::Display for Privacy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Privacy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Privacy::ALL
+            .into_iter()
+            .find(|p| p.as_str() == s.trim().to_ascii_lowercase())
+            .ok_or_else(|| {
+                format!("unknown privacy {s:?}: expected public, friends, family, friends+family or private")
+            })
+    }
+}
+
+/// Flickr's visibility flags as they travel on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub struct Visibility {
+    pub is_public: bool,
+    pub is_friend: bool,
+    pub is_family: bool,
+}
+
+/// Which way a sync moves things.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    Up,
+    Down,
+    #[default]
+    Both,
+}
+
+impl Direction {
+    pub fn uploads(self) -> bool {
+        matches!(self, Direction::Up | Direction::Both)
+    }
+    pub fn downloads(self) -> bool {
+        matches!(self, Direction::Down | Direction::Both)
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Up => "up",
+            Direction::Down => "down",
+            Direction::Both => "both",
+        }
+    }
+}
+
+impl std::str::FromStr for Direction {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "up" => Ok(Direction::Up),
+            "down" => Ok(Direction::Down),
+            "both" => Ok(Direction::Both),
+            other => Err(format!("unknown direction {other:?}: expected both, up or down")),
+        }
+    }
+}
+
+impl fmt::Display for Direction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How precise Flickr's "date taken" is (`datetakengranularity`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+pub enum Granularity {
+    /// 0: exact to the second.
+    #[default]
+    Exact,
+    /// 4: the month.
+    Month,
+    /// 6: the year.
+    Year,
+    /// 8: circa.
+    Circa,
+}
+
+impl Granularity {
+    pub fn from_code(code: i64) -> Self {
+        match code {
+            4 => Granularity::Month,
+            6 => Granularity::Year,
+            8 => Granularity::Circa,
+            _ => Granularity::Exact,
+        }
+    }
+    pub fn code(self) -> i64 {
+        match self {
+            Granularity::Exact => 0,
+            Granularity::Month => 4,
+            Granularity::Year => 6,
+            Granularity::Circa => 8,
+        }
+    }
+}
+
+/// A camera-local shooting time with no zone, as EXIF and Flickr keep it
+/// (`YYYY-MM-DD HH:MM:SS`). Stored as text so that comparisons are exact.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TakenAt(pub String);
+
+impl TakenAt {
+    /// Accepts `YYYY-MM-DD HH:MM:SS` and EXIF's `YYYY:MM:DD HH:MM:SS`.
+    pub fn parse(s: &str) -> Option<Self> {
+        let s = s.trim();
+        let b = s.as_bytes();
+        if b.len() < 19 {
+            return None;
+        }
+        let digits = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18];
+        if !digits.iter().all(|&i| b[i].is_ascii_digit()) {
+            return None;
+        }
+        if !matches!(b[4], b'-' | b':') || !matches!(b[7], b'-' | b':') || b[10] != b' ' {
+            return None;
+        }
+        if b[13] != b':' || b[16] != b':' {
+            return None;
+        }
+        Some(TakenAt(format!(
+            "{}-{}-{} {}",
+            &s[0..4],
+            &s[5..7],
+            &s[8..10],
+            &s[11..19]
+        )))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn privacy_round_trips_through_flags_and_text() {
+        for p in Privacy::ALL {
+            assert_eq!(Privacy::from_flags(p.flags()), p);
+            assert_eq!(p.as_str().parse::<Privacy>().unwrap(), p);
+        }
+        assert!("everyone".parse::<Privacy>().is_err());
+    }
+
+    #[test]
+    fn taken_at_accepts_exif_and_flickr_forms() {
+        assert_eq!(
+            TakenAt::parse("2021:07:04 18:30:01").unwrap().as_str(),
+            "2021-07-04 18:30:01"
+        );
+        assert_eq!(
+            TakenAt::parse("2021-07-04 18:30:01").unwrap().as_str(),
+            "2021-07-04 18:30:01"
+        );
+        assert!(TakenAt::parse("0000:00:00").is_none());
+        assert!(TakenAt::parse("not a date at all!!").is_none());
+    }
+}
