@@ -35,6 +35,44 @@ pub enum Command {
     Account(AccountCommand),
     /// Run the local Flickr API emulator (for tests, benchmarks and the demo).
     Emulator(EmulatorArgs),
+    /// Read or change an account's preferences.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) generated from these definitions.
+    Man,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print one preference of an account.
+    Get {
+        /// The account's name.
+        account: String,
+        /// The preference (collection_name, default_folder, resize, privacy, safety_level, sets, pools, identify, parallelism).
+        key: String,
+    },
+    /// Change one preference of an account (the value is checked).
+    Set {
+        account: String,
+        key: String,
+        value: String,
+    },
+    /// Print every preference of an account (or of all accounts).
+    Show {
+        account: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Open config.toml in $EDITOR, and check it before keeping the change.
+    Edit,
+    /// Print where flickrfs keeps its files.
+    Paths,
 }
 
 #[derive(Debug, Subcommand)]
