@@ -163,3 +163,6 @@ impl Catalog {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests;
