@@ -1318,3 +1318,27 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn the_mount_and_a_sync_write_through_separate_connections_at_once() {
+    let f = fx();
+    let db = f.db.clone();
+    let acct = f.acct.id;
+    let sync = std::thread::spawn(move || {
+        let cat = Catalog::open(&db).unwrap();
+        for i in 0..50 {
+            let batch: Vec<RemotePhoto> = (0..50)
+                .map(|j| remote(&format!("{}", 1_000 + i * 50 + j), "r"))
+                .collect();
+            cat.upsert_remote_photos(acct, &batch).unwrap();
+        }
+    });
+    let a = f.set("A");
+    for i in 0..100u8 {
+        f.add(a, &format!("{i}.jpg"), i);
+    }
+    sync.join().unwrap();
+    assert_eq!(f.cat.count_entries(a).unwrap(), 100);
+    assert_eq!(f.cat.count_entries(f.root()).unwrap(), 2_500);
+    f.check();
+}
