@@ -1,9 +1,6 @@
 //! The command-line definitions (clap). Parsing only: `main.rs` dispatches
 //! each command to the library.
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
-
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
@@ -34,7 +31,7 @@ pub enum Command {
     #[command(subcommand)]
     Account(AccountCommand),
     /// Run the local Flickr API emulator (for tests, benchmarks and the demo).
-    Emulator(EmulatorArgs),
+    Emulator(flickrfs::emulator::EmulatorArgs),
     /// Read or change an account's preferences.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -116,38 +113,4 @@ pub struct AccountAddArgs {
     /// Do not try to open a browser; only print the URL.
     #[arg(long)]
     pub no_browser: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct EmulatorArgs {
-    /// Folder holding the emulator's state (SQLite and photo files); kept across runs.
-    #[arg(long, default_value = "./flickr-emulator")]
-    pub state_dir: PathBuf,
-    /// Address to listen on (loopback only unless you really mean it).
-    #[arg(long, default_value = "127.0.0.1:8080")]
-    pub bind: SocketAddr,
-    /// Approve OAuth requests without a click (tests, demo).
-    #[arg(long)]
-    pub auto_approve: bool,
-    /// Create the demo account (a few sets, pools and real small JPEGs).
-    #[arg(long)]
-    pub seed_demo: bool,
-    /// Create a synthetic account with this many photos (bytes generated on request).
-    #[arg(long, default_value_t = 0)]
-    pub seed_photos: u64,
-    /// Spread the synthetic photos over this many photosets.
-    #[arg(long, default_value_t = 0)]
-    pub seed_sets: u64,
-    /// Fraction of requests that fail (HTTP 500/502/503 or error 105), 0.0 to 1.0.
-    #[arg(long, default_value_t = 0.0)]
-    pub error_rate: f64,
-    /// Milliseconds added to every reply.
-    #[arg(long, default_value_t = 0)]
-    pub latency_ms: u64,
-    /// Fraction of replies whose connection is cut mid-body, 0.0 to 1.0.
-    #[arg(long, default_value_t = 0.0)]
-    pub reset_rate: f64,
-    /// A strict rate limit in calls per hour per key (HTTP 429 beyond it).
-    #[arg(long)]
-    pub rate_limit: Option<u32>,
 }

@@ -67,9 +67,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 .render(&mut std::io::stdout())
                 .context("writing the man page")?;
         }
-        Command::Account(_) | Command::Emulator(_) => bail!("not wired yet"),
+        Command::Emulator(args) => {
+            let cfg = args.into_config();
+            runtime()?.block_on(flickrfs::emulator::serve_forever(cfg))?;
+        }
+        Command::Account(_) => bail!("not wired yet"),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A multi-threaded tokio runtime for the async parts (client, emulator).
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
 }
 
 fn config_command(paths: &Paths, cmd: ConfigCommand) -> Result<()> {
