@@ -116,6 +116,17 @@ impl FlickrError {
         }
     }
 
+    /// Whether the failed request certainly had no effect on Flickr's side, so
+    /// that even a non-idempotent call (creating a set, uploading) may be sent
+    /// again. A reply lost after the request went out (a reset or a read
+    /// timeout) is the one transient failure that does not qualify.
+    pub fn surely_not_applied(&self) -> bool {
+        match self {
+            FlickrError::Network { source, .. } => source.is_connect(),
+            other => other.is_transient(),
+        }
+    }
+
     /// Whether this is a signature, token, key or permission failure.
     pub fn is_auth(&self) -> bool {
         matches!(self, FlickrError::Api { code, .. } if AUTH_CODES.contains(code))

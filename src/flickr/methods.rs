@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use super::decode::{self, lenient_text, page_of, typed, Page};
 use super::error::{FlickrError, Result};
+use super::retry::Repeat;
 use super::types::*;
 use super::upload::quote_tags;
 use super::{Client, Verb};
@@ -311,6 +312,9 @@ impl Client {
     }
 
     /// flickr.photosets.create: a set needs a primary photo to exist.
+    ///
+    /// Not retried when the reply is lost after sending (the set may exist):
+    /// the caller then re-lists sets before trying again.
     pub async fn create_photoset(
         &self,
         title: &str,
@@ -322,7 +326,10 @@ impl Client {
         if !description.is_empty() {
             params.push(p("description", description));
         }
-        let v = self.rest(M, Verb::Write, params).await?;
+        // A lost reply may hide a set that was created: never send it twice.
+        let v = self
+            .rest_with(M, Verb::Write, Repeat::OnlyIfNotApplied, params)
+            .await?;
         let created: CreatedSet = typed(M, "photoset", decode::field(M, &v, "photoset")?)?;
         Ok(SetId(created.id))
     }

@@ -45,7 +45,7 @@ pub use decode::Page;
 pub use error::{FlickrError, Result, AUTH_CODES, TRANSIENT_CODES};
 pub use methods::{MachineTagMode, SearchQuery, PER_PAGE_MAX};
 pub use ratelimit::{RateLimit, RateLimiter};
-pub use retry::RetryPolicy;
+pub use retry::{Repeat, RetryPolicy};
 pub use types::*;
 pub use upload::{parse_upload_reply, quote_tags};
 
@@ -272,6 +272,17 @@ impl Client {
         verb: Verb,
         params: Vec<(String, String)>,
     ) -> Result<Value> {
+        self.rest_with(method, verb, Repeat::Safe, params).await
+    }
+
+    /// [`rest`](Self::rest) for a write that must not happen twice.
+    pub(crate) async fn rest_with(
+        &self,
+        method: &str,
+        verb: Verb,
+        repeat: Repeat,
+        params: Vec<(String, String)>,
+    ) -> Result<Value> {
         self.require_token(method)?;
         let mut all = params;
         all.extend([
@@ -284,7 +295,7 @@ impl Client {
         self.inner
             .options
             .retry
-            .run(method, |_| async move {
+            .run_with(method, repeat, |_| async move {
                 self.inner.limiter.acquire(method).await;
                 self.rest_once(method, verb, all).await
             })

@@ -56,9 +56,24 @@ impl RetryPolicy {
         }
     }
 
-    /// Runs `op` until it succeeds, fails for good, or attempts run out.
-    /// `what` names the operation in log lines.
-    pub async fn run<T, F, Fut>(&self, what: &str, mut op: F) -> Result<T, FlickrError>
+    /// Runs an idempotent `op` until it succeeds, fails for good, or attempts
+    /// run out. `what` names the operation in log lines.
+    pub async fn run<T, F, Fut>(&self, what: &str, op: F) -> Result<T, FlickrError>
+    where
+        F: FnMut(u32) -> Fut,
+        Fut: Future<Output = Result<T, FlickrError>>,
+    {
+        self.run_with(what, Repeat::Safe, op).await
+    }
+
+    /// Like [`run`](Self::run); with [`Repeat::OnlyIfNotApplied`], a failure
+    /// that may have taken effect (reply lost after sending) is not retried.
+    pub async fn run_with<T, F, Fut>(
+        &self,
+        what: &str,
+        repeat: Repeat,
+        mut op: F,
+    ) -> Result<T, FlickrError>
     where
         F: FnMut(u32) -> Fut,
         Fut: Future<Output = Result<T, FlickrError>>,
@@ -68,7 +83,7 @@ impl RetryPolicy {
         loop {
             match op(attempt).await {
                 Ok(v) => return Ok(v),
-                Err(e) if e.is_transient() && attempt < max => {
+                Err(e) if repeat.allows(&e) && attempt < max => {
                     let wait = self.delay(attempt, e.retry_after());
                     tracing::warn!(
                         call = what,
@@ -82,6 +97,26 @@ impl RetryPolicy {
                 }
                 Err(e) => return Err(e),
             }
+        }
+    }
+}
+
+/// Whether sending a request twice is harmless.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Repeat {
+    /// Reads, and writes whose repetition is harmless (setting a title,
+    /// adding to a set: "already in set" is a success).
+    Safe,
+    /// Writes that would happen twice (creating a set, uploading without
+    /// `dedup_check`): retried only when the failure shows nothing happened.
+    OnlyIfNotApplied,
+}
+
+impl Repeat {
+    fn allows(self, e: &FlickrError) -> bool {
+        match self {
+            Repeat::Safe => e.is_transient(),
+            Repeat::OnlyIfNotApplied => e.surely_not_applied(),
         }
     }
 }

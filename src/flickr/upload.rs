@@ -9,6 +9,7 @@ use std::path::Path;
 use reqwest::multipart::{Form, Part};
 
 use super::error::{snippet, FlickrError, Result};
+use super::retry::Repeat;
 use super::sign::{self, OAuthExtras};
 use super::types::{UploadOptions, UploadOutcome};
 use super::Client;
@@ -72,9 +73,20 @@ fn upload_fields(opts: &UploadOptions) -> Vec<(String, String)> {
 
 impl Client {
     /// Uploads the file at `path` (streamed from disk) with `opts`.
+    ///
+    /// Retried on transient failures; a reply lost after sending is retried
+    /// only with `dedup_check` set (otherwise the photo could be made twice,
+    /// and the error is returned for the caller to look for it).
     pub async fn upload(&self, path: &Path, opts: &UploadOptions) -> Result<UploadOutcome> {
         let url = self.inner.endpoints.upload.clone();
-        self.post_file(UPLOAD, &url, path, upload_fields(opts))
+        // Sending the file again after a lost reply would make a second photo,
+        // unless Flickr's own duplicate check is on (it then names the first).
+        let repeat = if opts.dedup_check.is_some() {
+            Repeat::Safe
+        } else {
+            Repeat::OnlyIfNotApplied
+        };
+        self.post_file(UPLOAD, &url, path, upload_fields(opts), repeat)
             .await
     }
 
@@ -82,7 +94,8 @@ impl Client {
     pub async fn replace(&self, photo: &PhotoId, path: &Path) -> Result<UploadOutcome> {
         let url = self.inner.endpoints.replace.clone();
         let fields = vec![("photo_id".to_owned(), photo.to_string())];
-        self.post_file(REPLACE, &url, path, fields).await
+        self.post_file(REPLACE, &url, path, fields, Repeat::Safe)
+            .await
     }
 
     async fn post_file(
@@ -91,6 +104,7 @@ impl Client {
         url: &str,
         path: &Path,
         fields: Vec<(String, String)>,
+        repeat: Repeat,
     ) -> Result<UploadOutcome> {
         self.require_token(what)?;
         let meta = tokio::fs::metadata(path)
@@ -106,7 +120,7 @@ impl Client {
         self.inner
             .options
             .retry
-            .run(what, |_| async move {
+            .run_with(what, repeat, |_| async move {
                 self.inner.limiter.acquire(what).await;
                 self.post_file_once(what, url, path, fields).await
             })
