@@ -254,6 +254,23 @@ impl Client {
         }
     }
 
+    /// After an HTTP 429, pauses every client of the key for the server's
+    /// `Retry-After` (or the retry base delay), within the retry policy's cap.
+    pub(crate) fn note_overload<T>(&self, result: &Result<T>) {
+        if let Err(FlickrError::Http {
+            status: 429,
+            retry_after,
+            ..
+        }) = result
+        {
+            let policy = &self.inner.options.retry;
+            let pause = retry_after
+                .unwrap_or(policy.base_delay)
+                .min(policy.max_retry_after);
+            self.inner.limiter.hold_off(pause);
+        }
+    }
+
     fn require_token(&self, method: &str) -> Result<()> {
         if self.has_token() {
             Ok(())
@@ -297,7 +314,9 @@ impl Client {
             .retry
             .run_with(method, repeat, |_| async move {
                 self.inner.limiter.acquire(method).await;
-                self.rest_once(method, verb, all).await
+                let result = self.rest_once(method, verb, all).await;
+                self.note_overload(&result);
+                result
             })
             .await
     }

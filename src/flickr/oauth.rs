@@ -130,12 +130,14 @@ impl Client {
                     .await
                     .map_err(|e| FlickrError::network(what, e))?;
                 if status == 429 || status >= 500 {
-                    return Err(FlickrError::Http {
+                    let e: Result<Vec<(String, String)>> = Err(FlickrError::Http {
                         method: what.to_owned(),
                         status,
                         retry_after,
                         body: snippet(&body, 200),
                     });
+                    self.note_overload(&e);
+                    return e;
                 }
                 let pairs = sign::form_pairs(body.trim());
                 if !(200..300).contains(&status) {

@@ -41,6 +41,8 @@ struct Bucket {
     limit: RateLimit,
     tokens: f64,
     last: Instant,
+    /// Set when the server said "too many requests": nobody calls before.
+    held_until: Option<Instant>,
 }
 
 impl Bucket {
@@ -57,6 +59,12 @@ impl Bucket {
 
     /// Takes a token, or says how long until one is there.
     fn try_take(&mut self, now: Instant) -> Result<(), Duration> {
+        if let Some(until) = self.held_until {
+            if until > now {
+                return Err(until - now);
+            }
+            self.held_until = None;
+        }
         self.refill(now);
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
@@ -75,6 +83,7 @@ impl RateLimiter {
                 limit,
                 tokens: f64::from(limit.burst.max(1)),
                 last: Instant::now(),
+                held_until: None,
             }),
         }
     }
@@ -99,6 +108,19 @@ impl RateLimiter {
         b.limit.calls_per_hour = b.limit.calls_per_hour.min(limit.calls_per_hour);
         b.limit.burst = b.limit.burst.min(limit.burst);
         b.tokens = b.tokens.min(f64::from(b.limit.burst.max(1)));
+    }
+
+    /// Stops every client of this key for `pause` (after an HTTP 429), and
+    /// empties the bucket so calls resume at the sustained rate.
+    pub fn hold_off(&self, pause: Duration) {
+        let mut b = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let until = Instant::now() + pause;
+        b.held_until = Some(b.held_until.map_or(until, |u| u.max(until)));
+        b.tokens = 0.0;
+        tracing::warn!(
+            pause_ms = pause.as_millis() as u64,
+            "Flickr said too many requests: pausing all calls of this API key"
+        );
     }
 
     /// The limit in force.
@@ -151,6 +173,18 @@ mod tests {
             "{:?}",
             start.elapsed()
         );
+    }
+
+    #[tokio::test]
+    async fn hold_off_pauses_callers() {
+        let limiter = RateLimiter::new(RateLimit {
+            calls_per_hour: 3_600_000,
+            burst: 100,
+        });
+        limiter.hold_off(Duration::from_millis(200));
+        let start = Instant::now();
+        limiter.acquire("t").await;
+        assert!(start.elapsed() >= Duration::from_millis(190));
     }
 
     #[test]

@@ -122,7 +122,9 @@ impl Client {
             .retry
             .run_with(what, repeat, |_| async move {
                 self.inner.limiter.acquire(what).await;
-                self.post_file_once(what, url, path, fields).await
+                let result = self.post_file_once(what, url, path, fields).await;
+                self.note_overload(&result);
+                result
             })
             .await
     }
