@@ -114,16 +114,8 @@ impl Client {
     /// flickr.auth.oauth.checkToken: the token's permissions and owner.
     pub async fn check_token(&self) -> Result<TokenCheck> {
         const M: &str = "flickr.auth.oauth.checkToken";
-        let token = self
-            .inner
-            .token
-            .as_ref()
-            .ok_or_else(|| FlickrError::NotAuthorised { method: M.into() })?
-            .token
-            .clone();
-        let v = self
-            .rest(M, Verb::Read, vec![p("oauth_token", token)])
-            .await?;
+        // The token to check is the signed `oauth_token` itself.
+        let v = self.rest(M, Verb::Read, vec![]).await?;
         let oauth = decode::field(M, &v, "oauth")?;
         let perms_text = oauth
             .get("perms")
