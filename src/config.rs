@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::flickr::ApiCredentials;
 use crate::model::Privacy;
 pub use crate::model::Resize;
 
@@ -457,29 +458,13 @@ impl Config {
     }
 }
 
-/// The API key and secret, with where they came from (for error messages).
-#[derive(Clone, PartialEq, Eq)]
-pub struct ApiKey {
-    pub key: String,
-    pub secret: String,
-}
-
-impl std::fmt::Debug for ApiKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ApiKey")
-            .field("key", &self.key)
-            .field("secret", &"<redacted>")
-            .finish()
-    }
-}
-
 /// Resolves the API key: flags first, then `FLICKRFS_API_KEY`/`FLICKRFS_API_SECRET`,
 /// then the config file. `None` when no complete pair is known.
 pub fn resolve_api_key(
     flag_key: Option<&str>,
     flag_secret: Option<&str>,
     config: &Config,
-) -> Option<ApiKey> {
+) -> Option<ApiCredentials> {
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     let key = flag_key
         .map(str::to_owned)
@@ -489,7 +474,7 @@ pub fn resolve_api_key(
         .map(str::to_owned)
         .or_else(|| env("FLICKRFS_API_SECRET"))
         .or_else(|| config.api.secret.clone())?;
-    Some(ApiKey { key, secret })
+    Some(ApiCredentials { key, secret })
 }
 
 /// Writes a file only its owner can read: temp file created 0600, fsync, rename.
@@ -584,14 +569,5 @@ mod tests {
             Endpoint::Local("http://127.0.0.1:8080".into())
         );
         assert!(Endpoint::parse("ftp://x").is_err());
-    }
-
-    #[test]
-    fn api_key_debug_never_shows_the_secret() {
-        let k = ApiKey {
-            key: "abc".into(),
-            secret: "s3cr3t".into(),
-        };
-        assert!(!format!("{k:?}").contains("s3cr3t"));
     }
 }

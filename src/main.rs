@@ -10,8 +10,11 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use clap::{CommandFactory, Parser};
 
-use cli::{Cli, Command, ConfigCommand};
-use flickrfs::config::{Config, Paths, PREF_KEYS};
+use cli::{AccountCommand, ApiArgs, Cli, Command, ConfigCommand};
+use flickrfs::accounts::{self, AddAccountOptions, VerifierSource};
+use flickrfs::catalog::Catalog;
+use flickrfs::config::{resolve_api_key, Config, Endpoint, Paths, PREF_KEYS};
+use flickrfs::flickr::{ApiCredentials, Endpoints};
 
 /// Exit codes documented in `--help` and the README.
 const EXIT_FAILURE: u8 = 1;
@@ -71,9 +74,126 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let cfg = args.into_config();
             runtime()?.block_on(flickrfs::emulator::serve_forever(cfg))?;
         }
-        Command::Account(_) => bail!("not wired yet"),
+        Command::Account(cmd) => account_command(&paths, cmd)?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The endpoint and API key a command uses: flags, then the environment,
+/// then config.toml.
+struct ApiSetup {
+    config: Config,
+    endpoint: Endpoint,
+    endpoints: Endpoints,
+    api: ApiCredentials,
+}
+
+fn api_setup(paths: &Paths, args: &ApiArgs) -> Result<ApiSetup> {
+    let config = Config::load(&paths.config_file())?;
+    let endpoint = match &args.endpoint {
+        Some(e) => Endpoint::parse(e)?,
+        None => config.endpoint()?,
+    };
+    let endpoints = match &endpoint {
+        Endpoint::Flickr => Endpoints::flickr(),
+        Endpoint::Local(base) => Endpoints::local(base),
+    };
+    let Some(api) = resolve_api_key(args.api_key.as_deref(), args.api_secret.as_deref(), &config)
+    else {
+        bail!(
+            "no Flickr API key: pass --api-key and --api-secret, set FLICKRFS_API_KEY and \
+             FLICKRFS_API_SECRET, or put key and secret under [api] in {}",
+            paths.config_file().display()
+        );
+    };
+    Ok(ApiSetup {
+        config,
+        endpoint,
+        endpoints,
+        api,
+    })
+}
+
+fn account_command(paths: &Paths, cmd: AccountCommand) -> Result<()> {
+    let store = paths.credentials_file();
+    match cmd {
+        AccountCommand::Add(args) => {
+            paths.ensure()?;
+            let mut setup = api_setup(paths, &args.api)?;
+            let verifier = if args.paste {
+                VerifierSource::Paste(Box::new(std::io::BufReader::new(std::io::stdin())))
+            } else {
+                VerifierSource::Callback
+            };
+            let mut opts = AddAccountOptions::default();
+            if args.no_browser {
+                opts.opener = Box::new(|_: &str| Ok(()));
+            }
+            let summary = runtime()?.block_on(accounts::add_account(
+                &setup.endpoints,
+                &setup.api,
+                &store,
+                verifier,
+                opts,
+            ))?;
+            // Remember the endpoint and key that worked, so later commands
+            // (mount, sync) talk to the same Flickr without repeating flags.
+            let api = &mut setup.config.api;
+            if api.key.is_none() && api.secret.is_none() {
+                api.key = Some(setup.api.key.clone());
+                api.secret = Some(setup.api.secret.clone());
+            }
+            if api.endpoint.is_none() && setup.endpoint != Endpoint::Flickr {
+                api.endpoint = Some(setup.endpoint.as_config_str().to_owned());
+            }
+            setup.config.save(&paths.config_file())?;
+            register_in_catalog(paths, &setup.config, &summary)?;
+            println!("Added {summary}.");
+        }
+        AccountCommand::List { json } => {
+            let list = accounts::list_accounts(&store)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else if list.is_empty() {
+                println!("No accounts yet: add one with `flickrfs account add`.");
+            } else {
+                for a in list {
+                    println!("{a}");
+                }
+            }
+        }
+        AccountCommand::Remove { name } => {
+            let removed = accounts::remove_account(&store, &name)?;
+            println!(
+                "Removed the credentials of {removed}. Nothing was deleted on Flickr or on disk."
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Makes a newly authorised account appear in the catalog (and so in the mount).
+fn register_in_catalog(
+    paths: &Paths,
+    config: &Config,
+    summary: &accounts::AccountSummary,
+) -> Result<()> {
+    let prefs = config.prefs(&summary.name);
+    let folder_name = prefs
+        .collection_name
+        .clone()
+        .unwrap_or_else(|| summary.name.clone());
+    let default_folder = config.default_folder(paths, &summary.name);
+    std::fs::create_dir_all(&default_folder)
+        .with_context(|| format!("creating the default folder {}", default_folder.display()))?;
+    let catalog = Catalog::open(&paths.catalog_db())?;
+    catalog.add_account(
+        &summary.nsid,
+        &summary.username,
+        &folder_name,
+        &default_folder,
+    )?;
+    Ok(())
 }
 
 /// A multi-threaded tokio runtime for the async parts (client, emulator).
