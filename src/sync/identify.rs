@@ -1,0 +1,1 @@
+//! (identify: under construction)
