@@ -4,6 +4,7 @@
 //!
 //! This module never touches FUSE; the mount and the CLI call its entry points.
 
+pub mod effects;
 pub mod identify;
 pub mod plan;
 pub mod snapshot;

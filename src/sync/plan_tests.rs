@@ -3,6 +3,7 @@
 //! small model of both sides) → plan again.
 
 use super::*;
+use crate::sync::effects::{apply_action, Minted};
 use crate::sync::snapshot::{LocalSet, RemoteSet};
 use proptest::prelude::*;
 
@@ -928,254 +929,54 @@ impl World {
         self.next
     }
 
-    fn local_key(&self, p: &PhotoRef) -> LocalKey {
-        match p {
-            PhotoRef::Local(k) => *k,
-            PhotoRef::Remote(id) => self
-                .local
-                .photos
-                .values()
-                .find(|lp| lp.remote.as_ref() == Some(id))
-                .map(|lp| lp.key)
-                .unwrap_or_else(|| panic!("no local record for {id}")),
-        }
-    }
-
-    fn remote_id(&self, p: &PhotoRef) -> PhotoId {
-        match p {
-            PhotoRef::Remote(id) => id.clone(),
-            PhotoRef::Local(k) => self.local.photos[k]
-                .remote
-                .clone()
-                .unwrap_or_else(|| panic!("{k} not uploaded yet")),
-        }
-    }
-
-    fn local_set(&self, s: &SetRef) -> LocalSetKey {
-        match s {
-            SetRef::Local(k) => *k,
-            SetRef::Remote(id) => self
-                .local
-                .sets
-                .values()
-                .find(|ls| ls.remote.as_ref() == Some(id))
-                .map(|ls| ls.key)
-                .unwrap_or_else(|| panic!("no local folder for {id}")),
-        }
-    }
-
-    fn remote_set(&self, s: &SetRef) -> SetId {
-        match s {
-            SetRef::Remote(id) => id.clone(),
-            SetRef::Local(k) => self.local.sets[k]
-                .remote
-                .clone()
-                .unwrap_or_else(|| panic!("{k} not created online yet")),
-        }
-    }
-
     fn apply(&mut self, plan: &Plan) {
         for a in &plan.actions {
-            self.apply_one(a);
+            let mut minted = Minted::default();
+            match a {
+                Action::Upload { photo, .. } => {
+                    let lp = &self.local.photos[photo];
+                    assert!(lp.remote.is_none() && lp.file == FileState::Present, "{a}");
+                    minted.photo = Some(PhotoId::new(self.mint().to_string()));
+                }
+                Action::CreateRemoteSet { set, .. } => {
+                    assert!(self.local.sets[set].remote.is_none(), "{a}");
+                    minted.set = Some(SetId::new(format!("72157{}", self.mint())));
+                }
+                Action::CreateLocalSet { .. } => minted.local_set = Some(LocalSetKey(self.mint())),
+                Action::Download { into: None, .. } => {
+                    minted.local_photo = Some(LocalKey(self.mint()))
+                }
+                Action::ForgetLocal { remote, .. } => {
+                    assert!(!self.remote.photos.contains_key(remote), "{a}")
+                }
+                Action::Edit {
+                    side: Side::Remote,
+                    edit,
+                    ..
+                } => {
+                    assert_eq!(edit.title.is_some(), edit.description.is_some(), "{a}")
+                }
+                Action::AddToPool {
+                    side: Side::Remote,
+                    group,
+                    ..
+                } => {
+                    assert!(self.remote.groups.contains_key(group), "{a}")
+                }
+                _ => {}
+            }
+            let before = (self.local.clone(), self.remote.clone());
+            apply_action(&mut self.local, &mut self.remote, a, &minted)
+                .unwrap_or_else(|e| panic!("{e}"));
+            // Every action changes something: a no-op is a planner bug.
+            if !matches!(a, Action::Download { .. }) {
+                assert!(
+                    before != (self.local.clone(), self.remote.clone()),
+                    "no-op: {a}"
+                );
+            }
         }
         self.base = next_base(&self.base, &self.local, &self.remote);
-    }
-
-    fn apply_one(&mut self, a: &Action) {
-        match a {
-            Action::LinkPhoto { local, remote } => {
-                let lp = self.local.photos.get_mut(local).expect("linked record");
-                assert!(lp.remote.is_none());
-                lp.remote = Some(remote.clone());
-            }
-            Action::LinkSet { local, remote } => {
-                self.local
-                    .sets
-                    .get_mut(local)
-                    .expect("linked folder")
-                    .remote = Some(remote.clone())
-            }
-            Action::Ignore { photo, .. } => {
-                self.local.ignored.insert(photo.clone());
-            }
-            Action::ForgetLocal { local, remote, .. } => {
-                assert!(!self.remote.photos.contains_key(remote));
-                self.local.photos.remove(local);
-            }
-            Action::CreateLocalSet {
-                set,
-                title,
-                description,
-            } => {
-                let k = LocalSetKey(self.mint());
-                self.local.sets.insert(
-                    k,
-                    LocalSet {
-                        key: k,
-                        remote: Some(set.clone()),
-                        title: title.clone(),
-                        description: description.clone(),
-                    },
-                );
-            }
-            Action::Upload {
-                photo,
-                meta,
-                checksum,
-                media,
-            } => {
-                let id = PhotoId::new(self.mint().to_string());
-                let lp = self.local.photos.get_mut(photo).expect("uploaded record");
-                assert!(lp.remote.is_none() && lp.file == FileState::Present);
-                lp.remote = Some(id.clone());
-                self.remote.photos.insert(
-                    id.clone(),
-                    RemotePhoto {
-                        id,
-                        meta: meta.clone(),
-                        sets: BTreeSet::new(),
-                        pools: BTreeSet::new(),
-                        checksum: checksum.clone(),
-                        media: *media,
-                    },
-                );
-            }
-            Action::Download {
-                photo,
-                into,
-                meta,
-                sets,
-                pools,
-            } => {
-                let rp = self.remote.photos[photo].clone();
-                match into {
-                    Some(k) => {
-                        self.local.photos.get_mut(k).expect("record").file = FileState::Present
-                    }
-                    None => {
-                        let key = LocalKey(self.mint());
-                        let sets = sets
-                            .iter()
-                            .map(|s| self.local_set(&SetRef::Remote(s.clone())))
-                            .collect();
-                        self.local.photos.insert(
-                            key,
-                            LocalPhoto {
-                                key,
-                                remote: Some(photo.clone()),
-                                meta: meta.clone(),
-                                sets,
-                                pools: pools.clone(),
-                                checksum: rp.checksum.clone(),
-                                file: FileState::Present,
-                                media: rp.media,
-                            },
-                        );
-                    }
-                }
-            }
-            Action::CreateRemoteSet {
-                set,
-                title,
-                description,
-                primary,
-            } => {
-                let id = SetId::new(format!("72157{}", self.mint()));
-                let p = self.remote_id(primary);
-                self.remote.sets.insert(
-                    id.clone(),
-                    RemoteSet {
-                        id: id.clone(),
-                        title: title.clone(),
-                        description: description.clone(),
-                    },
-                );
-                self.remote
-                    .photos
-                    .get_mut(&p)
-                    .expect("primary online")
-                    .sets
-                    .insert(id.clone());
-                let ls = self.local.sets.get_mut(set).expect("folder");
-                assert!(ls.remote.is_none());
-                ls.remote = Some(id);
-            }
-            Action::RenameSet {
-                side: Side::Local,
-                set,
-                title,
-            } => {
-                let k = self.local_set(&SetRef::Remote(set.clone()));
-                self.local.sets.get_mut(&k).expect("folder").title = title.clone();
-            }
-            Action::RenameSet {
-                side: Side::Remote,
-                set,
-                title,
-            } => self.remote.sets.get_mut(set).expect("set").title = title.clone(),
-            Action::Edit {
-                side: Side::Local,
-                photo,
-                edit,
-            } => {
-                let k = self.local_key(&PhotoRef::Remote(photo.clone()));
-                edit.apply_to(&mut self.local.photos.get_mut(&k).expect("record").meta);
-            }
-            Action::Edit {
-                side: Side::Remote,
-                photo,
-                edit,
-            } => {
-                assert!(edit.title.is_some() == edit.description.is_some());
-                edit.apply_to(&mut self.remote.photos.get_mut(photo).expect("photo").meta);
-            }
-            Action::AddToSet { side, photo, set } | Action::RemoveFromSet { side, photo, set } => {
-                let add = matches!(a, Action::AddToSet { .. });
-                if *side == Side::Local {
-                    let (k, s) = (self.local_key(photo), self.local_set(set));
-                    assert!(self.local.sets.contains_key(&s));
-                    let sets = &mut self.local.photos.get_mut(&k).expect("record").sets;
-                    assert!(if add { sets.insert(s) } else { sets.remove(&s) }, "{a}");
-                } else {
-                    let (id, s) = (self.remote_id(photo), self.remote_set(set));
-                    assert!(self.remote.sets.contains_key(&s));
-                    let sets = &mut self.remote.photos.get_mut(&id).expect("photo").sets;
-                    assert!(if add { sets.insert(s) } else { sets.remove(&s) }, "{a}");
-                }
-            }
-            Action::AddToPool { side, photo, group }
-            | Action::RemoveFromPool { side, photo, group } => {
-                let add = matches!(a, Action::AddToPool { .. });
-                let pools = if *side == Side::Local {
-                    let k = self.local_key(photo);
-                    &mut self.local.photos.get_mut(&k).expect("record").pools
-                } else {
-                    assert!(!add || self.remote.groups.contains_key(group));
-                    let id = self.remote_id(photo);
-                    &mut self.remote.photos.get_mut(&id).expect("photo").pools
-                };
-                assert!(
-                    if add {
-                        pools.insert(group.clone())
-                    } else {
-                        pools.remove(group)
-                    },
-                    "{a}"
-                );
-            }
-            Action::DeleteRemoteSet { set, .. } => {
-                assert!(self.remote.sets.remove(set).is_some());
-                for rp in self.remote.photos.values_mut() {
-                    rp.sets.remove(set);
-                }
-            }
-            Action::DropLocalSet { set, .. } => {
-                assert!(self.local.sets.remove(set).is_some());
-                for lp in self.local.photos.values_mut() {
-                    lp.sets.remove(set);
-                }
-            }
-        }
     }
 
     /// Panics unless both sides hold the same collection.
