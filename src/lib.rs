@@ -7,6 +7,7 @@
 //! state and shares no types with the client.
 
 pub mod accounts;
+pub mod app;
 pub mod catalog;
 pub mod config;
 pub mod emulator;
