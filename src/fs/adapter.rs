@@ -175,8 +175,16 @@ impl Filesystem for Adapter {
         reply: ReplyEntry,
     ) {
         match self.guard("symlink", || self.core.symlink(parent.0, link_name, target)) {
-            Ok(attr) => reply.entry(&self.ttl(), &attr, GEN),
+            // zero timeouts: the next lookup replaces the stub by the entry
+            Ok(attr) => reply.entry(&Duration::ZERO, &attr, GEN),
             Err(e) => reply.error(self.fail("symlink", &Name(link_name), e)),
+        }
+    }
+
+    fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
+        match self.guard("readlink", || self.core.readlink(ino.0)) {
+            Ok(t) => reply.data(&t),
+            Err(e) => reply.error(self.fail("readlink", &ino.0, e)),
         }
     }
 

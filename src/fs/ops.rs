@@ -167,7 +167,9 @@ impl FsCore {
                 libc::EPERM,
                 "only account, set and pool folders hold photos",
             )),
-            Node::Control(_) | Node::Entry(..) => Err(FsError::quiet(libc::ENOTDIR)),
+            Node::Control(_) | Node::Entry(..) | Node::LinkStub(..) => {
+                Err(FsError::quiet(libc::ENOTDIR))
+            }
         }
     }
 
@@ -236,6 +238,13 @@ impl FsCore {
                 SystemTime::now(),
                 if c.writable() { 0o644 } else { 0o444 },
             ),
+            Node::LinkStub(c, p) => {
+                let target = self.entry_by_key(ino, c, p).ok().and_then(|e| e.path);
+                let len = target.map(|t| t.as_os_str().len() as u64).unwrap_or(0);
+                let mut a = self.file_attr(ino, len, SystemTime::now(), 0o777);
+                a.kind = FileType::Symlink;
+                a
+            }
             Node::Entry(c, p) => match entry {
                 Some(e) => self.entry_attr(ino, e),
                 None => {
@@ -337,7 +346,9 @@ impl FsCore {
                     .map(|e| (Node::Entry(c, e.photo), Some(e)))
                     .ok_or_else(nf)
             }
-            Node::Control(_) | Node::Entry(..) => Err(FsError::quiet(libc::ENOTDIR)),
+            Node::Control(_) | Node::Entry(..) | Node::LinkStub(..) => {
+                Err(FsError::quiet(libc::ENOTDIR))
+            }
         }
     }
 
@@ -387,7 +398,9 @@ impl FsCore {
                     out.push((e.name.as_str().to_owned(), Node::Entry(c, e.photo), Some(e)));
                 }
             }
-            Node::Control(_) | Node::Entry(..) => return Err(FsError::quiet(libc::ENOTDIR)),
+            Node::Control(_) | Node::Entry(..) | Node::LinkStub(..) => {
+                return Err(FsError::quiet(libc::ENOTDIR))
+            }
         }
         Ok(out)
     }
@@ -632,14 +645,28 @@ impl FsCore {
             .add_file(coll, &entry_name(name)?, &target, None)?;
         match outcome {
             AddOutcome::NewPhoto(e) | AddOutcome::SamePhoto(e) => {
-                let ino = self.assign(Node::Entry(coll, e.photo), parent, e.name.as_str(), Some(e.clone()));
-                Ok(self.entry_attr(ino, &e))
+                self.assign(Node::Entry(coll, e.photo), parent, e.name.as_str(), Some(e.clone()));
+                let stub = Node::LinkStub(coll, e.photo);
+                let ino = self.assign(stub, parent, e.name.as_str(), Some(e.clone()));
+                self.attr_of(ino, stub, Some(&e))
             }
             AddOutcome::AlreadyInSets { .. } => Err(FsError::new(
                 libc::EEXIST,
                 format!("{name:?}: this content is already a photo in sets; the account folder lists only photos in no set"),
             )
             .with_status()),
+        }
+    }
+
+    /// readlink: only the short-lived `ln -s` stub is a link.
+    pub fn readlink(&self, ino: u64) -> FsResult<Vec<u8>> {
+        match self.node(ino)? {
+            Node::LinkStub(c, p) => self
+                .entry_by_key(ino, c, p)?
+                .path
+                .map(|p| p.as_os_str().as_bytes().to_vec())
+                .ok_or_else(|| FsError::quiet(libc::ENOENT)),
+            _ => Err(FsError::quiet(libc::EINVAL)),
         }
     }
 

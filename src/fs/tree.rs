@@ -41,6 +41,10 @@ pub enum Node {
     Folder(CollectionId),
     /// A photo as a member of one collection (the account root included).
     Entry(CollectionId, PhotoKey),
+    /// The answer to `symlink(2)` only: the kernel insists the new inode is
+    /// a symlink, so `ln -s` gets this short-lived stub (zero timeouts); the
+    /// next lookup of the name finds the entry, a plain file.
+    LinkStub(CollectionId, PhotoKey),
 }
 
 impl Node {
