@@ -361,17 +361,8 @@ pub fn mount(opts: MountOptions) -> Result<(), MountError> {
     serve(&opts, &mountpoint).map(|_| ())
 }
 
-/// Mount, report readiness through `ready`, serve until unmounted.
+/// Mount, tell a waiting parent, serve until unmounted.
 fn serve(opts: &MountOptions, mountpoint: &Path) -> Result<(), MountError> {
-    serve_with(opts, mountpoint, &mut |_| {})
-}
-
-fn serve_with(
-    opts: &MountOptions,
-    mountpoint: &Path,
-    ready: &mut dyn FnMut(&Path),
-) -> Result<(), MountError> {
-    signals::block();
     let core = build_core(opts, mountpoint)?;
     let mut session = Session::new(
         adapter::Adapter { core: core.clone() },
@@ -396,9 +387,16 @@ fn serve_with(
         context: "starting the change watcher".into(),
         source: e,
     })?;
-    signals::spawn_waiter(unmounter, mountpoint.to_path_buf());
+    signals::install(unmounter, mountpoint.to_path_buf()).map_err(|e| MountError::Io {
+        context: "installing signal handlers".into(),
+        source: e,
+    })?;
     tracing::info!("mounted flickrfs at {}", mountpoint.display());
-    ready(mountpoint);
+    eprintln!(
+        "flickrfs: serving {} (pid {})",
+        mountpoint.display(),
+        std::process::id()
+    );
     daemon::notify_ready();
     let res = session.run();
     stop.store(true, Ordering::Relaxed);
@@ -434,45 +432,71 @@ pub fn unmount(path: &Path) -> Result<(), MountError> {
 }
 
 mod signals {
-    //! SIGINT/SIGTERM/SIGHUP end the mount cleanly: they are blocked in every
-    //! thread and a dedicated thread waits for them and unmounts.
+    //! SIGINT/SIGTERM/SIGHUP end the mount cleanly: a handler (whatever
+    //! thread it runs on) writes a byte to a pipe, and a dedicated thread
+    //! reading that pipe unmounts, which ends the session loop.
     use std::path::PathBuf;
+    use std::sync::atomic::{AtomicI32, Ordering};
 
-    fn set() -> libc::sigset_t {
-        // SAFETY: sigset manipulation on a local, zero-initialised set.
-        unsafe {
-            let mut s: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut s);
-            libc::sigaddset(&mut s, libc::SIGINT);
-            libc::sigaddset(&mut s, libc::SIGTERM);
-            libc::sigaddset(&mut s, libc::SIGHUP);
-            s
+    static WAKE_FD: AtomicI32 = AtomicI32::new(-1);
+
+    extern "C" fn on_signal(_sig: libc::c_int) {
+        let fd = WAKE_FD.load(Ordering::Relaxed);
+        if fd >= 0 {
+            let b = 1u8;
+            // SAFETY: write(2) is async-signal-safe; the buffer is valid.
+            unsafe { libc::write(fd, (&b as *const u8).cast(), 1) };
         }
     }
 
-    /// Block the signals in this thread (threads spawned later inherit it).
-    pub fn block() {
-        let s = set();
-        // SAFETY: valid set pointer; old mask not needed.
-        unsafe {
-            libc::pthread_sigmask(libc::SIG_BLOCK, &s, std::ptr::null_mut());
+    /// Install the handlers and the thread that unmounts on a signal.
+    pub fn install(
+        mut unmounter: fuser::SessionUnmounter,
+        mountpoint: PathBuf,
+    ) -> std::io::Result<()> {
+        let mut fds = [0i32; 2];
+        // SAFETY: valid out array.
+        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+            return Err(std::io::Error::last_os_error());
         }
-    }
-
-    pub fn spawn_waiter(mut unmounter: fuser::SessionUnmounter, mountpoint: PathBuf) {
-        let _ = std::thread::Builder::new()
+        WAKE_FD.store(fds[1], Ordering::Relaxed);
+        for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+            // SAFETY: installing a handler that only calls write(2).
+            unsafe {
+                let mut sa: libc::sigaction = std::mem::zeroed();
+                sa.sa_sigaction = on_signal as *const () as usize;
+                sa.sa_flags = libc::SA_RESTART;
+                libc::sigemptyset(&mut sa.sa_mask);
+                libc::sigaction(sig, &sa, std::ptr::null_mut());
+            }
+        }
+        let rd = fds[0];
+        std::thread::Builder::new()
             .name("flickrfs-signals".into())
-            .spawn(move || loop {
-                let s = set();
-                let mut sig: libc::c_int = 0;
-                // SAFETY: valid set and out-pointer.
-                let rc = unsafe { libc::sigwait(&s, &mut sig) };
-                if rc != 0 {
-                    continue;
+            .spawn(move || {
+                let mut b = 0u8;
+                loop {
+                    // SAFETY: reading one byte into a valid buffer.
+                    let n = unsafe { libc::read(rd, (&mut b as *mut u8).cast(), 1) };
+                    if n == 1 {
+                        break;
+                    }
+                    if n < 0
+                        && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted
+                    {
+                        continue;
+                    }
+                    return;
                 }
-                tracing::info!("signal {sig}: unmounting {}", mountpoint.display());
+                tracing::info!("signal received: unmounting {}", mountpoint.display());
+                eprintln!(
+                    "flickrfs: signal received, unmounting {}",
+                    mountpoint.display()
+                );
                 if let Err(e) = unmounter.unmount() {
-                    tracing::warn!("unmount failed ({e}); detaching lazily");
+                    tracing::warn!(
+                        "unmount failed ({e}); trying fusermount3 -u, then a lazy unmount"
+                    );
                     if super::unmount(&mountpoint).is_err() {
                         if let Ok(c) = std::ffi::CString::new(
                             std::os::unix::ffi::OsStrExt::as_bytes(mountpoint.as_os_str()),
@@ -482,8 +506,8 @@ mod signals {
                         }
                     }
                 }
-                return;
-            });
+            })?;
+        Ok(())
     }
 }
 
