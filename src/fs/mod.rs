@@ -64,6 +64,9 @@ pub struct MountOptions {
     /// running inside the daemon). Without it, requests are recorded and the
     /// status says no engine is attached.
     pub sync_hook: Option<SyncHook>,
+    /// The board `/.flickrfs/status` shows; pass one to share it with the
+    /// sync engine (which sets `sync_state` and may add problems).
+    pub status: Option<Arc<Mutex<StatusBoard>>>,
 }
 
 impl std::fmt::Debug for MountOptions {
@@ -96,6 +99,7 @@ impl MountOptions {
             poll_interval: Duration::from_secs(1),
             ttl: Duration::from_secs(3600),
             sync_hook: None,
+            status: None,
         }
     }
 }
@@ -244,7 +248,9 @@ fn build_core(opts: &MountOptions, mountpoint: &Path) -> Result<Arc<ops::FsCore>
     Ok(Arc::new(ops::FsCore::new(
         cfg,
         catalog,
-        Arc::new(Mutex::new(StatusBoard::default())),
+        opts.status
+            .clone()
+            .unwrap_or_else(|| Arc::new(Mutex::new(StatusBoard::default()))),
         opts.sync_hook.clone(),
     )))
 }
@@ -322,6 +328,7 @@ pub fn spawn_mount(opts: MountOptions) -> Result<MountHandle, MountError> {
         source,
     })?;
     let notifier = session.notifier();
+    let _ = core.notifier.set(notifier.clone());
     let bg = session.spawn().map_err(|source| MountError::Fuse {
         path: mountpoint.clone(),
         source,
@@ -374,6 +381,7 @@ fn serve(opts: &MountOptions, mountpoint: &Path) -> Result<(), MountError> {
         source,
     })?;
     let notifier = session.notifier();
+    let _ = core.notifier.set(notifier.clone());
     let unmounter = session.unmount_callable();
     let stop = Arc::new(AtomicBool::new(false));
     let poller = invalidate::spawn(

@@ -74,6 +74,8 @@ pub struct FsCore {
     backing: BackingCache,
     accounts: Mutex<Option<Vec<Account>>>,
     started: SystemTime,
+    /// Set once the session exists (to tell the kernel a file changed).
+    pub(crate) notifier: std::sync::OnceLock<fuser::Notifier>,
 }
 
 impl std::fmt::Debug for FsCore {
@@ -115,6 +117,7 @@ impl FsCore {
             backing: BackingCache::default(),
             accounts: Mutex::new(None),
             started: SystemTime::now(),
+            notifier: std::sync::OnceLock::new(),
         }
     }
 
@@ -777,6 +780,7 @@ impl FsCore {
                 }
                 let file = File::open(&path).map_err(|err| self.backing_error(&e, &path, err))?;
                 if self.passthrough.load(Ordering::Relaxed) {
+                    self.keep_cache(ino, &file);
                     return Ok(Opened::Backing { ino, file });
                 }
                 let keep = self.keep_cache(ino, &file);
@@ -803,9 +807,19 @@ impl FsCore {
         let Some(slot) = t.get_mut(ino) else {
             return false;
         };
-        let keep = slot.cache_stamp == Some(stamp);
-        slot.cache_stamp = Some(stamp);
-        keep
+        let before = slot.cache_stamp.replace(stamp);
+        drop(t);
+        if before.is_some() && before != Some(stamp) {
+            // The backing file changed behind the mount since the kernel
+            // cached this inode: drop its attributes (size) too, not only
+            // the pages, so reads are not cut at the old size.
+            if let Some(n) = self.notifier.get() {
+                if let Err(e) = n.inval_inode(INodeNo(ino), 0, 0) {
+                    tracing::debug!("inval_inode {ino}: {e}");
+                }
+            }
+        }
+        before == Some(stamp)
     }
 
     fn backing_error(&self, e: &Entry, path: &Path, err: std::io::Error) -> FsError {
