@@ -170,7 +170,9 @@ impl std::str::FromStr for Direction {
             "up" => Ok(Direction::Up),
             "down" => Ok(Direction::Down),
             "both" => Ok(Direction::Both),
-            other => Err(format!("unknown direction {other:?}: expected both, up or down")),
+            other => Err(format!(
+                "unknown direction {other:?}: expected both, up or down"
+            )),
         }
     }
 }

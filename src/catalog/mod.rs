@@ -16,14 +16,12 @@
 //! don't count) and not ignored is listed in its account's root; a photo in
 //! at least one photoset is not.
 
-// Skeleton phase: bodies are being filled in.
-#![allow(dead_code, unused_imports)]
-
 mod error;
 pub mod names;
 mod ops;
 mod query;
 mod schema;
+mod store;
 mod syncapi;
 mod types;
 mod xattr;
@@ -34,10 +32,12 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::Connection;
 
+use store::Ctx;
+
 pub use error::{CatalogError, Result};
 pub use names::EntryName;
 pub use types::*;
-pub use xattr::Xattr;
+pub use xattr::{format_tags, parse_tags, Xattr};
 
 /// How long a connection waits for another one's write lock.
 pub const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
@@ -58,8 +58,44 @@ impl Catalog {
     /// Opens (creating it with mode 0600 if needed) the catalog at `path`,
     /// sets WAL, foreign keys and the busy timeout, and migrates the schema.
     pub fn open(path: &Path) -> Result<Catalog> {
-        let _ = path;
-        todo!()
+        use std::os::unix::fs::OpenOptionsExt;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| CatalogError::Open {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        }
+        // Create the file ourselves so that it is private from the start;
+        // SQLite gives its -wal and -shm files the same mode.
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)
+            .map_err(|source| CatalogError::Open {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        let mut conn = Connection::open(path).ctx(&format!("opening {}", path.display()))?;
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .ctx("setting the busy timeout")?;
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .ctx("switching to WAL")?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            tracing::warn!(path = %path.display(), mode, "catalog is not in WAL mode");
+        }
+        conn.pragma_update(None, "foreign_keys", true)
+            .ctx("enabling foreign keys")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .ctx("setting synchronous")?;
+        schema::migrate(&mut conn, path)?;
+        Ok(Catalog {
+            conn,
+            path: path.to_path_buf(),
+        })
     }
 
     /// The catalog file's path.
@@ -70,12 +106,63 @@ impl Catalog {
     /// The current change counter (cheap: one indexed read). The mount polls
     /// it and calls [`Catalog::changes_since`] when it moved.
     pub fn generation(&self) -> Result<Generation> {
-        todo!()
+        self.conn
+            .prepare_cached("SELECT value FROM meta WHERE key = 'generation'")
+            .ctx("reading the generation")?
+            .query_row([], |r| Ok(Generation(r.get(0)?)))
+            .ctx("reading the generation")
     }
 
     /// Which collections and accounts changed after generation `since`.
     pub fn changes_since(&self, since: Generation) -> Result<Changes> {
-        let _ = since;
-        todo!()
+        let tx = self.conn.unchecked_transaction().ctx("reading changes")?;
+        let generation: i64 = tx
+            .query_row("SELECT value FROM meta WHERE key = 'generation'", [], |r| {
+                r.get(0)
+            })
+            .ctx("reading the generation")?;
+        let floor: i64 = tx
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'changes_floor'",
+                [],
+                |r| r.get(0),
+            )
+            .ctx("reading the change log")?;
+        let mut out = Changes {
+            generation: Generation(generation),
+            ..Changes::default()
+        };
+        if since.0 >= generation {
+            return Ok(out);
+        }
+        if since.0 < floor {
+            out.everything = true;
+            return Ok(out);
+        }
+        let mut st = tx
+            .prepare("SELECT DISTINCT collection_id, account_id FROM changes WHERE generation > ?1")
+            .ctx("reading the change log")?;
+        let rows = st
+            .query_map([since.0], |r| {
+                Ok((r.get::<_, Option<i64>>(0)?, r.get::<_, Option<i64>>(1)?))
+            })
+            .ctx("reading the change log")?;
+        let mut colls = std::collections::BTreeSet::new();
+        let mut accts = std::collections::BTreeSet::new();
+        for row in rows {
+            let (c, a) = row.ctx("reading the change log")?;
+            if let Some(c) = c {
+                colls.insert(c);
+            }
+            if let Some(a) = a {
+                accts.insert(a);
+            }
+        }
+        out.collections = colls.into_iter().map(CollectionId).collect();
+        out.accounts = accts.into_iter().map(AccountId).collect();
+        Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests;

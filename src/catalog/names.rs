@@ -23,30 +23,77 @@ pub struct EntryName(String);
 impl EntryName {
     /// Validates a name given by a user or the kernel.
     pub fn new(name: &str) -> Result<EntryName> {
-        let _ = name;
-        todo!()
+        let invalid = |reason: &str| CatalogError::InvalidName {
+            name: name.to_string(),
+            reason: reason.to_string(),
+        };
+        if name.is_empty() {
+            return Err(invalid("empty"));
+        }
+        if name == "." || name == ".." {
+            return Err(invalid("`.` and `..` are not entry names"));
+        }
+        if name.len() > NAME_MAX {
+            return Err(CatalogError::NameTooLong {
+                name: name.to_string(),
+                len: name.len(),
+            });
+        }
+        if name.contains('/') {
+            return Err(invalid("contains `/`"));
+        }
+        if name.contains('\0') {
+            return Err(invalid("contains NUL"));
+        }
+        if name.chars().any(char::is_control) {
+            return Err(invalid("contains control characters"));
+        }
+        if name.chars().any(is_bidi_control) {
+            return Err(invalid("contains bidirectional override characters"));
+        }
+        Ok(EntryName(name.to_string()))
     }
 
     /// Validates a name from FUSE; non-UTF-8 names are refused with
     /// `InvalidName` (EINVAL) saying so.
     pub fn from_os(name: &OsStr) -> Result<EntryName> {
-        let _ = name;
-        todo!()
+        match name.to_str() {
+            Some(s) => EntryName::new(s),
+            None => Err(CatalogError::InvalidName {
+                name: name.to_string_lossy().into_owned(),
+                reason:
+                    "not valid UTF-8 (Flickr titles are Unicode; rename the file with a UTF-8 name)"
+                        .to_string(),
+            }),
+        }
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
     }
 
-    /// The part before the last `.` (the whole name when there is none, or
-    /// when the only dot is the first character).
+    /// The part before the extension (the whole name when it has none).
     pub fn stem(&self) -> &str {
-        todo!()
+        match self.ext_dot() {
+            Some(i) => &self.0[..i],
+            None => &self.0,
+        }
     }
 
-    /// The extension without the dot, if any.
+    /// The extension without the dot, if any: 1 to 10 ASCII letters or
+    /// digits after the last dot, which is not the first character.
     pub fn extension(&self) -> Option<&str> {
-        todo!()
+        self.ext_dot().map(|i| &self.0[i + 1..])
+    }
+
+    fn ext_dot(&self) -> Option<usize> {
+        let i = self.0.rfind('.')?;
+        let ext = &self.0[i + 1..];
+        (i > 0
+            && !ext.is_empty()
+            && ext.len() <= 10
+            && ext.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .then_some(i)
     }
 
     /// Wraps a string already known to be valid (rows read from the catalog).
@@ -67,30 +114,233 @@ impl AsRef<OsStr> for EntryName {
     }
 }
 
-/// Makes a title safe as a file-name stem: drops control, bidi-override and
-/// NUL characters, replaces `/` with `∕`-free `_`, trims, avoids `.`/`..`.
-/// Returns `None` when nothing usable is left.
+/// Unicode characters that reorder displayed text (used to disguise names,
+/// e.g. `gpj.exe` shown as `exe.jpg`).
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
+}
+
+/// Makes a title safe as a file-name stem: drops NUL, control and
+/// bidi-override characters, replaces `/` with `_`, trims whitespace and
+/// leading dots (no hidden files, no `.`/`..`). Returns `None` when nothing
+/// usable is left. The result is not length-limited.
 pub fn sanitize_title(title: &str) -> Option<String> {
-    let _ = title;
-    todo!()
+    let cleaned: String = title
+        .chars()
+        .filter(|&c| !c.is_control() && !is_bidi_control(c))
+        .map(|c| if c == '/' { '_' } else { c })
+        .collect();
+    let trimmed = cleaned.trim().trim_start_matches('.').trim();
+    (!trimmed.is_empty()).then(|| trimmed.to_string())
+}
+
+/// The longest prefix of `s` that fits in `max` bytes, cut at a character boundary.
+fn cut(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// A usable extension: 1 to 10 ASCII letters or digits.
+fn clean_ext(ext: Option<&str>) -> Option<String> {
+    let ext = ext?.trim().trim_start_matches('.');
+    (!ext.is_empty() && ext.len() <= 10 && ext.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .then(|| ext.to_string())
 }
 
 /// The name for a photo: its sanitised title (or `fallback`, e.g. the photo
-/// id, or `untitled`) plus `.ext`, cut to 255 bytes keeping the extension.
+/// id, or `untitled`) plus `.ext`, cut to 255 bytes keeping the extension. A
+/// title that already ends in `.ext` (any case) gets no second one.
 pub fn name_for_title(title: &str, ext: Option<&str>, fallback: &str) -> EntryName {
-    let _ = (title, ext, fallback);
-    todo!()
+    let stem = sanitize_title(title)
+        .or_else(|| sanitize_title(fallback))
+        .unwrap_or_else(|| "untitled".to_string());
+    let ext = clean_ext(ext);
+    let stem = match &ext {
+        Some(e) => {
+            let idx = stem.len().saturating_sub(e.len() + 1);
+            if idx > 0
+                && stem.is_char_boundary(idx)
+                && stem[idx..].starts_with('.')
+                && stem[idx + 1..].eq_ignore_ascii_case(e)
+            {
+                stem[..idx].trim_end().to_string()
+            } else {
+                stem
+            }
+        }
+        None => stem,
+    };
+    join(&stem, "", ext.as_deref())
+}
+
+/// `stem + suffix + .ext`, with the stem cut so the whole fits in 255 bytes.
+fn join(stem: &str, suffix: &str, ext: Option<&str>) -> EntryName {
+    let ext_len = ext.map_or(0, |e| e.len() + 1);
+    let room = NAME_MAX.saturating_sub(ext_len + suffix.len());
+    let mut stem = cut(stem, room).trim_end().to_string();
+    if stem.is_empty() || stem == "." || stem == ".." {
+        stem = "untitled".to_string();
+    }
+    let mut name = stem;
+    name.push_str(suffix);
+    if let Some(e) = ext {
+        name.push('.');
+        name.push_str(e);
+    }
+    EntryName(name)
 }
 
 /// `base` with ` (tag)` inserted before the extension, still at most 255
 /// bytes (the stem is shortened when needed).
 pub fn with_suffix(base: &EntryName, tag: &str) -> EntryName {
-    let _ = (base, tag);
-    todo!()
+    let tag: String = tag
+        .chars()
+        .filter(|&c| !c.is_control() && !is_bidi_control(c) && c != '/')
+        .collect();
+    join(base.stem(), &format!(" ({tag})"), base.extension())
 }
 
-/// The title a name stands for: the stem (rename within a folder = new title).
+/// The title a name stands for: its stem, trimmed (rename within a folder =
+/// new title). Never empty.
 pub fn title_from_name(name: &EntryName) -> String {
-    let _ = name;
-    todo!()
+    let t = name.stem().trim();
+    if t.is_empty() {
+        name.as_str().to_string()
+    } else {
+        t.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::ffi::OsStrExt;
+
+    #[test]
+    fn path_traversal_titles_become_plain_names() {
+        let n = name_for_title("../../etc/passwd", Some("jpg"), "123");
+        assert_eq!(n.as_str(), "_.._etc_passwd.jpg");
+        assert!(EntryName::new(n.as_str()).is_ok());
+        assert_eq!(name_for_title("/", Some("jpg"), "123").as_str(), "_.jpg");
+        assert_eq!(name_for_title("..", None, "").as_str(), "untitled");
+        assert_eq!(name_for_title(".", Some("png"), "42").as_str(), "42.png");
+    }
+
+    #[test]
+    fn empty_titles_fall_back_to_the_id_or_untitled() {
+        assert_eq!(name_for_title("", Some("jpg"), "5301").as_str(), "5301.jpg");
+        assert_eq!(
+            name_for_title("   ", Some("jpg"), "").as_str(),
+            "untitled.jpg"
+        );
+        assert_eq!(
+            name_for_title("\u{202e}\u{0007}", None, "").as_str(),
+            "untitled"
+        );
+    }
+
+    #[test]
+    fn control_and_bidi_characters_are_removed() {
+        let n = name_for_title("evil\u{202e}gpj.exe\0\n\t", Some("jpg"), "1");
+        assert_eq!(n.as_str(), "evilgpj.exe.jpg");
+        assert!(EntryName::new("a\u{202e}b.jpg").is_err());
+        assert!(EntryName::new("a\nb.jpg").is_err());
+    }
+
+    #[test]
+    fn huge_titles_are_cut_to_255_bytes_keeping_the_extension() {
+        let t = "é".repeat(10_000);
+        let n = name_for_title(&t, Some("jpeg"), "1");
+        assert!(n.as_str().len() <= NAME_MAX);
+        assert!(n.as_str().ends_with("é.jpeg"));
+        assert!(EntryName::new(n.as_str()).is_ok());
+        let s = with_suffix(&n, "12345678901");
+        assert!(s.as_str().len() <= NAME_MAX);
+        assert!(s.as_str().ends_with(" (12345678901).jpeg"), "{s}");
+    }
+
+    #[test]
+    fn titles_ending_in_the_extension_get_no_second_one() {
+        assert_eq!(
+            name_for_title("IMG_0042.JPG", Some("jpg"), "1").as_str(),
+            "IMG_0042.jpg"
+        );
+        assert_eq!(
+            name_for_title("Sunset", Some("jpg"), "1").as_str(),
+            "Sunset.jpg"
+        );
+        assert_eq!(name_for_title("  Sunset  ", None, "1").as_str(), "Sunset");
+    }
+
+    #[test]
+    fn suffixes_go_before_the_extension() {
+        let n = EntryName::new("Sunset.jpg").unwrap();
+        assert_eq!(with_suffix(&n, "5301").as_str(), "Sunset (5301).jpg");
+        assert_eq!(
+            with_suffix(&EntryName::new("notes").unwrap(), "2").as_str(),
+            "notes (2)"
+        );
+        assert_eq!(
+            with_suffix(&EntryName::new(".hidden").unwrap(), "2").as_str(),
+            ".hidden (2)"
+        );
+    }
+
+    #[test]
+    fn kernel_names_are_validated() {
+        assert!(EntryName::from_os(OsStr::from_bytes(b"caf\xe9.jpg"))
+            .unwrap_err()
+            .to_string()
+            .contains("UTF-8"));
+        assert_eq!(
+            EntryName::from_os(OsStr::from_bytes(b"caf\xe9.jpg"))
+                .unwrap_err()
+                .errno(),
+            libc::EINVAL
+        );
+        assert_eq!(
+            EntryName::new(&"a".repeat(256)).unwrap_err().errno(),
+            libc::ENAMETOOLONG
+        );
+        assert!(EntryName::new(&"a".repeat(255)).is_ok());
+        for bad in ["", ".", "..", "a/b", "a\0b"] {
+            assert_eq!(
+                EntryName::new(bad).unwrap_err().errno(),
+                libc::EINVAL,
+                "{bad:?}"
+            );
+        }
+        assert!(EntryName::new(" spaced .jpg").is_ok());
+    }
+
+    #[test]
+    fn stems_and_extensions() {
+        let n = EntryName::new("My.Holiday.JPG").unwrap();
+        assert_eq!((n.stem(), n.extension()), ("My.Holiday", Some("JPG")));
+        let n = EntryName::new(".bashrc").unwrap();
+        assert_eq!((n.stem(), n.extension()), (".bashrc", None));
+        let n = EntryName::new("v1. final draft").unwrap();
+        assert_eq!(n.extension(), None);
+        assert_eq!(
+            title_from_name(&EntryName::new("Sunset.jpg").unwrap()),
+            "Sunset"
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_title_gives_a_valid_name(title in ".*", ext in proptest::option::of("[a-zA-Z0-9]{1,6}")) {
+            let n = name_for_title(&title, ext.as_deref(), "1");
+            proptest::prop_assert!(EntryName::new(n.as_str()).is_ok(), "{:?}", n);
+            let s = with_suffix(&n, "99999999999");
+            proptest::prop_assert!(EntryName::new(s.as_str()).is_ok(), "{:?}", s);
+            proptest::prop_assert_ne!(s, n);
+        }
+    }
 }

@@ -3,17 +3,22 @@
 
 use std::path::Path;
 
+use rusqlite::{params, OptionalExtension};
+
 use crate::media::Checksum;
 use crate::model::{Nsid, PhotoId, SetId};
 
-use super::error::Result;
+use super::error::{CatalogError, Result};
 use super::names::EntryName;
+use super::store::*;
 use super::types::*;
 use super::Catalog;
 
 impl Catalog {
     /// Registers an account, or updates the username, folder name and default
     /// folder of the account with this nsid. Creates its root collection.
+    /// `InvalidName` for a folder name that is not a valid entry name or is
+    /// `.flickrfs`; `Exists` if another account uses that folder name.
     pub fn add_account(
         &self,
         nsid: &Nsid,
@@ -21,125 +26,282 @@ impl Catalog {
         collection_name: &str,
         default_folder: &Path,
     ) -> Result<Account> {
-        let _ = (nsid, username, collection_name, default_folder);
-        todo!()
+        let name = EntryName::new(collection_name)?;
+        if name.as_str() == ".flickrfs" {
+            return Err(CatalogError::InvalidName {
+                name: collection_name.to_string(),
+                reason: "reserved for the control folder".into(),
+            });
+        }
+        let id = self.write("registering an account", |tx| {
+            let other: Option<String> = tx
+                .query_row(
+                    "SELECT nsid FROM accounts WHERE collection_name = ?1",
+                    [name.as_str()],
+                    |r| r.get(0),
+                )
+                .optional()
+                .ctx("registering an account")?;
+            if other.as_deref().is_some_and(|o| o != nsid.as_str()) {
+                return Err(CatalogError::Exists(format!(
+                    "another account already uses the folder name '{name}'"
+                )));
+            }
+            let existing: Option<i64> = tx
+                .query_row("SELECT id FROM accounts WHERE nsid = ?1", [nsid.as_str()], |r| r.get(0))
+                .optional()
+                .ctx("registering an account")?;
+            let id = match existing {
+                Some(id) => {
+                    tx.execute(
+                        "UPDATE accounts SET username = ?2, collection_name = ?3, default_folder = ?4 WHERE id = ?1",
+                        params![id, username, name.as_str(), path_blob(default_folder)],
+                    )
+                    .ctx("updating an account")?;
+                    tx.execute(
+                        "UPDATE collections SET name = ?2, title = ?3 WHERE account_id = ?1 AND kind = 'root'",
+                        params![id, name.as_str(), username],
+                    )
+                    .ctx("updating an account")?;
+                    id
+                }
+                None => {
+                    tx.execute(
+                        "INSERT INTO accounts (nsid, username, collection_name, default_folder) VALUES (?1, ?2, ?3, ?4)",
+                        params![nsid.as_str(), username, name.as_str(), path_blob(default_folder)],
+                    )
+                    .ctx("registering an account")?;
+                    let id = tx.last_insert_rowid();
+                    tx.execute(
+                        "INSERT INTO collections (account_id, kind, name, title) VALUES (?1, 'root', ?2, ?3)",
+                        params![id, name.as_str(), username],
+                    )
+                    .ctx("creating the account folder")?;
+                    id
+                }
+            };
+            tx.touch_account(AccountId(id));
+            Ok(AccountId(id))
+        })?;
+        self.account(id)
     }
 
     /// All accounts, by collection name.
     pub fn accounts(&self) -> Result<Vec<Account>> {
-        todo!()
+        let mut st = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {ACCOUNT_COLS} FROM {ACCOUNT_FROM} ORDER BY a.collection_name"
+            ))
+            .ctx("listing accounts")?;
+        let rows = st.query_map([], account_from_row).ctx("listing accounts")?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .ctx("listing accounts")
     }
 
     /// One account (`NotFound` if absent).
     pub fn account(&self, id: AccountId) -> Result<Account> {
-        let _ = id;
-        todo!()
+        load_account(&self.conn, id)
     }
 
     pub fn account_by_nsid(&self, nsid: &Nsid) -> Result<Option<Account>> {
-        let _ = nsid;
-        todo!()
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT {ACCOUNT_COLS} FROM {ACCOUNT_FROM} WHERE a.nsid = ?1"
+            ))
+            .ctx("finding an account")?
+            .query_row([nsid.as_str()], account_from_row)
+            .optional()
+            .ctx("finding an account")
     }
 
     /// The account whose folder in the mount is called `name`.
     pub fn account_by_name(&self, name: &EntryName) -> Result<Option<Account>> {
-        let _ = name;
-        todo!()
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT {ACCOUNT_COLS} FROM {ACCOUNT_FROM} WHERE a.collection_name = ?1"
+            ))
+            .ctx("finding an account")?
+            .query_row([name.as_str()], account_from_row)
+            .optional()
+            .ctx("finding an account")
     }
 
     /// Stores Flickr's `lastupdate` high-water mark for incremental fetches.
     pub fn set_sync_cursor(&self, account: AccountId, cursor: Option<i64>) -> Result<()> {
-        let _ = (account, cursor);
-        todo!()
+        self.write("saving the sync cursor", |tx| {
+            let n = tx
+                .execute(
+                    "UPDATE accounts SET sync_cursor = ?2 WHERE id = ?1",
+                    params![account.0, cursor],
+                )
+                .ctx("saving the sync cursor")?;
+            if n == 0 {
+                return Err(CatalogError::NotFound(format!("account #{account}")));
+            }
+            Ok(())
+        })
     }
 
     /// One collection (`NotFound` if absent).
     pub fn collection(&self, id: CollectionId) -> Result<Collection> {
-        let _ = id;
-        todo!()
+        load_collection(&self.conn, id)
+    }
+
+    fn collections_where(&self, account: AccountId, filter: &str) -> Result<Vec<Collection>> {
+        let mut st = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {COLL_COLS} FROM collections WHERE account_id = ?1 AND {filter} ORDER BY name, id"
+            ))
+            .ctx("listing folders")?;
+        let rows = st
+            .query_map([account.0], collection_from_row)
+            .ctx("listing folders")?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .ctx("listing folders")
     }
 
     /// The photosets listed in the mount (not those pending deletion), by name.
     pub fn sets(&self, account: AccountId) -> Result<Vec<Collection>> {
-        let _ = account;
-        todo!()
+        self.collections_where(account, "kind = 'set' AND state = 'normal'")
     }
 
     /// The group pools of the account, by name.
     pub fn pools(&self, account: AccountId) -> Result<Vec<Collection>> {
-        let _ = account;
-        todo!()
+        self.collections_where(account, "kind = 'pool'")
     }
 
     /// Every collection of the account, including sets pending deletion.
     pub fn collections(&self, account: AccountId) -> Result<Vec<Collection>> {
-        let _ = account;
-        todo!()
+        self.collections_where(account, "1")
     }
 
     /// The listed photoset whose folder is called `name`.
     pub fn lookup_set(&self, account: AccountId, name: &EntryName) -> Result<Option<Collection>> {
-        let _ = (account, name);
-        todo!()
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT {COLL_COLS} FROM collections WHERE account_id = ?1 AND kind = 'set' \
+                 AND state = 'normal' AND name = ?2"
+            ))
+            .ctx("finding a set")?
+            .query_row(params![account.0, name.as_str()], collection_from_row)
+            .optional()
+            .ctx("finding a set")
     }
 
     /// The pool whose folder (under `Pools/`) is called `name`.
     pub fn lookup_pool(&self, account: AccountId, name: &EntryName) -> Result<Option<Collection>> {
-        let _ = (account, name);
-        todo!()
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT {COLL_COLS} FROM collections WHERE account_id = ?1 AND kind = 'pool' AND name = ?2"
+            ))
+            .ctx("finding a pool")?
+            .query_row(params![account.0, name.as_str()], collection_from_row)
+            .optional()
+            .ctx("finding a pool")
     }
 
     /// The photoset with this Flickr id (even if pending deletion).
     pub fn set_by_remote_id(&self, account: AccountId, id: &SetId) -> Result<Option<Collection>> {
-        let _ = (account, id);
-        todo!()
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT {COLL_COLS} FROM collections WHERE account_id = ?1 AND kind = 'set' AND remote_id = ?2"
+            ))
+            .ctx("finding a set")?
+            .query_row(params![account.0, id.as_str()], collection_from_row)
+            .optional()
+            .ctx("finding a set")
     }
 
     /// A folder's entries, by name: one indexed query.
     pub fn list(&self, collection: CollectionId) -> Result<Vec<Entry>> {
-        let _ = collection;
-        todo!()
+        let mut st = self
+            .conn
+            .prepare_cached(&format!(
+                "{ENTRY_SELECT} WHERE m.collection_id = ?1 AND p.ignored = 0 ORDER BY m.name"
+            ))
+            .ctx("listing a folder")?;
+        let rows = st
+            .query_map([collection.0], entry_from_row)
+            .ctx("listing a folder")?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .ctx("listing a folder")
     }
 
     /// Number of entries listed in a folder.
     pub fn count_entries(&self, collection: CollectionId) -> Result<u64> {
-        let _ = collection;
-        todo!()
+        self.conn
+            .prepare_cached(
+                "SELECT COUNT(*) FROM memberships m JOIN photos p ON p.id = m.photo_id \
+                 WHERE m.collection_id = ?1 AND p.ignored = 0",
+            )
+            .ctx("counting entries")?
+            .query_row([collection.0], |r| r.get::<_, i64>(0))
+            .ctx("counting entries")
+            .map(|n| n.max(0) as u64)
     }
 
     /// The entry called `name` in a folder.
     pub fn lookup(&self, collection: CollectionId, name: &EntryName) -> Result<Option<Entry>> {
-        let _ = (collection, name);
-        todo!()
+        lookup_entry(&self.conn, collection, name)
     }
 
     /// Every name of a photo in every folder.
     pub fn entries_of(&self, photo: PhotoKey) -> Result<Vec<Entry>> {
-        let _ = photo;
-        todo!()
+        let mut st = self
+            .conn
+            .prepare_cached(&format!(
+                "{ENTRY_SELECT} WHERE m.photo_id = ?1 ORDER BY m.collection_id, m.name"
+            ))
+            .ctx("listing a photo's names")?;
+        let rows = st
+            .query_map([photo.0], entry_from_row)
+            .ctx("listing a photo's names")?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .ctx("listing a photo's names")
     }
 
     /// The collections a photo is a member of (root included when listed there).
     pub fn memberships(&self, photo: PhotoKey) -> Result<Vec<CollectionId>> {
-        let _ = photo;
-        todo!()
+        let mut v = photo_collections(&self.conn, photo)?;
+        v.sort();
+        Ok(v)
     }
 
     /// One photo (`NotFound` if absent).
     pub fn photo(&self, key: PhotoKey) -> Result<Photo> {
-        let _ = key;
-        todo!()
+        load_photo(&self.conn, key)
+    }
+
+    fn photos_where(&self, account: AccountId, filter: &str) -> Result<Vec<Photo>> {
+        let mut st = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {PHOTO_COLS} FROM photos WHERE account_id = ?1 AND {filter} ORDER BY id"
+            ))
+            .ctx("listing photos")?;
+        let rows = st
+            .query_map([account.0], photo_from_row)
+            .ctx("listing photos")?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .ctx("listing photos")
     }
 
     /// Every photo of an account (ignored ones included), by key.
     pub fn photos(&self, account: AccountId) -> Result<Vec<Photo>> {
-        let _ = account;
-        todo!()
+        self.photos_where(account, "1")
     }
 
     pub fn photo_by_remote_id(&self, account: AccountId, id: &PhotoId) -> Result<Option<Photo>> {
-        let _ = (account, id);
-        todo!()
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT {PHOTO_COLS} FROM photos WHERE account_id = ?1 AND remote_id = ?2"
+            ))
+            .ctx("finding a photo")?
+            .query_row(params![account.0, id.as_str()], photo_from_row)
+            .optional()
+            .ctx("finding a photo")
     }
 
     /// Photos of the account whose local file has this checksum.
@@ -148,19 +310,28 @@ impl Catalog {
         account: AccountId,
         checksum: &Checksum,
     ) -> Result<Vec<PhotoKey>> {
-        let _ = (account, checksum);
-        todo!()
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT id FROM photos WHERE account_id = ?1 AND checksum = ?2 ORDER BY id",
+            )
+            .ctx("finding photos by checksum")?;
+        let rows = st
+            .query_map(params![account.0, checksum.as_str()], |r| {
+                Ok(PhotoKey(r.get(0)?))
+            })
+            .ctx("finding photos by checksum")?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .ctx("finding photos by checksum")
     }
 
     /// Photos whose backing file is marked missing.
     pub fn missing_photos(&self, account: AccountId) -> Result<Vec<Photo>> {
-        let _ = account;
-        todo!()
+        self.photos_where(account, "missing = 1")
     }
 
     /// Ignored photos (restorable with [`Catalog::unignore`]).
     pub fn ignored(&self, account: AccountId) -> Result<Vec<Photo>> {
-        let _ = account;
-        todo!()
+        self.photos_where(account, "ignored = 1")
     }
 }

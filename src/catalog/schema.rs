@@ -1,15 +1,176 @@
 //! The SQLite schema and its versioned migrations (`PRAGMA user_version`).
+//!
+//! Paths are stored as BLOBs of their bytes (Linux paths need not be UTF-8);
+//! tags and the merge base's set list as JSON text.
 
 use rusqlite::Connection;
 
-use super::error::Result;
+use super::error::{CatalogError, Result};
 
 /// The schema version this code writes.
 pub const SCHEMA_VERSION: i64 = 1;
 
+const V1: &str = r#"
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO meta (key, value) VALUES ('generation', 0), ('changes_floor', 0);
+
+CREATE TABLE accounts (
+    id              INTEGER PRIMARY KEY,
+    nsid            TEXT NOT NULL UNIQUE,
+    username        TEXT NOT NULL,
+    collection_name TEXT NOT NULL UNIQUE,
+    default_folder  BLOB NOT NULL,
+    sync_cursor     INTEGER
+);
+
+CREATE TABLE photos (
+    id            INTEGER PRIMARY KEY,
+    account_id    INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    -- local side
+    path          BLOB,
+    size          INTEGER,
+    mtime_ns      INTEGER,
+    checksum      TEXT,
+    kind          TEXT NOT NULL DEFAULT 'unknown',
+    taken_at      TEXT,
+    width         INTEGER,
+    height        INTEGER,
+    missing       INTEGER NOT NULL DEFAULT 0,
+    writing       INTEGER NOT NULL DEFAULT 0,
+    -- remote side
+    remote_id     TEXT,
+    r_title       TEXT,
+    r_description TEXT,
+    r_tags        TEXT,
+    r_public      INTEGER,
+    r_friend      INTEGER,
+    r_family      INTEGER,
+    r_date_taken  TEXT,
+    r_granularity INTEGER,
+    r_format      TEXT,
+    r_orig_secret TEXT,
+    r_secret      TEXT,
+    r_server      TEXT,
+    r_url         TEXT,
+    r_lastupdate  INTEGER,
+    r_video       INTEGER,
+    r_checksum    TEXT,
+    -- local meta and upload settings
+    title         TEXT NOT NULL,
+    description   TEXT,
+    tags          TEXT,
+    privacy       TEXT,
+    resize        TEXT,
+    skip          INTEGER NOT NULL DEFAULT 0,
+    junk          INTEGER NOT NULL DEFAULT 0,
+    ignored       INTEGER NOT NULL DEFAULT 0
+);
+CREATE UNIQUE INDEX photos_remote ON photos(account_id, remote_id) WHERE remote_id IS NOT NULL;
+CREATE INDEX photos_checksum ON photos(account_id, checksum) WHERE checksum IS NOT NULL;
+CREATE INDEX photos_r_checksum ON photos(account_id, r_checksum) WHERE r_checksum IS NOT NULL;
+CREATE INDEX photos_missing ON photos(account_id) WHERE missing = 1;
+CREATE INDEX photos_ignored ON photos(account_id) WHERE ignored = 1;
+
+CREATE TABLE collections (
+    id            INTEGER PRIMARY KEY,
+    account_id    INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    kind          TEXT NOT NULL CHECK (kind IN ('root', 'set', 'pool')),
+    remote_id     TEXT,
+    name          TEXT NOT NULL,
+    title         TEXT NOT NULL,
+    description   TEXT NOT NULL DEFAULT '',
+    primary_photo INTEGER REFERENCES photos(id) ON DELETE SET NULL,
+    state         TEXT NOT NULL DEFAULT 'normal' CHECK (state IN ('normal', 'delete-pending')),
+    synced_title  TEXT
+);
+CREATE UNIQUE INDEX collections_root ON collections(account_id) WHERE kind = 'root';
+CREATE UNIQUE INDEX collections_remote ON collections(account_id, kind, remote_id) WHERE remote_id IS NOT NULL;
+CREATE INDEX collections_name ON collections(account_id, kind, name);
+
+CREATE TABLE memberships (
+    collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+    name          TEXT NOT NULL,
+    photo_id      INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+    PRIMARY KEY (collection_id, name)
+) WITHOUT ROWID;
+CREATE INDEX memberships_photo ON memberships(photo_id, collection_id);
+
+CREATE TABLE synced (
+    photo_id    INTEGER PRIMARY KEY REFERENCES photos(id) ON DELETE CASCADE,
+    title       TEXT NOT NULL,
+    description TEXT NOT NULL,
+    tags        TEXT NOT NULL,
+    privacy     TEXT NOT NULL,
+    sets        TEXT NOT NULL,
+    checksum    TEXT
+);
+
+CREATE TABLE journal (
+    id          INTEGER PRIMARY KEY,
+    account_id  INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    intent      TEXT NOT NULL,
+    started_at  INTEGER NOT NULL,
+    finished_at INTEGER
+);
+CREATE INDEX journal_open ON journal(account_id) WHERE finished_at IS NULL;
+
+CREATE TABLE problems (
+    id         INTEGER PRIMARY KEY,
+    account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    photo_id   INTEGER REFERENCES photos(id) ON DELETE CASCADE,
+    kind       TEXT NOT NULL,
+    message    TEXT NOT NULL,
+    at         INTEGER NOT NULL
+);
+CREATE INDEX problems_photo ON problems(photo_id, kind);
+CREATE INDEX problems_account ON problems(account_id);
+
+CREATE TABLE changes (
+    generation    INTEGER NOT NULL,
+    collection_id INTEGER,
+    account_id    INTEGER
+);
+CREATE INDEX changes_generation ON changes(generation);
+"#;
+
+/// The migrations, index `i` bringing version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[V1];
+
 /// Brings the schema to [`SCHEMA_VERSION`], one migration per version, each
 /// in its own transaction.
 pub(crate) fn migrate(conn: &mut Connection, path: &std::path::Path) -> Result<()> {
-    let _ = (conn, path);
-    todo!()
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(CatalogError::db("reading the schema version"))?;
+    if version > SCHEMA_VERSION {
+        return Err(CatalogError::TooNew {
+            path: path.to_path_buf(),
+            found: version,
+            known: SCHEMA_VERSION,
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let to = i as i64 + 1;
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(CatalogError::db("starting a migration"))?;
+        // Another connection may have migrated while we waited for the lock.
+        let now: i64 = tx
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(CatalogError::db("reading the schema version"))?;
+        if now >= to {
+            continue;
+        }
+        tx.execute_batch(sql).map_err(CatalogError::db(format!(
+            "migrating the schema to version {to}"
+        )))?;
+        tx.pragma_update(None, "user_version", to)
+            .map_err(CatalogError::db("writing the schema version"))?;
+        tx.commit()
+            .map_err(CatalogError::db(format!("committing schema version {to}")))?;
+    }
+    Ok(())
 }

@@ -240,7 +240,24 @@ impl Photo {
     }
     /// The summary state shown in `user.flickr.state` and the status.
     pub fn state(&self) -> PhotoState {
-        todo!()
+        if self.ignored {
+            return PhotoState::Ignored;
+        }
+        match (&self.local, &self.remote) {
+            (Some(l), _) if l.writing => PhotoState::Writing,
+            (Some(l), _) if l.missing => PhotoState::Missing,
+            (Some(_), Some(_)) => PhotoState::Synced,
+            (None, Some(_)) => PhotoState::RemoteOnly,
+            (Some(l), None) if self.junk || self.meta.skip || !l.kind.is_media() => {
+                PhotoState::NotUploadable
+            }
+            (Some(_), None) | (None, None) => PhotoState::LocalOnly,
+        }
+    }
+
+    /// Would the sync upload it: local, finished, media, not junk, not skipped, not on Flickr yet.
+    pub fn is_uploadable(&self) -> bool {
+        self.state() == PhotoState::LocalOnly && self.local.is_some()
     }
 }
 
@@ -453,6 +470,16 @@ pub enum ProblemKind {
 }
 
 impl ProblemKind {
+    pub const ALL: [ProblemKind; 7] = [
+        ProblemKind::MissingFile,
+        ProblemKind::NotUploadable,
+        ProblemKind::Conflict,
+        ProblemKind::Ambiguous,
+        ProblemKind::DownloadByHand,
+        ProblemKind::Duplicate,
+        ProblemKind::Other,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ProblemKind::MissingFile => "missing-file",

@@ -4,7 +4,12 @@
 
 use std::ffi::OsStr;
 
-use super::error::Result;
+use rusqlite::params;
+
+use crate::model::Privacy;
+
+use super::error::{CatalogError, Result};
+use super::store::*;
 use super::types::*;
 use super::Catalog;
 
@@ -73,27 +78,205 @@ impl Catalog {
     /// The value of an attribute of `photo`; `Ok(None)` when it has none
     /// (the mount answers ENODATA).
     pub fn get_xattr(&self, photo: PhotoKey, attr: Xattr) -> Result<Option<String>> {
-        let _ = (photo, attr);
-        todo!()
+        let p = self.photo(photo)?;
+        Ok(match attr {
+            Xattr::Title => Some(p.meta.title.clone()),
+            Xattr::Description => p.meta.description.clone(),
+            Xattr::Tags => p.meta.tags.as_ref().map(|t| format_tags(t)),
+            Xattr::Privacy => p.meta.privacy.map(|v| v.as_str().to_string()),
+            Xattr::Resize => p.meta.resize.map(|r| r.to_string()),
+            Xattr::Skip => p.meta.skip.then(|| "1".to_string()),
+            Xattr::Id => p.remote_id().map(|i| i.to_string()),
+            Xattr::Url => match &p.remote {
+                Some(r) => {
+                    let account = self.account(p.account)?;
+                    Some(format!(
+                        "https://www.flickr.com/photos/{}/{}/",
+                        account.nsid, r.id
+                    ))
+                }
+                None => None,
+            },
+            Xattr::State => Some(p.state().as_str().to_string()),
+            Xattr::Source => p
+                .local
+                .as_ref()
+                .map(|l| l.path.to_string_lossy().into_owned()),
+        })
     }
 
     /// Sets a setting. Read-only facts: `NotPermitted`; bad values
     /// (privacy, resize, skip): `InvalidValue`; not UTF-8: `InvalidValue`.
+    /// Setting the title does not rename the entries.
     pub fn set_xattr(&self, photo: PhotoKey, attr: Xattr, value: &[u8]) -> Result<()> {
-        let _ = (photo, attr, value);
-        todo!()
+        if attr.is_read_only() {
+            return Err(CatalogError::NotPermitted(format!(
+                "{} is read-only",
+                attr.name()
+            )));
+        }
+        let invalid = |message: String| CatalogError::InvalidValue {
+            what: attr.name().to_string(),
+            message,
+        };
+        let text = std::str::from_utf8(value).map_err(|_| invalid("not UTF-8".into()))?;
+        let text = text.trim_end_matches(['\n', '\r', '\0']);
+        let (column, val): (&str, rusqlite::types::Value) = match attr {
+            Xattr::Title => {
+                let t = text.trim();
+                if t.is_empty() || t.chars().any(char::is_control) {
+                    return Err(invalid(
+                        "a title must be non-empty text without control characters".into(),
+                    ));
+                }
+                ("title", t.to_string().into())
+            }
+            Xattr::Description => ("description", text.to_string().into()),
+            Xattr::Tags => ("tags", tags_json(&parse_tags(text)).into()),
+            Xattr::Privacy => {
+                let p: Privacy = text.parse().map_err(invalid)?;
+                ("privacy", p.as_str().to_string().into())
+            }
+            Xattr::Resize => {
+                let r = Resize::parse(text).ok_or_else(|| {
+                    invalid(format!(
+                        "{text:?}: expected \"off\" or a longest edge in pixels (16-20000)"
+                    ))
+                })?;
+                ("resize", r.to_string().into())
+            }
+            Xattr::Skip => {
+                let b = match text.trim().to_ascii_lowercase().as_str() {
+                    "1" | "true" | "yes" | "on" | "" => true,
+                    "0" | "false" | "no" | "off" => false,
+                    other => {
+                        return Err(invalid(format!(
+                            "{other:?}: expected 1/0, true/false, yes/no"
+                        )))
+                    }
+                };
+                ("skip", i64::from(b).into())
+            }
+            Xattr::Id | Xattr::Url | Xattr::State | Xattr::Source => {
+                unreachable!("read-only checked above")
+            }
+        };
+        self.write("setting an attribute", |tx| {
+            load_photo(tx, photo)?;
+            tx.execute(
+                &format!("UPDATE photos SET {column} = ?2 WHERE id = ?1"),
+                params![photo.0, val],
+            )
+            .ctx("setting an attribute")?;
+            Ok(())
+        })
     }
 
     /// Removes a setting (back to the preference default). Title cannot be
     /// removed (`NotPermitted`); read-only facts: `NotPermitted`.
     pub fn remove_xattr(&self, photo: PhotoKey, attr: Xattr) -> Result<()> {
-        let _ = (photo, attr);
-        todo!()
+        let (column, val) = match attr {
+            Xattr::Description => ("description", rusqlite::types::Value::Null),
+            Xattr::Tags => ("tags", rusqlite::types::Value::Null),
+            Xattr::Privacy => ("privacy", rusqlite::types::Value::Null),
+            Xattr::Resize => ("resize", rusqlite::types::Value::Null),
+            Xattr::Skip => ("skip", rusqlite::types::Value::Integer(0)),
+            Xattr::Title => {
+                return Err(CatalogError::NotPermitted(
+                    "the title cannot be removed (rename the file or set another title)".into(),
+                ))
+            }
+            _ => {
+                return Err(CatalogError::NotPermitted(format!(
+                    "{} is read-only",
+                    attr.name()
+                )))
+            }
+        };
+        self.write("removing an attribute", |tx| {
+            load_photo(tx, photo)?;
+            tx.execute(
+                &format!("UPDATE photos SET {column} = ?2 WHERE id = ?1"),
+                params![photo.0, val],
+            )
+            .ctx("removing an attribute")?;
+            Ok(())
+        })
     }
 
     /// The attributes `photo` currently has a value for.
     pub fn list_xattrs(&self, photo: PhotoKey) -> Result<Vec<Xattr>> {
-        let _ = photo;
-        todo!()
+        let mut out = Vec::new();
+        for x in Xattr::ALL {
+            if self.get_xattr(photo, x)?.is_some() {
+                out.push(x);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Tags as Flickr writes them: space-separated, multi-word tags in quotes.
+pub fn format_tags(tags: &[String]) -> String {
+    tags.iter()
+        .map(|t| {
+            if t.contains(char::is_whitespace) {
+                format!("\"{t}\"")
+            } else {
+                t.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The inverse of [`format_tags`]: splits on whitespace, keeping "quoted
+/// words" together; drops empties and duplicates.
+pub fn parse_tags(s: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    let push = |cur: &mut String, out: &mut Vec<String>| {
+        let t = cur.trim().to_string();
+        if !t.is_empty() && !out.contains(&t) {
+            out.push(t);
+        }
+        cur.clear();
+    };
+    for c in s.chars() {
+        match c {
+            '"' => {
+                if quoted {
+                    push(&mut cur, &mut out);
+                }
+                quoted = !quoted;
+            }
+            c if c.is_whitespace() && !quoted => push(&mut cur, &mut out),
+            c if c.is_control() => {}
+            c => cur.push(c),
+        }
+    }
+    push(&mut cur, &mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_round_trip_with_quotes() {
+        let t = parse_tags(r#"sunset "new york"  beach sunset"#);
+        assert_eq!(t, vec!["sunset", "new york", "beach"]);
+        assert_eq!(format_tags(&t), r#"sunset "new york" beach"#);
+        assert!(parse_tags("  ").is_empty());
+    }
+
+    #[test]
+    fn names_parse_back() {
+        for x in Xattr::ALL {
+            assert_eq!(Xattr::parse(OsStr::new(x.name())), Some(x));
+        }
+        assert_eq!(Xattr::parse(OsStr::new("user.other")), None);
     }
 }

@@ -5,14 +5,12 @@
 //! Nothing here knows about the catalog, FUSE or Flickr; every function works
 //! on bytes or on a path and never modifies its input.
 
-// Skeleton phase: bodies are being filled in.
-#![allow(dead_code, unused_imports)]
-
 mod checksum;
 mod exif;
 mod junk;
 mod resize;
 mod sniff;
+pub mod testdata;
 
 use std::path::{Path, PathBuf};
 
@@ -203,7 +201,70 @@ impl FileFacts {
     /// (following symlinks). Reads the file once for the checksum and its
     /// head once more for the kind and EXIF.
     pub fn scan(path: &Path) -> Result<FileFacts, MediaError> {
-        let _ = path;
-        todo!()
+        let meta = std::fs::metadata(path).map_err(|e| MediaError::io(path, e))?;
+        let checksum = sha1_file(path)?;
+        let kind = sniff_file(path)?;
+        let exif = if kind.is_media() {
+            read_exif(path)?
+        } else {
+            ExifInfo::default()
+        };
+        Ok(FileFacts {
+            size: meta.len(),
+            mtime_ns: mtime_ns(&meta),
+            checksum,
+            kind,
+            exif,
+        })
+    }
+}
+
+/// A file's modification time in nanoseconds since the Unix epoch.
+pub fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
+    use std::os::unix::fs::MetadataExt;
+    meta.mtime()
+        .saturating_mul(1_000_000_000)
+        .saturating_add(meta.mtime_nsec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scan_gathers_size_checksum_kind_and_exif() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.bin");
+        let bytes = testdata::jpeg_with_exif(20, 10, Some("2000:02:29 12:00:00"), 9);
+        std::fs::write(&p, &bytes).unwrap();
+        let f = FileFacts::scan(&p).unwrap();
+        assert_eq!(f.size, bytes.len() as u64);
+        assert_eq!(f.checksum, sha1_bytes(&bytes));
+        assert_eq!(f.kind, MediaKind::Jpeg);
+        assert_eq!(f.exif.taken_at.unwrap().as_str(), "2000-02-29 12:00:00");
+        assert_eq!((f.exif.width, f.exif.height), (Some(20), Some(10)));
+        assert!(f.mtime_ns > 0);
+    }
+
+    #[test]
+    fn kinds_round_trip_through_text() {
+        for k in [
+            MediaKind::Jpeg,
+            MediaKind::Png,
+            MediaKind::Gif,
+            MediaKind::Tiff,
+            MediaKind::Webp,
+            MediaKind::Heif,
+            MediaKind::Raw,
+            MediaKind::Mp4,
+            MediaKind::Mov,
+            MediaKind::OtherVideo,
+            MediaKind::NotMedia,
+            MediaKind::Unknown,
+        ] {
+            assert_eq!(MediaKind::from_str_lossy(k.as_str()), k);
+        }
+        assert!(Checksum::parse("A9993E364706816ABA3E25717850C26C9CD0D89D").is_some());
+        assert!(Checksum::parse("xyz").is_none());
     }
 }

@@ -1,0 +1,1344 @@
+//! Unit tests of the catalog against a real SQLite file in a tempdir: every
+//! file operation's meaning, the root invariant, names, the change log, and
+//! the sync APIs.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use super::*;
+use crate::media::{self, testdata, MediaKind};
+use crate::model::{Granularity, Nsid, PhotoId, SetId, Visibility};
+
+struct Fx {
+    _dir: tempfile::TempDir,
+    db: PathBuf,
+    folder: PathBuf,
+    cat: Catalog,
+    acct: Account,
+}
+
+fn fx() -> Fx {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("data/flickrfs/catalog.db");
+    let folder = dir.path().join("Pictures/alice");
+    std::fs::create_dir_all(&folder).unwrap();
+    let cat = Catalog::open(&db).unwrap();
+    let acct = cat
+        .add_account(&Nsid::new("1@N01"), "alice", "alice", &folder)
+        .unwrap();
+    Fx {
+        _dir: dir,
+        db,
+        folder,
+        cat,
+        acct,
+    }
+}
+
+fn n(s: &str) -> EntryName {
+    EntryName::new(s).unwrap()
+}
+
+impl Fx {
+    fn file(&self, name: &str, seed: u8) -> PathBuf {
+        let p = self.folder.join(name);
+        std::fs::write(
+            &p,
+            testdata::jpeg_with_exif(8, 6, Some("2020:05:06 07:08:09"), seed),
+        )
+        .unwrap();
+        p
+    }
+    fn add(&self, coll: CollectionId, name: &str, seed: u8) -> AddOutcome {
+        let p = self.file(&format!("{seed}-{name}"), seed);
+        self.cat.add_file(coll, &n(name), &p, None).unwrap()
+    }
+    fn names(&self, coll: CollectionId) -> Vec<String> {
+        self.cat
+            .list(coll)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.name.to_string())
+            .collect()
+    }
+    fn root(&self) -> CollectionId {
+        self.acct.root
+    }
+    fn set(&self, name: &str) -> CollectionId {
+        self.cat.mkdir(self.acct.id, &n(name)).unwrap().id
+    }
+    fn entry(&self, coll: CollectionId, name: &str) -> Entry {
+        self.cat.lookup(coll, &n(name)).unwrap().unwrap()
+    }
+    /// The root invariant and per-folder uniqueness, over the whole account.
+    fn check(&self) {
+        let sets: BTreeSet<CollectionId> = self
+            .cat
+            .collections(self.acct.id)
+            .unwrap()
+            .into_iter()
+            .filter(|c| c.is_set())
+            .map(|c| c.id)
+            .collect();
+        for p in self.cat.photos(self.acct.id).unwrap() {
+            let colls = self.cat.memberships(p.key).unwrap();
+            let in_sets = colls.iter().any(|c| sets.contains(c));
+            let in_root = colls.contains(&self.root());
+            if p.ignored {
+                assert!(!in_root, "ignored photo {} listed in root", p.key);
+            } else {
+                assert_eq!(
+                    in_root, !in_sets,
+                    "photo {} '{}': in sets {in_sets}, in root {in_root}",
+                    p.key, p.meta.title
+                );
+            }
+        }
+        let root_names: BTreeSet<String> = self.names(self.root()).into_iter().collect();
+        for s in self.cat.sets(self.acct.id).unwrap() {
+            assert!(
+                !root_names.contains(s.name.as_str()),
+                "set folder and root entry share '{}'",
+                s.name
+            );
+        }
+    }
+}
+
+fn remote(id: &str, title: &str) -> RemotePhoto {
+    RemotePhoto {
+        id: PhotoId::new(id),
+        title: title.into(),
+        description: String::new(),
+        tags: vec![],
+        visibility: Visibility::default(),
+        date_taken: None,
+        granularity: Granularity::Exact,
+        original_format: Some("jpg".into()),
+        original_secret: None,
+        secret: None,
+        server: None,
+        url_original: None,
+        lastupdate: 1,
+        media_video: false,
+        checksum_tag: None,
+    }
+}
+
+// ------------------------------------------------------------ open
+
+#[test]
+fn open_creates_a_private_wal_catalog_and_reopens_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let f = fx();
+    let mode = std::fs::metadata(&f.db).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let jm: String = f
+        .cat
+        .conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(jm, "wal");
+    let fk: i64 = f
+        .cat
+        .conn
+        .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(fk, 1);
+    let v: i64 = f
+        .cat
+        .conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(v, schema::SCHEMA_VERSION);
+    let again = Catalog::open(&f.db).unwrap();
+    assert_eq!(again.accounts().unwrap().len(), 1);
+    f.cat.conn.pragma_update(None, "user_version", 99).unwrap();
+    let err = Catalog::open(&f.db).unwrap_err();
+    assert!(
+        matches!(err, CatalogError::TooNew { found: 99, .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn accounts_are_upserted_by_nsid_and_folder_names_are_unique() {
+    let f = fx();
+    let again = f
+        .cat
+        .add_account(&Nsid::new("1@N01"), "alice2", "Alice", &f.folder)
+        .unwrap();
+    assert_eq!(again.id, f.acct.id);
+    assert_eq!(again.collection_name.as_str(), "Alice");
+    assert_eq!(f.cat.collection(again.root).unwrap().name.as_str(), "Alice");
+    let err = f
+        .cat
+        .add_account(&Nsid::new("2@N01"), "bob", "Alice", &f.folder)
+        .unwrap_err();
+    assert_eq!(err.errno(), libc::EEXIST);
+    assert!(f
+        .cat
+        .add_account(&Nsid::new("2@N01"), "bob", ".flickrfs", &f.folder)
+        .is_err());
+    let bob = f
+        .cat
+        .add_account(&Nsid::new("2@N01"), "bob", "bob", &f.folder)
+        .unwrap();
+    assert_eq!(
+        f.cat.account_by_name(&n("bob")).unwrap().unwrap().id,
+        bob.id
+    );
+    assert_eq!(f.cat.accounts().unwrap().len(), 2);
+}
+
+// ------------------------------------------------------------ add / create / write
+
+#[test]
+fn adding_a_file_to_the_account_folder_makes_a_local_photo_titled_after_its_name() {
+    let f = fx();
+    let out = f.add(f.root(), "Sunset.jpg", 1);
+    let AddOutcome::NewPhoto(e) = out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(f.names(f.root()), vec!["Sunset.jpg"]);
+    let p = f.cat.photo(e.photo).unwrap();
+    assert_eq!(p.meta.title, "Sunset");
+    let l = p.local.as_ref().unwrap();
+    assert_eq!(l.kind, MediaKind::Jpeg);
+    assert_eq!(
+        l.exif.taken_at.as_ref().unwrap().as_str(),
+        "2020-05-06 07:08:09"
+    );
+    assert_eq!((l.exif.width, l.exif.height), (Some(8), Some(6)));
+    assert_eq!(
+        l.checksum.as_ref().unwrap(),
+        &media::sha1_file(&l.path).unwrap()
+    );
+    assert_eq!(p.state(), PhotoState::LocalOnly);
+    assert!(p.is_uploadable());
+    f.check();
+}
+
+#[test]
+fn adding_the_same_content_to_a_set_is_the_same_photo_in_one_more_set() {
+    let f = fx();
+    let trip = f.set("Trip");
+    let first = f.add(f.root(), "a.jpg", 1);
+    let p = f.file("copy.jpg", 1);
+    let out = f.cat.add_file(trip, &n("b.jpg"), &p, None).unwrap();
+    let AddOutcome::SamePhoto(e) = out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(e.photo, first.entry().unwrap().photo);
+    assert_eq!(f.cat.photos(f.acct.id).unwrap().len(), 1, "no second photo");
+    assert_eq!(f.names(trip), vec!["b.jpg"]);
+    assert!(
+        f.names(f.root()).is_empty(),
+        "in a set now, so not in the root"
+    );
+    f.check();
+}
+
+#[test]
+fn copying_content_of_a_set_photo_into_the_account_folder_keeps_no_entry() {
+    let f = fx();
+    let trip = f.set("Trip");
+    let e = f.add(trip, "a.jpg", 1);
+    let p = f.file("again.jpg", 1);
+    let out = f.cat.add_file(f.root(), &n("again.jpg"), &p, None).unwrap();
+    assert_eq!(
+        out,
+        AddOutcome::AlreadyInSets {
+            photo: e.entry().unwrap().photo,
+            redundant: Some(p.clone())
+        }
+    );
+    assert!(p.exists(), "the catalog never deletes files");
+    assert!(f.names(f.root()).is_empty());
+    f.check();
+}
+
+#[test]
+fn a_taken_name_is_eexist() {
+    let f = fx();
+    f.add(f.root(), "a.jpg", 1);
+    let p = f.file("x.jpg", 2);
+    let err = f.cat.add_file(f.root(), &n("a.jpg"), &p, None).unwrap_err();
+    assert_eq!(err.errno(), libc::EEXIST);
+    f.set("Trip");
+    assert_eq!(
+        f.cat
+            .add_file(f.root(), &n("Trip"), &p, None)
+            .unwrap_err()
+            .errno(),
+        libc::EEXIST
+    );
+    assert_eq!(
+        f.cat
+            .add_file(f.root(), &n("Pools"), &p, None)
+            .unwrap_err()
+            .errno(),
+        libc::EEXIST
+    );
+}
+
+#[test]
+fn junk_and_non_media_files_are_listed_but_never_uploadable() {
+    let f = fx();
+    let junk = f.folder.join(".DS_Store");
+    std::fs::write(&junk, b"\0\0\0\x01Bud1").unwrap();
+    let out = f
+        .cat
+        .add_file(f.root(), &n(".DS_Store"), &junk, None)
+        .unwrap();
+    let p = f.cat.photo(out.entry().unwrap().photo).unwrap();
+    assert!(p.junk);
+    assert_eq!(p.state(), PhotoState::NotUploadable);
+
+    let txt = f.folder.join("notes.txt");
+    std::fs::write(&txt, b"hello").unwrap();
+    let out = f
+        .cat
+        .add_file(f.root(), &n("notes.txt"), &txt, None)
+        .unwrap();
+    let p = f.cat.photo(out.entry().unwrap().photo).unwrap();
+    assert!(!p.junk);
+    assert_eq!(p.state(), PhotoState::NotUploadable);
+    let problems = f.cat.problems(Some(f.acct.id)).unwrap();
+    assert_eq!(problems.len(), 1);
+    assert_eq!(problems[0].kind, ProblemKind::NotUploadable);
+    assert!(
+        problems[0].message.contains("notes"),
+        "{}",
+        problems[0].message
+    );
+    assert_eq!(f.names(f.root()), vec![".DS_Store", "notes.txt"]);
+    // Same junk bytes twice never merge.
+    let junk2 = f.folder.join("._x.jpg");
+    std::fs::write(&junk2, b"\0\0\0\x01Bud1").unwrap();
+    assert!(matches!(
+        f.cat
+            .add_file(f.root(), &n("._x.jpg"), &junk2, None)
+            .unwrap(),
+        AddOutcome::NewPhoto(_)
+    ));
+}
+
+#[test]
+fn create_write_release_records_the_content_and_a_rewrite_updates_it() {
+    let f = fx();
+    let trip = f.set("Trip");
+    let path = f.folder.join("Trip/IMG_1.jpg");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, b"").unwrap();
+    let e = f.cat.create_entry(trip, &n("IMG_1.jpg"), &path).unwrap();
+    assert_eq!((e.size, e.writing), (0, true));
+    assert_eq!(f.cat.photo(e.photo).unwrap().state(), PhotoState::Writing);
+    assert_eq!(
+        f.cat
+            .create_entry(trip, &n("IMG_1.jpg"), &path)
+            .unwrap_err()
+            .errno(),
+        libc::EEXIST
+    );
+
+    let bytes = testdata::jpeg_with_exif(10, 10, None, 3);
+    std::fs::write(&path, &bytes).unwrap();
+    assert_eq!(
+        f.cat.finish_write(e.photo, None).unwrap(),
+        WriteOutcome::Updated { photo: e.photo }
+    );
+    let p = f.cat.photo(e.photo).unwrap();
+    let l = p.local.unwrap();
+    assert_eq!(
+        (l.size, l.writing, l.kind),
+        (bytes.len() as u64, false, MediaKind::Jpeg)
+    );
+    assert_eq!(l.checksum.unwrap(), media::sha1_bytes(&bytes));
+
+    let bytes2 = testdata::jpeg_with_exif(12, 10, None, 4);
+    std::fs::write(&path, &bytes2).unwrap();
+    f.cat.finish_write(e.photo, None).unwrap();
+    let l = f.cat.photo(e.photo).unwrap().local.unwrap();
+    assert_eq!(l.checksum.unwrap(), media::sha1_bytes(&bytes2));
+    assert_eq!(l.size, bytes2.len() as u64);
+    assert_eq!(f.entry(trip, "IMG_1.jpg").size, bytes2.len() as u64);
+    f.check();
+}
+
+#[test]
+fn a_written_file_with_known_content_becomes_a_membership_of_that_photo() {
+    let f = fx();
+    let orig = f.add(f.root(), "a.jpg", 7).entry().unwrap().photo;
+    let trip = f.set("Trip");
+    let path = f.folder.join("written.jpg");
+    std::fs::write(&path, b"").unwrap();
+    let e = f.cat.create_entry(trip, &n("a copy.jpg"), &path).unwrap();
+    std::fs::write(
+        &path,
+        testdata::jpeg_with_exif(8, 6, Some("2020:05:06 07:08:09"), 7),
+    )
+    .unwrap();
+    let out = f.cat.finish_write(e.photo, None).unwrap();
+    assert_eq!(
+        out,
+        WriteOutcome::Merged {
+            from: e.photo,
+            into: orig,
+            redundant: Some(path.clone()),
+            dropped: vec![]
+        }
+    );
+    assert!(path.exists());
+    assert_eq!(f.entry(trip, "a copy.jpg").photo, orig);
+    assert!(f.names(f.root()).is_empty());
+    assert_eq!(f.cat.photos(f.acct.id).unwrap().len(), 1);
+    f.check();
+}
+
+// ------------------------------------------------------------ link / rename / move
+
+#[test]
+fn a_hard_link_into_another_set_is_the_same_photo_in_one_more_set() {
+    let f = fx();
+    let a = f.set("A");
+    let b = f.set("B");
+    let e = f.add(a, "x.jpg", 1).entry().unwrap().clone();
+    let l = f.cat.link(a, &n("x.jpg"), b, &n("y.jpg")).unwrap();
+    assert_eq!(l.photo, e.photo);
+    let mut m = f.cat.memberships(e.photo).unwrap();
+    m.sort();
+    assert_eq!(m, vec![a, b]);
+    assert_eq!(
+        f.cat
+            .link(a, &n("x.jpg"), f.root(), &n("x.jpg"))
+            .unwrap_err()
+            .errno(),
+        libc::EPERM
+    );
+    assert_eq!(
+        f.cat
+            .link(a, &n("x.jpg"), b, &n("y.jpg"))
+            .unwrap_err()
+            .errno(),
+        libc::EEXIST
+    );
+    assert_eq!(
+        f.cat
+            .link(a, &n("nope.jpg"), b, &n("z.jpg"))
+            .unwrap_err()
+            .errno(),
+        libc::ENOENT
+    );
+    f.check();
+}
+
+#[test]
+fn renaming_within_a_folder_gives_a_new_title() {
+    let f = fx();
+    let e = f.add(f.root(), "IMG_0001.jpg", 1).entry().unwrap().clone();
+    let r = f
+        .cat
+        .rename(f.root(), &n("IMG_0001.jpg"), f.root(), &n("Beach day.jpg"))
+        .unwrap();
+    assert_eq!(r.photo, e.photo);
+    assert_eq!(f.cat.photo(e.photo).unwrap().meta.title, "Beach day");
+    assert_eq!(f.names(f.root()), vec!["Beach day.jpg"]);
+    // Renaming to a junk name keeps the title and marks a local-only photo junk.
+    f.cat
+        .rename(
+            f.root(),
+            &n("Beach day.jpg"),
+            f.root(),
+            &n("Beach day.jpg~"),
+        )
+        .unwrap();
+    let p = f.cat.photo(e.photo).unwrap();
+    assert_eq!((p.meta.title.as_str(), p.junk), ("Beach day", true));
+    f.cat
+        .rename(f.root(), &n("Beach day.jpg~"), f.root(), &n("Beach.jpg"))
+        .unwrap();
+    assert!(!f.cat.photo(e.photo).unwrap().junk);
+    f.check();
+}
+
+#[test]
+fn an_editor_saving_through_a_temp_file_keeps_the_photo_identity() {
+    let f = fx();
+    let trip = f.set("Trip");
+    let e = f.add(trip, "Sunset.jpg", 1).entry().unwrap().clone();
+    f.cat
+        .record_upload(e.photo, &remote("5301", "Sunset"))
+        .unwrap();
+    let tmp = f.folder.join(".goutputstream-XYZ");
+    std::fs::write(&tmp, b"").unwrap();
+    let t = f
+        .cat
+        .create_entry(trip, &n(".goutputstream-XYZ"), &tmp)
+        .unwrap();
+    std::fs::write(&tmp, testdata::jpeg_with_exif(8, 6, None, 2)).unwrap();
+    f.cat.finish_write(t.photo, None).unwrap();
+    let r = f
+        .cat
+        .rename(trip, &n(".goutputstream-XYZ"), trip, &n("Sunset.jpg"))
+        .unwrap();
+    assert_eq!(
+        r.photo, e.photo,
+        "the edited photo keeps its identity and Flickr id"
+    );
+    let p = f.cat.photo(e.photo).unwrap();
+    assert_eq!(p.local.as_ref().unwrap().path, tmp);
+    assert_eq!(p.remote_id().unwrap().as_str(), "5301");
+    assert_eq!(f.names(trip), vec!["Sunset.jpg"]);
+    assert_eq!(f.cat.photos(f.acct.id).unwrap().len(), 1);
+    f.check();
+}
+
+#[test]
+fn moving_between_sets_reassigns_without_a_new_photo() {
+    let f = fx();
+    let a = f.set("A");
+    let b = f.set("B");
+    let e = f.add(a, "x.jpg", 1).entry().unwrap().clone();
+    let m = f.cat.rename(a, &n("x.jpg"), b, &n("x.jpg")).unwrap();
+    assert_eq!(m.photo, e.photo);
+    assert_eq!(f.cat.memberships(e.photo).unwrap(), vec![b]);
+    assert!(f.names(a).is_empty());
+    assert_eq!(f.cat.photo(e.photo).unwrap().meta.title, "x");
+    f.check();
+}
+
+#[test]
+fn moving_to_the_account_folder_removes_all_sets() {
+    let f = fx();
+    let a = f.set("A");
+    let b = f.set("B");
+    let e = f.add(a, "x.jpg", 1).entry().unwrap().clone();
+    f.cat.link(a, &n("x.jpg"), b, &n("x.jpg")).unwrap();
+    f.cat.rename(b, &n("x.jpg"), f.root(), &n("x.jpg")).unwrap();
+    assert_eq!(f.cat.memberships(e.photo).unwrap(), vec![f.root()]);
+    assert!(f.names(a).is_empty() && f.names(b).is_empty());
+    f.check();
+}
+
+#[test]
+fn moving_into_a_pool_adds_the_pool() {
+    let f = fx();
+    let pools = f
+        .cat
+        .upsert_pools(
+            f.acct.id,
+            &[RemotePool {
+                id: "9@N20".into(),
+                name: "Cats".into(),
+            }],
+        )
+        .unwrap();
+    let pool = pools[0];
+    let e = f.add(f.root(), "cat.jpg", 1).entry().unwrap().clone();
+    f.cat
+        .rename(f.root(), &n("cat.jpg"), pool, &n("cat.jpg"))
+        .unwrap();
+    let mut m = f.cat.memberships(e.photo).unwrap();
+    m.sort();
+    assert_eq!(
+        m,
+        vec![f.root(), pool],
+        "a photo in no set stays in the root"
+    );
+    let a = f.set("A");
+    f.cat
+        .rename(f.root(), &n("cat.jpg"), a, &n("cat.jpg"))
+        .unwrap();
+    let mut m = f.cat.memberships(e.photo).unwrap();
+    m.sort();
+    assert_eq!(m, vec![pool, a]);
+    f.check();
+}
+
+#[test]
+fn moving_between_accounts_is_exdev() {
+    let f = fx();
+    let bob = f
+        .cat
+        .add_account(&Nsid::new("2@N01"), "bob", "bob", &f.folder)
+        .unwrap();
+    f.add(f.root(), "x.jpg", 1);
+    assert_eq!(
+        f.cat
+            .rename(f.root(), &n("x.jpg"), bob.root, &n("x.jpg"))
+            .unwrap_err()
+            .errno(),
+        libc::EXDEV
+    );
+}
+
+#[test]
+fn renaming_over_another_photo_unlinks_it_first() {
+    let f = fx();
+    let a = f.set("A");
+    let x = f.add(a, "x.jpg", 1).entry().unwrap().clone();
+    f.cat.record_upload(x.photo, &remote("1", "x")).unwrap();
+    let y = f.add(a, "y.jpg", 2).entry().unwrap().clone();
+    f.cat.record_upload(y.photo, &remote("2", "y")).unwrap();
+    f.cat.rename(a, &n("x.jpg"), a, &n("y.jpg")).unwrap();
+    assert_eq!(f.entry(a, "y.jpg").photo, x.photo);
+    assert_eq!(
+        f.cat.memberships(y.photo).unwrap(),
+        vec![f.root()],
+        "the replaced photo left the set only"
+    );
+    f.check();
+}
+
+// ------------------------------------------------------------ unlink
+
+#[test]
+fn deleting_in_a_set_removes_from_that_set_only() {
+    let f = fx();
+    let a = f.set("A");
+    let b = f.set("B");
+    let e = f.add(a, "x.jpg", 1).entry().unwrap().clone();
+    f.cat.link(a, &n("x.jpg"), b, &n("x.jpg")).unwrap();
+    assert_eq!(
+        f.cat.unlink(a, &n("x.jpg")).unwrap(),
+        UnlinkOutcome::RemovedFromCollection { photo: e.photo }
+    );
+    assert_eq!(f.cat.memberships(e.photo).unwrap(), vec![b]);
+    let out = f.cat.unlink(b, &n("x.jpg")).unwrap();
+    assert_eq!(
+        out,
+        UnlinkOutcome::MovedToRoot {
+            photo: e.photo,
+            name: n("x.jpg")
+        }
+    );
+    assert_eq!(f.names(f.root()), vec!["x.jpg"]);
+    assert!(e.path.unwrap().exists());
+    f.check();
+}
+
+#[test]
+fn deleting_a_local_only_photo_in_the_account_folder_keeps_its_file() {
+    let f = fx();
+    let e = f.add(f.root(), "x.jpg", 1).entry().unwrap().clone();
+    let out = f.cat.unlink(f.root(), &n("x.jpg")).unwrap();
+    assert_eq!(
+        out,
+        UnlinkOutcome::Forgotten {
+            photo: e.photo,
+            path: e.path.clone()
+        }
+    );
+    assert!(f.cat.photos(f.acct.id).unwrap().is_empty());
+    assert!(e.path.unwrap().exists(), "the file stays on disk");
+    assert_eq!(
+        f.cat.unlink(f.root(), &n("x.jpg")).unwrap_err().errno(),
+        libc::ENOENT
+    );
+}
+
+#[test]
+fn deleting_a_flickr_photo_in_the_account_folder_ignores_it_restorably() {
+    let f = fx();
+    let keys = f
+        .cat
+        .upsert_remote_photos(f.acct.id, &[remote("77", "Dog")])
+        .unwrap();
+    assert_eq!(f.names(f.root()), vec!["Dog.jpg"]);
+    let out = f.cat.unlink(f.root(), &n("Dog.jpg")).unwrap();
+    assert_eq!(
+        out,
+        UnlinkOutcome::Ignored {
+            photo: keys[0],
+            id: PhotoId::new("77")
+        }
+    );
+    assert!(f.names(f.root()).is_empty());
+    assert_eq!(f.cat.ignored(f.acct.id).unwrap().len(), 1);
+    // A later fetch does not bring it back.
+    f.cat
+        .upsert_remote_photos(f.acct.id, &[remote("77", "Dog")])
+        .unwrap();
+    assert!(f.names(f.root()).is_empty());
+    let p = f.cat.unignore(f.acct.id, &PhotoId::new("77")).unwrap();
+    assert!(!p.ignored);
+    assert_eq!(f.names(f.root()), vec!["Dog.jpg"]);
+    f.check();
+}
+
+#[test]
+fn a_deleted_temp_file_in_a_set_does_not_linger_in_the_root() {
+    let f = fx();
+    let a = f.set("A");
+    let p = f.folder.join(".x.swp");
+    std::fs::write(&p, b"swap").unwrap();
+    f.cat.add_file(a, &n(".x.swp"), &p, None).unwrap();
+    assert!(matches!(
+        f.cat.unlink(a, &n(".x.swp")).unwrap(),
+        UnlinkOutcome::Forgotten { .. }
+    ));
+    assert!(f.names(f.root()).is_empty());
+    assert!(p.exists());
+}
+
+// ------------------------------------------------------------ sets
+
+#[test]
+fn mkdir_rmdir_and_rename_of_set_folders() {
+    let f = fx();
+    let s = f.cat.mkdir(f.acct.id, &n("Trip")).unwrap();
+    assert_eq!(s.kind, CollectionKind::Photoset(None));
+    assert_eq!(s.title, "Trip");
+    assert_eq!(
+        f.cat.mkdir(f.acct.id, &n("Trip")).unwrap_err().errno(),
+        libc::EEXIST
+    );
+    assert_eq!(
+        f.cat.mkdir(f.acct.id, &n("Pools")).unwrap_err().errno(),
+        libc::EEXIST
+    );
+    f.add(f.root(), "x.jpg", 1);
+    assert_eq!(
+        f.cat.mkdir(f.acct.id, &n("x.jpg")).unwrap_err().errno(),
+        libc::EEXIST
+    );
+
+    let r = f.cat.rename_set(s.id, &n("Trip 2024")).unwrap();
+    assert_eq!(
+        (r.name.as_str(), r.title.as_str()),
+        ("Trip 2024", "Trip 2024")
+    );
+    assert_eq!(
+        f.cat.rename_set(s.id, &n("x.jpg")).unwrap_err().errno(),
+        libc::EEXIST
+    );
+
+    f.add(s.id, "y.jpg", 2);
+    assert_eq!(f.cat.rmdir(s.id).unwrap_err().errno(), libc::ENOTEMPTY);
+    f.cat
+        .rename(s.id, &n("y.jpg"), f.root(), &n("y.jpg"))
+        .unwrap();
+    assert_eq!(f.cat.rmdir(s.id).unwrap(), RmdirOutcome::Dropped);
+    assert!(f.cat.sets(f.acct.id).unwrap().is_empty());
+    assert_eq!(f.cat.rmdir(f.root()).unwrap_err().errno(), libc::EPERM);
+    f.check();
+}
+
+#[test]
+fn rmdir_of_a_flickr_set_marks_it_for_deletion_and_hides_it() {
+    let f = fx();
+    let s = f.cat.mkdir(f.acct.id, &n("Trip")).unwrap();
+    f.cat
+        .record_set_created(s.id, &SetId::new("72157"))
+        .unwrap();
+    assert_eq!(
+        f.cat.rmdir(s.id).unwrap(),
+        RmdirOutcome::DeletePending(SetId::new("72157"))
+    );
+    assert!(f.cat.sets(f.acct.id).unwrap().is_empty());
+    assert_eq!(f.cat.pending_set_deletions(f.acct.id).unwrap().len(), 1);
+    assert!(f.cat.lookup_set(f.acct.id, &n("Trip")).unwrap().is_none());
+    // The name is free again.
+    f.cat.mkdir(f.acct.id, &n("Trip")).unwrap();
+    f.cat.forget_collection(s.id).unwrap();
+    assert!(f.cat.pending_set_deletions(f.acct.id).unwrap().is_empty());
+}
+
+// ------------------------------------------------------------ xattrs
+
+#[test]
+fn settings_are_read_and_written_through_xattrs() {
+    let f = fx();
+    let e = f.add(f.root(), "x.jpg", 1).entry().unwrap().clone();
+    let k = e.photo;
+    assert_eq!(
+        f.cat.get_xattr(k, Xattr::Title).unwrap().as_deref(),
+        Some("x")
+    );
+    assert_eq!(f.cat.get_xattr(k, Xattr::Privacy).unwrap(), None);
+    assert_eq!(
+        f.cat.get_xattr(k, Xattr::State).unwrap().as_deref(),
+        Some("local-only")
+    );
+    assert_eq!(
+        f.cat.get_xattr(k, Xattr::Source).unwrap(),
+        Some(e.path.unwrap().to_string_lossy().into_owned())
+    );
+    assert_eq!(f.cat.get_xattr(k, Xattr::Id).unwrap(), None);
+
+    f.cat.set_xattr(k, Xattr::Title, b"Beach\n").unwrap();
+    f.cat
+        .set_xattr(k, Xattr::Tags, br#"sea "north sea""#)
+        .unwrap();
+    f.cat
+        .set_xattr(k, Xattr::Privacy, b"friends+family")
+        .unwrap();
+    f.cat.set_xattr(k, Xattr::Resize, b"2048").unwrap();
+    f.cat.set_xattr(k, Xattr::Skip, b"1").unwrap();
+    f.cat
+        .set_xattr(k, Xattr::Description, b"A day out")
+        .unwrap();
+    let p = f.cat.photo(k).unwrap();
+    assert_eq!(p.meta.title, "Beach");
+    assert_eq!(
+        p.meta.tags.as_deref().unwrap(),
+        ["sea".to_string(), "north sea".to_string()]
+    );
+    assert_eq!(
+        p.meta.privacy,
+        Some(crate::model::Privacy::FriendsAndFamily)
+    );
+    assert_eq!(p.meta.resize, Some(Resize::LongestEdge(2048)));
+    assert!(p.meta.skip);
+    assert_eq!(p.state(), PhotoState::NotUploadable);
+    assert_eq!(
+        f.names(f.root()),
+        vec!["x.jpg"],
+        "a title set by xattr does not rename"
+    );
+    assert_eq!(
+        f.cat.get_xattr(k, Xattr::Tags).unwrap().as_deref(),
+        Some(r#"sea "north sea""#)
+    );
+    assert_eq!(f.cat.list_xattrs(k).unwrap().len(), 8);
+
+    assert_eq!(
+        f.cat
+            .set_xattr(k, Xattr::Privacy, b"everyone")
+            .unwrap_err()
+            .errno(),
+        libc::EINVAL
+    );
+    assert_eq!(
+        f.cat.set_xattr(k, Xattr::Resize, b"3").unwrap_err().errno(),
+        libc::EINVAL
+    );
+    assert_eq!(
+        f.cat
+            .set_xattr(k, Xattr::Title, b"\xff")
+            .unwrap_err()
+            .errno(),
+        libc::EINVAL
+    );
+    assert_eq!(
+        f.cat.set_xattr(k, Xattr::Id, b"1").unwrap_err().errno(),
+        libc::EPERM
+    );
+    assert_eq!(
+        f.cat.remove_xattr(k, Xattr::Title).unwrap_err().errno(),
+        libc::EPERM
+    );
+    f.cat.remove_xattr(k, Xattr::Skip).unwrap();
+    f.cat.remove_xattr(k, Xattr::Privacy).unwrap();
+    let p = f.cat.photo(k).unwrap();
+    assert!(!p.meta.skip);
+    assert_eq!(p.meta.privacy, None);
+
+    f.cat.record_upload(k, &remote("5301", "Beach")).unwrap();
+    assert_eq!(
+        f.cat.get_xattr(k, Xattr::Id).unwrap().as_deref(),
+        Some("5301")
+    );
+    assert_eq!(
+        f.cat.get_xattr(k, Xattr::Url).unwrap().as_deref(),
+        Some("https://www.flickr.com/photos/1@N01/5301/")
+    );
+    assert_eq!(
+        f.cat.get_xattr(k, Xattr::State).unwrap().as_deref(),
+        Some("synced")
+    );
+}
+
+// ------------------------------------------------------------ missing files
+
+#[test]
+fn a_missing_backing_file_is_flagged_and_found_again_by_checksum() {
+    let f = fx();
+    let e = f.add(f.root(), "x.jpg", 1).entry().unwrap().clone();
+    let old = e.path.clone().unwrap();
+    let moved = f.folder.join("elsewhere.jpg");
+    std::fs::rename(&old, &moved).unwrap();
+    assert_eq!(f.cat.refresh_local(e.photo).unwrap(), PhotoState::Missing);
+    assert!(f.entry(f.root(), "x.jpg").missing);
+    let problems = f.cat.problems(Some(f.acct.id)).unwrap();
+    assert_eq!(problems[0].kind, ProblemKind::MissingFile);
+    assert_eq!(f.cat.missing_photos(f.acct.id).unwrap().len(), 1);
+
+    assert_eq!(
+        f.cat.relocate(f.acct.id, &moved, None).unwrap(),
+        Some(e.photo)
+    );
+    let p = f.cat.photo(e.photo).unwrap();
+    assert_eq!(p.local.as_ref().unwrap().path, moved);
+    assert_eq!(p.state(), PhotoState::LocalOnly);
+    assert!(f.cat.problems(Some(f.acct.id)).unwrap().is_empty());
+    // Unrelated content finds nothing.
+    let other = f.file("other.jpg", 9);
+    assert_eq!(f.cat.relocate(f.acct.id, &other, None).unwrap(), None);
+
+    // Changed outside the mount: re-scanned.
+    std::fs::write(&moved, testdata::jpeg_with_exif(30, 30, None, 5)).unwrap();
+    f.cat.refresh_local(e.photo).unwrap();
+    let l = f.cat.photo(e.photo).unwrap().local.unwrap();
+    assert_eq!(l.checksum.unwrap(), media::sha1_file(&moved).unwrap());
+    assert_eq!(l.exif.width, Some(30));
+}
+
+// ------------------------------------------------------------ change log
+
+#[test]
+fn the_generation_moves_and_says_which_folders_changed() {
+    let f = fx();
+    let g0 = f.cat.generation().unwrap();
+    let a = f.set("A");
+    let g1 = f.cat.generation().unwrap();
+    assert!(g1 > g0);
+    let ch = f.cat.changes_since(g0).unwrap();
+    assert!(ch.collections.contains(&a) && ch.collections.contains(&f.root()));
+    assert_eq!(ch.accounts, vec![f.acct.id]);
+    f.add(a, "x.jpg", 1);
+    let ch = f.cat.changes_since(g1).unwrap();
+    assert_eq!(ch.collections, vec![a]);
+    assert!(!ch.everything);
+    assert_eq!(
+        f.cat.changes_since(ch.generation).unwrap().collections,
+        vec![]
+    );
+    // Another connection (a running sync) sees and makes changes too.
+    let other = Catalog::open(&f.db).unwrap();
+    assert_eq!(other.generation().unwrap(), ch.generation);
+    other
+        .upsert_remote_photos(f.acct.id, &[remote("1", "r")])
+        .unwrap();
+    let ch2 = f.cat.changes_since(ch.generation).unwrap();
+    assert_eq!(ch2.collections, vec![f.root()]);
+    // Reads don't bump it.
+    let g = f.cat.generation().unwrap();
+    f.cat.list(a).unwrap();
+    f.cat.journal_open(f.acct.id).unwrap();
+    assert_eq!(f.cat.generation().unwrap(), g);
+}
+
+// ------------------------------------------------------------ sync APIs
+
+#[test]
+fn remote_photos_are_upserted_idempotently_with_unique_stable_names() {
+    let f = fx();
+    let batch = vec![
+        remote("10", "Same"),
+        remote("11", "Same"),
+        remote("12", ""),
+        remote("13", "../x"),
+    ];
+    let k1 = f.cat.upsert_remote_photos(f.acct.id, &batch).unwrap();
+    let k2 = f.cat.upsert_remote_photos(f.acct.id, &batch).unwrap();
+    assert_eq!(k1, k2);
+    assert_eq!(
+        f.names(f.root()),
+        vec!["12.jpg", "Same (11).jpg", "Same.jpg", "_x.jpg"]
+    );
+    // A title change on Flickr does not rename the entry.
+    let mut changed = remote("10", "Renamed online");
+    changed.lastupdate = 2;
+    f.cat.upsert_remote_photos(f.acct.id, &[changed]).unwrap();
+    assert_eq!(f.entry(f.root(), "Same.jpg").photo, k1[0]);
+    let p = f.cat.photo(k1[0]).unwrap();
+    assert_eq!(
+        (p.remote.unwrap().title.as_str(), p.meta.title.as_str()),
+        ("Renamed online", "Same")
+    );
+    f.check();
+}
+
+#[test]
+fn a_flickr_photo_carrying_a_local_checksum_is_that_local_photo() {
+    let f = fx();
+    let e = f.add(f.root(), "x.jpg", 1).entry().unwrap().clone();
+    let sum = f
+        .cat
+        .photo(e.photo)
+        .unwrap()
+        .local
+        .unwrap()
+        .checksum
+        .unwrap();
+    let mut r = remote("900", "x");
+    r.checksum_tag = Some(sum);
+    let keys = f.cat.upsert_remote_photos(f.acct.id, &[r]).unwrap();
+    assert_eq!(keys, vec![e.photo]);
+    assert_eq!(f.cat.photos(f.acct.id).unwrap().len(), 1);
+    assert_eq!(f.cat.photo(e.photo).unwrap().state(), PhotoState::Synced);
+}
+
+#[test]
+fn sets_and_memberships_from_flickr_keep_the_root_invariant() {
+    let f = fx();
+    let keys = f
+        .cat
+        .upsert_remote_photos(
+            f.acct.id,
+            &[remote("1", "a"), remote("2", "b"), remote("3", "c")],
+        )
+        .unwrap();
+    let sets = f
+        .cat
+        .upsert_remote_sets(
+            f.acct.id,
+            &[
+                RemoteSet {
+                    id: SetId::new("s1"),
+                    title: "Holiday".into(),
+                    description: "d".into(),
+                    primary: Some(PhotoId::new("1")),
+                },
+                RemoteSet {
+                    id: SetId::new("s2"),
+                    title: "Holiday".into(),
+                    description: String::new(),
+                    primary: None,
+                },
+                RemoteSet {
+                    id: SetId::new("s3"),
+                    title: "Pools".into(),
+                    description: String::new(),
+                    primary: None,
+                },
+            ],
+        )
+        .unwrap();
+    let names: Vec<String> = f
+        .cat
+        .sets(f.acct.id)
+        .unwrap()
+        .into_iter()
+        .map(|c| c.name.to_string())
+        .collect();
+    assert_eq!(names, vec!["Holiday", "Holiday (s2)", "Pools (s3)"]);
+    assert_eq!(f.cat.collection(sets[0]).unwrap().primary, Some(keys[0]));
+    assert_eq!(
+        f.cat.collection(sets[0]).unwrap().synced_title.as_deref(),
+        Some("Holiday")
+    );
+
+    f.cat.replace_members(sets[0], &[keys[0], keys[1]]).unwrap();
+    assert_eq!(f.names(sets[0]), vec!["a.jpg", "b.jpg"]);
+    assert_eq!(f.names(f.root()), vec!["c.jpg"]);
+    f.cat.replace_members(sets[0], &[keys[1]]).unwrap();
+    assert_eq!(f.names(f.root()), vec!["a.jpg", "c.jpg"]);
+    f.cat
+        .apply_memberships(&[
+            MembershipChange::Add {
+                photo: keys[2],
+                collection: sets[1],
+            },
+            MembershipChange::Add {
+                photo: keys[2],
+                collection: sets[1],
+            },
+            MembershipChange::Remove {
+                photo: keys[1],
+                collection: sets[0],
+            },
+        ])
+        .unwrap();
+    assert_eq!(f.names(f.root()), vec!["a.jpg", "b.jpg"]);
+    assert_eq!(f.names(sets[1]), vec!["c.jpg"]);
+    assert_eq!(
+        f.cat
+            .apply_memberships(&[MembershipChange::Add {
+                photo: keys[0],
+                collection: f.root()
+            }])
+            .unwrap_err()
+            .errno(),
+        libc::EPERM
+    );
+    let t = f.cat.set_collection_title(sets[1], "Summer").unwrap();
+    assert_eq!(t.name.as_str(), "Summer");
+    f.cat.forget_collection(sets[1]).unwrap();
+    assert_eq!(f.names(f.root()), vec!["a.jpg", "b.jpg", "c.jpg"]);
+    f.check();
+}
+
+#[test]
+fn uploads_downloads_merges_and_merge_bases_are_recorded() {
+    let f = fx();
+    let e = f.add(f.root(), "x.jpg", 1).entry().unwrap().clone();
+    f.cat.record_upload(e.photo, &remote("42", "x")).unwrap();
+    let other = f.add(f.root(), "y.jpg", 2).entry().unwrap().clone();
+    assert_eq!(
+        f.cat
+            .record_upload(other.photo, &remote("42", "y"))
+            .unwrap_err()
+            .errno(),
+        libc::EEXIST
+    );
+
+    // Download: a remote-only photo gets its file.
+    let keys = f
+        .cat
+        .upsert_remote_photos(f.acct.id, &[remote("43", "z")])
+        .unwrap();
+    let path = f.file("z.jpg", 3);
+    let facts = media::FileFacts::scan(&path).unwrap();
+    f.cat.set_local_file(keys[0], &path, &facts).unwrap();
+    assert_eq!(f.cat.photo(keys[0]).unwrap().state(), PhotoState::Synced);
+
+    // Identification: a local-only photo merged into a remote-only one.
+    let r = f
+        .cat
+        .upsert_remote_photos(f.acct.id, &[remote("44", "w")])
+        .unwrap()[0];
+    let trip = f.set("Trip");
+    let local = f.add(trip, "w local.jpg", 4).entry().unwrap().clone();
+    f.cat.merge_photos(r, local.photo).unwrap();
+    let p = f.cat.photo(r).unwrap();
+    assert_eq!(p.local.unwrap().path, local.path.clone().unwrap());
+    assert_eq!(f.entry(trip, "w local.jpg").photo, r);
+    assert!(f.cat.photo(local.photo).is_err());
+    assert!(f.cat.lookup(f.root(), &n("w.jpg")).unwrap().is_none());
+    f.check();
+
+    let base = SyncedBase {
+        title: "x".into(),
+        description: String::new(),
+        tags: vec!["a".into()],
+        privacy: crate::model::Privacy::Public,
+        sets: vec![SetId::new("b"), SetId::new("a")],
+        checksum: None,
+    };
+    assert_eq!(f.cat.synced_base(e.photo).unwrap(), None);
+    f.cat.set_synced_bases(&[(e.photo, base.clone())]).unwrap();
+    let got = f.cat.synced_base(e.photo).unwrap().unwrap();
+    assert_eq!(got.sets, vec![SetId::new("a"), SetId::new("b")]);
+    assert_eq!(f.cat.synced_bases(f.acct.id).unwrap().len(), 1);
+
+    let mut meta = f.cat.photo(e.photo).unwrap().meta;
+    meta.description = Some("merged".into());
+    f.cat.set_meta(e.photo, &meta).unwrap();
+    assert_eq!(
+        f.cat.photo(e.photo).unwrap().meta.description.as_deref(),
+        Some("merged")
+    );
+    f.cat.set_sync_cursor(f.acct.id, Some(1234)).unwrap();
+    assert_eq!(f.cat.account(f.acct.id).unwrap().sync_cursor, Some(1234));
+}
+
+#[test]
+fn the_journal_keeps_open_intents_until_finished() {
+    let f = fx();
+    let j1 = f
+        .cat
+        .journal_begin(
+            f.acct.id,
+            &Intent::UploadStarted {
+                photo: PhotoKey(1),
+                checksum: media::sha1_bytes(b"x"),
+            },
+        )
+        .unwrap();
+    let j2 = f
+        .cat
+        .journal_begin(
+            f.acct.id,
+            &Intent::SetCreated {
+                collection: CollectionId(3),
+                id: SetId::new("s"),
+            },
+        )
+        .unwrap();
+    f.cat.journal_finish(j2).unwrap();
+    let open = f.cat.journal_open(f.acct.id).unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].id, j1);
+    assert!(matches!(open[0].intent, Intent::UploadStarted { .. }));
+    assert_eq!(f.cat.journal_recent(f.acct.id, 10).unwrap().len(), 2);
+    assert_eq!(f.cat.journal_prune(i64::MAX).unwrap(), 1);
+    assert_eq!(
+        f.cat.journal_finish(JournalId(999)).unwrap_err().errno(),
+        libc::ENOENT
+    );
+
+    f.cat
+        .add_problem(
+            f.acct.id,
+            None,
+            ProblemKind::Conflict,
+            "title changed on both sides",
+        )
+        .unwrap();
+    f.cat
+        .add_problem(f.acct.id, None, ProblemKind::Other, "x")
+        .unwrap();
+    assert_eq!(f.cat.problems(None).unwrap().len(), 2);
+    assert_eq!(
+        f.cat
+            .clear_problems(f.acct.id, None, Some(ProblemKind::Conflict))
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        f.cat.problems(Some(f.acct.id)).unwrap()[0].kind,
+        ProblemKind::Other
+    );
+}
+
+// ------------------------------------------------------------ scale
+
+#[test]
+fn a_large_folder_is_upserted_in_one_batch_and_listed_in_one_query() {
+    let f = fx();
+    let batch: Vec<RemotePhoto> = (0..20_000)
+        .map(|i| remote(&format!("{}", 100_000 + i), &format!("IMG_{}", i % 15_000)))
+        .collect();
+    let t = std::time::Instant::now();
+    let keys = f.cat.upsert_remote_photos(f.acct.id, &batch).unwrap();
+    let upsert = t.elapsed();
+    let sets = f
+        .cat
+        .upsert_remote_sets(
+            f.acct.id,
+            &[RemoteSet {
+                id: SetId::new("big"),
+                title: "Big".into(),
+                description: String::new(),
+                primary: None,
+            }],
+        )
+        .unwrap();
+    f.cat.replace_members(sets[0], &keys).unwrap();
+    let t = std::time::Instant::now();
+    let listed = f.cat.list(sets[0]).unwrap();
+    let list = t.elapsed();
+    assert_eq!(listed.len(), 20_000);
+    let unique: BTreeSet<&str> = listed.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(unique.len(), 20_000);
+    assert!(f.cat.list(f.root()).unwrap().is_empty());
+    eprintln!("upsert 20000 remote photos: {upsert:?}; list a set of 20000: {list:?}");
+}
+
+// ------------------------------------------------------------ model test
+
+#[derive(Clone, Debug)]
+enum Op {
+    Add {
+        folder: usize,
+        name: usize,
+        seed: u8,
+    },
+    Link {
+        from: usize,
+        name: usize,
+        to: usize,
+        new: usize,
+    },
+    Rename {
+        from: usize,
+        name: usize,
+        to: usize,
+        new: usize,
+    },
+    Unlink {
+        folder: usize,
+        name: usize,
+    },
+    Upload {
+        folder: usize,
+        name: usize,
+    },
+}
+
+fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+    use proptest::prelude::*;
+    prop_oneof![
+        (0..4usize, 0..4usize, 0..3u8).prop_map(|(folder, name, seed)| Op::Add {
+            folder,
+            name,
+            seed
+        }),
+        (0..4usize, 0..4usize, 0..4usize, 0..4usize).prop_map(|(from, name, to, new)| Op::Link {
+            from,
+            name,
+            to,
+            new
+        }),
+        (0..4usize, 0..4usize, 0..4usize, 0..4usize).prop_map(|(from, name, to, new)| Op::Rename {
+            from,
+            name,
+            to,
+            new
+        }),
+        (0..4usize, 0..4usize).prop_map(|(folder, name)| Op::Unlink { folder, name }),
+        (0..4usize, 0..4usize).prop_map(|(folder, name)| Op::Upload { folder, name }),
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 24, ..Default::default() })]
+    /// Random sequences of file operations (root, two sets, a pool; few
+    /// names; few contents) never break the root invariant, never delete a
+    /// file, and every error is one of the documented errnos.
+    #[test]
+    fn random_file_operations_keep_the_invariants(ops in proptest::collection::vec(op(), 1..40)) {
+        let f = fx();
+        let pool = f.cat.upsert_pools(f.acct.id, &[RemotePool { id: "g".into(), name: "G".into() }]).unwrap()[0];
+        let folders = [f.root(), f.set("A"), f.set("B"), pool];
+        let names = ["a.jpg", "b.jpg", "c.jpg", ".goutputstream-1"];
+        let mut files: Vec<PathBuf> = Vec::new();
+        let mut uploads = 0;
+        for op in ops {
+            let res: Result<()> = match op {
+                Op::Add { folder, name, seed } => {
+                    let p = f.folder.join(format!("f{}.jpg", files.len()));
+                    std::fs::write(&p, testdata::jpeg_with_exif(4, 4, None, seed)).unwrap();
+                    files.push(p.clone());
+                    f.cat.add_file(folders[folder], &n(names[name]), &p, None).map(|_| ())
+                }
+                Op::Link { from, name, to, new } => f.cat.link(folders[from], &n(names[name]), folders[to], &n(names[new])).map(|_| ()),
+                Op::Rename { from, name, to, new } => f.cat.rename(folders[from], &n(names[name]), folders[to], &n(names[new])).map(|_| ()),
+                Op::Unlink { folder, name } => f.cat.unlink(folders[folder], &n(names[name])).map(|_| ()),
+                Op::Upload { folder, name } => match f.cat.lookup(folders[folder], &n(names[name])).unwrap() {
+                    Some(e) if e.remote_id.is_none() => {
+                        uploads += 1;
+                        f.cat.record_upload(e.photo, &remote(&format!("{uploads}"), "u"))
+                    }
+                    _ => Ok(()),
+                },
+            };
+            if let Err(e) = res {
+                let ok = [libc::ENOENT, libc::EEXIST, libc::EPERM];
+                proptest::prop_assert!(ok.contains(&e.errno()), "unexpected error {e}");
+            }
+            f.check();
+            for p in &files {
+                proptest::prop_assert!(p.exists(), "{} was deleted", p.display());
+            }
+            let _ = Path::new("");
+        }
+    }
+}
+
+#[test]
+fn the_mount_and_a_sync_write_through_separate_connections_at_once() {
+    let f = fx();
+    let db = f.db.clone();
+    let acct = f.acct.id;
+    let sync = std::thread::spawn(move || {
+        let cat = Catalog::open(&db).unwrap();
+        for i in 0..50 {
+            let batch: Vec<RemotePhoto> = (0..50)
+                .map(|j| remote(&format!("{}", 1_000 + i * 50 + j), "r"))
+                .collect();
+            cat.upsert_remote_photos(acct, &batch).unwrap();
+        }
+    });
+    let a = f.set("A");
+    for i in 0..100u8 {
+        f.add(a, &format!("{i}.jpg"), i);
+    }
+    sync.join().unwrap();
+    assert_eq!(f.cat.count_entries(a).unwrap(), 100);
+    assert_eq!(f.cat.count_entries(f.root()).unwrap(), 2_500);
+    f.check();
+}
