@@ -393,3 +393,139 @@ async fn sync_one(
     }
     result
 }
+
+/// The sync engine inside the mount daemon: requests written to
+/// `/.flickrfs/sync` are queued to one worker thread (started on the first
+/// request, so after the daemon has forked), which runs them one after the
+/// other with its own catalog connection and reports on the status board.
+pub fn daemon_sync_hook(
+    paths: Paths,
+    board: std::sync::Arc<std::sync::Mutex<crate::fs::StatusBoard>>,
+) -> crate::fs::SyncHook {
+    use std::sync::mpsc;
+    use std::sync::{Arc, Mutex};
+    let sender: Arc<Mutex<Option<mpsc::Sender<crate::fs::SyncRequest>>>> = Default::default();
+    Arc::new(move |req: crate::fs::SyncRequest| {
+        let mut guard = sender.lock().unwrap_or_else(|p| p.into_inner());
+        if guard.is_none() {
+            let (tx, rx) = mpsc::channel();
+            let paths = paths.clone();
+            let worker_board = board.clone();
+            let spawned = std::thread::Builder::new()
+                .name("flickrfs-sync".into())
+                .spawn(move || sync_worker(paths, worker_board, rx));
+            match spawned {
+                Ok(_) => *guard = Some(tx),
+                Err(e) => {
+                    set_state(&board, format!("failed: cannot start the sync engine: {e}"));
+                    return;
+                }
+            }
+        }
+        if let Some(tx) = guard.as_ref() {
+            let _ = tx.send(req);
+        }
+    })
+}
+
+fn set_state(board: &std::sync::Mutex<crate::fs::StatusBoard>, state: String) {
+    board.lock().unwrap_or_else(|p| p.into_inner()).sync_state = Some(state);
+}
+
+fn sync_worker(
+    paths: Paths,
+    board: std::sync::Arc<std::sync::Mutex<crate::fs::StatusBoard>>,
+    rx: std::sync::mpsc::Receiver<crate::fs::SyncRequest>,
+) {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            set_state(&board, format!("failed: cannot start the sync engine: {e}"));
+            return;
+        }
+    };
+    while let Ok(req) = rx.recv() {
+        let run = SyncRun {
+            direction: req.direction,
+            accounts: req.accounts.clone(),
+            dry_run: false,
+            force: false,
+        };
+        set_state(&board, format!("running: {} sync", run.direction));
+        let outcome = Session::open(paths.clone(), &ApiOverrides::default()).and_then(|s| {
+            s.api()?;
+            let targets = s.targets(&run.accounts)?;
+            rt.block_on(run_syncs(&s, &targets, &run, &mut |t| {
+                Box::new(BoardProgress {
+                    board: board.clone(),
+                    account: t.stored.name.clone(),
+                    direction: run.direction,
+                    done: 0,
+                })
+            }))
+        });
+        let state = match outcome {
+            Ok(last) => {
+                let mut board = board.lock().unwrap_or_else(|p| p.into_inner());
+                for line in last.text().lines() {
+                    if line.trim_start().starts_with("failed") || line.contains("stopped") {
+                        board.problem(line.trim().to_owned());
+                    }
+                }
+                format!(
+                    "{}: {} sync finished at {}: {}",
+                    if last.ok() {
+                        "done"
+                    } else {
+                        "finished with failures"
+                    },
+                    run.direction,
+                    last.finished_at,
+                    last.text().lines().next().unwrap_or_default()
+                )
+            }
+            Err(e) => format!("failed: {e}"),
+        };
+        set_state(&board, state);
+    }
+}
+
+/// Progress shown in `/.flickrfs/sync` and `status` while the daemon syncs.
+struct BoardProgress {
+    board: std::sync::Arc<std::sync::Mutex<crate::fs::StatusBoard>>,
+    account: String,
+    direction: Direction,
+    done: usize,
+}
+
+impl crate::sync::Progress for BoardProgress {
+    fn starting(&mut self, index: usize, total: usize, action: &crate::sync::Action) {
+        set_state(
+            &self.board,
+            format!(
+                "running: {} sync of {}: {}/{} {action}",
+                self.direction,
+                self.account,
+                index + 1,
+                total
+            ),
+        );
+    }
+    fn finished(
+        &mut self,
+        action: &crate::sync::Action,
+        result: Result<(), &crate::sync::execute::ExecError>,
+    ) {
+        self.done += 1;
+        if let Err(e) = result {
+            self.board
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .problem(format!("{}: {action}: {e}", self.account));
+        }
+    }
+}

@@ -34,6 +34,10 @@ pub enum Command {
     Account(AccountCommand),
     /// Run the local Flickr API emulator (for tests, benchmarks and the demo).
     Emulator(flickrfs::emulator::EmulatorArgs),
+    /// Mount the catalog at MOUNTPOINT (an empty folder).
+    Mount(MountArgs),
+    /// Unmount a flickrfs mount (same as `fusermount3 -u`).
+    Unmount { mountpoint: PathBuf },
     /// Sync the catalog with Flickr: plan, show the summary, then execute.
     Sync(SyncArgs),
     /// Print what a sync would do now, changing nothing.
@@ -72,6 +76,21 @@ pub enum Command {
     },
     /// Print the man page (roff) generated from these definitions.
     Man,
+}
+
+#[derive(Debug, Args)]
+pub struct MountArgs {
+    /// An existing, empty folder.
+    pub mountpoint: PathBuf,
+    /// Stay in the foreground (logs go to stderr) instead of daemonising.
+    #[arg(long, short)]
+    pub foreground: bool,
+    /// Let other users see the mount (needs user_allow_other in /etc/fuse.conf).
+    #[arg(long)]
+    pub allow_other: bool,
+    /// Serve reads with pread even when kernel passthrough is available.
+    #[arg(long)]
+    pub no_passthrough: bool,
 }
 
 #[derive(Debug, Args)]

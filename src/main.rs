@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use clap::{CommandFactory, Parser};
 
-use cli::{AccountCommand, ApiArgs, Cli, Command, ConfigCommand, PlanArgs, SyncArgs};
+use cli::{AccountCommand, ApiArgs, Cli, Command, ConfigCommand, MountArgs, PlanArgs, SyncArgs};
 use flickrfs::accounts::{self, AddAccountOptions, VerifierSource};
 use flickrfs::app::{self, ApiOverrides, LastSync, Session, SyncRun};
 use flickrfs::config::{Config, Endpoint, Paths, PREF_KEYS};
@@ -75,6 +75,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             runtime()?.block_on(flickrfs::emulator::serve_forever(cfg))?;
         }
         Command::Account(cmd) => account_command(&paths, cmd)?,
+        Command::Mount(args) => mount_command(&paths, args)?,
+        Command::Unmount { mountpoint } => flickrfs::fs::unmount(&mountpoint)?,
         Command::Sync(args) => return sync_command(&paths, args),
         Command::Plan(args) => plan_command(&paths, args)?,
         Command::Status { json } => status_command(&paths, json)?,
@@ -151,6 +153,36 @@ fn account_command(paths: &Paths, cmd: AccountCommand) -> Result<()> {
                 "Removed the credentials of {removed}. Nothing was deleted on Flickr or on disk."
             );
         }
+    }
+    Ok(())
+}
+
+fn mount_command(paths: &Paths, args: MountArgs) -> Result<()> {
+    paths.ensure()?;
+    std::fs::create_dir_all(paths.log_dir())
+        .with_context(|| format!("creating {}", paths.log_dir().display()))?;
+    // Make sure every authorised account is in the catalog, so it shows.
+    let session = Session::open(paths.clone(), &ApiOverrides::default())?;
+    match session.targets(&[]) {
+        Ok(_) | Err(app::AppError::NoAccounts) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let board = std::sync::Arc::new(std::sync::Mutex::new(flickrfs::fs::StatusBoard::default()));
+    let mut opts = flickrfs::fs::MountOptions::new(args.mountpoint.clone(), paths.catalog_db());
+    opts.log_file = Some(paths.log_dir().join("mount.log"));
+    opts.foreground = args.foreground;
+    opts.allow_other = args.allow_other;
+    opts.force_pread = args.no_passthrough;
+    opts.sync_hook = Some(app::daemon_sync_hook(paths.clone(), board.clone()));
+    opts.status = Some(board);
+    flickrfs::fs::mount(opts)?;
+    if !args.foreground {
+        println!(
+            "Mounted at {} (log: {}). Unmount with `flickrfs unmount {}`.",
+            args.mountpoint.display(),
+            paths.log_dir().join("mount.log").display(),
+            args.mountpoint.display()
+        );
     }
     Ok(())
 }
