@@ -34,6 +34,14 @@ pub enum Command {
     Account(AccountCommand),
     /// Run the local Flickr API emulator (for tests, benchmarks and the demo).
     Emulator(flickrfs::emulator::EmulatorArgs),
+    /// Try flickrfs against the built-in emulator: OAuth, mount, first sync. Ctrl-C stops it.
+    Demo {
+        /// Where to mount (created if missing; default: a temporary folder).
+        mountpoint: Option<PathBuf>,
+        /// Keep the demo's files (emulator state, catalog, photos) in this folder.
+        #[arg(long, value_name = "DIR")]
+        state: Option<PathBuf>,
+    },
     /// Mount the catalog at MOUNTPOINT (an empty folder).
     Mount(MountArgs),
     /// Unmount a flickrfs mount (same as `fusermount3 -u`).

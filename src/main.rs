@@ -75,6 +75,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             runtime()?.block_on(flickrfs::emulator::serve_forever(cfg))?;
         }
         Command::Account(cmd) => account_command(&paths, cmd)?,
+        Command::Demo { mountpoint, state } => {
+            let opts = flickrfs::demo::DemoOptions { mountpoint, state };
+            flickrfs::demo::run(opts, &mut std::io::stdout(), wait_for_stop_signal)?;
+        }
         Command::Mount(args) => mount_command(&paths, args)?,
         Command::Unmount { mountpoint } => flickrfs::fs::unmount(&mountpoint)?,
         Command::Sync(args) => return sync_command(&paths, args),
@@ -451,6 +455,30 @@ fn photo_command(paths: &Paths, cmd: Command) -> Result<()> {
         _ => unreachable!("photo_command is only called for photo commands"),
     }
     Ok(())
+}
+
+/// Blocks until SIGINT (Ctrl-C) or SIGTERM.
+fn wait_for_stop_signal() {
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return;
+    };
+    rt.block_on(async {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    });
 }
 
 /// A multi-threaded tokio runtime for the async parts (client, emulator).
