@@ -1,1 +1,1 @@
-//! TODO
+//! Accounts: the credential store and the OAuth dance (being written on branch `client`).
