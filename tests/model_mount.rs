@@ -866,3 +866,40 @@ fn regression_rename_into_own_parent_and_paths_through_a_file() {
     let r = run(&ops);
     assert!(r.is_ok(), "{r:?}");
 }
+
+// ----- the mount for scripts/posix-suite.sh -----------------------------------
+
+/// Not a test: `scripts/posix-suite.sh` runs it to get a mount in a temp
+/// world (HOME/XDG inside it, account `alice`, an empty set `Set`). Writes
+/// the mount point to `$FLICKRFS_POSIX_READY`, serves until the file
+/// `$FLICKRFS_POSIX_STOP` exists, then unmounts.
+#[test]
+#[ignore = "helper of scripts/posix-suite.sh, not a test"]
+fn posix_suite_mount_server() {
+    let (Ok(ready), Ok(stop)) = (
+        std::env::var("FLICKRFS_POSIX_READY"),
+        std::env::var("FLICKRFS_POSIX_STOP"),
+    ) else {
+        eprintln!("set FLICKRFS_POSIX_READY and FLICKRFS_POSIX_STOP (see scripts/posix-suite.sh)");
+        return;
+    };
+    let w = World::new();
+    let a = w.add_alice();
+    w.catalog()
+        .mkdir(
+            a.id,
+            &flickrfs::catalog::EntryName::new("Set").expect("name"),
+        )
+        .expect("mkdir Set");
+    let mut o = w.options();
+    // pjdfstest switches to other users (nobody, daemon, bin)
+    o.allow_other = true;
+    let m = w.mount_with(o);
+    std::fs::write(&ready, w.mnt.to_string_lossy().as_bytes()).expect("write ready file");
+    while !Path::new(&stop).exists() {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let files = tree_sums(&w.default_folder).len();
+    eprintln!("posix-suite mount: {files} file(s) in the default folder at unmount");
+    m.unmount();
+}
