@@ -691,3 +691,256 @@ fn no_operation_deletes_or_changes_a_users_file() {
         );
     }
 }
+
+// ----- reference model: the mount always shows what the catalog holds -----
+
+/// The tree as the catalog describes it: folder path → sorted names.
+fn catalog_tree(
+    w: &World,
+    a: &flickrfs::catalog::Account,
+) -> std::collections::BTreeMap<String, Vec<String>> {
+    let cat = w.catalog();
+    let mut t = std::collections::BTreeMap::new();
+    let mut root: Vec<String> = cat
+        .list(a.root)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.name.as_str().to_owned())
+        .collect();
+    root.push("Pools".into());
+    for s in cat.sets(a.id).unwrap() {
+        root.push(s.name.as_str().to_owned());
+        let mut names: Vec<String> = cat
+            .list(s.id)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.name.as_str().to_owned())
+            .collect();
+        names.sort();
+        t.insert(format!("alice/{}", s.name), names);
+    }
+    root.sort();
+    t.insert("alice".to_owned(), root);
+    t.insert("alice/Pools".to_owned(), vec![]);
+    t
+}
+
+/// The tree as the mount shows it.
+fn mount_tree(m: &Path) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut t = std::collections::BTreeMap::new();
+    let mut stack = vec!["alice".to_owned()];
+    while let Some(rel) = stack.pop() {
+        let mut names = Vec::new();
+        for e in std::fs::read_dir(m.join(&rel)).unwrap() {
+            let e = e.unwrap();
+            let n = e.file_name().to_string_lossy().into_owned();
+            if e.file_type().unwrap().is_dir() {
+                stack.push(format!("{rel}/{n}"));
+            }
+            names.push(n);
+        }
+        names.sort();
+        t.insert(rel, names);
+    }
+    t
+}
+
+#[test]
+fn random_operations_keep_the_mount_equal_to_the_catalog() {
+    let w = World::new();
+    let a = w.add_alice();
+    for i in 0..6 {
+        w.user_photo(&format!("p{i}.jpg"), 20_000 + i * 333, 200 + i as u64);
+    }
+    let before = tree_sums(&w.photos);
+    let m = w.mount();
+    let alice = m.mnt.join("alice");
+    let mut x: u64 = std::env::var("FLICKRFS_MODEL_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5eed);
+    eprintln!("model seed {x:#x}");
+    let mut rnd = |n: usize| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x % n as u64) as usize
+    };
+    let mut log = Vec::new();
+    for step in 0..120 {
+        let tree = mount_tree(&m.mnt);
+        let folders: Vec<String> = tree
+            .keys()
+            .filter(|k| *k != "alice/Pools")
+            .cloned()
+            .collect();
+        let sets: Vec<String> = folders.iter().filter(|f| *f != "alice").cloned().collect();
+        let mut files: Vec<(String, String)> = Vec::new();
+        for f in &folders {
+            for n in &tree[f] {
+                if !tree.contains_key(&format!("{f}/{n}")) {
+                    files.push((f.clone(), n.clone()));
+                }
+            }
+        }
+        let pick_folder = |r: usize| m.mnt.join(&folders[r % folders.len()]);
+        let op = rnd(8);
+        let res: std::io::Result<()> = match op {
+            0 => {
+                let i = rnd(6);
+                let dst = pick_folder(rnd(100)).join(format!("c{}_{i}.jpg", rnd(3)));
+                log.push(format!("cp p{i}.jpg {}", dst.display()));
+                let existed = dst.exists();
+                let r = std::fs::copy(w.photos.join(format!("p{i}.jpg")), &dst).map(|_| ());
+                if let Err(e) = &r {
+                    assert!(
+                        existed || e.raw_os_error() != Some(libc::EEXIST),
+                        "EEXIST for a new name: {log:#?}"
+                    );
+                }
+                r
+            }
+            1 if !files.is_empty() => {
+                let (f, n) = &files[rnd(files.len())];
+                let dst = pick_folder(rnd(100)).join(format!("m{}.jpg", rnd(5)));
+                log.push(format!("mv {f}/{n} {}", dst.display()));
+                std::fs::rename(m.mnt.join(f).join(n), &dst)
+            }
+            2 if !files.is_empty() => {
+                let (f, n) = &files[rnd(files.len())];
+                log.push(format!("rm {f}/{n}"));
+                std::fs::remove_file(m.mnt.join(f).join(n))
+            }
+            3 if !files.is_empty() && !sets.is_empty() => {
+                let (f, n) = &files[rnd(files.len())];
+                let dst = m
+                    .mnt
+                    .join(&sets[rnd(sets.len())])
+                    .join(format!("l{}.jpg", rnd(4)));
+                log.push(format!("ln {f}/{n} {}", dst.display()));
+                std::fs::hard_link(m.mnt.join(f).join(n), &dst)
+            }
+            4 => {
+                let d = alice.join(format!("Set{}", rnd(4)));
+                log.push(format!("mkdir {}", d.display()));
+                std::fs::create_dir(&d)
+            }
+            5 if !sets.is_empty() => {
+                let s = &sets[rnd(sets.len())];
+                log.push(format!("rmdir {s}"));
+                std::fs::remove_dir(m.mnt.join(s))
+            }
+            6 if !sets.is_empty() => {
+                let s = &sets[rnd(sets.len())];
+                let d = alice.join(format!("Renamed{}", rnd(3)));
+                log.push(format!("mv {s} {}", d.display()));
+                std::fs::rename(m.mnt.join(s), &d)
+            }
+            _ => {
+                let i = rnd(6);
+                let dst = pick_folder(rnd(100)).join(format!("s{i}.jpg"));
+                log.push(format!("ln -s p{i}.jpg {}", dst.display()));
+                std::os::unix::fs::symlink(w.photos.join(format!("p{i}.jpg")), &dst)
+            }
+        };
+        if let Err(e) = &res {
+            // refusals are fine (EEXIST, ENOTEMPTY, EPERM...); EIO never is
+            assert_ne!(e.raw_os_error(), Some(libc::EIO), "step {step}: {log:?}");
+            log.push(format!("  -> {e}"));
+        }
+        let now = mount_tree(&m.mnt);
+        assert_eq!(now, catalog_tree(&w, &a), "after step {step}: {log:#?}");
+        // names that left the listing are gone for lookups too (no stale
+        // kernel dentries), and listed names resolve
+        for (dir, names) in &tree {
+            for n in names {
+                let listed = now.get(dir).is_some_and(|v| v.contains(n));
+                let r = std::fs::symlink_metadata(m.mnt.join(dir).join(n));
+                if listed {
+                    assert!(r.is_ok(), "{dir}/{n} listed but stat fails: {log:#?}");
+                } else if !now.contains_key(&format!("{dir}/{n}")) {
+                    assert_eq!(
+                        errno(r),
+                        libc::ENOENT,
+                        "{dir}/{n} unlisted but still resolves: {log:#?}"
+                    );
+                }
+            }
+        }
+        // every listed file reads as its backing file
+        for (f, n) in files.iter().take(3) {
+            let p = m.mnt.join(f).join(n);
+            if let Ok(bytes) = std::fs::read(&p) {
+                let e = w.catalog().entries_of(
+                    w.catalog()
+                        .lookup(
+                            if f == "alice" {
+                                a.root
+                            } else {
+                                w.set(&a, f.trim_start_matches("alice/")).id
+                            },
+                            &EntryName::new(n).unwrap(),
+                        )
+                        .unwrap()
+                        .map(|e| e.photo)
+                        .unwrap_or(flickrfs::catalog::PhotoKey(-1)),
+                );
+                if let Some(path) = e.ok().and_then(|v| v.into_iter().find_map(|e| e.path)) {
+                    assert_eq!(bytes, std::fs::read(path).unwrap(), "{f}/{n}");
+                }
+            }
+        }
+    }
+    if std::env::var("FLICKRFS_MODEL_VERBOSE").is_ok() {
+        eprintln!("{log:#?}\nfinal: {:#?}", mount_tree(&m.mnt));
+    }
+    drop(m);
+    assert_eq!(
+        tree_sums(&w.photos),
+        before,
+        "user files untouched: {log:#?}"
+    );
+}
+
+#[test]
+fn writing_onto_an_entry_never_changes_the_users_file_it_refers_to() {
+    let w = World::new();
+    let a = w.add_alice();
+    let mine = w.user_photo("mine.jpg", 50_000, 31);
+    w.user_photo("other.jpg", 40_000, 32);
+    let before = sha1_of(&mine);
+    let m = w.mount();
+    w.ok("ln -s $P/mine.jpg $M/alice/");
+    // overwrite through the mount: the entry gets the new bytes in a copy
+    w.ok("cp $P/other.jpg $M/alice/mine.jpg");
+    assert_eq!(sha1_of(&mine), before, "the user's file is untouched");
+    w.ok("cmp $P/other.jpg $M/alice/mine.jpg");
+    let e = photo_of(&w, a.root, "mine.jpg");
+    let path = e.path.unwrap();
+    assert!(path.starts_with(&w.default_folder), "{}", path.display());
+    // truncate and append on another referenced file
+    let second = w.user_photo("second.jpg", 30_000, 33);
+    let before2 = sha1_of(&second);
+    w.ok("ln -s $P/second.jpg $M/alice/ && truncate -s 10 $M/alice/second.jpg");
+    assert_eq!(sha1_of(&second), before2);
+    assert_eq!(
+        std::fs::metadata(m.mnt.join("alice/second.jpg"))
+            .unwrap()
+            .len(),
+        10
+    );
+    let third = w.user_photo("third.jpg", 30_000, 34);
+    let before3 = sha1_of(&third);
+    w.ok("ln -s $P/third.jpg $M/alice/ && printf tail >> $M/alice/third.jpg");
+    assert_eq!(sha1_of(&third), before3);
+    let mut expect = std::fs::read(&third).unwrap();
+    expect.extend_from_slice(b"tail");
+    assert_eq!(
+        std::fs::read(m.mnt.join("alice/third.jpg")).unwrap(),
+        expect
+    );
+    // the same source and target through an alias: nothing lost
+    w.ok("cp $M/alice/third.jpg $P/third-copy.jpg");
+    w.sh("cp $P/third.jpg $M/alice/third.jpg");
+    assert_eq!(sha1_of(&third), before3);
+}

@@ -69,7 +69,10 @@ impl std::fmt::Display for Name<'_> {
 impl Filesystem for Adapter {
     fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> std::io::Result<()> {
         let caps = config.capabilities();
-        let mut want = InitFlags::FUSE_DO_READDIRPLUS
+        // ATOMIC_O_TRUNC: O_TRUNC arrives with open, so truncating an entry
+        // can start a fresh copy instead of emptying someone's file
+        let mut want = InitFlags::FUSE_ATOMIC_O_TRUNC
+            | InitFlags::FUSE_DO_READDIRPLUS
             | InitFlags::FUSE_PARALLEL_DIROPS
             | InitFlags::FUSE_DIRECT_IO_ALLOW_MMAP;
         want &= caps;
@@ -103,8 +106,8 @@ impl Filesystem for Adapter {
         }
     }
 
-    fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
-        match self.guard("getattr", || self.core.getattr(ino.0)) {
+    fn getattr(&self, _req: &Request, ino: INodeNo, fh: Option<FileHandle>, reply: ReplyAttr) {
+        match self.guard("getattr", || self.core.getattr_fh(ino.0, fh.map(|f| f.0))) {
             Ok(attr) => reply.attr(&self.ttl(), &attr),
             Err(e) => reply.error(self.fail("getattr", &ino.0, e)),
         }

@@ -1,32 +1,59 @@
 //! The inode table: one number per `Node`, stable for the life of the
-//! mount, plus what the kernel was last told about each node (its parent
-//! and name, for cache invalidation, and the entry it refers to).
+//! mount, plus what the kernel was last told about each node: the names
+//! (parent inode, name) it knows it under, for cache invalidation, and the
+//! entry it refers to.
 //!
-//! Numbers are never reused while mounted. The table never forgets a node
-//! (a 100,000-photo catalog costs a few tens of megabytes), which keeps
-//! inode numbers stable even after the kernel forgets them.
+//! A photo can have several names in one folder (`ln a.jpg b.jpg`, or a
+//! copy whose content the folder already has): they are links of one inode,
+//! as hard links are. Numbers are never reused while mounted, and the table
+//! never forgets a node (a 100,000-photo catalog costs a few tens of
+//! megabytes), which keeps numbers stable after the kernel forgets them.
 
 use std::collections::HashMap;
 use std::time::SystemTime;
 
 use fuser::INodeNo;
 
-use super::tree::Node;
 use crate::catalog::Entry;
+
+use super::tree::Node;
+
+/// At most this many names are remembered per inode (oldest dropped).
+const MAX_LINKS: usize = 8;
 
 /// What we remember about one inode.
 #[derive(Clone, Debug)]
 pub struct Slot {
     pub node: Node,
-    /// The directory inode the kernel last saw this node in.
-    pub parent: u64,
-    /// The name the kernel last saw this node under.
-    pub name: Box<str>,
+    /// (directory inode, name) pairs the kernel may have cached, oldest first.
+    pub links: Vec<(u64, Box<str>)>,
     /// For entries: the catalog row the kernel was last told about.
     pub entry: Option<Entry>,
     /// (size, mtime) of the backing file when the kernel last cached its
     /// pages; unchanged at the next open means `FOPEN_KEEP_CACHE`.
     pub cache_stamp: Option<(u64, SystemTime)>,
+}
+
+impl Slot {
+    /// The most recent parent directory.
+    pub fn parent(&self) -> Option<u64> {
+        self.links.last().map(|(p, _)| *p)
+    }
+    fn link(&mut self, parent: u64, name: &str) {
+        if let Some(i) = self
+            .links
+            .iter()
+            .position(|(p, n)| *p == parent && &**n == name)
+        {
+            let l = self.links.remove(i);
+            self.links.push(l);
+            return;
+        }
+        if self.links.len() >= MAX_LINKS {
+            self.links.remove(0);
+        }
+        self.links.push((parent, name.into()));
+    }
 }
 
 #[derive(Debug)]
@@ -54,8 +81,7 @@ impl InodeTable {
             INodeNo::ROOT.0,
             Slot {
                 node: Node::Root,
-                parent: INodeNo::ROOT.0,
-                name: "".into(),
+                links: vec![(INodeNo::ROOT.0, "".into())],
                 entry: None,
                 cache_stamp: None,
             },
@@ -68,10 +94,7 @@ impl InodeTable {
     pub fn assign(&mut self, node: Node, parent: u64, name: &str, entry: Option<Entry>) -> u64 {
         if let Some(&ino) = self.by_node.get(&node) {
             if let Some(slot) = self.by_ino.get_mut(&ino) {
-                if &*slot.name != name {
-                    slot.name = name.into();
-                }
-                slot.parent = parent;
+                slot.link(parent, name);
                 if entry.is_some() {
                     slot.entry = entry;
                 }
@@ -85,8 +108,7 @@ impl InodeTable {
             ino,
             Slot {
                 node,
-                parent,
-                name: name.into(),
+                links: vec![(parent, name.into())],
                 entry,
                 cache_stamp: None,
             },
@@ -106,19 +128,52 @@ impl InodeTable {
         self.by_ino.get_mut(&ino)
     }
 
-    /// A written file was merged into a photo the catalog already had: the
-    /// kernel keeps the inode number it already has. If that photo already
-    /// had a number in the folder, both numbers refer to it.
-    pub fn rekey(&mut self, ino: u64, node: Node, name: &str, entry: Option<Entry>) {
+    /// The kernel moved `ino` from (`old_parent`, `old_name`) to
+    /// (`parent`, `name`), now meaning `node` (rename, or a written file
+    /// merged into a photo the catalog already had). If `node` already had
+    /// a number, both numbers refer to it.
+    #[allow(clippy::too_many_arguments)]
+    pub fn rekey(
+        &mut self,
+        ino: u64,
+        node: Node,
+        old: Option<(u64, &str)>,
+        parent: u64,
+        name: &str,
+        entry: Option<Entry>,
+    ) {
         if let Some(slot) = self.by_ino.get_mut(&ino) {
-            let old = slot.node;
-            slot.node = node;
-            slot.name = name.into();
-            slot.entry = entry;
-            if self.by_node.get(&old) == Some(&ino) {
-                self.by_node.remove(&old);
+            let prev = slot.node;
+            if let Some((op, on)) = old {
+                slot.links.retain(|(p, n)| !(*p == op && &**n == on));
             }
-            self.by_node.entry(node).or_insert(ino);
+            slot.node = node;
+            slot.link(parent, name);
+            slot.entry = entry;
+            if prev != node {
+                if self.by_node.get(&prev) == Some(&ino) {
+                    self.by_node.remove(&prev);
+                }
+                self.by_node.entry(node).or_insert(ino);
+            }
+        }
+    }
+
+    /// The kernel dropped (`parent`, `name`) itself (unlink, rmdir, a
+    /// replaced rename target, or an invalidation we sent): nothing to tell
+    /// it about that name any more.
+    pub fn unlink(&mut self, node: &Node, parent: u64, name: &str) {
+        if let Some(ino) = self.by_node.get(node).copied() {
+            if let Some(s) = self.by_ino.get_mut(&ino) {
+                s.links.retain(|(p, n)| !(*p == parent && &**n == name));
+            }
+        }
+    }
+
+    /// Same, by inode number.
+    pub fn unlink_ino(&mut self, ino: u64, parent: u64, name: &str) {
+        if let Some(s) = self.by_ino.get_mut(&ino) {
+            s.links.retain(|(p, n)| !(*p == parent && &**n == name));
         }
     }
 
@@ -130,18 +185,22 @@ impl InodeTable {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::catalog::{CollectionId, PhotoKey};
 
+    use super::*;
+
     #[test]
-    fn numbers_are_stable_and_unique() {
+    fn numbers_are_stable_and_names_are_links() {
         let mut t = InodeTable::new();
         let a = t.assign(Node::ControlDir, 1, ".flickrfs", None);
         let e = Node::Entry(CollectionId(3), PhotoKey(7));
         let b = t.assign(e, 5, "x.jpg", None);
         assert_ne!(a, b);
         assert_eq!(t.assign(e, 5, "y.jpg", None), b);
-        assert_eq!(&*t.get(b).unwrap().name, "y.jpg");
+        assert_eq!(&*t.get(b).unwrap().links.last().unwrap().1, "y.jpg");
+        assert_eq!(t.get(b).unwrap().links.len(), 2, "x.jpg and y.jpg");
+        t.unlink(&e, 5, "x.jpg");
+        assert_eq!(t.get(b).unwrap().links.len(), 1);
         // a write merged into an existing photo: the kernel's number stays
         let s = t.assign(
             Node::Entry(CollectionId(3), PhotoKey(9)),
@@ -149,16 +208,9 @@ mod tests {
             "new.jpg",
             None,
         );
-        t.rekey(
-            s,
-            Node::Entry(CollectionId(3), PhotoKey(8)),
-            "new.jpg",
-            None,
-        );
-        assert_eq!(
-            t.ino_of(&Node::Entry(CollectionId(3), PhotoKey(8))),
-            Some(s)
-        );
+        let merged = Node::Entry(CollectionId(3), PhotoKey(8));
+        t.rekey(s, merged, Some((5, "new.jpg")), 5, "new.jpg", None);
+        assert_eq!(t.ino_of(&merged), Some(s));
         assert_eq!(t.ino_of(&Node::Entry(CollectionId(3), PhotoKey(9))), None);
     }
 }

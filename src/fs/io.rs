@@ -35,25 +35,99 @@ pub enum Handle {
     },
 }
 
+/// A writable handle. Bytes written into the mount never change a file
+/// the mount did not create itself in this session: the first write (or
+/// truncate) to such an entry copies it into the default folder and the
+/// handle continues on the copy, which becomes the photo's file at
+/// `finish`. The original stays untouched.
 #[derive(Debug)]
 pub struct WriteHandle {
-    pub file: File,
     pub ino: u64,
     /// The entry this handle writes; may change when the catalog merges a
     /// written file into a photo it already had.
     pub target: Mutex<(CollectionId, PhotoKey)>,
-    pub path: PathBuf,
+    pub state: Mutex<WriteState>,
     /// Bytes changed since the last `finish` (fsync + catalog update).
     pub dirty: AtomicBool,
-    /// The mount created this file (create/cp into the mount).
+    /// The file was created by this handle (create/cp into the mount).
     pub created: bool,
+}
+
+#[derive(Debug)]
+pub enum WriteState {
+    /// Writes go to a file the mount created (`path`).
+    Own { file: File, path: PathBuf },
+    /// Nothing written yet to someone else's file: reads come from it; the
+    /// first change makes a copy in `folder` (empty when `truncated`).
+    Borrowed {
+        original: File,
+        original_path: PathBuf,
+        folder: PathBuf,
+        name: String,
+        truncated: bool,
+    },
+    /// The copy made at the first change; becomes the photo's file.
+    Copied { file: File, path: PathBuf },
+}
+
+impl WriteState {
+    /// The file and path changes go to, copying on first use.
+    pub fn writable(&mut self) -> io::Result<(&File, &Path)> {
+        if let WriteState::Borrowed {
+            original,
+            folder,
+            name,
+            truncated,
+            ..
+        } = self
+        {
+            let (path, mut file) = create_unique(folder, name)?;
+            if !*truncated {
+                let mut src = original.try_clone()?;
+                std::io::Seek::seek(&mut src, std::io::SeekFrom::Start(0))?;
+                std::io::copy(&mut src, &mut file)?;
+            }
+            *self = WriteState::Copied { file, path };
+        }
+        match self {
+            WriteState::Own { file, path } | WriteState::Copied { file, path } => Ok((file, path)),
+            WriteState::Borrowed { .. } => Err(io::Error::other("copy-on-write did not happen")),
+        }
+    }
+
+    /// The file reads come from.
+    pub fn readable(&self) -> (&File, &Path) {
+        match self {
+            WriteState::Own { file, path } | WriteState::Copied { file, path } => (file, path),
+            WriteState::Borrowed {
+                original,
+                original_path,
+                ..
+            } => (original, original_path),
+        }
+    }
 }
 
 impl WriteHandle {
     pub fn write_at(&self, data: &[u8], offset: u64) -> io::Result<usize> {
-        self.file.write_all_at(data, offset)?;
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let (file, _) = st.writable()?;
+        file.write_all_at(data, offset)?;
         self.dirty.store(true, Ordering::SeqCst);
         Ok(data.len())
+    }
+
+    pub fn set_len(&self, size: u64) -> io::Result<()> {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let (file, _) = st.writable()?;
+        file.set_len(size)?;
+        self.dirty.store(true, Ordering::SeqCst);
+        Ok(())
+    }
+
+    pub fn read_at(&self, offset: u64, size: u32) -> io::Result<Vec<u8>> {
+        let st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        pread(st.readable().0, offset, size)
     }
 }
 

@@ -334,12 +334,15 @@ pub fn spawn_mount(opts: MountOptions) -> Result<MountHandle, MountError> {
         source,
     })?;
     let stop = Arc::new(AtomicBool::new(false));
+    let (kicker, kicks) = invalidate::kicker();
+    let _ = core.kicker.set(kicker);
     let poller = invalidate::spawn(
         core.clone(),
         opts.catalog_path.clone(),
         notifier,
         opts.poll_interval,
         stop.clone(),
+        kicks,
     )
     .map_err(|e| MountError::Io {
         context: "starting the change watcher".into(),
@@ -384,12 +387,15 @@ fn serve(opts: &MountOptions, mountpoint: &Path) -> Result<(), MountError> {
     let _ = core.notifier.set(notifier.clone());
     let unmounter = session.unmount_callable();
     let stop = Arc::new(AtomicBool::new(false));
+    let (kicker, kicks) = invalidate::kicker();
+    let _ = core.kicker.set(kicker);
     let poller = invalidate::spawn(
         core,
         opts.catalog_path.clone(),
         notifier,
         opts.poll_interval,
         stop.clone(),
+        kicks,
     )
     .map_err(|e| MountError::Io {
         context: "starting the change watcher".into(),

@@ -23,7 +23,7 @@ use crate::catalog::{
 
 use super::control::{parse_sync_requests, StatusBoard, SyncHook};
 use super::inodes::InodeTable;
-use super::io::{self, BackingCache, Handle, WriteHandle};
+use super::io::{self, BackingCache, Handle, WriteHandle, WriteState};
 use super::tree::{self, ControlFile, Node, CONTROL_DIR, POOLS_DIR};
 use super::{xattr, FsError, FsResult};
 
@@ -76,6 +76,11 @@ pub struct FsCore {
     started: SystemTime,
     /// Set once the session exists (to tell the kernel a file changed).
     pub(crate) notifier: std::sync::OnceLock<fuser::Notifier>,
+    /// Files this mount created (in the default folder) in this session:
+    /// the only files it writes in place.
+    own_files: Mutex<std::collections::HashSet<PathBuf>>,
+    /// Set once the change watcher runs.
+    pub(crate) kicker: std::sync::OnceLock<super::invalidate::Kicker>,
 }
 
 impl std::fmt::Debug for FsCore {
@@ -118,6 +123,8 @@ impl FsCore {
             accounts: Mutex::new(None),
             started: SystemTime::now(),
             notifier: std::sync::OnceLock::new(),
+            kicker: std::sync::OnceLock::new(),
+            own_files: Mutex::new(Default::default()),
         }
     }
 
@@ -130,6 +137,16 @@ impl FsCore {
         let line = line.into();
         tracing::warn!("{line}");
         lock(&self.status).problem(line);
+    }
+
+    /// The operation just done may have changed other folders: have the
+    /// kernel's caches corrected before the system call returns.
+    /// `locked`: directories the current operation holds locked in the
+    /// kernel; invalidations there are sent after the operation returns.
+    fn settle(&self, locked: &[u64]) {
+        if let Some(k) = self.kicker.get() {
+            k.kick_and_wait(locked);
+        }
     }
 
     /// Forget cached catalog facts (the catalog changed).
@@ -266,9 +283,12 @@ impl FsCore {
         c: CollectionId,
         p: crate::catalog::PhotoKey,
     ) -> FsResult<Entry> {
-        let name = lock(&self.inodes).get(ino).map(|s| s.name.to_string());
+        let names: Vec<String> = lock(&self.inodes)
+            .get(ino)
+            .map(|s| s.links.iter().rev().map(|(_, n)| n.to_string()).collect())
+            .unwrap_or_default();
         let cat = self.cat();
-        if let Some(name) = name {
+        for name in names {
             if let Ok(n) = EntryName::new(&name) {
                 if let Some(e) = cat.lookup(c, &n)? {
                     if e.photo == p {
@@ -300,6 +320,23 @@ impl FsCore {
     pub fn getattr(&self, ino: u64) -> FsResult<FileAttr> {
         let node = self.node(ino)?;
         self.attr_of(ino, node, None)
+    }
+
+    /// Attributes through an open handle: a write handle's own file (the
+    /// copy being written) is the truth while it is open.
+    pub fn getattr_fh(&self, ino: u64, fh: Option<u64>) -> FsResult<FileAttr> {
+        if let Some(h) = fh.and_then(|f| self.handle(f).ok()) {
+            if let Handle::Write(w) = &*h {
+                let path = lock(&w.state).readable().1.to_path_buf();
+                if let Ok(m) = std::fs::metadata(&path) {
+                    let mtime = m.modified().unwrap_or(UNIX_EPOCH);
+                    let mut a = self.file_attr(ino, m.len(), mtime, 0o644);
+                    a.blocks = m.blocks();
+                    return Ok(a);
+                }
+            }
+        }
+        self.getattr(ino)
     }
 
     // ----- the resolver ----------------------------------------------
@@ -427,7 +464,10 @@ impl FsCore {
         if !node.is_dir() {
             return Err(FsError::quiet(libc::ENOTDIR));
         }
-        let parent = lock(&self.inodes).get(ino).map(|s| s.parent).unwrap_or(1);
+        let parent = lock(&self.inodes)
+            .get(ino)
+            .and_then(|s| s.parent())
+            .unwrap_or(1);
         let kids = self.children(node)?;
         let mut list = Vec::with_capacity(kids.len() + 2);
         list.push(Child {
@@ -487,6 +527,7 @@ impl FsCore {
         match node {
             Node::Folder(c) => {
                 self.cat().rmdir(c)?;
+                lock(&self.inodes).unlink(&node, parent, name);
                 Ok(())
             }
             n if n.is_dir() => Err(FsError::new(
@@ -511,9 +552,17 @@ impl FsCore {
         let coll = self.folder_of(pnode)?;
         let outcome = self.cat().unlink(coll, &entry_name(name)?)?;
         tracing::info!("rm {name:?}: {outcome:?}");
+        let photo = match &outcome {
+            UnlinkOutcome::RemovedFromCollection { photo }
+            | UnlinkOutcome::MovedToRoot { photo, .. }
+            | UnlinkOutcome::Forgotten { photo, .. }
+            | UnlinkOutcome::Ignored { photo, .. } => *photo,
+        };
+        lock(&self.inodes).unlink(&Node::Entry(coll, photo), parent, name);
         if let UnlinkOutcome::Forgotten { path: Some(p), .. } = &outcome {
             tracing::info!("{} stays on disk", p.display());
         }
+        self.settle(&[parent]);
         Ok(())
     }
 
@@ -537,7 +586,8 @@ impl FsCore {
         let pnode = self.node(parent)?;
         let dnode = self.node(newparent)?;
         let (node, _) = self.resolve(pnode, name)?;
-        if noreplace && self.resolve(dnode, newname).is_ok() {
+        let target = self.resolve(dnode, newname).ok().map(|(n, _)| n);
+        if noreplace && target.is_some() {
             return Err(FsError::quiet(libc::EEXIST));
         }
         match node {
@@ -547,18 +597,23 @@ impl FsCore {
                 let e = self
                     .cat()
                     .rename(src, &entry_name(name)?, dst, &entry_name(newname)?)?;
-                let mut t = lock(&self.inodes);
-                if let Some(ino) = t.ino_of(&node) {
-                    t.rekey(
-                        ino,
-                        Node::Entry(e.collection, e.photo),
-                        e.name.as_str(),
-                        Some(e.clone()),
-                    );
-                    if let Some(s) = t.get_mut(ino) {
-                        s.parent = newparent;
+                {
+                    let mut t = lock(&self.inodes);
+                    if let Some(old) = target.filter(|t| *t != node) {
+                        t.unlink(&old, newparent, newname); // replaced: the kernel drops it
+                    }
+                    if let Some(ino) = t.ino_of(&node) {
+                        t.rekey(
+                            ino,
+                            Node::Entry(e.collection, e.photo),
+                            Some((parent, name)),
+                            newparent,
+                            e.name.as_str(),
+                            Some(e.clone()),
+                        );
                     }
                 }
+                self.settle(&[parent, newparent]);
                 Ok(())
             }
             Node::Folder(c) => match (pnode, dnode) {
@@ -566,9 +621,14 @@ impl FsCore {
                     let set = self.cat().rename_set(c, &entry_name(newname)?)?;
                     let mut t = lock(&self.inodes);
                     if let Some(ino) = t.ino_of(&node) {
-                        if let Some(s) = t.get_mut(ino) {
-                            s.name = set.name.as_str().into();
-                        }
+                        t.rekey(
+                            ino,
+                            node,
+                            Some((parent, name)),
+                            newparent,
+                            set.name.as_str(),
+                            None,
+                        );
                     }
                     Ok(())
                 }
@@ -587,14 +647,11 @@ impl FsCore {
 
     pub fn link(&self, ino: u64, newparent: u64, newname: &OsStr) -> FsResult<FileAttr> {
         let newname = tree::new_name(newname)?;
-        let (node, src_name) = {
-            let t = lock(&self.inodes);
-            let s = t.get(ino).ok_or_else(|| FsError::quiet(libc::ENOENT))?;
-            (s.node, s.name.to_string())
-        };
+        let node = self.node(ino)?;
         let Node::Entry(src, _) = node else {
             return Err(FsError::new(libc::EPERM, "only photos can be linked"));
         };
+        let src_name = self.entry_of_ino(ino)?.name.as_str().to_owned();
         let dst = self.folder_of(self.node(newparent)?)?;
         let e = self
             .cat()
@@ -605,6 +662,7 @@ impl FsCore {
             e.name.as_str(),
             Some(e.clone()),
         );
+        self.settle(&[newparent]);
         Ok(self.entry_attr(nino, &e))
     }
 
@@ -651,6 +709,7 @@ impl FsCore {
                 self.assign(Node::Entry(coll, e.photo), parent, e.name.as_str(), Some(e.clone()));
                 let stub = Node::LinkStub(coll, e.photo);
                 let ino = self.assign(stub, parent, e.name.as_str(), Some(e.clone()));
+                self.settle(&[parent]);
                 self.attr_of(ino, stub, Some(&e))
             }
             AddOutcome::AlreadyInSets { .. } => Err(FsError::new(
@@ -725,11 +784,11 @@ impl FsCore {
             Some(entry.clone()),
         );
         let attr = self.entry_attr(ino, &entry);
+        lock(&self.own_files).insert(path.clone());
         let fh = self.new_fh(Handle::Write(WriteHandle {
-            file,
             ino,
             target: Mutex::new((coll, entry.photo)),
-            path,
+            state: Mutex::new(WriteState::Own { file, path }),
             dirty: AtomicBool::new(true),
             created: true,
         }));
@@ -763,17 +822,13 @@ impl FsCore {
                     .with_status());
                 };
                 if writing {
-                    let file = OpenOptions::new()
-                        .read(true)
-                        .write(true)
-                        .open(&path)
-                        .map_err(|err| self.backing_error(&e, &path, err))?;
+                    let truncate = flags.0 & libc::O_TRUNC != 0;
+                    let state = self.write_state(&e, &path, truncate)?;
                     let fh = self.new_fh(Handle::Write(WriteHandle {
-                        file,
                         ino,
                         target: Mutex::new((c, p)),
-                        path,
-                        dirty: AtomicBool::new(false),
+                        state: Mutex::new(state),
+                        dirty: AtomicBool::new(truncate),
                         created: false,
                     }));
                     return Ok(Opened::Plain(fh, FopenFlags::FOPEN_DIRECT_IO));
@@ -796,6 +851,40 @@ impl FsCore {
             }
             _ => Err(FsError::quiet(libc::EISDIR)),
         }
+    }
+
+    /// How a write handle on an existing entry starts: in place on a file
+    /// this mount created in this session, otherwise borrowing the file
+    /// until the first change copies it (copy-on-write).
+    fn write_state(&self, e: &Entry, path: &Path, truncate: bool) -> FsResult<WriteState> {
+        if lock(&self.own_files).contains(path) {
+            let file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(path)
+                .map_err(|err| self.backing_error(e, path, err))?;
+            if truncate {
+                file.set_len(0).map_err(|err| {
+                    FsError::from_io(err, format!("truncating {}", path.display()))
+                })?;
+            }
+            return Ok(WriteState::Own {
+                file,
+                path: path.to_path_buf(),
+            });
+        }
+        let original = File::open(path).map_err(|err| self.backing_error(e, path, err))?;
+        let folder = {
+            let acct = self.cat().collection(e.collection)?.account;
+            self.account(acct)?.default_folder
+        };
+        Ok(WriteState::Borrowed {
+            original,
+            original_path: path.to_path_buf(),
+            folder,
+            name: e.name.as_str().to_owned(),
+            truncated: truncate,
+        })
     }
 
     /// Whether the kernel's cached pages of `ino` are still the backing
@@ -879,8 +968,9 @@ impl FsCore {
         match &*h {
             Handle::Read { file } => io::pread(file, offset, size)
                 .map_err(|e| FsError::from_io(e, format!("reading at {offset}"))),
-            Handle::Write(w) => io::pread(&w.file, offset, size)
-                .map_err(|e| FsError::from_io(e, format!("reading {}", w.path.display()))),
+            Handle::Write(w) => w
+                .read_at(offset, size)
+                .map_err(|e| FsError::from_io(e, format!("reading at {offset}"))),
             Handle::Control { content, .. } => {
                 let start = (offset as usize).min(content.len());
                 let end = (start + size as usize).min(content.len());
@@ -898,7 +988,7 @@ impl FsCore {
             Handle::Write(w) => w
                 .write_at(data, offset)
                 .map(|n| n as u32)
-                .map_err(|e| FsError::from_io(e, format!("writing {}", w.path.display()))),
+                .map_err(|e| FsError::from_io(e, format!("writing at {offset}"))),
             Handle::Control { file, input, .. } => {
                 if !file.writable() {
                     return Err(FsError::quiet(libc::EBADF));
@@ -944,10 +1034,32 @@ impl FsCore {
         if !w.dirty.swap(false, Ordering::SeqCst) {
             return Ok(());
         }
-        io::sync_file_and_dir(&w.file, &w.path)
-            .map_err(|e| FsError::from_io(e, format!("fsync {}", w.path.display())))?;
+        let (path, copied) = {
+            let mut st = lock(&w.state);
+            // a truncating open with nothing written still empties the entry
+            let (file, path) = st
+                .writable()
+                .map_err(|e| FsError::from_io(e, "copy-on-write".into()))?;
+            io::sync_file_and_dir(file, path)
+                .map_err(|e| FsError::from_io(e, format!("fsync {}", path.display())))?;
+            (path.to_path_buf(), matches!(*st, WriteState::Copied { .. }))
+        };
         let (coll, photo) = *lock(&w.target);
-        let outcome = self.cat().finish_write(photo, None)?;
+        let mut settle = false;
+        let facts = if copied {
+            // the copy becomes the photo's file; the original is untouched
+            lock(&self.own_files).insert(path.clone());
+            let facts = crate::media::FileFacts::scan(&path)
+                .map_err(|e| FsError::new(libc::EIO, e.to_string()))?;
+            self.cat().set_local_file(photo, &path, &facts)?;
+            settle = true;
+            tracing::info!("photo {}: changes written to {}", photo.0, path.display());
+            Some(facts)
+        } else {
+            None
+        };
+        let outcome = self.cat().finish_write(photo, facts)?;
+        let merged = matches!(outcome, WriteOutcome::Merged { .. });
         if let WriteOutcome::Merged {
             into, redundant, ..
         } = outcome
@@ -955,16 +1067,19 @@ impl FsCore {
             *lock(&w.target) = (coll, into);
             {
                 let mut t = lock(&self.inodes);
-                let name = t.get(w.ino).map(|s| s.name.to_string()).unwrap_or_default();
-                t.rekey(w.ino, Node::Entry(coll, into), &name, None);
+                let (parent, name) = t
+                    .get(w.ino)
+                    .and_then(|s| s.links.last().cloned())
+                    .unwrap_or((0, "".into()));
+                t.rekey(w.ino, Node::Entry(coll, into), None, parent, &name, None);
             }
             if let Some(r) = redundant {
-                // A byte copy this mount just wrote of content the catalog
+                // A byte copy this mount just wrote, of content the catalog
                 // already has in another file: ours, never a user's file.
-                if w.created && r == w.path {
+                if w.created && r == path && lock(&self.own_files).contains(&r) {
                     match std::fs::remove_file(&r) {
                         Ok(()) => tracing::info!(
-                            "{}: same content as a photo already in the catalog; removed the copy",
+                            "{}: same content as a photo already in the catalog; removed this copy",
                             r.display()
                         ),
                         Err(e) => {
@@ -973,6 +1088,9 @@ impl FsCore {
                     }
                 }
             }
+        }
+        if merged || settle {
+            self.settle(&[]);
         }
         Ok(())
     }
@@ -996,9 +1114,11 @@ impl FsCore {
         let h = self.handle(fh)?;
         match &*h {
             Handle::Write(w) => {
-                w.file
-                    .sync_all()
-                    .map_err(|e| FsError::from_io(e, format!("fsync {}", w.path.display())))?;
+                let st = lock(&w.state);
+                let (file, path) = st.readable();
+                file.sync_all()
+                    .map_err(|e| FsError::from_io(e, format!("fsync {}", path.display())))?;
+                drop(st);
                 self.finish(w)
             }
             _ => Ok(()),
@@ -1024,45 +1144,51 @@ impl FsCore {
         fh: Option<u64>,
     ) -> FsResult<FileAttr> {
         let node = self.node(ino)?;
-        match node {
-            Node::Control(_) => return self.getattr(ino),
-            Node::Entry(..) => {}
-            _ => return self.getattr(ino),
-        }
-        let e = self.entry_of_ino(ino)?;
-        let path = e
-            .path
-            .clone()
-            .ok_or_else(|| FsError::new(libc::EIO, format!("{}: no local file", e.name)))?;
+        let Node::Entry(c, p) = node else {
+            // folders and control files: nothing to change (`echo > sync`
+            // truncates first)
+            return self.getattr(ino);
+        };
+        let handle = fh.and_then(|f| self.handle(f).ok());
+        let writer = match handle.as_deref() {
+            Some(Handle::Write(w)) => Some(w),
+            _ => None,
+        };
         if let Some(size) = size {
-            let handle = fh.and_then(|f| self.handle(f).ok());
-            match handle.as_deref() {
-                Some(Handle::Write(w)) => {
-                    w.file.set_len(size).map_err(|err| {
-                        FsError::from_io(err, format!("truncating {}", path.display()))
+            let trunc = |e: std::io::Error| FsError::from_io(e, format!("truncating to {size}"));
+            match writer {
+                Some(w) => w.set_len(size).map_err(trunc)?,
+                None => {
+                    // `truncate FILE`: same copy-on-write rule as a write
+                    let e = self.entry_of_ino(ino)?;
+                    let path = e.path.clone().ok_or_else(|| {
+                        FsError::new(libc::EIO, format!("{}: no local file", e.name))
                     })?;
-                    w.dirty.store(true, Ordering::SeqCst);
-                }
-                _ => {
-                    let f = OpenOptions::new()
-                        .write(true)
-                        .open(&path)
-                        .map_err(|err| self.backing_error(&e, &path, err))?;
-                    f.set_len(size).map_err(|err| {
-                        FsError::from_io(err, format!("truncating {}", path.display()))
-                    })?;
-                    io::sync_file_and_dir(&f, &path).map_err(|err| {
-                        FsError::from_io(err, format!("fsync {}", path.display()))
-                    })?;
-                    self.cat().finish_write(e.photo, None)?;
+                    let w = WriteHandle {
+                        ino,
+                        target: Mutex::new((c, p)),
+                        state: Mutex::new(self.write_state(&e, &path, size == 0)?),
+                        dirty: AtomicBool::new(false),
+                        created: false,
+                    };
+                    w.set_len(size).map_err(trunc)?;
+                    self.finish(&w)?;
                 }
             }
         }
         if atime.is_some() || mtime.is_some() {
+            // utimens passes to the file the entry now refers to
+            let path = match writer {
+                Some(w) => lock(&w.state).readable().1.to_path_buf(),
+                None => self
+                    .entry_of_ino(ino)?
+                    .path
+                    .ok_or_else(|| FsError::new(libc::EIO, "no local file to set times on"))?,
+            };
             set_times(&path, atime, mtime)
                 .map_err(|err| FsError::from_io(err, format!("utimens {}", path.display())))?;
         }
-        self.getattr(ino)
+        self.getattr_fh(ino, fh)
     }
 
     // ----- control files ----------------------------------------------

@@ -35,6 +35,11 @@ impl World {
             Path::new("/dev/fuse").exists(),
             "/dev/fuse is missing: these tests need a real FUSE mount (install fuse3, load the fuse module)"
         );
+        // RUST_LOG=flickrfs=debug shows the mount's log lines in test output
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
         let tmp = tempfile::tempdir().expect("tempdir");
         let root = tmp.path().to_path_buf();
         let home = root.join("home");
