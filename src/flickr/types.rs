@@ -330,8 +330,11 @@ pub struct Group {
 
 #[derive(Deserialize)]
 struct RawGroup {
-    #[serde(alias = "id", deserialize_with = "de_text")]
-    nsid: String,
+    // Flickr sends both `nsid` and `id` (same value); either may be alone.
+    #[serde(default, deserialize_with = "de_opt_nonempty")]
+    nsid: Option<String>,
+    #[serde(default, deserialize_with = "de_opt_nonempty")]
+    id: Option<String>,
     #[serde(default, deserialize_with = "de_text")]
     name: String,
     #[serde(default, deserialize_with = "de_flag")]
@@ -341,8 +344,12 @@ struct RawGroup {
 impl<'de> Deserialize<'de> for Group {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let r = RawGroup::deserialize(d)?;
+        let id = r
+            .nsid
+            .or(r.id)
+            .ok_or_else(|| serde::de::Error::missing_field("nsid"))?;
         Ok(Group {
-            id: GroupId(r.nsid),
+            id: GroupId(id),
             name: r.name,
             is_admin: r.admin,
         })
@@ -813,6 +820,14 @@ mod tests {
             serde_json::from_value(json!({"nsid": "1234@N20", "name": "Cats", "admin": 0}))
                 .unwrap();
         assert_eq!(g.id, GroupId::from("1234@N20"));
+        let both: Group = serde_json::from_value(
+            json!({"nsid": "1@N20", "id": "1@N20", "name": "Dogs", "admin": "1"}),
+        )
+        .unwrap();
+        assert_eq!((both.id.as_str(), both.is_admin), ("1@N20", true));
+        let id_only: Group = serde_json::from_value(json!({"id": "2@N20"})).unwrap();
+        assert_eq!(id_only.id.as_str(), "2@N20");
+        assert!(serde_json::from_value::<Group>(json!({"name": "no id"})).is_err());
         let s: Size = serde_json::from_value(json!({
             "label": "Original", "width": "4000", "height": 3000, "source": "http://x/o.jpg",
             "media": "photo"
