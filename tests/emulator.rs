@@ -1599,3 +1599,152 @@ async fn a_hundred_thousand_photos_seed_in_seconds() {
         .count();
     assert_eq!(originals, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_requests_get_flickr_errors_not_500s() {
+    let w = world(|c| c);
+    let http = &w.api.http;
+    let base = w.emu.base_url();
+    // Wrong HTTP method on REST.
+    let r = http
+        .put(w.api.rest_url())
+        .body("method=flickr.test.login&format=json&nojsoncallback=1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(code(&v), 116);
+    // Nonsense parameters.
+    for (k, v) in [
+        ("photo_id", "99999999999999999999999"),
+        ("photo_id", "-1"),
+        ("photo_id", "%ZZ"),
+        ("photo_id", ""),
+    ] {
+        let got = w.api.get("flickr.photos.getInfo", &[(k, v)]).await;
+        assert_eq!(code(&got), 1, "{k}={v}");
+    }
+    let v = w
+        .api
+        .get(
+            "flickr.people.getPhotos",
+            &[("user_id", "me"), ("page", "-5"), ("per_page", "abc")],
+        )
+        .await;
+    assert_eq!(ok(&v)["photos"]["page"], 1);
+    assert_eq!(v["photos"]["perpage"], 100);
+    let v = w
+        .api
+        .get(
+            "flickr.people.getPhotos",
+            &[
+                ("user_id", "me"),
+                ("page", "9223372036854775807"),
+                ("per_page", "500"),
+            ],
+        )
+        .await;
+    assert!(ok(&v)["photos"]["photo"].as_array().unwrap().is_empty());
+    assert_eq!(
+        code(
+            &w.api
+                .get("flickr.people.getPhotos", &[("user_id", "nobody@N00")])
+                .await
+        ),
+        2
+    );
+    assert_eq!(
+        code(
+            &w.api
+                .get("flickr.photosets.getPhotos", &[("photoset_id", "abc")])
+                .await
+        ),
+        1
+    );
+    assert_eq!(
+        code(&w.api.get("flickr.photos.recentlyUpdated", &[]).await),
+        1
+    );
+    assert_eq!(
+        code(
+            &w.api
+                .post("flickr.photos.setPerms", &[("photo_id", "1")])
+                .await
+        ),
+        1
+    );
+    // No method at all.
+    let all = signed(
+        "GET",
+        &w.api.rest_url(),
+        &pairs(&[("format", "json"), ("nojsoncallback", "1")]),
+        &w.key,
+        w.api.token.as_ref(),
+        now(),
+    );
+    assert_eq!(code(&w.api.json("GET", &all).await), 112);
+    // Upload with GET, multipart garbage, bad photo file names.
+    let r = http
+        .get(format!("{base}/services/upload/"))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.text().await.unwrap().contains("stat=\"fail\""));
+    let r = http
+        .post(format!("{base}/services/upload/"))
+        .header("content-type", "multipart/form-data; boundary=XYZ")
+        .body("--XYZ\r\nContent-Disposition: form-data; name=\"photo\"\r\n\r\nabc")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("stat=\"fail\""));
+    for path in [
+        "/photos/65535/garbage.jpg",
+        "/photos/65535/1_2_3_4.jpg",
+        "/photos/x/53000000001_abc_o.jpg",
+    ] {
+        assert_eq!(
+            http.get(format!("{base}{path}"))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            404,
+            "{path}"
+        );
+    }
+    assert!(w.emu.request_log().iter().all(|c| c.http_status != 500));
+}
+
+#[test]
+fn command_line_arguments_make_a_config() {
+    use clap::Parser;
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: flickrfs::emulator::EmulatorArgs,
+    }
+    let cli = Cli::try_parse_from([
+        "emulator",
+        "--state-dir",
+        "/tmp/x",
+        "--bind",
+        "127.0.0.1:0",
+        "--seed-demo",
+        "--seed-photos",
+        "5",
+        "--seed-sets",
+        "2",
+        "--error-rate",
+        "0.1",
+        "--rate-limit",
+        "3600",
+    ])
+    .unwrap();
+    let cfg = cli.args.into_config();
+    assert!(cfg.seed_demo && cfg.seed_photos == 5 && cfg.seed_sets == 2);
+    assert_eq!(cfg.faults.error_rate, 0.1);
+    assert_eq!(cfg.faults.rate_limit_per_hour, 3600);
+}

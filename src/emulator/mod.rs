@@ -36,7 +36,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use axum::Router;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::Connection;
@@ -532,12 +532,12 @@ fn router(app: Arc<App>) -> Router {
         .route("/admin/tokens", post(admin::create_token))
         .layer(axum::middleware::from_fn(admin::loopback_only));
     Router::new()
-        .route("/services/rest/", get(rest::handle).post(rest::handle))
-        .route("/services/rest", get(rest::handle).post(rest::handle))
-        .route("/services/upload/", post(upload::upload))
-        .route("/services/upload", post(upload::upload))
-        .route("/services/replace/", post(upload::replace))
-        .route("/services/replace", post(upload::replace))
+        .route("/services/rest/", any(rest::handle))
+        .route("/services/rest", any(rest::handle))
+        .route("/services/upload/", any(upload::upload))
+        .route("/services/upload", any(upload::upload))
+        .route("/services/replace/", any(upload::replace))
+        .route("/services/replace", any(upload::replace))
         .route(
             "/services/oauth/request_token",
             get(authflow::request_token).post(authflow::request_token),
@@ -642,6 +642,70 @@ fn build_app(cfg: &EmulatorConfig, store: Store, addr: SocketAddr) -> App {
         auto_approve: cfg.auto_approve,
         empty_set_rule: cfg.empty_set_rule,
         default_user: cfg.default_user.clone(),
+    }
+}
+
+/// The `flickrfs emulator` command line, ready to `#[command(flatten)]`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct EmulatorArgs {
+    /// Folder for the emulator's SQLite database and photo files (created if missing).
+    #[arg(long)]
+    pub state_dir: PathBuf,
+    /// Address to listen on (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:8765")]
+    pub bind: SocketAddr,
+    /// Approve OAuth requests without showing the Approve/Deny page.
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Create the demo account (user `demo`) on first start.
+    #[arg(long)]
+    pub seed_demo: bool,
+    /// Create this many synthetic photos on first start.
+    #[arg(long, default_value_t = 0)]
+    pub seed_photos: u64,
+    /// ... in this many sets.
+    #[arg(long, default_value_t = 0)]
+    pub seed_sets: u64,
+    /// Owner of the synthetic photos.
+    #[arg(long, default_value = "demo")]
+    pub seed_user: String,
+    /// Probability that a request fails with HTTP 500/502/503 or Flickr error 105.
+    #[arg(long, default_value_t = 0.0)]
+    pub error_rate: f64,
+    /// Delay added to every request, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Probability that a reply is cut off mid-body.
+    #[arg(long, default_value_t = 0.0)]
+    pub reset_rate: f64,
+    /// Requests allowed per rolling hour before HTTP 429 (0: unlimited).
+    #[arg(long, default_value_t = 0)]
+    pub rate_limit: u64,
+    /// Base URL to put in photo URLs (when behind a proxy).
+    #[arg(long)]
+    pub public_url: Option<String>,
+}
+
+impl EmulatorArgs {
+    /// The configuration these arguments describe.
+    pub fn into_config(self) -> EmulatorConfig {
+        EmulatorConfig {
+            state_dir: self.state_dir,
+            bind: self.bind,
+            auto_approve: self.auto_approve,
+            seed_demo: self.seed_demo,
+            seed_photos: self.seed_photos,
+            seed_sets: self.seed_sets,
+            seed_user: self.seed_user,
+            faults: FaultConfig {
+                error_rate: self.error_rate,
+                latency_ms: self.latency_ms,
+                reset_rate: self.reset_rate,
+                rate_limit_per_hour: self.rate_limit,
+            },
+            public_url: self.public_url,
+            ..Default::default()
+        }
     }
 }
 

@@ -389,6 +389,15 @@ fn dispatch(app: &App, inc: &Incoming) -> ApiResult {
     if format != "json" {
         return Err(ApiError::new(111, format!("Format \"{format}\" not found")));
     }
+    if inc.http_method != Method::GET.as_str() && inc.http_method != Method::POST.as_str() {
+        return Err(ApiError::new(
+            116,
+            format!(
+                "Bad URL found: {} is not supported, use GET or POST",
+                inc.http_method
+            ),
+        ));
+    }
     let Some(&(_, need)) = METHODS.iter().find(|(n, _)| *n == name) else {
         return Err(ApiError::new(112, format!("Method \"{name}\" not found")));
     };
