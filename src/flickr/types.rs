@@ -330,11 +330,10 @@ pub struct Group {
 
 #[derive(Deserialize)]
 struct RawGroup {
-    // Flickr names the group `nsid` here and `id` elsewhere; some replies
-    // carry both, so neither may be an alias of the other.
-    #[serde(default, deserialize_with = "de_opt_text")]
+    // Flickr sends both `nsid` and `id` (same value); either may be alone.
+    #[serde(default, deserialize_with = "de_opt_nonempty")]
     nsid: Option<String>,
-    #[serde(default, deserialize_with = "de_opt_text")]
+    #[serde(default, deserialize_with = "de_opt_nonempty")]
     id: Option<String>,
     #[serde(default, deserialize_with = "de_text")]
     name: String,
@@ -721,19 +720,6 @@ pub enum DownloadOutcome {
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn group_accepts_nsid_id_or_both() {
-        for text in [
-            r#"{"nsid":"1@N20","name":"G"}"#,
-            r#"{"id":"1@N20","name":"G"}"#,
-            r#"{"nsid":"1@N20","id":"1@N20","name":"G"}"#,
-        ] {
-            let g: Group = serde_json::from_str(text).unwrap();
-            assert_eq!(g.id.as_str(), "1@N20");
-        }
-        assert!(serde_json::from_str::<Group>(r#"{"name":"G"}"#).is_err());
-    }
-
     use super::*;
     use serde_json::json;
 
@@ -834,6 +820,14 @@ mod tests {
             serde_json::from_value(json!({"nsid": "1234@N20", "name": "Cats", "admin": 0}))
                 .unwrap();
         assert_eq!(g.id, GroupId::from("1234@N20"));
+        let both: Group = serde_json::from_value(
+            json!({"nsid": "1@N20", "id": "1@N20", "name": "Dogs", "admin": "1"}),
+        )
+        .unwrap();
+        assert_eq!((both.id.as_str(), both.is_admin), ("1@N20", true));
+        let id_only: Group = serde_json::from_value(json!({"id": "2@N20"})).unwrap();
+        assert_eq!(id_only.id.as_str(), "2@N20");
+        assert!(serde_json::from_value::<Group>(json!({"name": "no id"})).is_err());
         let s: Size = serde_json::from_value(json!({
             "label": "Original", "width": "4000", "height": 3000, "source": "http://x/o.jpg",
             "media": "photo"
