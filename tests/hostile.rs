@@ -516,3 +516,123 @@ fn a_set_whose_first_photo_cannot_be_uploaded_is_created_with_the_others() {
     assert_eq!(sets.len(), 1, "the set Trip was never created: {sets:?}");
     assert_eq!(sets[0].photos.len(), 2, "{sets:?}");
 }
+
+/// Writes `bytes` to the control file in one write; the errno if refused.
+fn write_control(path: &Path, bytes: &[u8]) -> Result<(), i32> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(|e| e.raw_os_error().unwrap_or(-1))?;
+    f.write_all(bytes)
+        .and_then(|_| f.flush())
+        .map_err(|e| e.raw_os_error().unwrap_or(-1))?;
+    // close reports what flush refused (a request without a newline)
+    use std::os::fd::IntoRawFd;
+    let fd = f.into_raw_fd();
+    // SAFETY: we own fd and close it exactly once.
+    if unsafe { libc::close(fd) } != 0 {
+        return Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(-1));
+    }
+    Ok(())
+}
+
+#[test]
+fn garbage_in_the_sync_control_file_never_starts_an_unexpected_sync() {
+    let w = World::new();
+    w.store_account();
+    // Something a sync would change, both ways: a photo on Flickr only.
+    w.emu
+        .add_photo(
+            &w.nsid,
+            NewEmuPhoto {
+                title: "Remote".into(),
+                bytes: jpeg(400),
+                ..Default::default()
+            },
+        )
+        .expect("add photo");
+    std::fs::create_dir_all(&w.folder).unwrap();
+    let log = w.root.join("logs/mount.log");
+    std::fs::create_dir_all(log.parent().unwrap()).unwrap();
+    let before = w.snapshot();
+    let m = w.mount(&[], &log);
+    let ctl = w.mnt.join(".flickrfs/sync");
+    wait_until("the control file", || ctl.exists());
+    let calls = || {
+        w.emu
+            .request_log()
+            .into_iter()
+            .filter(|c| {
+                c.method.starts_with("flickr.") || c.method == "upload" || c.method == "photo_file"
+            })
+            .count()
+    };
+    let calls_before = calls();
+
+    // Refused outright: not a request at all.
+    let mut binary: Vec<u8> = (0..=255u8).collect();
+    binary.extend_from_slice(&[0xFF, 0xFE, 0x00, 0x00]);
+    let refused: Vec<(&str, Vec<u8>)> = vec![
+        ("binary", binary),
+        ("NUL", b"\0".to_vec()),
+        ("both + NUL", b"both\0".to_vec()),
+        ("empty line", b"\n".to_vec()),
+        ("spaces", b"   \n\t\n".to_vec()),
+        ("shell", b"both; rm -rf /\n".to_vec()),
+        ("backticks", b"`reboot`\n".to_vec()),
+        ("sideways", b"sideways\n".to_vec()),
+        ("huge", vec![b'a'; 1 << 20]),
+        ("huge line of both", "both ".repeat(200_000).into_bytes()),
+        ("latin1", b"b\xf6th\n".to_vec()),
+    ];
+    let mut outcomes = Vec::new();
+    for (what, bytes) in &refused {
+        let r = write_control(&ctl, bytes);
+        outcomes.push(format!("{what}: {r:?}"));
+        assert!(
+            matches!(r, Err(e) if e == libc::EINVAL || e == libc::EFBIG || e == libc::E2BIG),
+            "{what}: {r:?}"
+        );
+    }
+    // Still the daemon's own words, not an echo of the garbage.
+    let state = std::fs::read_to_string(&ctl).unwrap();
+    assert!(!state.contains("rm -rf"), "{state}");
+    assert_eq!(calls(), calls_before, "a refused write reached Flickr");
+
+    // Well-formed but naming accounts that do not exist: a clear failure,
+    // and no sync of anything else.
+    for req in ["both rm -rf /\n", "down nosuchaccount\n", "up ../alice\n"] {
+        write_control(&ctl, req.as_bytes()).unwrap_or_else(|e| panic!("{req:?}: errno {e}"));
+        let first_account = req.split_whitespace().nth(1).unwrap_or_default();
+        wait_until("the request to be answered", || {
+            std::fs::read_to_string(&ctl)
+                .map(|s| {
+                    let line = s.lines().next().unwrap_or_default();
+                    line.starts_with("done")
+                        || (line.starts_with("failed") && line.contains(first_account))
+                })
+                .unwrap_or(false)
+        });
+        let state = std::fs::read_to_string(&ctl).unwrap();
+        assert!(state.starts_with("failed"), "{req:?}: {state}");
+        outcomes.push(format!(
+            "{:?}: {}",
+            req.trim(),
+            state.lines().next().unwrap_or("")
+        ));
+        // Reset the state line by reading; the next request overwrites it.
+        let status = std::fs::read_to_string(w.mnt.join(".flickrfs/status")).unwrap();
+        assert!(!status.contains("panicked"), "{status}");
+    }
+    assert!(w.emu.photos(&w.nsid).len() == 1);
+    assert!(
+        walk(&w.folder).is_empty(),
+        "something was downloaded: {:?}",
+        walk(&w.folder)
+    );
+    drop(m);
+    w.assert_only_allowed_writes(&before);
+    w.assert_no_photo_deletion();
+    eprintln!("control file outcomes: {outcomes:#?}");
+}
