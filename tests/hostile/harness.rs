@@ -85,6 +85,15 @@ impl World {
         w
     }
 
+    /// Like [`World::new`], but flickrfs's own folders do not exist yet:
+    /// whatever creates them is flickrfs.
+    pub fn bare() -> World {
+        let w = World::new();
+        std::fs::remove_dir_all(w.home.join(".config")).expect("rm config");
+        std::fs::remove_dir_all(w.home.join(".local")).expect("rm local");
+        w
+    }
+
     /// A world with config.toml (API key and endpoint) but no account.
     pub fn write_config(&self) {
         self.paths.ensure().expect("dirs");
