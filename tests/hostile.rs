@@ -636,3 +636,67 @@ fn garbage_in_the_sync_control_file_never_starts_an_unexpected_sync() {
     w.assert_no_photo_deletion();
     eprintln!("control file outcomes: {outcomes:#?}");
 }
+
+/// Replies shapes tests/client.rs does not try: every request to the
+/// returned base URL gets `body` (HTTP 200, JSON).
+async fn canned_server(body: &'static str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 65536];
+                let _ = s.read(&mut buf).await;
+                let reply = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = s.write_all(reply.as_bytes()).await;
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn odd_reply_shapes_give_errors_or_safe_values_never_a_hang() {
+    use flickrfs::flickr::{AccessToken, ApiCredentials, Client, ClientOptions, Endpoints, Extra};
+    let bodies: [&'static str; 7] = [
+        r#"{"stat":"ok","photos":{"page":1,"pages":1,"total":1,"photo":{"id":"1","title":"x"}}}"#,
+        r#"{"stat":"ok","photos":{"page":1,"pages":1,"total":1,"photo":[{"id":53000000001,"title":"x","secret":1,"server":2}]}}"#,
+        r#"{"stat":"ok","photos":{"page":1,"pages":-3,"total":-1,"photo":[]}}"#,
+        r#"{"stat":"ok","photos":{"page":1,"pages":1000000000,"total":5,"photo":[]}}"#,
+        r#"{"stat":"ok","photos":{"page":"1","pages":"x","photo":[]}}"#,
+        r#"{"stat":"ok","photos":{"page":1,"pages":1,"photo":[{"id":"1","title":{"_content":"\u0000../../x"}}]}}"#,
+        r#"{"stat":"ok","photos":[]}"#,
+    ];
+    let mut outcomes = Vec::new();
+    for body in bodies {
+        let base = canned_server(body).await;
+        let client = Client::new(
+            Endpoints::local(&base),
+            ApiCredentials {
+                key: "k".into(),
+                secret: "s".into(),
+            },
+            Some(AccessToken {
+                token: "t".into(),
+                secret: "ts".into(),
+            }),
+            ClientOptions::default(),
+        )
+        .expect("client");
+        let r = tokio::time::timeout(
+            std::time::Duration::from_secs(20),
+            client.list_all_photos(Extra::SYNC),
+        )
+        .await;
+        let r = r.unwrap_or_else(|_| panic!("listing never ended for {body}"));
+        outcomes.push(match r {
+            Ok(v) => format!("ok: {} photos", v.len()),
+            Err(e) => format!("error: {e}"),
+        });
+    }
+    eprintln!("odd shapes: {outcomes:#?}");
+}
