@@ -165,6 +165,11 @@ fn mount_command(paths: &Paths, args: MountArgs) -> Result<()> {
     paths.ensure()?;
     std::fs::create_dir_all(paths.log_dir())
         .with_context(|| format!("creating {}", paths.log_dir().display()))?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // The log may name your photos: only you may read it.
+        let _ = std::fs::set_permissions(paths.log_dir(), std::fs::Permissions::from_mode(0o700));
+    }
     // Make sure every authorised account is in the catalog, so it shows.
     let session = Session::open(paths.clone(), &ApiOverrides::default())?;
     match session.targets(&[]) {

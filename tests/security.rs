@@ -279,7 +279,6 @@ fn secrets_stay_out_of_logs_status_and_errors_and_files_are_private() {
 }
 
 #[test]
-#[ignore = "bug: `flickrfs mount` creates ~/.local/state/flickrfs/logs with mode 0755 (mount.log inside)"]
 fn log_folder_and_file_are_private() {
     let w = World::bare();
     w.write_config();
