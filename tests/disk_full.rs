@@ -1,0 +1,589 @@
+//! Disk full: a small tmpfs as the account's default folder.
+//!
+//! - `flickrfs sync --down --yes` into a folder too small for the account's
+//!   photos fails clearly (non-zero exit, a message naming the lack of
+//!   space), leaves no file with a final name and wrong bytes, and a later
+//!   sync with space available completes.
+//! - `cp` into the mount when the default folder is full fails with ENOSPC,
+//!   and the half-written file is not uploaded as a photo.
+//!
+//! The tests mount tmpfs, so they run as root (as the whole suite does);
+//! every mount is undone by a guard.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use flickrfs::emulator::{Emulator, EmulatorConfig, NewEmuPhoto, NewEmuSet};
+use sha1::{Digest, Sha1};
+
+const OP_DEADLINE: Duration = Duration::from_secs(60);
+const SYNC_DEADLINE: Duration = Duration::from_secs(120);
+
+/// A tmpfs of `size` mounted on `dir`; unmounted on drop.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &Path, size: &str) -> Tmpfs {
+        std::fs::create_dir_all(dir).expect("mkdir");
+        let st = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .status()
+            .expect("mount tmpfs");
+        assert!(st.success(), "mount -t tmpfs (these tests run as root)");
+        Tmpfs(dir.to_path_buf())
+    }
+
+    fn grow(&self, size: &str) {
+        let st = Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(&self.0)
+            .status()
+            .expect("remount tmpfs");
+        assert!(st.success(), "remount tmpfs");
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        if is_mounted(&self.0) {
+            let _ = Command::new("umount").arg(&self.0).status();
+        }
+        if is_mounted(&self.0) {
+            let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+        }
+    }
+}
+
+/// The mount daemon (`flickrfs mount --foreground`); unmounted on drop.
+struct Daemon {
+    child: Option<Child>,
+    mnt: PathBuf,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if is_mounted(&self.mnt) {
+            let _ = Command::new("fusermount3")
+                .arg("-u")
+                .arg(&self.mnt)
+                .status();
+        }
+        if let Some(mut c) = self.child.take() {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline && matches!(c.try_wait(), Ok(None)) {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        if is_mounted(&self.mnt) {
+            let _ = Command::new("umount").arg("-l").arg(&self.mnt).status();
+        }
+    }
+}
+
+struct World {
+    tmp: tempfile::TempDir,
+    home: PathBuf,
+    emu: Emulator,
+    nsid: String,
+    photos: PathBuf,
+    mnt: PathBuf,
+}
+
+impl World {
+    fn new() -> World {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let home = tmp.path().join("home");
+        let photos = tmp.path().join("photos");
+        let mnt = tmp.path().join("mnt");
+        for d in [&home, &photos, &mnt] {
+            std::fs::create_dir_all(d).expect("mkdir");
+        }
+        let emu = Emulator::start(EmulatorConfig {
+            state_dir: tmp.path().join("emu"),
+            bind: "127.0.0.1:0".parse().expect("addr"),
+            auto_approve: true,
+            ..Default::default()
+        })
+        .expect("emulator");
+        let user = emu.create_user("alice").expect("user");
+        World {
+            tmp,
+            home,
+            emu,
+            nsid: user.nsid,
+            photos,
+            mnt,
+        }
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_flickrfs"));
+        c.args(args)
+            .env("HOME", &self.home)
+            .env_remove("XDG_CONFIG_HOME")
+            .env_remove("XDG_DATA_HOME")
+            .env_remove("XDG_STATE_HOME")
+            .env_remove("FLICKRFS_API_KEY")
+            .env_remove("FLICKRFS_API_SECRET")
+            .env_remove("FLICKRFS_ENDPOINT")
+            .env("LC_ALL", "C")
+            .stdin(Stdio::null());
+        c
+    }
+
+    fn flickrfs(&self, args: &[&str], deadline: Duration) -> Output {
+        run(
+            self.cmd(args),
+            &format!("flickrfs {}", args.join(" ")),
+            deadline,
+        )
+    }
+
+    /// `config set alice default_folder DIR`, then `account add` through
+    /// the real OAuth dance.
+    fn add_account(&self, default_folder: &Path) {
+        let folder = default_folder.to_string_lossy().into_owned();
+        let out = self.flickrfs(
+            &["config", "set", "alice", "default_folder", &folder],
+            OP_DEADLINE,
+        );
+        assert!(out.status.success(), "config set: {}", text(&out.stderr));
+        let key = self.emu.create_api_key().expect("key");
+        let base = self.emu.base_url();
+        let mut child = self
+            .cmd(&[
+                "account",
+                "add",
+                "--no-browser",
+                "--endpoint",
+                &base,
+                "--api-key",
+                &key.key,
+                "--api-secret",
+                &key.secret,
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("flickrfs account add");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let url = loop {
+            let line = rx
+                .recv_timeout(OP_DEADLINE)
+                .expect("account add never printed the authorisation address");
+            if let Some(i) = line.find("http://") {
+                if line.contains("/services/oauth/authorize") {
+                    break line[i..].trim().to_owned();
+                }
+            }
+        };
+        follow(&url).expect("the browser follows the authorisation");
+        let out = wait_child(child, "flickrfs account add", OP_DEADLINE);
+        assert!(out.status.success(), "account add: {}", text(&out.stdout));
+    }
+
+    fn mount(&self) -> Daemon {
+        let log = std::fs::File::create(self.tmp.path().join("mount.out")).expect("log");
+        let child = self
+            .cmd(&["mount", "--foreground", &self.mnt.to_string_lossy()])
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("flickrfs mount");
+        let d = Daemon {
+            child: Some(child),
+            mnt: self.mnt.clone(),
+        };
+        let acct = self.mnt.join("alice");
+        wait_for("the mount to serve alice/", OP_DEADLINE, || acct.is_dir());
+        d
+    }
+
+    fn online(&self, title: &str, seed: u64, side: u32) -> String {
+        self.emu
+            .add_photo(
+                &self.nsid,
+                NewEmuPhoto {
+                    title: title.into(),
+                    bytes: jpeg(seed, side),
+                    ..Default::default()
+                },
+            )
+            .expect("add photo")
+    }
+}
+
+/// Files under `dir`: relative path → (size, sha1).
+fn files(dir: &Path) -> BTreeMap<PathBuf, (u64, String)> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            let Ok(ft) = e.file_type() else { continue };
+            if ft.is_dir() {
+                stack.push(p);
+            } else if ft.is_file() {
+                let bytes = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+                let rel = p.strip_prefix(dir).unwrap_or(&p).to_path_buf();
+                out.insert(rel, (bytes.len() as u64, sha1_hex(&bytes)));
+            }
+        }
+    }
+    out
+}
+
+/// A temporary name: hidden (`.tmpXXXX` from tempfile) or a partial suffix.
+fn looks_temporary(p: &Path) -> bool {
+    let name = p
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    name.starts_with('.') || name.ends_with(".part") || name.ends_with(".tmp")
+}
+
+#[test]
+fn a_download_into_a_full_folder_fails_clearly_leaves_no_fake_photo_and_resumes_with_space() {
+    let t = Instant::now();
+    let w = World::new();
+    let folder = w.tmp.path().join("small");
+    let fs = Tmpfs::mount(&folder, "200k");
+    // About 5 × 60 kB online: more than the 200 kB folder holds.
+    let ids: Vec<String> = (0..5)
+        .map(|i| w.online(&format!("photo_{i}"), 70 + i, 230))
+        .collect();
+    w.emu
+        .add_photoset(
+            &w.nsid,
+            NewEmuSet {
+                title: "Trip".into(),
+                photo_ids: ids[0..2].to_vec(),
+                ..Default::default()
+            },
+        )
+        .expect("set");
+    let online: BTreeMap<String, String> = w
+        .emu
+        .photos(&w.nsid)
+        .into_iter()
+        .map(|p| (p.sha1, p.title))
+        .collect();
+    let total: usize = ids
+        .iter()
+        .map(|id| w.emu.photo_bytes(id).expect("bytes").len())
+        .sum();
+    assert!(
+        total > 200 * 1024,
+        "the photos ({total} bytes) exceed the folder"
+    );
+    w.add_account(&folder);
+
+    let out = w.flickrfs(&["sync", "--down", "--yes"], SYNC_DEADLINE);
+    let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        !out.status.success(),
+        "a sync that could not store every photo exits non-zero:\n{said}"
+    );
+    let lower = said.to_lowercase();
+    assert!(
+        lower.contains("no space left") || lower.contains("enospc") || lower.contains("no space"),
+        "the failure names the lack of space:\n{said}"
+    );
+    // No file with a final name and the wrong bytes; temporary files are
+    // cleaned (or at least named as temporary).
+    let after_full = files(&folder);
+    let mut temps = Vec::new();
+    for (rel, (size, sum)) in &after_full {
+        if looks_temporary(rel) {
+            temps.push(format!("{} ({size} bytes)", rel.display()));
+            continue;
+        }
+        assert!(
+            online.contains_key(sum),
+            "{} ({size} bytes) has a final name but is not a complete photo",
+            rel.display()
+        );
+    }
+    assert!(
+        temps.is_empty(),
+        "temporary files left behind after the failed sync: {temps:?}"
+    );
+    let complete_before = after_full.len();
+
+    // With space, the next sync completes, and every photo is stored whole.
+    fs.grow("8m");
+    let out = w.flickrfs(&["sync", "--down", "--yes"], SYNC_DEADLINE);
+    assert!(
+        out.status.success(),
+        "sync with space: {}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let stored = files(&folder);
+    for (sum, title) in &online {
+        assert!(
+            stored.values().any(|(_, s)| s == sum),
+            "{title} is not stored after the second sync: {stored:?}"
+        );
+    }
+    assert!(
+        stored.keys().all(|p| !looks_temporary(p)),
+        "temporary files left: {stored:?}"
+    );
+    assert_eq!(stored.len(), online.len(), "one file per photo: {stored:?}");
+    drop(fs);
+    println!(
+        "\ndisk full on download: {complete_before} of {} photos stored before ENOSPC; all after growing; {:.1} s\nfirst sync said:\n{said}",
+        online.len(),
+        t.elapsed().as_secs_f64()
+    );
+}
+
+#[test]
+fn cp_into_the_mount_on_a_full_folder_fails_with_enospc_and_the_mount_stays_usable() {
+    cp_on_full_folder(false);
+}
+
+#[test]
+#[ignore = "bug: the half file left by a cp that failed with ENOSPC stays registered and the next sync uploads it as a photo"]
+fn the_half_file_of_a_cp_that_failed_with_enospc_is_not_uploaded() {
+    cp_on_full_folder(true);
+}
+
+fn cp_on_full_folder(then_sync: bool) {
+    let t = Instant::now();
+    let w = World::new();
+    let folder = w.tmp.path().join("small");
+    let fs = Tmpfs::mount(&folder, "200k");
+    w.add_account(&folder);
+    let daemon = w.mount();
+    let big = jpeg(5, 480);
+    assert!(big.len() > 220 * 1024, "{} bytes", big.len());
+    std::fs::write(w.photos.join("big.jpg"), &big).expect("write original");
+    let small = jpeg(6, 64);
+    std::fs::write(w.photos.join("small.jpg"), &small).expect("write original");
+
+    let mut cp = Command::new("cp");
+    cp.arg(w.photos.join("big.jpg"))
+        .arg(w.mnt.join("alice/"))
+        .env("LC_ALL", "C");
+    let out = run(cp, "cp big.jpg into the mount", OP_DEADLINE);
+    assert!(
+        !out.status.success(),
+        "cp of a file larger than the folder fails"
+    );
+    assert!(
+        text(&out.stderr).contains("No space left on device"),
+        "cp names ENOSPC: {}",
+        text(&out.stderr)
+    );
+    // What the mount shows afterwards is never a complete-looking photo.
+    let shown = std::fs::read(w.mnt.join("alice/big.jpg")).ok();
+    if let Some(b) = &shown {
+        assert_ne!(b, &big, "impossible: the whole file fitted");
+    }
+    // A smaller photo still fits, and a sync uploads it, but not the half file.
+    let mut cp = Command::new("cp");
+    cp.arg(w.photos.join("small.jpg"))
+        .arg(w.mnt.join("alice/"))
+        .env("LC_ALL", "C");
+    let out = run(cp, "cp small.jpg into the mount", OP_DEADLINE);
+    if !out.status.success() {
+        // The half file may hold the space: that is fine, but it must say so.
+        assert!(
+            text(&out.stderr).contains("No space left on device"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    // The mount still answers.
+    std::fs::read_dir(w.mnt.join("alice")).expect("ls alice/ after ENOSPC");
+    if !then_sync {
+        drop(daemon);
+        drop(fs);
+        println!(
+            "\ndisk full on cp into the mount: ENOSPC; half file shown afterwards: {}; {:.1} s",
+            shown
+                .as_ref()
+                .map(|b| format!("{} bytes of {}", b.len(), big.len()))
+                .unwrap_or_else(|| "no".into()),
+            t.elapsed().as_secs_f64()
+        );
+        return;
+    }
+    let sync = w.mnt.join(".flickrfs/sync");
+    std::fs::write(&sync, "up\n").expect("request a sync");
+    let mut state = String::new();
+    wait_for("the daemon's sync to finish", SYNC_DEADLINE, || {
+        state = std::fs::read_to_string(&sync).unwrap_or_default();
+        state.starts_with("done") || state.starts_with("finished") || state.starts_with("failed")
+    });
+    let online = w.emu.photos(&w.nsid);
+    let big_sum = sha1_hex(&big);
+    for p in &online {
+        assert!(
+            p.sha1 == sha1_hex(&small) || p.sha1 == big_sum,
+            "a partial file was uploaded as a photo ({} bytes shown in the mount); sync: {state}",
+            shown.as_ref().map(Vec::len).unwrap_or(0)
+        );
+    }
+    drop(daemon);
+    drop(fs);
+    println!(
+        "\ndisk full on cp into the mount: ENOSPC; half file shown afterwards: {}; photos uploaded: {}; {:.1} s",
+        shown
+            .as_ref()
+            .map(|b| format!("{} bytes", b.len()))
+            .unwrap_or_else(|| "no".into()),
+        online.len(),
+        t.elapsed().as_secs_f64()
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Helpers (the same as in tests/concurrency.rs)
+// ---------------------------------------------------------------------------
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn run(mut cmd: Command, what: &str, deadline: Duration) -> Output {
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    wait_child(child, what, deadline)
+}
+
+fn wait_child(child: Child, what: &str, deadline: Duration) -> Output {
+    let pid = child.id() as i32;
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(deadline) {
+        Ok(out) => out.unwrap_or_else(|e| panic!("{what}: {e}")),
+        Err(_) => {
+            // SAFETY: killing our own child process.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            panic!("HANG: `{what}` did not finish within {deadline:?} (killed)");
+        }
+    }
+}
+
+fn wait_for(what: &str, deadline: Duration, mut cond: impl FnMut() -> bool) {
+    let end = Instant::now() + deadline;
+    while !cond() {
+        assert!(
+            Instant::now() < end,
+            "HANG: timed out after {deadline:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+fn is_mounted(p: &Path) -> bool {
+    let target = p.to_string_lossy().into_owned();
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.split(' ').nth(4) == Some(target.as_str()))
+}
+
+fn sha1_hex(bytes: &[u8]) -> String {
+    let mut h = Sha1::new();
+    h.update(bytes);
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn jpeg(seed: u64, side: u32) -> Vec<u8> {
+    let mut rng = Xorshift::new(seed);
+    let img = image::RgbImage::from_fn(side, side, |_, _| {
+        let v = rng.next();
+        image::Rgb([v as u8, (v >> 8) as u8, (v >> 16) as u8])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Jpeg)
+        .expect("encode");
+    out.into_inner()
+}
+
+struct Xorshift(u64);
+impl Xorshift {
+    fn new(seed: u64) -> Xorshift {
+        Xorshift(
+            seed.wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407)
+                | 1,
+        )
+    }
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+}
+
+fn follow(url: &str) -> std::io::Result<()> {
+    let mut url = url.to_owned();
+    for _ in 0..5 {
+        let rest = url
+            .strip_prefix("http://")
+            .ok_or_else(|| std::io::Error::other(format!("not an http URL: {url}")))?;
+        let (host, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/"),
+        };
+        let mut stream = TcpStream::connect(host)?;
+        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        )?;
+        let mut reader = BufReader::new(stream);
+        let mut status = String::new();
+        reader.read_line(&mut status)?;
+        let mut location = None;
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line)? == 0 || line == "\r\n" {
+                break;
+            }
+            if let Some((k, v)) = line.split_once(':') {
+                if k.eq_ignore_ascii_case("location") {
+                    location = Some(v.trim().to_owned());
+                }
+            }
+        }
+        let mut body = Vec::new();
+        let _ = reader.read_to_end(&mut body);
+        let code = status.split_whitespace().nth(1).unwrap_or("");
+        match (code.starts_with('3'), location) {
+            (true, Some(next)) => url = next,
+            _ => return Ok(()),
+        }
+    }
+    Ok(())
+}
