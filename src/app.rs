@@ -286,6 +286,48 @@ pub fn now_secs() -> u64 {
         .unwrap_or(0)
 }
 
+/// An exclusive `flock` on a per-account lock file, held for a whole sync
+/// and released when dropped (or when the process dies, even by SIGKILL).
+pub struct SyncLock {
+    _file: std::fs::File,
+}
+
+impl SyncLock {
+    /// Waits until no other sync of the account runs, then holds the lock.
+    pub fn acquire(path: &Path) -> Result<SyncLock, AppError> {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::fs::OpenOptionsExt;
+        let err = |e: std::io::Error| {
+            AppError::Other(format!("locking {} for the sync: {e}", path.display()))
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(err)?;
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(err)?;
+        // SAFETY: flock on a file descriptor we own for the lock's lifetime.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            tracing::info!("another sync of this account is running; waiting for it to finish");
+            // SAFETY: as above; this call blocks until the other holder ends.
+            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+                return Err(err(std::io::Error::last_os_error()));
+            }
+        }
+        Ok(SyncLock { _file: file })
+    }
+}
+
+fn sanitize_lock_name(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
+}
+
 /// What a sync run was asked to do.
 #[derive(Clone, Debug, Default)]
 pub struct SyncRun {
@@ -363,6 +405,16 @@ async fn sync_one(
         error: None,
     };
     let outcome = async {
+        // One sync per account at a time, whoever starts it (the CLI, the
+        // mount daemon, a second terminal): two syncs planning from the same
+        // state would upload the same new photos twice.
+        let lock_path = session.paths.state_dir.join(format!(
+            "sync-{}.lock",
+            sanitize_lock_name(t.account.nsid.as_str())
+        ));
+        let _lock = tokio::task::spawn_blocking(move || SyncLock::acquire(&lock_path))
+            .await
+            .map_err(|e| AppError::Other(format!("waiting for the sync lock: {e}")))??;
         let cat = session.catalog()?;
         let client = session.client(&t.stored)?;
         let opts = sync_options(&t.prefs, run);

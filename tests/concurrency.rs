@@ -1062,7 +1062,6 @@ fn shell_tools_in_the_mount_while_syncs_run_under_faults_converge_and_lose_nothi
 }
 
 #[test]
-#[ignore = "bug: a `flickrfs sync` process and the daemon's sync running at once upload the same photos twice (no cross-process sync lock)"]
 fn a_cli_sync_and_a_daemon_sync_at_the_same_time_upload_nothing_twice() {
     let t = Instant::now();
     let f = scenario(&Scenario {
