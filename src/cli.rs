@@ -1,6 +1,8 @@
 //! The command-line definitions (clap). Parsing only: `main.rs` dispatches
 //! each command to the library.
 
+use std::path::PathBuf;
+
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
@@ -32,6 +34,46 @@ pub enum Command {
     Account(AccountCommand),
     /// Run the local Flickr API emulator (for tests, benchmarks and the demo).
     Emulator(flickrfs::emulator::EmulatorArgs),
+    /// Try flickrfs against the built-in emulator: OAuth, mount, first sync. Ctrl-C stops it.
+    Demo {
+        /// Where to mount (created if missing; default: a temporary folder).
+        mountpoint: Option<PathBuf>,
+        /// Keep the demo's files (emulator state, catalog, photos) in this folder.
+        #[arg(long, value_name = "DIR")]
+        state: Option<PathBuf>,
+    },
+    /// Mount the catalog at MOUNTPOINT (an empty folder).
+    Mount(MountArgs),
+    /// Unmount a flickrfs mount (same as `fusermount3 -u`).
+    Unmount { mountpoint: PathBuf },
+    /// Sync the catalog with Flickr: plan, show the summary, then execute.
+    Sync(SyncArgs),
+    /// Print what a sync would do now, changing nothing.
+    Plan(PlanArgs),
+    /// Print the last sync's result and the problems the catalog knows of.
+    Status {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Never download this online photo again (it stays on Flickr).
+    Ignore(PhotoArgs),
+    /// Take a photo off the ignored list.
+    Unignore(PhotoArgs),
+    /// List the ignored photos.
+    Ignored {
+        #[arg(long)]
+        account: Option<String>,
+    },
+    /// Tell flickrfs that FILE is the local copy of the online photo PHOTO_ID.
+    Identify {
+        photo_id: String,
+        file: PathBuf,
+        #[arg(long)]
+        account: Option<String>,
+    },
+    /// Save the small image of an online photo and print its path.
+    Thumbnail(PhotoArgs),
     /// Read or change an account's preferences.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -42,6 +84,88 @@ pub enum Command {
     },
     /// Print the man page (roff) generated from these definitions.
     Man,
+}
+
+#[derive(Debug, Args)]
+pub struct MountArgs {
+    /// An existing, empty folder.
+    pub mountpoint: PathBuf,
+    /// Stay in the foreground (logs go to stderr) instead of daemonising.
+    #[arg(long, short)]
+    pub foreground: bool,
+    /// Let other users see the mount (needs user_allow_other in /etc/fuse.conf).
+    #[arg(long)]
+    pub allow_other: bool,
+    /// Serve reads with pread even when kernel passthrough is available.
+    #[arg(long)]
+    pub no_passthrough: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Only upload (local changes go to Flickr).
+    #[arg(long, group = "direction")]
+    pub up: bool,
+    /// Only download (Flickr's changes come here).
+    #[arg(long, group = "direction")]
+    pub down: bool,
+    /// Both ways (the default).
+    #[arg(long, group = "direction")]
+    pub both: bool,
+    /// Sync only this account (repeatable; default: all).
+    #[arg(long = "account", value_name = "NAME")]
+    pub accounts: Vec<String>,
+    /// Also look for local copies of online photos in this folder (repeatable).
+    #[arg(long = "search", value_name = "DIR")]
+    pub search: Vec<PathBuf>,
+    /// Print the plan and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask: execute the plan.
+    #[arg(long, short)]
+    pub yes: bool,
+    /// Execute even a plan that trips a safety threshold (many removals, a shrunken listing).
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+impl SyncArgs {
+    pub fn direction(&self) -> flickrfs::model::Direction {
+        use flickrfs::model::Direction;
+        match (self.up, self.down) {
+            (true, _) => Direction::Up,
+            (_, true) => Direction::Down,
+            _ => Direction::Both,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[arg(long, group = "direction")]
+    pub up: bool,
+    #[arg(long, group = "direction")]
+    pub down: bool,
+    #[arg(long, group = "direction")]
+    pub both: bool,
+    #[arg(long = "account", value_name = "NAME")]
+    pub accounts: Vec<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PhotoArgs {
+    /// The Flickr photo id.
+    pub photo_id: String,
+    /// The account (default: the only one).
+    #[arg(long)]
+    pub account: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -86,12 +86,14 @@ impl Paths {
         })
     }
 
-    /// All folders under one root: for tests and the demo.
+    /// All folders under one root, laid out as if `$HOME` were `root` and
+    /// `XDG_CONFIG_HOME`, `XDG_DATA_HOME`, `XDG_STATE_HOME` were
+    /// `root/config`, `root/data`, `root/state`: for tests and the demo.
     pub fn under(root: &Path) -> Paths {
         Paths {
-            config_dir: root.join("config"),
-            data_dir: root.join("data"),
-            state_dir: root.join("state"),
+            config_dir: root.join("config").join("flickrfs"),
+            data_dir: root.join("data").join("flickrfs"),
+            state_dir: root.join("state").join("flickrfs"),
             home: root.to_path_buf(),
         }
     }

@@ -1748,3 +1748,63 @@ fn command_line_arguments_make_a_config() {
     assert_eq!(cfg.faults.error_rate, 0.1);
     assert_eq!(cfg.faults.rate_limit_per_hour, 3600);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn account_page_shows_photostream_albums_and_pools_with_real_thumbnails() {
+    let w = world(|mut c| {
+        c.seed_demo = true;
+        c
+    });
+    let base = w.emu.base_url();
+    let http = reqwest::Client::new();
+    let page = http
+        .get(format!("{base}/people/demo/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let demo = w.emu.user_by_name("demo").unwrap().unwrap();
+    // Every photo, private ones included (the owner's view), every album and pool.
+    let photos = w.emu.photos(&demo.nsid);
+    assert!(
+        page.contains(&format!("Photostream ({})", photos.len())),
+        "{page}"
+    );
+    for set in w.emu.photosets(&demo.nsid) {
+        assert!(page.contains(&set.title), "album {} missing", set.title);
+    }
+    for g in w.emu.groups_of(&demo.nsid) {
+        assert!(page.contains(&g.name), "pool {} missing", g.name);
+    }
+    // The strangers' view leaves private photos out.
+    let public = http
+        .get(format!("{base}/people/demo/?public=1"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(public.matches("<figure>").count() < page.matches("<figure>").count());
+    // Thumbnails are real, small JPEGs.
+    let src = page
+        .split("<img src=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_owned();
+    let img = http.get(&src).send().await.unwrap();
+    assert!(img.status().is_success(), "{src}");
+    let bytes = img.bytes().await.unwrap();
+    let decoded = image::load_from_memory(&bytes).unwrap();
+    assert!(decoded.width() <= 150 && decoded.height() <= 150);
+    // An unknown account is a 404, not a crash.
+    let missing = http
+        .get(format!("{base}/people/nobody/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+}

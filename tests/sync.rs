@@ -68,7 +68,7 @@ fn world(demo: bool) -> World {
             token: tok.token,
             secret: tok.secret,
         }),
-        ClientOptions::default(),
+        fast_retries(),
     )
     .expect("client");
     let folder = tmp.path().join("Pictures");
@@ -94,6 +94,24 @@ fn world(demo: bool) -> World {
     }
 }
 
+/// Retries as the client does them, with short pauses (the tests inject faults).
+fn fast_retries() -> ClientOptions {
+    ClientOptions {
+        retry: flickrfs::flickr::RetryPolicy {
+            max_attempts: 6,
+            base_delay: std::time::Duration::from_millis(5),
+            max_delay: std::time::Duration::from_millis(50),
+            max_retry_after: std::time::Duration::from_millis(100),
+        },
+        // The emulator is not Flickr: no need to pace calls at 1 a second.
+        rate_limit: flickrfs::flickr::RateLimit {
+            calls_per_hour: 36_000_000,
+            burst: 10_000,
+        },
+        ..ClientOptions::default()
+    }
+}
+
 fn opts() -> SyncOptions {
     SyncOptions {
         plan: PlanOptions {
@@ -109,7 +127,13 @@ fn try_sync_with(w: &World, opts: &SyncOptions) -> Result<SyncReport, flickrfs::
         .enable_all()
         .build()
         .expect("runtime");
-    rt.block_on(run_sync(&w.cat, &w.client, w.account, opts, &mut NoProgress))
+    rt.block_on(run_sync(
+        &w.cat,
+        &w.client,
+        w.account,
+        opts,
+        &mut NoProgress,
+    ))
 }
 
 fn sync_with(w: &World, opts: &SyncOptions) -> SyncReport {
@@ -254,7 +278,9 @@ fn demo_account_comes_down_into_set_folders_and_a_noop_resync_is_cheap() {
             .photo_by_remote_id(w.account, &PhotoId::new(p.id.clone()))
             .expect("query")
             .expect("record");
-        let file = rec.local.unwrap_or_else(|| panic!("photo {} not downloaded", p.id));
+        let file = rec
+            .local
+            .unwrap_or_else(|| panic!("photo {} not downloaded", p.id));
         assert_eq!(sha1_hex(&file.path), p.sha1, "{}", file.path.display());
         let parent = file.path.parent().expect("parent").to_path_buf();
         let in_sets: Vec<PathBuf> = sets
@@ -265,7 +291,11 @@ fn demo_account_comes_down_into_set_folders_and_a_noop_resync_is_cheap() {
         if in_sets.is_empty() {
             assert_eq!(parent, w.folder);
         } else {
-            assert!(in_sets.contains(&parent), "{} in {in_sets:?}", parent.display());
+            assert!(
+                in_sets.contains(&parent),
+                "{} in {in_sets:?}",
+                parent.display()
+            );
         }
     }
     // The catalog lists the account's sets and pools for the preferences.
@@ -277,7 +307,11 @@ fn demo_account_comes_down_into_set_folders_and_a_noop_resync_is_cheap() {
     assert!(again.plan.is_empty(), "{}", again.plan);
     assert!(!again.fetch.full, "{}", again.fetch);
     let calls = total_calls(&w);
-    assert!(calls <= 10, "no-op resync cost {calls}: {:?}", w.emu.call_counts());
+    assert!(
+        calls <= 10,
+        "no-op resync cost {calls}: {:?}",
+        w.emu.call_counts()
+    );
     assert_eq!(w.emu.call_counts().get("photo_file"), None);
 
     // On demand: a full reconciliation, which finds nothing new.
@@ -482,7 +516,10 @@ fn emu_state(w: &World) -> (BTreeMap<String, usize>, BTreeMap<String, BTreeSet<S
         .map(|s| {
             (
                 s.title,
-                s.photos.iter().filter_map(|id| sum_of.get(id).cloned()).collect(),
+                s.photos
+                    .iter()
+                    .filter_map(|id| sum_of.get(id).cloned())
+                    .collect(),
             )
         })
         .collect();
@@ -494,7 +531,12 @@ fn fault_world() -> World {
     let holidays = w.cat.mkdir(w.account, &name("New set")).expect("mkdir");
     for i in 0..12u8 {
         let c = if i % 2 == 0 { holidays.id } else { w.root };
-        add_local(&w, c, &format!("Local {i}.jpg"), &jpeg([i * 20, 255 - i * 20, 7]));
+        add_local(
+            &w,
+            c,
+            &format!("Local {i}.jpg"),
+            &jpeg([i * 20, 255 - i * 20, 7]),
+        );
     }
     w
 }
@@ -524,7 +566,11 @@ fn twenty_percent_faults_still_converge_to_the_same_end_state() {
     let last = sync(&w);
     assert!(converged || last.plan.is_empty(), "{}", last.plan);
     let got = emu_state(&w);
-    assert!(got.0.values().all(|&n| n == 1), "duplicates online: {:?}", got.0);
+    assert!(
+        got.0.values().all(|&n| n == 1),
+        "duplicates online: {:?}",
+        got.0
+    );
     assert_eq!(got, expected);
     no_deletes(&w);
     // Every photo has its file.

@@ -477,6 +477,12 @@ pub struct Problem {
     pub at: i64,
 }
 
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.kind.as_str(), self.message)
+    }
+}
+
 /// What changed since a generation ([`super::Catalog::changes_since`]).
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct Changes {

@@ -567,54 +567,117 @@ async fn index_page() -> axum::response::Html<&'static str> {
     )
 }
 
-/// A small human page listing an account's public photos and sets.
+/// A small human page of an account as its owner sees it on flickr.com:
+/// its photostream, each album and each group pool, as thumbnails with
+/// titles and privacy, so a person can see what a sync did. It reloads
+/// itself every few seconds. (`?public=1` shows what strangers see.)
 async fn people_page(
     axum::extract::State(app): axum::extract::State<Arc<App>>,
     axum::extract::Path(username): axum::extract::Path<String>,
+    axum::extract::Query(params): axum::extract::Query<std::collections::HashMap<String, String>>,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
-    let esc = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-    };
+    let only_public = params.get("public").is_some_and(|v| v == "1");
     let data = app.store.read(|c| {
         let Some(u) = state::user_by_name(c, &username)? else {
             return Ok(None);
         };
-        let q = state::PhotoQuery {
-            owner: Some(u.nsid.clone()),
-            only_public: true,
-            page: 1,
-            per_page: 100,
-            ..Default::default()
+        let all = |extra: &dyn Fn(&mut state::PhotoQuery)| {
+            let mut q = state::PhotoQuery {
+                owner: Some(u.nsid.clone()),
+                only_public,
+                page: 1,
+                per_page: 500,
+                ..Default::default()
+            };
+            extra(&mut q);
+            state::query_photos(c, &q)
         };
-        let (_, photos) = state::query_photos(c, &q)?;
-        let sets = state::sets_of(c, &u.nsid)?;
-        Ok(Some((u, photos, sets)))
+        let stream = all(&|_| {})?;
+        let mut albums = Vec::new();
+        for set in state::sets_of(c, &u.nsid)? {
+            let id = set.id;
+            albums.push((set.title.clone(), all(&|q| q.in_set = Some(id))?));
+        }
+        let mut pools = Vec::new();
+        for g in state::groups_of(c, &u.nsid)? {
+            let nsid = g.nsid.clone();
+            pools.push((g.name.clone(), all(&|q| q.in_pool = Some(nsid.clone()))?));
+        }
+        Ok(Some((u, stream, albums, pools)))
     });
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
+    let grid = |html: &mut String, (total, rows): &(i64, Vec<state::PhotoRow>)| {
+        html.push_str("<div class=grid>");
+        for p in rows {
+            let privacy = match (p.is_public, p.is_friend, p.is_family) {
+                (true, _, _) => "public",
+                (false, true, true) => "friends+family",
+                (false, true, false) => "friends",
+                (false, false, true) => "family",
+                _ => "private",
+            };
+            html.push_str(&format!(
+                "<figure><a href=\"{o}\"><img src=\"{t}\" width=150 height=150 alt=\"\"></a>\
+                 <figcaption>{title}<br><small>{id} · {privacy} · taken {taken}</small></figcaption></figure>",
+                o = files::photo_url(&app.base_url, p, "o"),
+                t = files::photo_url(&app.base_url, p, "q"),
+                title = if p.title.is_empty() { "<i>untitled</i>".to_owned() } else { esc(&p.title) },
+                id = p.id,
+                taken = esc(&p.date_taken),
+            ));
+        }
+        if *total as usize > rows.len() {
+            html.push_str(&format!(
+                "<p>… and {} more</p>",
+                *total as usize - rows.len()
+            ));
+        }
+        html.push_str("</div>");
+    };
     match data {
-        Ok(Some((u, photos, sets))) => {
+        Ok(Some((u, stream, albums, pools))) => {
             let mut html = format!(
-                "<!doctype html><html><body><h1>{} ({})</h1><h2>Photos</h2><div>",
-                esc(&u.fullname),
-                esc(&u.nsid)
+                "<!doctype html><html><head><meta charset=utf-8><meta http-equiv=refresh content=5>\
+                 <title>{name} on the flickrfs emulator</title><style>\
+                 body{{font-family:sans-serif;margin:2em}} .grid{{display:flex;flex-wrap:wrap;gap:8px}}\
+                 figure{{margin:0;width:150px}} figcaption{{font-size:13px}} small{{color:#666}}</style></head><body>\
+                 <h1>{name} <small>({nsid})</small></h1><p>{view} · reloads every 5 s</p><h2>Photostream ({n})</h2>",
+                name = esc(&u.fullname),
+                nsid = esc(&u.nsid),
+                view = if only_public { "what everyone sees (<a href=\"?\">owner's view</a>)" } else { "the owner's view (<a href=\"?public=1\">what everyone sees</a>)" },
+                n = stream.0,
             );
-            for p in &photos {
+            grid(&mut html, &stream);
+            html.push_str(&format!("<h2>Albums ({})</h2>", albums.len()));
+            for (title, photos) in &albums {
+                html.push_str(&format!("<h3>{} ({} photos)</h3>", esc(title), photos.0));
+                grid(&mut html, photos);
+            }
+            html.push_str(&format!("<h2>Group pools ({})</h2>", pools.len()));
+            for (name, photos) in &pools {
                 html.push_str(&format!(
-                    "<figure style=\"display:inline-block\"><img src=\"{}\" width=\"150\" height=\"150\"><figcaption>{}</figcaption></figure>",
-                    files::photo_url(&app.base_url, p, "q"),
-                    esc(&p.title)
+                    "<h3>{} ({} of {}'s photos)</h3>",
+                    esc(name),
+                    photos.0,
+                    esc(&u.username)
                 ));
+                grid(&mut html, photos);
             }
-            html.push_str("</div><h2>Albums</h2><ul>");
-            for s in &sets {
-                html.push_str(&format!("<li>{} ({} photos)</li>", esc(&s.title), s.count));
-            }
-            html.push_str("</ul></body></html>");
+            html.push_str("</body></html>");
             axum::response::Html(html).into_response()
         }
-        _ => (axum::http::StatusCode::NOT_FOUND, "no such user").into_response(),
+        Ok(None) => (axum::http::StatusCode::NOT_FOUND, "no such user").into_response(),
+        Err(e) => (
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            format!("emulator state: {e}"),
+        )
+            .into_response(),
     }
 }
 

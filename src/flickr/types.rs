@@ -330,8 +330,12 @@ pub struct Group {
 
 #[derive(Deserialize)]
 struct RawGroup {
-    #[serde(alias = "id", deserialize_with = "de_text")]
-    nsid: String,
+    // Flickr names the group `nsid` here and `id` elsewhere; some replies
+    // carry both, so neither may be an alias of the other.
+    #[serde(default, deserialize_with = "de_opt_text")]
+    nsid: Option<String>,
+    #[serde(default, deserialize_with = "de_opt_text")]
+    id: Option<String>,
     #[serde(default, deserialize_with = "de_text")]
     name: String,
     #[serde(default, deserialize_with = "de_flag")]
@@ -341,8 +345,12 @@ struct RawGroup {
 impl<'de> Deserialize<'de> for Group {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let r = RawGroup::deserialize(d)?;
+        let id = r
+            .nsid
+            .or(r.id)
+            .ok_or_else(|| serde::de::Error::missing_field("nsid"))?;
         Ok(Group {
-            id: GroupId(r.nsid),
+            id: GroupId(id),
             name: r.name,
             is_admin: r.admin,
         })
@@ -713,6 +721,19 @@ pub enum DownloadOutcome {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn group_accepts_nsid_id_or_both() {
+        for text in [
+            r#"{"nsid":"1@N20","name":"G"}"#,
+            r#"{"id":"1@N20","name":"G"}"#,
+            r#"{"nsid":"1@N20","id":"1@N20","name":"G"}"#,
+        ] {
+            let g: Group = serde_json::from_str(text).unwrap();
+            assert_eq!(g.id.as_str(), "1@N20");
+        }
+        assert!(serde_json::from_str::<Group>(r#"{"name":"G"}"#).is_err());
+    }
+
     use super::*;
     use serde_json::json;
 

@@ -1,1 +1,619 @@
-//! (module under construction)
+//! The mount: the catalog as a folder tree through FUSE.
+//!
+//! This module only translates kernel requests into catalog operations and
+//! file I/O on backing files; what an operation *means* is the catalog's.
+//! It never calls Flickr and never deletes a user's file.
+//!
+//! - [`mount`]: `flickrfs mount` (daemonises unless `foreground`, unmounts
+//!   cleanly on SIGINT/SIGTERM); [`unmount`]: `flickrfs unmount`.
+//! - [`spawn_mount`]: an in-process mount for tests and embedding, unmounted
+//!   when its [`MountHandle`] is dropped.
+//! - [`SyncRequest`] / [`SyncHook`]: what a write to `/.flickrfs/sync` hands
+//!   to the sync engine.
+//!
+//! Layout: `tree.rs` (node kinds and name rules), `inodes.rs`, `ops.rs` (the
+//! core), `adapter.rs` (the `fuser::Filesystem` edge), `io.rs` (read and
+//! write paths), `control.rs`, `xattr.rs`, `invalidate.rs`.
+
+mod adapter;
+pub mod control;
+mod inodes;
+mod invalidate;
+mod io;
+mod ops;
+pub mod tree;
+mod xattr;
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use fuser::{BackgroundSession, Config, MountOption, Session, SessionACL};
+
+use crate::catalog::{Catalog, CatalogError};
+
+pub use control::{StatusBoard, SyncHook, SyncRequest};
+
+/// How to mount.
+#[derive(Clone)]
+pub struct MountOptions {
+    pub mountpoint: PathBuf,
+    /// The catalog file (`Paths::catalog_db()`).
+    pub catalog_path: PathBuf,
+    /// Where the daemon writes its log (`Paths::log_dir()/mount.log`);
+    /// required unless `foreground`.
+    pub log_file: Option<PathBuf>,
+    /// Stay in the foreground instead of daemonising.
+    pub foreground: bool,
+    /// Let other users see the mount (`allow_other`; needs `user_allow_other`
+    /// in /etc/fuse.conf for non-root users). Off by default.
+    pub allow_other: bool,
+    /// Never use kernel passthrough: serve reads with `pread`.
+    pub force_pread: bool,
+    /// FUSE worker threads.
+    pub threads: usize,
+    /// How often the catalog's change counter is polled.
+    pub poll_interval: Duration,
+    /// Entry and attribute timeout given to the kernel.
+    pub ttl: Duration,
+    /// Receives each request written to `/.flickrfs/sync` (the sync engine
+    /// running inside the daemon). Without it, requests are recorded and the
+    /// status says no engine is attached.
+    pub sync_hook: Option<SyncHook>,
+    /// The board `/.flickrfs/status` shows; pass one to share it with the
+    /// sync engine (which sets `sync_state` and may add problems).
+    pub status: Option<Arc<Mutex<StatusBoard>>>,
+}
+
+impl std::fmt::Debug for MountOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MountOptions")
+            .field("mountpoint", &self.mountpoint)
+            .field("catalog_path", &self.catalog_path)
+            .field("log_file", &self.log_file)
+            .field("foreground", &self.foreground)
+            .field("allow_other", &self.allow_other)
+            .field("force_pread", &self.force_pread)
+            .field("threads", &self.threads)
+            .field("sync_hook", &self.sync_hook.is_some())
+            .finish()
+    }
+}
+
+impl MountOptions {
+    /// Defaults: daemonise, owner-only, passthrough when available, 2
+    /// threads, 1 s polling, 1 h timeouts.
+    pub fn new(mountpoint: impl Into<PathBuf>, catalog_path: impl Into<PathBuf>) -> Self {
+        MountOptions {
+            mountpoint: mountpoint.into(),
+            catalog_path: catalog_path.into(),
+            log_file: None,
+            foreground: false,
+            allow_other: false,
+            force_pread: false,
+            threads: 2,
+            poll_interval: Duration::from_secs(1),
+            ttl: Duration::from_secs(3600),
+            sync_hook: None,
+            status: None,
+        }
+    }
+}
+
+/// Why mounting or unmounting failed, for people.
+#[derive(Debug, thiserror::Error)]
+pub enum MountError {
+    #[error("mount point {0} does not exist; create an empty folder first")]
+    MissingMountpoint(PathBuf),
+    #[error("mount point {0} is not a folder")]
+    NotADirectory(PathBuf),
+    #[error("mount point {0} is not empty (or already mounted); use an empty folder")]
+    NotEmpty(PathBuf),
+    #[error("opening the catalog {path}: {source}")]
+    Catalog {
+        path: PathBuf,
+        #[source]
+        source: CatalogError,
+    },
+    #[error("mounting FUSE at {path}: {source} (is /dev/fuse present and fusermount3 installed?)")]
+    Fuse {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the daemon needs a log file (MountOptions::log_file) unless --foreground")]
+    NoLogFile,
+    #[error("starting the daemon: {0}")]
+    Daemon(String),
+    #[error("unmounting {path}: {message}")]
+    Unmount { path: PathBuf, message: String },
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// An operation's failure: the errno for the kernel and a message logged
+/// once (and put in the status when `status`).
+#[derive(Debug, Clone)]
+pub struct FsError {
+    pub errno: i32,
+    pub message: String,
+    pub status: bool,
+}
+
+pub type FsResult<T> = Result<T, FsError>;
+
+impl FsError {
+    pub fn new(errno: i32, message: impl Into<String>) -> Self {
+        FsError {
+            errno,
+            message: message.into(),
+            status: false,
+        }
+    }
+    /// An expected answer (ENOENT on lookup...): logged at debug level only.
+    pub fn quiet(errno: i32) -> Self {
+        FsError::new(errno, "")
+    }
+    pub fn not_found(what: &str) -> Self {
+        FsError::new(libc::ENOENT, what.to_owned())
+    }
+    pub fn name_too_long(name: &OsStr) -> Self {
+        FsError::new(
+            libc::ENAMETOOLONG,
+            format!(
+                "name of {} bytes is longer than 255: {:?}...",
+                name.len(),
+                name.to_string_lossy().chars().take(40).collect::<String>()
+            ),
+        )
+        .with_status()
+    }
+    /// Also show this in `/.flickrfs/status`.
+    pub fn with_status(mut self) -> Self {
+        self.status = true;
+        self
+    }
+    pub fn from_io(e: std::io::Error, context: String) -> Self {
+        FsError::new(
+            e.raw_os_error().unwrap_or(libc::EIO),
+            format!("{context}: {e}"),
+        )
+    }
+}
+
+impl From<CatalogError> for FsError {
+    fn from(e: CatalogError) -> Self {
+        FsError::new(e.errno(), e.to_string())
+    }
+}
+
+fn check_mountpoint(p: &Path) -> Result<PathBuf, MountError> {
+    let meta = std::fs::metadata(p).map_err(|_| MountError::MissingMountpoint(p.to_path_buf()))?;
+    if !meta.is_dir() {
+        return Err(MountError::NotADirectory(p.to_path_buf()));
+    }
+    let mut rd = std::fs::read_dir(p).map_err(|e| MountError::Io {
+        context: format!("reading mount point {}", p.display()),
+        source: e,
+    })?;
+    if rd.next().is_some() {
+        return Err(MountError::NotEmpty(p.to_path_buf()));
+    }
+    std::fs::canonicalize(p).map_err(|e| MountError::Io {
+        context: format!("resolving {}", p.display()),
+        source: e,
+    })
+}
+
+fn fuse_config(opts: &MountOptions) -> Config {
+    let mut cfg = Config::default();
+    cfg.mount_options = vec![
+        MountOption::FSName("flickrfs".into()),
+        MountOption::Subtype("flickrfs".into()),
+        MountOption::NoAtime,
+        MountOption::NoDev,
+        MountOption::NoSuid,
+    ];
+    if opts.allow_other {
+        cfg.acl = SessionACL::All;
+        cfg.mount_options.push(MountOption::DefaultPermissions);
+    }
+    cfg.n_threads = Some(opts.threads.max(1));
+    cfg.clone_fd = opts.threads > 1;
+    cfg
+}
+
+fn build_core(opts: &MountOptions, mountpoint: &Path) -> Result<Arc<ops::FsCore>, MountError> {
+    let catalog = Catalog::open(&opts.catalog_path).map_err(|source| MountError::Catalog {
+        path: opts.catalog_path.clone(),
+        source,
+    })?;
+    // SAFETY: getuid/getgid have no preconditions.
+    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    let cfg = ops::CoreConfig {
+        mountpoint: mountpoint.to_path_buf(),
+        uid,
+        gid,
+        want_passthrough: !opts.force_pread,
+        ttl: opts.ttl,
+    };
+    Ok(Arc::new(ops::FsCore::new(
+        cfg,
+        catalog,
+        opts.status
+            .clone()
+            .unwrap_or_else(|| Arc::new(Mutex::new(StatusBoard::default()))),
+        opts.sync_hook.clone(),
+    )))
+}
+
+/// A mount running in this process (tests, embedding). Dropping it
+/// unmounts.
+pub struct MountHandle {
+    session: Option<BackgroundSession>,
+    poller: Option<JoinHandle<()>>,
+    stop: Arc<AtomicBool>,
+    mountpoint: PathBuf,
+    core: Arc<ops::FsCore>,
+}
+
+impl std::fmt::Debug for MountHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MountHandle")
+            .field("mountpoint", &self.mountpoint)
+            .finish()
+    }
+}
+
+impl MountHandle {
+    pub fn mountpoint(&self) -> &Path {
+        &self.mountpoint
+    }
+    /// Whether reads use kernel passthrough in this mount.
+    pub fn passthrough(&self) -> bool {
+        self.core.passthrough.load(Ordering::Relaxed)
+    }
+    /// The status board (what `/.flickrfs/status` shows).
+    pub fn status(&self) -> Arc<Mutex<StatusBoard>> {
+        self.core.status.clone()
+    }
+    /// Unmount and wait for the FUSE threads.
+    pub fn unmount(mut self) -> Result<(), MountError> {
+        self.shutdown()
+    }
+
+    fn shutdown(&mut self) -> Result<(), MountError> {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(p) = self.poller.take() {
+            let _ = p.join();
+        }
+        if let Some(s) = self.session.take() {
+            s.umount_and_join().map_err(|e| MountError::Unmount {
+                path: self.mountpoint.clone(),
+                message: e.to_string(),
+            })?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for MountHandle {
+    fn drop(&mut self) {
+        if let Err(e) = self.shutdown() {
+            tracing::warn!("{e}");
+            let _ = unmount(&self.mountpoint);
+        }
+    }
+}
+
+/// Mount in this process, serving requests on background threads.
+pub fn spawn_mount(opts: MountOptions) -> Result<MountHandle, MountError> {
+    let mountpoint = check_mountpoint(&opts.mountpoint)?;
+    let core = build_core(&opts, &mountpoint)?;
+    let session = Session::new(
+        adapter::Adapter { core: core.clone() },
+        &mountpoint,
+        &fuse_config(&opts),
+    )
+    .map_err(|source| MountError::Fuse {
+        path: mountpoint.clone(),
+        source,
+    })?;
+    let notifier = session.notifier();
+    let _ = core.notifier.set(notifier.clone());
+    let bg = session.spawn().map_err(|source| MountError::Fuse {
+        path: mountpoint.clone(),
+        source,
+    })?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let poller = invalidate::spawn(
+        core.clone(),
+        opts.catalog_path.clone(),
+        notifier,
+        opts.poll_interval,
+        stop.clone(),
+    )
+    .map_err(|e| MountError::Io {
+        context: "starting the change watcher".into(),
+        source: e,
+    })?;
+    tracing::info!("mounted flickrfs at {}", mountpoint.display());
+    Ok(MountHandle {
+        session: Some(bg),
+        poller: Some(poller),
+        stop,
+        mountpoint,
+        core,
+    })
+}
+
+/// `flickrfs mount`: mount and serve until unmounted (by `flickrfs
+/// unmount`, `fusermount3 -u`, SIGINT or SIGTERM). Daemonises unless
+/// `opts.foreground`: the call then returns in the parent once the mount
+/// is up (or with the child's error).
+pub fn mount(opts: MountOptions) -> Result<(), MountError> {
+    let mountpoint = check_mountpoint(&opts.mountpoint)?;
+    if !opts.foreground {
+        let log = opts.log_file.clone().ok_or(MountError::NoLogFile)?;
+        return daemon::daemonise(&log, || serve(&opts, &mountpoint));
+    }
+    serve(&opts, &mountpoint).map(|_| ())
+}
+
+/// Mount, tell a waiting parent, serve until unmounted.
+fn serve(opts: &MountOptions, mountpoint: &Path) -> Result<(), MountError> {
+    let core = build_core(opts, mountpoint)?;
+    let mut session = Session::new(
+        adapter::Adapter { core: core.clone() },
+        mountpoint,
+        &fuse_config(opts),
+    )
+    .map_err(|source| MountError::Fuse {
+        path: mountpoint.to_path_buf(),
+        source,
+    })?;
+    let notifier = session.notifier();
+    let _ = core.notifier.set(notifier.clone());
+    let unmounter = session.unmount_callable();
+    let stop = Arc::new(AtomicBool::new(false));
+    let poller = invalidate::spawn(
+        core,
+        opts.catalog_path.clone(),
+        notifier,
+        opts.poll_interval,
+        stop.clone(),
+    )
+    .map_err(|e| MountError::Io {
+        context: "starting the change watcher".into(),
+        source: e,
+    })?;
+    signals::install(unmounter, mountpoint.to_path_buf()).map_err(|e| MountError::Io {
+        context: "installing signal handlers".into(),
+        source: e,
+    })?;
+    tracing::info!("mounted flickrfs at {}", mountpoint.display());
+    eprintln!(
+        "flickrfs: serving {} (pid {})",
+        mountpoint.display(),
+        std::process::id()
+    );
+    daemon::notify_ready();
+    let res = session.run();
+    stop.store(true, Ordering::Relaxed);
+    let _ = poller.join();
+    tracing::info!("unmounted {}", mountpoint.display());
+    res.map_err(|source| MountError::Fuse {
+        path: mountpoint.to_path_buf(),
+        source,
+    })
+}
+
+/// `flickrfs unmount MOUNTPOINT`: `fusermount3 -u`, falling back to `umount`.
+pub fn unmount(path: &Path) -> Result<(), MountError> {
+    let mut msgs = Vec::new();
+    for (prog, args) in [
+        ("fusermount3", vec!["-u"]),
+        ("fusermount", vec!["-u"]),
+        ("umount", vec![]),
+    ] {
+        match Command::new(prog).args(&args).arg(path).output() {
+            Ok(out) if out.status.success() => return Ok(()),
+            Ok(out) => msgs.push(format!(
+                "{prog}: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )),
+            Err(e) => msgs.push(format!("{prog}: {e}")),
+        }
+    }
+    Err(MountError::Unmount {
+        path: path.to_path_buf(),
+        message: msgs.join("; "),
+    })
+}
+
+mod signals {
+    //! SIGINT/SIGTERM/SIGHUP end the mount cleanly: a handler (whatever
+    //! thread it runs on) writes a byte to a pipe, and a dedicated thread
+    //! reading that pipe unmounts, which ends the session loop.
+    use std::path::PathBuf;
+    use std::sync::atomic::{AtomicI32, Ordering};
+
+    static WAKE_FD: AtomicI32 = AtomicI32::new(-1);
+
+    extern "C" fn on_signal(_sig: libc::c_int) {
+        let fd = WAKE_FD.load(Ordering::Relaxed);
+        if fd >= 0 {
+            let b = 1u8;
+            // SAFETY: write(2) is async-signal-safe; the buffer is valid.
+            unsafe { libc::write(fd, (&b as *const u8).cast(), 1) };
+        }
+    }
+
+    /// Install the handlers and the thread that unmounts on a signal.
+    pub fn install(
+        mut unmounter: fuser::SessionUnmounter,
+        mountpoint: PathBuf,
+    ) -> std::io::Result<()> {
+        let mut fds = [0i32; 2];
+        // SAFETY: valid out array.
+        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        WAKE_FD.store(fds[1], Ordering::Relaxed);
+        for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+            // SAFETY: installing a handler that only calls write(2).
+            unsafe {
+                let mut sa: libc::sigaction = std::mem::zeroed();
+                sa.sa_sigaction = on_signal as *const () as usize;
+                sa.sa_flags = libc::SA_RESTART;
+                libc::sigemptyset(&mut sa.sa_mask);
+                libc::sigaction(sig, &sa, std::ptr::null_mut());
+            }
+        }
+        let rd = fds[0];
+        std::thread::Builder::new()
+            .name("flickrfs-signals".into())
+            .spawn(move || {
+                let mut b = 0u8;
+                loop {
+                    // SAFETY: reading one byte into a valid buffer.
+                    let n = unsafe { libc::read(rd, (&mut b as *mut u8).cast(), 1) };
+                    if n == 1 {
+                        break;
+                    }
+                    if n < 0
+                        && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted
+                    {
+                        continue;
+                    }
+                    return;
+                }
+                tracing::info!("signal received: unmounting {}", mountpoint.display());
+                eprintln!(
+                    "flickrfs: signal received, unmounting {}",
+                    mountpoint.display()
+                );
+                if let Err(e) = unmounter.unmount() {
+                    tracing::warn!(
+                        "unmount failed ({e}); trying fusermount3 -u, then a lazy unmount"
+                    );
+                    if super::unmount(&mountpoint).is_err() {
+                        if let Ok(c) = std::ffi::CString::new(
+                            std::os::unix::ffi::OsStrExt::as_bytes(mountpoint.as_os_str()),
+                        ) {
+                            // SAFETY: valid C string.
+                            unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+                        }
+                    }
+                }
+            })?;
+        Ok(())
+    }
+}
+
+mod daemon {
+    //! Daemonising: fork, `setsid`, stdio to the log file; the parent waits
+    //! on a pipe until the child says the mount is up (or why it failed).
+    use std::fs::OpenOptions;
+    use std::io::{Read, Write};
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::path::Path;
+    use std::sync::Mutex;
+
+    use super::MountError;
+
+    static READY: Mutex<Option<std::fs::File>> = Mutex::new(None);
+
+    /// Tell the waiting parent the mount is up.
+    pub fn notify_ready() {
+        if let Some(mut f) = super::ops::lock(&READY).take() {
+            let _ = f.write_all(b"ok");
+        }
+    }
+
+    pub fn daemonise(
+        log: &Path,
+        run: impl FnOnce() -> Result<(), MountError>,
+    ) -> Result<(), MountError> {
+        if let Some(dir) = log.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| MountError::Io {
+                context: format!("creating {}", dir.display()),
+                source: e,
+            })?;
+        }
+        let logf = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .map_err(|e| MountError::Io {
+                context: format!("opening log {}", log.display()),
+                source: e,
+            })?;
+        let mut fds = [0i32; 2];
+        // SAFETY: valid out array of two fds.
+        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+            return Err(MountError::Daemon(
+                std::io::Error::last_os_error().to_string(),
+            ));
+        }
+        // SAFETY: the fds were just created and are owned here.
+        let (rd, wr) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        // SAFETY: fork in a process that has not started threads yet
+        // (mount() is called before any thread is spawned).
+        let pid = unsafe { libc::fork() };
+        if pid < 0 {
+            return Err(MountError::Daemon(
+                std::io::Error::last_os_error().to_string(),
+            ));
+        }
+        if pid > 0 {
+            drop(wr);
+            let mut f = std::fs::File::from(rd);
+            let mut msg = String::new();
+            let _ = f.read_to_string(&mut msg);
+            return if msg.starts_with("ok") {
+                Ok(())
+            } else if msg.is_empty() {
+                Err(MountError::Daemon(format!(
+                    "the daemon exited before mounting; see {}",
+                    log.display()
+                )))
+            } else {
+                Err(MountError::Daemon(msg))
+            };
+        }
+        // child
+        drop(rd);
+        // SAFETY: plain syscalls on valid fds.
+        unsafe {
+            libc::setsid();
+            let devnull = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+            if devnull >= 0 {
+                libc::dup2(devnull, 0);
+            }
+            libc::dup2(logf.as_raw_fd(), 1);
+            libc::dup2(logf.as_raw_fd(), 2);
+        }
+        let _ = std::env::set_current_dir("/");
+        *super::ops::lock(&READY) = Some(std::fs::File::from(wr));
+        let code = match run() {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("flickrfs mount: {e}");
+                if let Some(mut f) = super::ops::lock(&READY).take() {
+                    let _ = f.write_all(e.to_string().as_bytes());
+                }
+                1
+            }
+        };
+        std::process::exit(code);
+    }
+}

@@ -1,0 +1,176 @@
+//! The control files in `/.flickrfs/`: parsing what is written to `sync`,
+//! and rendering `sync`, `status`, `status.json` and `plan`.
+//!
+//! A valid write to `sync` becomes a [`SyncRequest`], recorded in the
+//! [`StatusBoard`] and handed to the hook given in `MountOptions` (the sync
+//! engine, when it runs inside the daemon). Problems met by the mount
+//! (bad names, missing backing files, garbage in control files, files that
+//! will not be uploaded) are recorded here too, one line each.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+use crate::model::Direction;
+
+/// A sync asked for through `/.flickrfs/sync`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SyncRequest {
+    pub direction: Direction,
+    /// Account (collection folder) names; empty means all accounts.
+    pub accounts: Vec<String>,
+    /// Seconds since the epoch.
+    pub requested_at: u64,
+}
+
+/// Called (on the FUSE thread, so it must return quickly: send it to a
+/// channel or spawn) for every valid request written to `sync`.
+pub type SyncHook = Arc<dyn Fn(SyncRequest) + Send + Sync>;
+
+/// Parse what was written to `sync`: `both|up|down [account ...]`, one
+/// request per non-empty line.
+pub fn parse_sync_requests(text: &str) -> Result<Vec<SyncRequest>, String> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let mut words = line.split_whitespace();
+        let Some(first) = words.next() else { continue };
+        let direction: Direction = first.parse()?;
+        out.push(SyncRequest {
+            direction,
+            accounts: words.map(str::to_owned).collect(),
+            requested_at: now_secs(),
+        });
+    }
+    if out.is_empty() {
+        return Err(
+            "empty request: write both, up or down, optionally followed by account names".into(),
+        );
+    }
+    Ok(out)
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+const MAX_PROBLEMS: usize = 500;
+
+/// What `status` shows; shared by the mount and the sync hook.
+#[derive(Debug, Default, Serialize)]
+pub struct StatusBoard {
+    /// The sync engine's own words about its state (set by the hook's owner).
+    pub sync_state: Option<String>,
+    /// Requests written to `sync`, oldest first.
+    pub requests: Vec<SyncRequest>,
+    /// Whether a sync engine receives the requests.
+    pub engine_attached: bool,
+    /// Problems and notices, newest last (bounded).
+    pub problems: VecDeque<String>,
+}
+
+impl StatusBoard {
+    pub fn problem(&mut self, line: impl Into<String>) {
+        let line = line.into();
+        if self.problems.back() == Some(&line) {
+            return;
+        }
+        if self.problems.len() >= MAX_PROBLEMS {
+            self.problems.pop_front();
+        }
+        self.problems.push_back(line);
+    }
+
+    /// The text of `sync` when read.
+    pub fn sync_text(&self) -> String {
+        let mut s = String::new();
+        match (&self.sync_state, self.requests.last()) {
+            (Some(state), _) => s.push_str(&format!("{state}\n")),
+            (None, Some(r)) => s.push_str(&format!(
+                "requested: {}{}{}\n",
+                r.direction,
+                if r.accounts.is_empty() { "" } else { " " },
+                r.accounts.join(" ")
+            )),
+            (None, None) => s.push_str("idle\n"),
+        }
+        if !self.requests.is_empty() && !self.engine_attached {
+            s.push_str(
+                "waiting: the sync engine is not running in this mount; run `flickrfs sync`\n",
+            );
+        }
+        s.push_str("write \"both\", \"up\" or \"down\" (optionally followed by account names) to request a sync\n");
+        s
+    }
+
+    /// The text of `status`.
+    pub fn status_text(&self, catalog_lines: &[String]) -> String {
+        let mut s = String::from("flickrfs status\n");
+        s.push_str(&format!(
+            "sync: {}",
+            self.sync_text().lines().next().unwrap_or("idle")
+        ));
+        s.push('\n');
+        for r in &self.requests {
+            s.push_str(&format!(
+                "sync request: {}{}{} at {}{}\n",
+                r.direction,
+                if r.accounts.is_empty() { "" } else { " " },
+                r.accounts.join(" "),
+                r.requested_at,
+                if self.engine_attached {
+                    ""
+                } else {
+                    " (recorded, waiting for the sync engine)"
+                }
+            ));
+        }
+        for l in catalog_lines {
+            s.push_str(l);
+            s.push('\n');
+        }
+        if !self.problems.is_empty() {
+            s.push_str(&format!("problems ({}):\n", self.problems.len()));
+            for p in &self.problems {
+                s.push_str("  ");
+                s.push_str(p);
+                s.push('\n');
+            }
+        }
+        s
+    }
+
+    /// The text of `status.json`.
+    pub fn status_json(&self, catalog_lines: &[String]) -> String {
+        let v = serde_json::json!({
+            "sync_state": self.sync_state,
+            "engine_attached": self.engine_attached,
+            "requests": self.requests,
+            "catalog": catalog_lines,
+            "problems": self.problems,
+        });
+        let mut s = serde_json::to_string_pretty(&v).unwrap_or_else(|_| "{}".into());
+        s.push('\n');
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sync_requests_parse_and_garbage_is_refused() {
+        let r = parse_sync_requests("up alice bob\n").unwrap();
+        assert_eq!(r[0].direction, Direction::Up);
+        assert_eq!(r[0].accounts, vec!["alice", "bob"]);
+        assert_eq!(parse_sync_requests("both").unwrap()[0].accounts.len(), 0);
+        assert!(parse_sync_requests("sideways\n").is_err());
+        assert!(parse_sync_requests("\n\n").is_err());
+        assert!(parse_sync_requests("\u{0}\u{1}garbage").is_err());
+    }
+}

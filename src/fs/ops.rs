@@ -1,0 +1,1236 @@
+//! The filesystem core: every kernel request, already decoded by the
+//! adapter, becomes one method here returning `Result<_, FsError>`.
+//! It resolves inodes and names to [`Node`]s, asks the catalog what an
+//! operation means, and does the file I/O on backing files. It knows
+//! nothing of reply objects (see `adapter.rs`).
+
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::fs::{File, OpenOptions};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use fuser::{BackingId, FileAttr, FileType, FopenFlags, INodeNo, OpenFlags, TimeOrNow};
+
+use crate::catalog::{
+    Account, AccountId, AddOutcome, Catalog, CollectionId, Entry, EntryName, UnlinkOutcome,
+    WriteOutcome, Xattr,
+};
+
+use super::control::{parse_sync_requests, StatusBoard, SyncHook};
+use super::inodes::InodeTable;
+use super::io::{self, BackingCache, Handle, WriteHandle};
+use super::tree::{self, ControlFile, Node, CONTROL_DIR, POOLS_DIR};
+use super::{xattr, FsError, FsResult};
+
+/// Lock a mutex, recovering from poisoning (a panic elsewhere must not
+/// take the whole mount down).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Settings of the core, fixed at mount time.
+#[derive(Clone, Debug)]
+pub struct CoreConfig {
+    pub mountpoint: PathBuf,
+    pub uid: u32,
+    pub gid: u32,
+    /// Use kernel passthrough for reads when the kernel and privileges allow.
+    pub want_passthrough: bool,
+    pub ttl: Duration,
+}
+
+/// A directory listing snapshot, taken at `opendir`.
+#[derive(Debug)]
+pub struct Child {
+    pub name: Vec<u8>,
+    pub ino: u64,
+    pub attr: FileAttr,
+}
+
+/// What `open` decided.
+pub enum Opened {
+    /// Reply with this handle and these flags.
+    Plain(u64, FopenFlags),
+    /// Passthrough: the adapter registers `file` with the kernel (through
+    /// the reply) via [`FsCore::attach_backing`].
+    Backing { ino: u64, file: File },
+}
+
+pub struct FsCore {
+    pub(crate) cfg: CoreConfig,
+    cat: Mutex<Catalog>,
+    pub(crate) inodes: Mutex<InodeTable>,
+    handles: Mutex<HashMap<u64, Arc<Handle>>>,
+    dirs: Mutex<HashMap<u64, Arc<Vec<Child>>>>,
+    next_fh: AtomicU64,
+    pub(crate) status: Arc<Mutex<StatusBoard>>,
+    sync_hook: Option<SyncHook>,
+    pub(crate) passthrough: AtomicBool,
+    backing: BackingCache,
+    accounts: Mutex<Option<Vec<Account>>>,
+    started: SystemTime,
+    /// Set once the session exists (to tell the kernel a file changed).
+    pub(crate) notifier: std::sync::OnceLock<fuser::Notifier>,
+}
+
+impl std::fmt::Debug for FsCore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FsCore").field("cfg", &self.cfg).finish()
+    }
+}
+
+fn time_from_ns(ns: i64) -> SystemTime {
+    if ns >= 0 {
+        UNIX_EPOCH + Duration::from_nanos(ns as u64)
+    } else {
+        UNIX_EPOCH
+    }
+}
+
+fn entry_name(name: &str) -> FsResult<EntryName> {
+    EntryName::new(name).map_err(|e| FsError::from(e).with_status())
+}
+
+impl FsCore {
+    pub fn new(
+        cfg: CoreConfig,
+        catalog: Catalog,
+        status: Arc<Mutex<StatusBoard>>,
+        sync_hook: Option<SyncHook>,
+    ) -> Self {
+        lock(&status).engine_attached = sync_hook.is_some();
+        FsCore {
+            cfg,
+            cat: Mutex::new(catalog),
+            inodes: Mutex::new(InodeTable::new()),
+            handles: Mutex::new(HashMap::new()),
+            dirs: Mutex::new(HashMap::new()),
+            next_fh: AtomicU64::new(1),
+            status,
+            sync_hook,
+            passthrough: AtomicBool::new(false),
+            backing: BackingCache::default(),
+            accounts: Mutex::new(None),
+            started: SystemTime::now(),
+            notifier: std::sync::OnceLock::new(),
+        }
+    }
+
+    pub(crate) fn cat(&self) -> MutexGuard<'_, Catalog> {
+        lock(&self.cat)
+    }
+
+    /// Record a line in the status (and the log).
+    pub fn problem(&self, line: impl Into<String>) {
+        let line = line.into();
+        tracing::warn!("{line}");
+        lock(&self.status).problem(line);
+    }
+
+    /// Forget cached catalog facts (the catalog changed).
+    pub(crate) fn forget_cached_accounts(&self) {
+        *lock(&self.accounts) = None;
+    }
+
+    fn accounts(&self) -> FsResult<Vec<Account>> {
+        let mut cache = lock(&self.accounts);
+        if let Some(a) = cache.as_ref() {
+            return Ok(a.clone());
+        }
+        let list = self.cat().accounts()?;
+        *cache = Some(list.clone());
+        Ok(list)
+    }
+
+    fn account(&self, id: AccountId) -> FsResult<Account> {
+        self.accounts()?
+            .into_iter()
+            .find(|a| a.id == id)
+            .ok_or_else(|| FsError::not_found("account"))
+    }
+
+    fn node(&self, ino: u64) -> FsResult<Node> {
+        lock(&self.inodes)
+            .get(ino)
+            .map(|s| s.node)
+            .ok_or_else(|| FsError::new(libc::ENOENT, format!("unknown inode {ino}")))
+    }
+
+    /// The collection whose entries a directory node lists.
+    fn folder_of(&self, node: Node) -> FsResult<CollectionId> {
+        match node {
+            Node::Account(a) => Ok(self.account(a)?.root),
+            Node::Folder(c) => Ok(c),
+            Node::Root | Node::ControlDir | Node::Pools(_) => Err(FsError::new(
+                libc::EPERM,
+                "only account, set and pool folders hold photos",
+            )),
+            Node::Control(_) | Node::Entry(..) | Node::LinkStub(..) => {
+                Err(FsError::quiet(libc::ENOTDIR))
+            }
+        }
+    }
+
+    // ----- attributes -------------------------------------------------
+
+    fn dir_attr(&self, ino: u64) -> FileAttr {
+        FileAttr {
+            ino: INodeNo(ino),
+            size: 0,
+            blocks: 0,
+            atime: self.started,
+            mtime: self.started,
+            ctime: self.started,
+            crtime: self.started,
+            kind: FileType::Directory,
+            perm: 0o755,
+            nlink: 2,
+            uid: self.cfg.uid,
+            gid: self.cfg.gid,
+            rdev: 0,
+            blksize: 4096,
+            flags: 0,
+        }
+    }
+
+    fn file_attr(&self, ino: u64, size: u64, mtime: SystemTime, perm: u16) -> FileAttr {
+        FileAttr {
+            ino: INodeNo(ino),
+            size,
+            blocks: size.div_ceil(512),
+            atime: mtime,
+            mtime,
+            ctime: mtime,
+            crtime: mtime,
+            kind: FileType::RegularFile,
+            perm,
+            nlink: 1,
+            uid: self.cfg.uid,
+            gid: self.cfg.gid,
+            rdev: 0,
+            blksize: 4096,
+            flags: 0,
+        }
+    }
+
+    fn entry_attr(&self, ino: u64, e: &Entry) -> FileAttr {
+        if let Some(path) = &e.path {
+            if let Ok(m) = std::fs::metadata(path) {
+                let mtime = m.modified().unwrap_or(UNIX_EPOCH);
+                let mut a = self.file_attr(ino, m.len(), mtime, 0o644);
+                a.blocks = m.blocks();
+                a.atime = m.accessed().unwrap_or(mtime);
+                a.ctime = time_from_ns(m.ctime() * 1_000_000_000 + m.ctime_nsec());
+                return a;
+            }
+        }
+        self.file_attr(ino, e.size, time_from_ns(e.mtime_ns), 0o644)
+    }
+
+    fn attr_of(&self, ino: u64, node: Node, entry: Option<&Entry>) -> FsResult<FileAttr> {
+        Ok(match node {
+            n if n.is_dir() => self.dir_attr(ino),
+            Node::Control(c) => self.file_attr(
+                ino,
+                0,
+                SystemTime::now(),
+                if c.writable() { 0o644 } else { 0o444 },
+            ),
+            Node::LinkStub(c, p) => {
+                let target = self.entry_by_key(ino, c, p).ok().and_then(|e| e.path);
+                let len = target.map(|t| t.as_os_str().len() as u64).unwrap_or(0);
+                let mut a = self.file_attr(ino, len, SystemTime::now(), 0o777);
+                a.kind = FileType::Symlink;
+                a
+            }
+            Node::Entry(c, p) => match entry {
+                Some(e) => self.entry_attr(ino, e),
+                None => {
+                    let e = self.entry_by_key(ino, c, p)?;
+                    self.entry_attr(ino, &e)
+                }
+            },
+            _ => self.dir_attr(ino),
+        })
+    }
+
+    /// The catalog entry behind an entry inode, refreshed.
+    fn entry_by_key(
+        &self,
+        ino: u64,
+        c: CollectionId,
+        p: crate::catalog::PhotoKey,
+    ) -> FsResult<Entry> {
+        let name = lock(&self.inodes).get(ino).map(|s| s.name.to_string());
+        let cat = self.cat();
+        if let Some(name) = name {
+            if let Ok(n) = EntryName::new(&name) {
+                if let Some(e) = cat.lookup(c, &n)? {
+                    if e.photo == p {
+                        return Ok(e);
+                    }
+                }
+            }
+        }
+        cat.entries_of(p)?
+            .into_iter()
+            .find(|e| e.collection == c)
+            .ok_or_else(|| FsError::quiet(libc::ENOENT))
+    }
+
+    fn entry_of_ino(&self, ino: u64) -> FsResult<Entry> {
+        match self.node(ino)? {
+            Node::Entry(c, p) => {
+                let e = self.entry_by_key(ino, c, p)?;
+                if let Some(s) = lock(&self.inodes).get_mut(ino) {
+                    s.entry = Some(e.clone());
+                }
+                Ok(e)
+            }
+            n if n.is_dir() => Err(FsError::quiet(libc::EISDIR)),
+            _ => Err(FsError::quiet(libc::EPERM)),
+        }
+    }
+
+    pub fn getattr(&self, ino: u64) -> FsResult<FileAttr> {
+        let node = self.node(ino)?;
+        self.attr_of(ino, node, None)
+    }
+
+    // ----- the resolver ----------------------------------------------
+
+    /// What `name` is inside directory `parent`.
+    fn resolve(&self, parent: Node, name: &str) -> FsResult<(Node, Option<Entry>)> {
+        let nf = || FsError::quiet(libc::ENOENT);
+        match parent {
+            Node::Root => {
+                if name == CONTROL_DIR {
+                    return Ok((Node::ControlDir, None));
+                }
+                let acct = self
+                    .accounts()?
+                    .into_iter()
+                    .find(|a| a.collection_name.as_str() == name);
+                acct.map(|a| (Node::Account(a.id), None)).ok_or_else(nf)
+            }
+            Node::ControlDir => ControlFile::from_name(name)
+                .map(|c| (Node::Control(c), None))
+                .ok_or_else(nf),
+            Node::Account(a) => {
+                if name == POOLS_DIR {
+                    return Ok((Node::Pools(a), None));
+                }
+                let n = EntryName::new(name).map_err(|_| nf())?;
+                let root = self.account(a)?.root;
+                let cat = self.cat();
+                if let Some(set) = cat.lookup_set(a, &n)? {
+                    return Ok((Node::Folder(set.id), None));
+                }
+                cat.lookup(root, &n)?
+                    .map(|e| (Node::Entry(root, e.photo), Some(e)))
+                    .ok_or_else(nf)
+            }
+            Node::Pools(a) => {
+                let n = EntryName::new(name).map_err(|_| nf())?;
+                self.cat()
+                    .lookup_pool(a, &n)?
+                    .map(|p| (Node::Folder(p.id), None))
+                    .ok_or_else(nf)
+            }
+            Node::Folder(c) => {
+                let n = EntryName::new(name).map_err(|_| nf())?;
+                self.cat()
+                    .lookup(c, &n)?
+                    .map(|e| (Node::Entry(c, e.photo), Some(e)))
+                    .ok_or_else(nf)
+            }
+            Node::Control(_) | Node::Entry(..) | Node::LinkStub(..) => {
+                Err(FsError::quiet(libc::ENOTDIR))
+            }
+        }
+    }
+
+    /// Every child of a directory node: (name, node, entry).
+    fn children(&self, dir: Node) -> FsResult<Vec<(String, Node, Option<Entry>)>> {
+        let mut out = Vec::new();
+        match dir {
+            Node::Root => {
+                out.push((CONTROL_DIR.to_owned(), Node::ControlDir, None));
+                for a in self.accounts()? {
+                    out.push((
+                        a.collection_name.as_str().to_owned(),
+                        Node::Account(a.id),
+                        None,
+                    ));
+                }
+            }
+            Node::ControlDir => {
+                for c in ControlFile::ALL {
+                    out.push((c.name().to_owned(), Node::Control(c), None));
+                }
+            }
+            Node::Account(a) => {
+                let root = self.account(a)?.root;
+                out.push((POOLS_DIR.to_owned(), Node::Pools(a), None));
+                let cat = self.cat();
+                for s in cat.sets(a)? {
+                    if s.name.as_str() != POOLS_DIR {
+                        out.push((s.name.as_str().to_owned(), Node::Folder(s.id), None));
+                    }
+                }
+                for e in cat.list(root)? {
+                    out.push((
+                        e.name.as_str().to_owned(),
+                        Node::Entry(root, e.photo),
+                        Some(e),
+                    ));
+                }
+            }
+            Node::Pools(a) => {
+                for p in self.cat().pools(a)? {
+                    out.push((p.name.as_str().to_owned(), Node::Folder(p.id), None));
+                }
+            }
+            Node::Folder(c) => {
+                for e in self.cat().list(c)? {
+                    out.push((e.name.as_str().to_owned(), Node::Entry(c, e.photo), Some(e)));
+                }
+            }
+            Node::Control(_) | Node::Entry(..) | Node::LinkStub(..) => {
+                return Err(FsError::quiet(libc::ENOTDIR))
+            }
+        }
+        Ok(out)
+    }
+
+    fn assign(&self, node: Node, parent: u64, name: &str, entry: Option<Entry>) -> u64 {
+        lock(&self.inodes).assign(node, parent, name, entry)
+    }
+
+    pub fn lookup(&self, parent: u64, name: &OsStr) -> FsResult<FileAttr> {
+        let name = tree::lookup_name(name)?;
+        let pnode = self.node(parent)?;
+        let (node, entry) = self.resolve(pnode, name)?;
+        let ino = self.assign(node, parent, name, entry.clone());
+        self.attr_of(ino, node, entry.as_ref())
+    }
+
+    // ----- directories ------------------------------------------------
+
+    pub fn opendir(&self, ino: u64) -> FsResult<u64> {
+        let node = self.node(ino)?;
+        if !node.is_dir() {
+            return Err(FsError::quiet(libc::ENOTDIR));
+        }
+        let parent = lock(&self.inodes).get(ino).map(|s| s.parent).unwrap_or(1);
+        let kids = self.children(node)?;
+        let mut list = Vec::with_capacity(kids.len() + 2);
+        list.push(Child {
+            name: b".".to_vec(),
+            ino,
+            attr: self.dir_attr(ino),
+        });
+        list.push(Child {
+            name: b"..".to_vec(),
+            ino: parent,
+            attr: self.dir_attr(parent),
+        });
+        for (name, node, entry) in kids {
+            let cino = self.assign(node, ino, &name, entry.clone());
+            let attr = self.attr_of(cino, node, entry.as_ref())?;
+            list.push(Child {
+                name: name.into_bytes(),
+                ino: cino,
+                attr,
+            });
+        }
+        let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
+        lock(&self.dirs).insert(fh, Arc::new(list));
+        Ok(fh)
+    }
+
+    pub fn dir_listing(&self, fh: u64) -> FsResult<Arc<Vec<Child>>> {
+        lock(&self.dirs)
+            .get(&fh)
+            .cloned()
+            .ok_or_else(|| FsError::quiet(libc::EBADF))
+    }
+
+    pub fn releasedir(&self, fh: u64) {
+        lock(&self.dirs).remove(&fh);
+    }
+
+    pub fn mkdir(&self, parent: u64, name: &OsStr) -> FsResult<FileAttr> {
+        let name = tree::new_name(name)?;
+        let Node::Account(a) = self.node(parent)? else {
+            return Err(FsError::new(
+                libc::EPERM,
+                format!("mkdir {name:?}: photosets are folders directly under an account folder"),
+            ));
+        };
+        if name == POOLS_DIR {
+            return Err(FsError::quiet(libc::EEXIST));
+        }
+        let set = self.cat().mkdir(a, &entry_name(name)?)?;
+        let ino = self.assign(Node::Folder(set.id), parent, set.name.as_str(), None);
+        Ok(self.dir_attr(ino))
+    }
+
+    pub fn rmdir(&self, parent: u64, name: &OsStr) -> FsResult<()> {
+        let name = tree::lookup_name(name)?;
+        let (node, _) = self.resolve(self.node(parent)?, name)?;
+        match node {
+            Node::Folder(c) => {
+                self.cat().rmdir(c)?;
+                Ok(())
+            }
+            n if n.is_dir() => Err(FsError::new(
+                libc::EPERM,
+                format!("rmdir {name:?}: only photoset folders can be removed"),
+            )),
+            _ => Err(FsError::quiet(libc::ENOTDIR)),
+        }
+    }
+
+    // ----- entries ----------------------------------------------------
+
+    pub fn unlink(&self, parent: u64, name: &OsStr) -> FsResult<()> {
+        let name = tree::lookup_name(name)?;
+        let pnode = self.node(parent)?;
+        if matches!(pnode, Node::ControlDir | Node::Root) {
+            return Err(FsError::new(
+                libc::EPERM,
+                format!("{name:?} cannot be removed"),
+            ));
+        }
+        let coll = self.folder_of(pnode)?;
+        let outcome = self.cat().unlink(coll, &entry_name(name)?)?;
+        tracing::info!("rm {name:?}: {outcome:?}");
+        if let UnlinkOutcome::Forgotten { path: Some(p), .. } = &outcome {
+            tracing::info!("{} stays on disk", p.display());
+        }
+        Ok(())
+    }
+
+    pub fn rename(
+        &self,
+        parent: u64,
+        name: &OsStr,
+        newparent: u64,
+        newname: &OsStr,
+        noreplace: bool,
+        exchange: bool,
+    ) -> FsResult<()> {
+        if exchange {
+            return Err(FsError::new(
+                libc::EINVAL,
+                "RENAME_EXCHANGE is not supported",
+            ));
+        }
+        let name = tree::lookup_name(name)?;
+        let newname = tree::new_name(newname)?;
+        let pnode = self.node(parent)?;
+        let dnode = self.node(newparent)?;
+        let (node, _) = self.resolve(pnode, name)?;
+        if noreplace && self.resolve(dnode, newname).is_ok() {
+            return Err(FsError::quiet(libc::EEXIST));
+        }
+        match node {
+            Node::Entry(..) => {
+                let src = self.folder_of(pnode)?;
+                let dst = self.folder_of(dnode)?;
+                let e = self
+                    .cat()
+                    .rename(src, &entry_name(name)?, dst, &entry_name(newname)?)?;
+                let mut t = lock(&self.inodes);
+                if let Some(ino) = t.ino_of(&node) {
+                    t.rekey(
+                        ino,
+                        Node::Entry(e.collection, e.photo),
+                        e.name.as_str(),
+                        Some(e.clone()),
+                    );
+                    if let Some(s) = t.get_mut(ino) {
+                        s.parent = newparent;
+                    }
+                }
+                Ok(())
+            }
+            Node::Folder(c) => match (pnode, dnode) {
+                (Node::Account(a), Node::Account(b)) if a == b => {
+                    let set = self.cat().rename_set(c, &entry_name(newname)?)?;
+                    let mut t = lock(&self.inodes);
+                    if let Some(ino) = t.ino_of(&node) {
+                        if let Some(s) = t.get_mut(ino) {
+                            s.name = set.name.as_str().into();
+                        }
+                    }
+                    Ok(())
+                }
+                (Node::Account(_), Node::Account(_)) => Err(FsError::quiet(libc::EXDEV)),
+                _ => Err(FsError::new(
+                    libc::EPERM,
+                    format!("{name:?}: a set folder can only be renamed within its account"),
+                )),
+            },
+            _ => Err(FsError::new(
+                libc::EPERM,
+                format!("{name:?} cannot be renamed"),
+            )),
+        }
+    }
+
+    pub fn link(&self, ino: u64, newparent: u64, newname: &OsStr) -> FsResult<FileAttr> {
+        let newname = tree::new_name(newname)?;
+        let (node, src_name) = {
+            let t = lock(&self.inodes);
+            let s = t.get(ino).ok_or_else(|| FsError::quiet(libc::ENOENT))?;
+            (s.node, s.name.to_string())
+        };
+        let Node::Entry(src, _) = node else {
+            return Err(FsError::new(libc::EPERM, "only photos can be linked"));
+        };
+        let dst = self.folder_of(self.node(newparent)?)?;
+        let e = self
+            .cat()
+            .link(src, &entry_name(&src_name)?, dst, &entry_name(newname)?)?;
+        let nino = self.assign(
+            Node::Entry(dst, e.photo),
+            newparent,
+            e.name.as_str(),
+            Some(e.clone()),
+        );
+        Ok(self.entry_attr(nino, &e))
+    }
+
+    /// `ln -s /real/file DIR`: a reference without a copy; shown as a
+    /// regular file.
+    pub fn symlink(&self, parent: u64, name: &OsStr, target: &Path) -> FsResult<FileAttr> {
+        let name = tree::new_name(name)?;
+        let coll = self.folder_of(self.node(parent)?)?;
+        if !target.is_absolute() {
+            return Err(FsError::new(
+                libc::EINVAL,
+                format!(
+                    "ln -s {}: give the real file's absolute path",
+                    target.display()
+                ),
+            )
+            .with_status());
+        }
+        if target.starts_with(&self.cfg.mountpoint) {
+            return Err(FsError::new(
+                libc::EINVAL,
+                format!("ln -s {}: the target must be outside the mount (use ln for a photo in the mount)", target.display()),
+            )
+            .with_status());
+        }
+        let meta = std::fs::metadata(target).map_err(|e| {
+            FsError::new(
+                e.raw_os_error().unwrap_or(libc::ENOENT),
+                format!("ln -s {}: {e}", target.display()),
+            )
+        })?;
+        if !meta.is_file() {
+            return Err(FsError::new(
+                libc::EINVAL,
+                format!("ln -s {}: not a regular file", target.display()),
+            ));
+        }
+        let target = std::fs::canonicalize(target).unwrap_or_else(|_| target.to_path_buf());
+        let outcome = self
+            .cat()
+            .add_file(coll, &entry_name(name)?, &target, None)?;
+        match outcome {
+            AddOutcome::NewPhoto(e) | AddOutcome::SamePhoto(e) => {
+                self.assign(Node::Entry(coll, e.photo), parent, e.name.as_str(), Some(e.clone()));
+                let stub = Node::LinkStub(coll, e.photo);
+                let ino = self.assign(stub, parent, e.name.as_str(), Some(e.clone()));
+                self.attr_of(ino, stub, Some(&e))
+            }
+            AddOutcome::AlreadyInSets { .. } => Err(FsError::new(
+                libc::EEXIST,
+                format!("{name:?}: this content is already a photo in sets; the account folder lists only photos in no set"),
+            )
+            .with_status()),
+        }
+    }
+
+    /// readlink: only the short-lived `ln -s` stub is a link.
+    pub fn readlink(&self, ino: u64) -> FsResult<Vec<u8>> {
+        match self.node(ino)? {
+            Node::LinkStub(c, p) => self
+                .entry_by_key(ino, c, p)?
+                .path
+                .map(|p| p.as_os_str().as_bytes().to_vec())
+                .ok_or_else(|| FsError::quiet(libc::ENOENT)),
+            _ => Err(FsError::quiet(libc::EINVAL)),
+        }
+    }
+
+    // ----- files ------------------------------------------------------
+
+    fn new_fh(&self, h: Handle) -> u64 {
+        let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
+        lock(&self.handles).insert(fh, Arc::new(h));
+        fh
+    }
+
+    pub fn handle(&self, fh: u64) -> FsResult<Arc<Handle>> {
+        lock(&self.handles)
+            .get(&fh)
+            .cloned()
+            .ok_or_else(|| FsError::quiet(libc::EBADF))
+    }
+
+    pub fn create(&self, parent: u64, name: &OsStr) -> FsResult<(FileAttr, u64)> {
+        let name = tree::new_name(name)?;
+        let pnode = self.node(parent)?;
+        if pnode == Node::ControlDir {
+            return Err(FsError::new(libc::EPERM, "no new files in .flickrfs"));
+        }
+        let coll = self.folder_of(pnode)?;
+        let ename = entry_name(name)?;
+        if self.resolve(pnode, name).is_ok() {
+            return Err(FsError::quiet(libc::EEXIST));
+        }
+        let folder = {
+            let acct = self.cat().collection(coll)?.account;
+            self.account(acct)?.default_folder
+        };
+        let (path, file) = io::create_unique(&folder, name).map_err(|e| {
+            FsError::from_io(
+                e,
+                format!("creating a file for {name:?} in {}", folder.display()),
+            )
+        })?;
+        let entry = match self.cat().create_entry(coll, &ename, &path) {
+            Ok(e) => e,
+            Err(err) => {
+                // The empty file is ours and holds nothing: don't leave it behind.
+                drop(file);
+                let _ = std::fs::remove_file(&path);
+                return Err(err.into());
+            }
+        };
+        let ino = self.assign(
+            Node::Entry(coll, entry.photo),
+            parent,
+            entry.name.as_str(),
+            Some(entry.clone()),
+        );
+        let attr = self.entry_attr(ino, &entry);
+        let fh = self.new_fh(Handle::Write(WriteHandle {
+            file,
+            ino,
+            target: Mutex::new((coll, entry.photo)),
+            path,
+            dirty: AtomicBool::new(true),
+            created: true,
+        }));
+        Ok((attr, fh))
+    }
+
+    pub fn open(&self, ino: u64, flags: OpenFlags) -> FsResult<Opened> {
+        let node = self.node(ino)?;
+        let acc = flags.0 & libc::O_ACCMODE;
+        let writing = acc == libc::O_WRONLY || acc == libc::O_RDWR;
+        match node {
+            Node::Control(c) => {
+                if writing && !c.writable() {
+                    return Err(FsError::quiet(libc::EACCES));
+                }
+                let content = self.render_control(c);
+                let fh = self.new_fh(Handle::Control {
+                    file: c,
+                    content: content.into_bytes(),
+                    input: Mutex::new(Vec::new()),
+                });
+                Ok(Opened::Plain(fh, FopenFlags::FOPEN_DIRECT_IO))
+            }
+            Node::Entry(c, p) => {
+                let e = self.entry_of_ino(ino)?;
+                let Some(path) = e.path.clone() else {
+                    return Err(FsError::new(
+                        libc::EIO,
+                        format!("{}: not downloaded yet (no local file)", e.name),
+                    )
+                    .with_status());
+                };
+                if writing {
+                    let file = OpenOptions::new()
+                        .read(true)
+                        .write(true)
+                        .open(&path)
+                        .map_err(|err| self.backing_error(&e, &path, err))?;
+                    let fh = self.new_fh(Handle::Write(WriteHandle {
+                        file,
+                        ino,
+                        target: Mutex::new((c, p)),
+                        path,
+                        dirty: AtomicBool::new(false),
+                        created: false,
+                    }));
+                    return Ok(Opened::Plain(fh, FopenFlags::FOPEN_DIRECT_IO));
+                }
+                let file = File::open(&path).map_err(|err| self.backing_error(&e, &path, err))?;
+                if self.passthrough.load(Ordering::Relaxed) {
+                    self.keep_cache(ino, &file);
+                    return Ok(Opened::Backing { ino, file });
+                }
+                let keep = self.keep_cache(ino, &file);
+                let fh = self.new_fh(Handle::Read { file });
+                Ok(Opened::Plain(
+                    fh,
+                    if keep {
+                        FopenFlags::FOPEN_KEEP_CACHE
+                    } else {
+                        FopenFlags::empty()
+                    },
+                ))
+            }
+            _ => Err(FsError::quiet(libc::EISDIR)),
+        }
+    }
+
+    /// Whether the kernel's cached pages of `ino` are still the backing
+    /// file's: same size and mtime as when last opened.
+    fn keep_cache(&self, ino: u64, file: &File) -> bool {
+        let Ok(m) = file.metadata() else { return false };
+        let stamp = (m.len(), m.modified().unwrap_or(UNIX_EPOCH));
+        let mut t = lock(&self.inodes);
+        let Some(slot) = t.get_mut(ino) else {
+            return false;
+        };
+        let before = slot.cache_stamp.replace(stamp);
+        drop(t);
+        if before.is_some() && before != Some(stamp) {
+            // The backing file changed behind the mount since the kernel
+            // cached this inode: drop its attributes (size) too, not only
+            // the pages, so reads are not cut at the old size.
+            if let Some(n) = self.notifier.get() {
+                if let Err(e) = n.inval_inode(INodeNo(ino), 0, 0) {
+                    tracing::debug!("inval_inode {ino}: {e}");
+                }
+            }
+        }
+        before == Some(stamp)
+    }
+
+    fn backing_error(&self, e: &Entry, path: &Path, err: std::io::Error) -> FsError {
+        if err.kind() == std::io::ErrorKind::NotFound {
+            let _ = self.cat().mark_missing(e.photo);
+            FsError::new(
+                libc::EIO,
+                format!(
+                    "{}: backing file {} is missing (moved or deleted outside the mount); `flickrfs relocate` can find it by content",
+                    e.name,
+                    path.display()
+                ),
+            )
+            .with_status()
+        } else {
+            FsError::from_io(err, format!("{}: opening {}", e.name, path.display()))
+        }
+    }
+
+    /// Passthrough open: share one backing id per inode.
+    pub fn attach_backing(
+        &self,
+        ino: u64,
+        create: impl FnOnce() -> std::io::Result<BackingId>,
+    ) -> FsResult<(u64, Arc<BackingId>)> {
+        let id = self.backing.get_or(ino, create).map_err(|e| {
+            FsError::from_io(e, "registering the backing file for passthrough".into())
+        })?;
+        let fh = self.new_fh(Handle::Passthrough {
+            _backing: id.clone(),
+        });
+        Ok((fh, id))
+    }
+
+    /// Passthrough failed: serve this open (and the following ones) with pread.
+    pub fn fallback_to_pread(&self, ino: u64, file: File, why: &FsError) -> (u64, FopenFlags) {
+        if self.passthrough.swap(false, Ordering::Relaxed) {
+            self.problem(format!(
+                "kernel passthrough unavailable ({}); reads use pread",
+                why.message
+            ));
+        }
+        let keep = self.keep_cache(ino, &file);
+        let fh = self.new_fh(Handle::Read { file });
+        (
+            fh,
+            if keep {
+                FopenFlags::FOPEN_KEEP_CACHE
+            } else {
+                FopenFlags::empty()
+            },
+        )
+    }
+
+    pub fn read(&self, fh: u64, offset: u64, size: u32) -> FsResult<Vec<u8>> {
+        let h = self.handle(fh)?;
+        match &*h {
+            Handle::Read { file } => io::pread(file, offset, size)
+                .map_err(|e| FsError::from_io(e, format!("reading at {offset}"))),
+            Handle::Write(w) => io::pread(&w.file, offset, size)
+                .map_err(|e| FsError::from_io(e, format!("reading {}", w.path.display()))),
+            Handle::Control { content, .. } => {
+                let start = (offset as usize).min(content.len());
+                let end = (start + size as usize).min(content.len());
+                Ok(content[start..end].to_vec())
+            }
+            Handle::Passthrough { .. } => {
+                Err(FsError::new(libc::EIO, "read on a passthrough handle"))
+            }
+        }
+    }
+
+    pub fn write(&self, fh: u64, offset: u64, data: &[u8]) -> FsResult<u32> {
+        let h = self.handle(fh)?;
+        match &*h {
+            Handle::Write(w) => w
+                .write_at(data, offset)
+                .map(|n| n as u32)
+                .map_err(|e| FsError::from_io(e, format!("writing {}", w.path.display()))),
+            Handle::Control { file, input, .. } => {
+                if !file.writable() {
+                    return Err(FsError::quiet(libc::EBADF));
+                }
+                let mut buf = lock(input);
+                buf.extend_from_slice(data);
+                if buf.len() > 64 * 1024 {
+                    buf.clear();
+                    return Err(
+                        FsError::new(libc::EINVAL, ".flickrfs/sync: request too long")
+                            .with_status(),
+                    );
+                }
+                if buf.contains(&b'\n') {
+                    let text = std::mem::take(&mut *buf);
+                    self.submit_sync(&text)?;
+                }
+                Ok(data.len() as u32)
+            }
+            _ => Err(FsError::quiet(libc::EBADF)),
+        }
+    }
+
+    fn submit_sync(&self, raw: &[u8]) -> FsResult<()> {
+        let text = std::str::from_utf8(raw).map_err(|_| {
+            FsError::new(libc::EINVAL, ".flickrfs/sync: the request is not text").with_status()
+        })?;
+        let reqs = parse_sync_requests(text).map_err(|e| {
+            FsError::new(libc::EINVAL, format!(".flickrfs/sync: {e}")).with_status()
+        })?;
+        for r in reqs {
+            tracing::info!("sync requested: {} {:?}", r.direction, r.accounts);
+            lock(&self.status).requests.push(r.clone());
+            if let Some(hook) = &self.sync_hook {
+                hook(r);
+            }
+        }
+        Ok(())
+    }
+
+    /// Make written bytes durable and tell the catalog.
+    fn finish(&self, w: &WriteHandle) -> FsResult<()> {
+        if !w.dirty.swap(false, Ordering::SeqCst) {
+            return Ok(());
+        }
+        io::sync_file_and_dir(&w.file, &w.path)
+            .map_err(|e| FsError::from_io(e, format!("fsync {}", w.path.display())))?;
+        let (coll, photo) = *lock(&w.target);
+        let outcome = self.cat().finish_write(photo, None)?;
+        if let WriteOutcome::Merged {
+            into, redundant, ..
+        } = outcome
+        {
+            *lock(&w.target) = (coll, into);
+            {
+                let mut t = lock(&self.inodes);
+                let name = t.get(w.ino).map(|s| s.name.to_string()).unwrap_or_default();
+                t.rekey(w.ino, Node::Entry(coll, into), &name, None);
+            }
+            if let Some(r) = redundant {
+                // A byte copy this mount just wrote of content the catalog
+                // already has in another file: ours, never a user's file.
+                if w.created && r == w.path {
+                    match std::fs::remove_file(&r) {
+                        Ok(()) => tracing::info!(
+                            "{}: same content as a photo already in the catalog; removed the copy",
+                            r.display()
+                        ),
+                        Err(e) => {
+                            tracing::warn!("{}: could not remove duplicate copy: {e}", r.display())
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn flush(&self, fh: u64) -> FsResult<()> {
+        let h = self.handle(fh)?;
+        match &*h {
+            Handle::Write(w) => self.finish(w),
+            Handle::Control { input, .. } => {
+                let rest = std::mem::take(&mut *lock(input));
+                if rest.iter().any(|b| !b.is_ascii_whitespace()) {
+                    self.submit_sync(&rest)?;
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    pub fn fsync(&self, fh: u64) -> FsResult<()> {
+        let h = self.handle(fh)?;
+        match &*h {
+            Handle::Write(w) => {
+                w.file
+                    .sync_all()
+                    .map_err(|e| FsError::from_io(e, format!("fsync {}", w.path.display())))?;
+                self.finish(w)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    pub fn release(&self, fh: u64) -> FsResult<()> {
+        let h = lock(&self.handles).remove(&fh);
+        if let Some(h) = h {
+            if let Handle::Write(w) = &*h {
+                return self.finish(w);
+            }
+        }
+        Ok(())
+    }
+
+    pub fn setattr(
+        &self,
+        ino: u64,
+        size: Option<u64>,
+        atime: Option<TimeOrNow>,
+        mtime: Option<TimeOrNow>,
+        fh: Option<u64>,
+    ) -> FsResult<FileAttr> {
+        let node = self.node(ino)?;
+        match node {
+            Node::Control(_) => return self.getattr(ino),
+            Node::Entry(..) => {}
+            _ => return self.getattr(ino),
+        }
+        let e = self.entry_of_ino(ino)?;
+        let path = e
+            .path
+            .clone()
+            .ok_or_else(|| FsError::new(libc::EIO, format!("{}: no local file", e.name)))?;
+        if let Some(size) = size {
+            let handle = fh.and_then(|f| self.handle(f).ok());
+            match handle.as_deref() {
+                Some(Handle::Write(w)) => {
+                    w.file.set_len(size).map_err(|err| {
+                        FsError::from_io(err, format!("truncating {}", path.display()))
+                    })?;
+                    w.dirty.store(true, Ordering::SeqCst);
+                }
+                _ => {
+                    let f = OpenOptions::new()
+                        .write(true)
+                        .open(&path)
+                        .map_err(|err| self.backing_error(&e, &path, err))?;
+                    f.set_len(size).map_err(|err| {
+                        FsError::from_io(err, format!("truncating {}", path.display()))
+                    })?;
+                    io::sync_file_and_dir(&f, &path).map_err(|err| {
+                        FsError::from_io(err, format!("fsync {}", path.display()))
+                    })?;
+                    self.cat().finish_write(e.photo, None)?;
+                }
+            }
+        }
+        if atime.is_some() || mtime.is_some() {
+            set_times(&path, atime, mtime)
+                .map_err(|err| FsError::from_io(err, format!("utimens {}", path.display())))?;
+        }
+        self.getattr(ino)
+    }
+
+    // ----- control files ----------------------------------------------
+
+    fn render_control(&self, c: ControlFile) -> String {
+        let catalog_lines = self.catalog_status_lines();
+        let status = lock(&self.status);
+        match c {
+            ControlFile::Sync => status.sync_text(),
+            ControlFile::Status => status.status_text(&catalog_lines),
+            ControlFile::StatusJson => status.status_json(&catalog_lines),
+            ControlFile::Plan => {
+                drop(status);
+                self.plan_text()
+            }
+        }
+    }
+
+    fn catalog_status_lines(&self) -> Vec<String> {
+        match self.cat().problems(None) {
+            Ok(ps) => ps
+                .into_iter()
+                .map(|p| format!("{}: {}", p.kind.as_str(), p.message))
+                .collect(),
+            Err(e) => vec![format!("catalog unavailable: {e}")],
+        }
+    }
+
+    fn plan_text(&self) -> String {
+        let mut s = String::from(
+            "plan (from the catalog; the sync computes the full plan with Flickr's state)\n",
+        );
+        let accounts = match self.accounts() {
+            Ok(a) => a,
+            Err(e) => return format!("{s}catalog unavailable: {}\n", e.message),
+        };
+        for a in accounts {
+            let photos = match self.cat().photos(a.id) {
+                Ok(p) => p,
+                Err(e) => {
+                    s.push_str(&format!(
+                        "{}: catalog unavailable: {e}\n",
+                        a.collection_name
+                    ));
+                    continue;
+                }
+            };
+            let mut counts: std::collections::BTreeMap<&'static str, usize> = Default::default();
+            for p in &photos {
+                *counts.entry(p.state().as_str()).or_default() += 1;
+            }
+            s.push_str(&format!("{} ({} photos):", a.collection_name, photos.len()));
+            for (k, v) in counts {
+                s.push_str(&format!(" {k} {v};"));
+            }
+            s.push('\n');
+        }
+        s
+    }
+
+    // ----- xattrs and statfs ------------------------------------------
+
+    fn photo_of(&self, ino: u64) -> FsResult<crate::catalog::PhotoKey> {
+        match self.node(ino)? {
+            Node::Entry(_, p) => Ok(p),
+            _ => Err(FsError::quiet(libc::ENODATA)),
+        }
+    }
+
+    pub fn getxattr(&self, ino: u64, name: &OsStr) -> FsResult<Vec<u8>> {
+        let attr = xattr::known(name, false)?;
+        let photo = self.photo_of(ino)?;
+        self.cat()
+            .get_xattr(photo, attr)?
+            .map(String::into_bytes)
+            .ok_or_else(|| FsError::quiet(libc::ENODATA))
+    }
+
+    pub fn listxattr(&self, ino: u64) -> FsResult<Vec<u8>> {
+        let photo = match self.node(ino)? {
+            Node::Entry(_, p) => p,
+            _ => return Ok(Vec::new()),
+        };
+        let attrs: Vec<Xattr> = self.cat().list_xattrs(photo)?;
+        Ok(xattr::encode_list(&attrs))
+    }
+
+    pub fn setxattr(&self, ino: u64, name: &OsStr, value: &[u8]) -> FsResult<()> {
+        let attr = xattr::known(name, true)?;
+        xattr::check_writable(attr)?;
+        let photo = match self.node(ino)? {
+            Node::Entry(_, p) => p,
+            _ => {
+                return Err(FsError::new(
+                    libc::ENOTSUP,
+                    "attributes belong to photos, not folders",
+                ))
+            }
+        };
+        self.cat()
+            .set_xattr(photo, attr, value)
+            .map_err(|e| FsError::from(e).with_status())
+    }
+
+    pub fn removexattr(&self, ino: u64, name: &OsStr) -> FsResult<()> {
+        let attr = xattr::known(name, true)?;
+        xattr::check_writable(attr)?;
+        let photo = self.photo_of(ino)?;
+        self.cat().remove_xattr(photo, attr)?;
+        Ok(())
+    }
+
+    /// The filesystem holding the default folder of the node's account
+    /// (or of the first account).
+    pub fn statfs_path(&self, ino: u64) -> PathBuf {
+        let accounts = self.accounts().unwrap_or_default();
+        let acct = match self.node(ino) {
+            Ok(Node::Account(a)) | Ok(Node::Pools(a)) => accounts.iter().find(|x| x.id == a),
+            _ => None,
+        };
+        let folder = acct
+            .or(accounts.first())
+            .map(|a| a.default_folder.clone())
+            .unwrap_or_else(|| PathBuf::from("/"));
+        // the default folder may not exist yet: walk up to a directory that does
+        let mut p = folder.as_path();
+        while !p.exists() {
+            match p.parent() {
+                Some(q) => p = q,
+                None => break,
+            }
+        }
+        p.to_path_buf()
+    }
+}
+
+fn set_times(
+    path: &Path,
+    atime: Option<TimeOrNow>,
+    mtime: Option<TimeOrNow>,
+) -> std::io::Result<()> {
+    fn ts(t: Option<TimeOrNow>) -> libc::timespec {
+        match t {
+            None => libc::timespec {
+                tv_sec: 0,
+                tv_nsec: libc::UTIME_OMIT,
+            },
+            Some(TimeOrNow::Now) => libc::timespec {
+                tv_sec: 0,
+                tv_nsec: libc::UTIME_NOW,
+            },
+            Some(TimeOrNow::SpecificTime(t)) => {
+                let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+                libc::timespec {
+                    tv_sec: d.as_secs() as libc::time_t,
+                    tv_nsec: d.subsec_nanos() as _,
+                }
+            }
+        }
+    }
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+    let times = [ts(atime), ts(mtime)];
+    // SAFETY: `c` is a valid NUL-terminated path and `times` has two elements.
+    let rc = unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), times.as_ptr(), 0) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}

@@ -1,0 +1,693 @@
+//! Real FUSE mounts, driven with the tools people use (cp, mv, ln, rm,
+//! mkdir, rsync, python's shutil, setfattr/getfattr, find, cmp), checking
+//! the catalog and the disk after each DESIGN.md rule.
+
+#[path = "common/mount.rs"]
+mod harness;
+
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use flickrfs::catalog::{EntryName, PhotoState};
+use flickrfs::fs::{MountOptions, SyncRequest};
+use harness::*;
+
+const MB: usize = 1024 * 1024;
+
+fn photo_of(
+    w: &World,
+    coll: flickrfs::catalog::CollectionId,
+    name: &str,
+) -> flickrfs::catalog::Entry {
+    w.catalog()
+        .lookup(coll, &EntryName::new(name).unwrap())
+        .unwrap()
+        .unwrap_or_else(|| panic!("{name} not in the catalog; listed: {:?}", w.names(coll)))
+}
+
+// ----- lifecycle and layout -------------------------------------------
+
+#[test]
+fn mount_shows_control_dir_account_and_pools() {
+    let w = World::new();
+    w.add_alice();
+    let m = w.mount();
+    let root = w.ok("ls -A $M");
+    assert_eq!(root.lines().collect::<Vec<_>>(), vec![".flickrfs", "alice"]);
+    let ctl = w.ok("ls $M/.flickrfs");
+    assert_eq!(
+        ctl.split_whitespace().collect::<Vec<_>>(),
+        vec!["plan", "status", "status.json", "sync"]
+    );
+    assert!(w.ok("ls $M/alice").contains("Pools"));
+    assert!(m.status().starts_with("flickrfs status"));
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(m.mnt.join(".flickrfs/status.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(json.get("problems").is_some());
+    assert!(w.ok("cat $M/.flickrfs/plan").contains("alice"));
+    // statfs reports the default folder's filesystem
+    assert!(w.ok("df -P $M | tail -1").contains("flickrfs"));
+    m.unmount();
+}
+
+#[test]
+fn refuses_missing_or_non_empty_mount_point() {
+    let w = World::new();
+    w.add_alice();
+    let mut o = w.options();
+    o.mountpoint = w.tmp.path().join("nope");
+    let e = flickrfs::fs::spawn_mount(o).unwrap_err().to_string();
+    assert!(e.contains("does not exist"), "{e}");
+    std::fs::write(w.mnt.join("x"), b"x").unwrap();
+    let e = flickrfs::fs::spawn_mount(w.options())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("not empty"), "{e}");
+}
+
+#[test]
+fn fusermount_u_unmounts_and_the_mount_can_come_back() {
+    let w = World::new();
+    w.add_alice();
+    let m = w.mount();
+    w.ok("fusermount3 -u $M");
+    assert!(eventually(Duration::from_secs(5), || !is_mounted(&w.mnt)));
+    drop(m);
+    let m = w.mount();
+    assert!(is_mounted(&w.mnt));
+    flickrfs::fs::unmount(&w.mnt).expect("flickrfs unmount");
+    assert!(!is_mounted(&w.mnt));
+    drop(m);
+}
+
+// ----- reads ---------------------------------------------------------------
+
+fn reads_equal_backing(force_pread: bool) {
+    let w = World::new();
+    let a = w.add_alice();
+    let src = w.user_photo("big.jpg", 9 * MB + 123, 7);
+    let set = w
+        .catalog()
+        .mkdir(a.id, &EntryName::new("Trip").unwrap())
+        .unwrap();
+    w.catalog()
+        .add_file(set.id, &EntryName::new("big.jpg").unwrap(), &src, None)
+        .unwrap();
+    let mut o: MountOptions = w.options();
+    o.force_pread = force_pread;
+    let m = w.mount_with(o);
+    if !force_pread {
+        assert!(
+            m.handle().passthrough(),
+            "running as root on a 6.9+ kernel: reads must use passthrough"
+        );
+    } else {
+        assert!(!m.handle().passthrough());
+    }
+    w.ok("cmp $P/big.jpg $M/alice/Trip/big.jpg");
+    // twice: the second open may keep the page cache, bytes must still match
+    w.ok("cmp $P/big.jpg $M/alice/Trip/big.jpg");
+    w.ok("dd if=$M/alice/Trip/big.jpg bs=1M skip=3 count=2 status=none | cmp - <(dd if=$P/big.jpg bs=1M skip=3 count=2 status=none)");
+    // the file changes behind the mount (shrinks, then grows): the next
+    // open sees the new bytes and the new size, with no waiting
+    std::fs::write(&src, jpeg_bytes(2 * MB, 99)).unwrap();
+    w.ok("cmp $P/big.jpg $M/alice/Trip/big.jpg");
+    std::fs::write(&src, jpeg_bytes(12 * MB + 5, 98)).unwrap();
+    w.ok("cmp $P/big.jpg $M/alice/Trip/big.jpg");
+    assert_eq!(
+        std::fs::metadata(m.mnt.join("alice/Trip/big.jpg"))
+            .unwrap()
+            .len(),
+        12 * MB as u64 + 5
+    );
+    let st = std::fs::metadata(m.mnt.join("alice/Trip/big.jpg")).unwrap();
+    assert!(st.file_type().is_file(), "entries are plain files");
+}
+
+#[test]
+fn reads_pass_through_to_the_backing_file_with_kernel_passthrough() {
+    reads_equal_backing(false);
+}
+
+#[test]
+fn reads_pass_through_to_the_backing_file_with_pread() {
+    reads_equal_backing(true);
+}
+
+#[test]
+fn a_backing_file_deleted_behind_the_mount_gives_eio_and_a_status_line() {
+    let w = World::new();
+    let a = w.add_alice();
+    let src = w.user_photo("gone.jpg", 10_000, 1);
+    w.catalog()
+        .add_file(a.root, &EntryName::new("gone.jpg").unwrap(), &src, None)
+        .unwrap();
+    let m = w.mount();
+    std::fs::remove_file(&src).unwrap();
+    let r = std::fs::read(m.mnt.join("alice/gone.jpg"));
+    assert_eq!(errno(r), libc::EIO);
+    assert!(m.status().contains("gone.jpg"), "{}", m.status());
+    // the mount is still alive
+    w.ok("ls $M/alice >/dev/null");
+}
+
+// ----- writes --------------------------------------------------------------
+
+#[test]
+fn cp_into_a_set_lands_in_the_default_folder_durably_and_survives_remount() {
+    let w = World::new();
+    let a = w.add_alice();
+    w.catalog()
+        .mkdir(a.id, &EntryName::new("Trip").unwrap())
+        .unwrap();
+    let src = w.user_photo("IMG_1.jpg", 3 * MB, 3);
+    let m = w.mount();
+    w.ok("cp $P/IMG_1.jpg $M/alice/Trip/");
+    let set = w.set(&a, "Trip");
+    let e = photo_of(&w, set.id, "IMG_1.jpg");
+    let path = e.path.clone().expect("backing path");
+    assert!(path.starts_with(&w.default_folder), "{}", path.display());
+    assert_eq!(sha1_of(&path), sha1_of(&src));
+    let photo = w.catalog().photo(e.photo).unwrap();
+    assert_eq!(photo.state(), PhotoState::LocalOnly);
+    w.ok("cmp $P/IMG_1.jpg $M/alice/Trip/IMG_1.jpg");
+    m.unmount();
+    assert_eq!(sha1_of(&path), sha1_of(&src), "bytes survive unmount");
+    let _m = w.mount();
+    w.ok("cmp $P/IMG_1.jpg $M/alice/Trip/IMG_1.jpg");
+}
+
+#[test]
+fn writing_never_overwrites_a_file_already_in_the_default_folder() {
+    let w = World::new();
+    let a = w.add_alice();
+    std::fs::create_dir_all(&w.default_folder).unwrap();
+    std::fs::write(w.default_folder.join("x.jpg"), b"the user's own file").unwrap();
+    w.user_photo("x.jpg", 5000, 5);
+    let _m = w.mount();
+    w.ok("cp $P/x.jpg $M/alice/");
+    assert_eq!(
+        std::fs::read(w.default_folder.join("x.jpg")).unwrap(),
+        b"the user's own file"
+    );
+    let e = photo_of(&w, a.root, "x.jpg");
+    assert_ne!(
+        e.path.as_deref(),
+        Some(w.default_folder.join("x.jpg").as_path())
+    );
+}
+
+#[test]
+fn copying_content_the_catalog_has_adds_a_membership_not_a_photo() {
+    let w = World::new();
+    let a = w.add_alice();
+    let cat = w.catalog();
+    let t = cat.mkdir(a.id, &EntryName::new("Trip").unwrap()).unwrap();
+    let b = cat.mkdir(a.id, &EntryName::new("Best").unwrap()).unwrap();
+    let src = w.user_photo("s.jpg", 200_000, 11);
+    cat.add_file(t.id, &EntryName::new("s.jpg").unwrap(), &src, None)
+        .unwrap();
+    let before = cat.photos(a.id).unwrap().len();
+    let _m = w.mount();
+    w.ok("cp $M/alice/Trip/s.jpg $M/alice/Best/");
+    let in_t = photo_of(&w, t.id, "s.jpg");
+    let in_b = photo_of(&w, b.id, "s.jpg");
+    assert_eq!(in_t.photo, in_b.photo, "same photo in one more set");
+    assert_eq!(w.catalog().photos(a.id).unwrap().len(), before);
+    w.ok("cmp $P/s.jpg $M/alice/Best/s.jpg");
+}
+
+#[test]
+fn rsync_and_python_shutil_copy_into_the_mount() {
+    let w = World::new();
+    let a = w.add_alice();
+    w.catalog()
+        .mkdir(a.id, &EntryName::new("Trip").unwrap())
+        .unwrap();
+    for i in 0..5 {
+        w.user_photo(&format!("r{i}.jpg"), 50_000 + i * 1000, i as u64 + 20);
+    }
+    let _m = w.mount();
+    w.ok("rsync -a $P/ $M/alice/Trip/");
+    w.user_photo("py.jpg", 70_000, 77);
+    w.ok("python3 -c 'import shutil,os; shutil.copy2(os.environ[\"P\"]+\"/py.jpg\", os.environ[\"M\"]+\"/alice/py.jpg\")'");
+    w.ok("cmp $P/py.jpg $M/alice/py.jpg");
+    let set = w.set(&a, "Trip");
+    let names = w.names(set.id);
+    for i in 0..5 {
+        assert!(names.contains(&format!("r{i}.jpg")), "{names:?}");
+        w.ok(&format!("cmp $P/r{i}.jpg $M/alice/Trip/r{i}.jpg"));
+    }
+    // rsync's temporary dot files never show up as photos
+    assert!(names.iter().all(|n| !n.starts_with('.')), "{names:?}");
+    let found = w.ok("find $M/alice -type f | sort");
+    assert!(found.contains("/alice/Trip/r4.jpg"), "{found}");
+}
+
+#[test]
+fn truncate_and_utimens_pass_to_the_backing_file() {
+    let w = World::new();
+    let a = w.add_alice();
+    w.user_photo("t.jpg", 10_000, 4);
+    let _m = w.mount();
+    w.ok("cp $P/t.jpg $M/alice/t.jpg");
+    let e = photo_of(&w, a.root, "t.jpg");
+    let path = e.path.unwrap();
+    w.ok("truncate -s 100 $M/alice/t.jpg");
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), 100);
+    w.ok("touch -m -d '2001-02-03 04:05:06' $M/alice/t.jpg");
+    let out = w.ok(&format!("stat -c %Y {}", path.display()));
+    assert_eq!(out.trim(), "981173106");
+    assert_eq!(w.ok("stat -c %Y $M/alice/t.jpg").trim(), "981173106");
+}
+
+// ----- references and memberships -------------------------------------
+
+#[test]
+fn ln_s_references_a_file_without_copying_and_shows_a_plain_file() {
+    let w = World::new();
+    let a = w.add_alice();
+    w.catalog()
+        .mkdir(a.id, &EntryName::new("Trip").unwrap())
+        .unwrap();
+    let src = w.user_photo("ref.jpg", 100_000, 8);
+    let m = w.mount();
+    w.ok("ln -s $P/ref.jpg $M/alice/Trip/");
+    let set = w.set(&a, "Trip");
+    let e = photo_of(&w, set.id, "ref.jpg");
+    assert_eq!(
+        e.path.as_deref(),
+        Some(std::fs::canonicalize(&src).unwrap().as_path())
+    );
+    assert!(!w.default_folder.join("ref.jpg").exists(), "no copy made");
+    let st = std::fs::symlink_metadata(m.mnt.join("alice/Trip/ref.jpg")).unwrap();
+    assert!(
+        st.file_type().is_file(),
+        "shown as a regular file, not a symlink"
+    );
+    w.ok("cmp $P/ref.jpg $M/alice/Trip/ref.jpg");
+    // relative targets are refused with a clear errno
+    let err = w.fails("cd $P && ln -s ref.jpg $M/alice/rel.jpg");
+    assert!(err.contains("Invalid argument"), "{err}");
+}
+
+#[test]
+fn hard_link_puts_the_same_photo_in_one_more_set() {
+    let w = World::new();
+    let a = w.add_alice();
+    let cat = w.catalog();
+    let t = cat.mkdir(a.id, &EntryName::new("Trip").unwrap()).unwrap();
+    let b = cat.mkdir(a.id, &EntryName::new("Best").unwrap()).unwrap();
+    let src = w.user_photo("h.jpg", 30_000, 9);
+    cat.add_file(t.id, &EntryName::new("h.jpg").unwrap(), &src, None)
+        .unwrap();
+    let _m = w.mount();
+    w.ok("ln $M/alice/Trip/h.jpg $M/alice/Best/h.jpg");
+    assert_eq!(
+        photo_of(&w, t.id, "h.jpg").photo,
+        photo_of(&w, b.id, "h.jpg").photo
+    );
+    w.ok("cmp $P/h.jpg $M/alice/Best/h.jpg");
+}
+
+#[test]
+fn mv_renames_reassigns_and_unassigns() {
+    let w = World::new();
+    let a = w.add_alice();
+    let cat = w.catalog();
+    let t = cat.mkdir(a.id, &EntryName::new("Trip").unwrap()).unwrap();
+    let b = cat.mkdir(a.id, &EntryName::new("Best").unwrap()).unwrap();
+    let src = w.user_photo("m.jpg", 30_000, 10);
+    let key = match cat
+        .add_file(t.id, &EntryName::new("m.jpg").unwrap(), &src, None)
+        .unwrap()
+    {
+        flickrfs::catalog::AddOutcome::NewPhoto(e) => e.photo,
+        other => panic!("{other:?}"),
+    };
+    let _m = w.mount();
+    // within a folder: a new title
+    w.ok("mv $M/alice/Trip/m.jpg $M/alice/Trip/Sunset.jpg");
+    assert_eq!(photo_of(&w, t.id, "Sunset.jpg").photo, key);
+    assert_eq!(w.catalog().photo(key).unwrap().meta.title, "Sunset");
+    // between sets: reassign, same photo
+    w.ok("mv $M/alice/Trip/Sunset.jpg $M/alice/Best/");
+    assert_eq!(photo_of(&w, b.id, "Sunset.jpg").photo, key);
+    assert!(w.names(t.id).is_empty());
+    // to the account folder: in no set any more
+    w.ok("mv $M/alice/Best/Sunset.jpg $M/alice/");
+    assert_eq!(photo_of(&w, a.root, "Sunset.jpg").photo, key);
+    assert!(w.names(b.id).is_empty());
+    assert_eq!(w.catalog().memberships(key).unwrap(), vec![a.root]);
+    assert_eq!(
+        sha1_of(&src),
+        sha1_of(&w.photos.join("m.jpg")),
+        "file untouched"
+    );
+    w.ok("test -f $P/m.jpg");
+}
+
+#[test]
+fn rm_in_a_set_leaves_the_set_and_rm_in_the_account_forgets_but_keeps_the_file() {
+    let w = World::new();
+    let a = w.add_alice();
+    let cat = w.catalog();
+    let t = cat.mkdir(a.id, &EntryName::new("Trip").unwrap()).unwrap();
+    let src = w.user_photo("d.jpg", 30_000, 12);
+    cat.add_file(t.id, &EntryName::new("d.jpg").unwrap(), &src, None)
+        .unwrap();
+    let _m = w.mount();
+    w.ok("rm $M/alice/Trip/d.jpg");
+    assert!(w.names(t.id).is_empty());
+    // now in no set: listed in the account folder
+    assert!(w.names(a.root).contains(&"d.jpg".to_string()));
+    w.ok("rm $M/alice/d.jpg");
+    assert!(!w.names(a.root).contains(&"d.jpg".to_string()));
+    assert!(src.exists(), "rm never deletes a user's file");
+}
+
+#[test]
+fn mkdir_rmdir_and_renaming_set_folders() {
+    let w = World::new();
+    let a = w.add_alice();
+    w.user_photo("k.jpg", 20_000, 13);
+    let _m = w.mount();
+    w.ok("mkdir $M/alice/Holidays");
+    let set = w.set(&a, "Holidays");
+    assert!(set.is_set());
+    w.ok("cp $P/k.jpg $M/alice/Holidays/");
+    let out = w.sh("rmdir $M/alice/Holidays");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not empty"),
+        "{out:?}"
+    );
+    w.ok("mv $M/alice/Holidays $M/alice/Summer");
+    assert_eq!(w.set(&a, "Summer").id, set.id);
+    w.ok("test -f $M/alice/Summer/k.jpg");
+    w.ok("mkdir $M/alice/Empty && rmdir $M/alice/Empty");
+    assert!(w
+        .catalog()
+        .lookup_set(a.id, &EntryName::new("Empty").unwrap())
+        .unwrap()
+        .is_none());
+    // mkdir inside a set means nothing: refused
+    w.fails("mkdir $M/alice/Summer/sub");
+}
+
+// ----- extended attributes ---------------------------------------------
+
+#[test]
+fn xattrs_carry_upload_settings_and_read_only_facts() {
+    let w = World::new();
+    let a = w.add_alice();
+    let src = w.user_photo("x.jpg", 20_000, 14);
+    w.catalog()
+        .add_file(a.root, &EntryName::new("x.jpg").unwrap(), &src, None)
+        .unwrap();
+    let _m = w.mount();
+    let f = "$M/alice/x.jpg";
+    w.ok(&format!(
+        "setfattr -n user.flickr.privacy -v friends+family {f}"
+    ));
+    w.ok(&format!("setfattr -n user.flickr.tags -v 'sea sunset' {f}"));
+    w.ok(&format!(
+        "setfattr -n user.flickr.description -v 'At the beach' {f}"
+    ));
+    w.ok(&format!("setfattr -n user.flickr.resize -v 2048 {f}"));
+    assert_eq!(
+        w.ok(&format!(
+            "getfattr --only-values -n user.flickr.privacy {f}"
+        )),
+        "friends+family"
+    );
+    let e = photo_of(&w, a.root, "x.jpg");
+    let meta = w.catalog().photo(e.photo).unwrap().meta;
+    assert_eq!(meta.description.as_deref(), Some("At the beach"));
+    let err = w.fails(&format!("setfattr -n user.flickr.privacy -v everyone {f}"));
+    assert!(err.contains("Invalid argument"), "{err}");
+    let err = w.fails(&format!("setfattr -n user.flickr.id -v 123 {f}"));
+    assert!(
+        err.contains("not permitted") || err.contains("Permission denied"),
+        "{err}"
+    );
+    let src_attr = w.ok(&format!(
+        "getfattr --only-values -n user.flickrfs.source {f}"
+    ));
+    assert_eq!(Path::new(&src_attr), std::fs::canonicalize(&src).unwrap());
+    let listed = w.ok(&format!("getfattr -d -m - {f}"));
+    for n in [
+        "user.flickr.privacy",
+        "user.flickr.tags",
+        "user.flickrfs.source",
+        "user.flickr.state",
+    ] {
+        assert!(listed.contains(n), "{n} missing in {listed}");
+    }
+}
+
+// ----- junk, odd names, bad input ---------------------------------------
+
+#[test]
+fn junk_files_work_but_are_never_uploadable_and_non_media_is_listed() {
+    let w = World::new();
+    let a = w.add_alice();
+    let m = w.mount();
+    w.ok("echo hi > $M/alice/.DS_Store && cat $M/alice/.DS_Store | grep -q hi");
+    w.ok("echo note > $M/alice/notes.txt");
+    // an editor's atomic save: temp file, then rename over the target
+    w.ok("printf abc > $M/alice/.goutputstream-XYZ && mv $M/alice/.goutputstream-XYZ $M/alice/doc.txt");
+    w.ok("grep -q abc $M/alice/doc.txt");
+    let cat = w.catalog();
+    let ds = photo_of(&w, a.root, ".DS_Store");
+    let p = cat.photo(ds.photo).unwrap();
+    assert!(p.junk);
+    assert_eq!(p.state(), PhotoState::NotUploadable);
+    let notes = cat.photo(photo_of(&w, a.root, "notes.txt").photo).unwrap();
+    assert_eq!(notes.state(), PhotoState::NotUploadable);
+    assert!(m.status().contains("notes.txt"), "{}", m.status());
+}
+
+#[test]
+fn zero_byte_files_work() {
+    let w = World::new();
+    let a = w.add_alice();
+    let _m = w.mount();
+    w.ok("touch $M/alice/empty.jpg && test -f $M/alice/empty.jpg && test ! -s $M/alice/empty.jpg");
+    let e = photo_of(&w, a.root, "empty.jpg");
+    assert_eq!(e.size, 0);
+}
+
+#[test]
+fn bad_names_get_clear_errnos_and_status_lines() {
+    let w = World::new();
+    w.add_alice();
+    let m = w.mount();
+    let long = "a".repeat(256);
+    let r = std::fs::write(m.mnt.join("alice").join(&long), b"x");
+    assert_eq!(errno(r), libc::ENAMETOOLONG);
+    let bad = OsStr::from_bytes(b"caf\xe9.jpg");
+    let r = std::fs::write(m.mnt.join("alice").join(bad), b"x");
+    assert_eq!(errno(r), libc::EILSEQ);
+    let r = std::fs::create_dir(m.mnt.join("alice").join(bad));
+    assert_eq!(errno(r), libc::EILSEQ);
+    assert!(m.status().contains("not valid UTF-8"), "{}", m.status());
+    assert!(m.status().contains("longer than 255"), "{}", m.status());
+    // nothing was written anywhere
+    assert!(w.ok("ls -A $M/alice").trim() == "Pools");
+}
+
+#[test]
+fn titles_with_slashes_dots_and_control_chars_list_as_safe_names() {
+    let w = World::new();
+    let a = w.add_alice();
+    let cat = w.catalog();
+    let remote = |id: &str, title: &str| flickrfs::catalog::RemotePhoto {
+        id: flickrfs::model::PhotoId::new(id),
+        title: title.into(),
+        description: String::new(),
+        tags: vec![],
+        visibility: Default::default(),
+        date_taken: None,
+        granularity: Default::default(),
+        original_format: Some("jpg".into()),
+        original_secret: None,
+        secret: None,
+        server: None,
+        url_original: None,
+        lastupdate: 1,
+        media_video: false,
+        checksum_tag: None,
+    };
+    cat.upsert_remote_photos(
+        a.id,
+        &[
+            remote("1", "a/b"),
+            remote("2", ".."),
+            remote("3", "bell\u{7}\nline"),
+            remote("4", ""),
+            remote("5", "same"),
+            remote("6", "same"),
+        ],
+    )
+    .unwrap();
+    let _m = w.mount();
+    let listing = w.ok("ls -A $M/alice");
+    let names: Vec<&str> = listing.lines().collect();
+    assert_eq!(names.len(), 7, "{names:?}"); // 6 photos + Pools
+    for n in &names {
+        assert!(
+            !n.contains('/') && *n != ".." && !n.chars().any(|c| c.is_control()),
+            "{n:?}"
+        );
+    }
+    // every listed name resolves
+    for n in names {
+        w.ok(&format!("stat \"$M/alice/{n}\" >/dev/null"));
+    }
+}
+
+// ----- control files ----------------------------------------------------------
+
+#[test]
+fn sync_control_file_records_requests_and_refuses_garbage() {
+    let w = World::new();
+    w.add_alice();
+    let got: Arc<Mutex<Vec<SyncRequest>>> = Arc::default();
+    let g2 = got.clone();
+    let m = w.mount_with_hook(Arc::new(move |r| g2.lock().unwrap().push(r)));
+    w.ok("echo up alice > $M/.flickrfs/sync");
+    {
+        let got = got.lock().unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].direction, flickrfs::model::Direction::Up);
+        assert_eq!(got[0].accounts, vec!["alice"]);
+    }
+    assert!(w.ok("cat $M/.flickrfs/sync").contains("up alice"));
+    assert!(
+        m.status().contains("sync request: up alice"),
+        "{}",
+        m.status()
+    );
+    let err = w.fails("echo sideways > $M/.flickrfs/sync");
+    assert!(err.contains("Invalid argument"), "{err}");
+    let err = w.fails("head -c 300 /dev/urandom > $M/.flickrfs/sync");
+    assert!(err.contains("Invalid argument"), "{err}");
+    assert_eq!(got.lock().unwrap().len(), 1);
+    assert!(m.status().contains("sideways"), "{}", m.status());
+    w.fails("echo both > $M/.flickrfs/status");
+}
+
+#[test]
+fn without_a_sync_engine_the_status_says_the_request_waits() {
+    let w = World::new();
+    w.add_alice();
+    let m = w.mount();
+    w.ok("echo both > $M/.flickrfs/sync");
+    assert!(
+        m.status().contains("waiting for the sync engine"),
+        "{}",
+        m.status()
+    );
+}
+
+// ----- caches -------------------------------------------------------------------
+
+#[test]
+fn changes_made_by_another_connection_show_up_while_mounted() {
+    let w = World::new();
+    let a = w.add_alice();
+    let src = w.user_photo("c.jpg", 20_000, 15);
+    let cat = w.catalog();
+    cat.add_file(a.root, &EntryName::new("c.jpg").unwrap(), &src, None)
+        .unwrap();
+    let m = w.mount();
+    // prime the kernel's caches
+    w.ok("ls -l $M/alice >/dev/null && stat $M/alice/c.jpg >/dev/null");
+    // another process (a sync) renames and adds
+    cat.rename(
+        a.root,
+        &EntryName::new("c.jpg").unwrap(),
+        a.root,
+        &EntryName::new("Renamed.jpg").unwrap(),
+    )
+    .unwrap();
+    cat.mkdir(a.id, &EntryName::new("NewSet").unwrap()).unwrap();
+    assert!(eventually(Duration::from_secs(5), || {
+        !m.mnt.join("alice/c.jpg").exists() && m.mnt.join("alice/Renamed.jpg").exists()
+    }));
+    assert!(m.mnt.join("alice/NewSet").is_dir());
+}
+
+// ----- safety -------------------------------------------------------------------
+
+#[test]
+fn no_operation_deletes_or_changes_a_users_file() {
+    let w = World::new();
+    let a = w.add_alice();
+    for i in 0..8 {
+        w.user_photo(&format!("u{i}.jpg"), 40_000 + i * 7, 100 + i as u64);
+    }
+    std::fs::create_dir_all(&w.default_folder).unwrap();
+    std::fs::write(
+        w.default_folder.join("u0.jpg"),
+        b"pre-existing in the default folder",
+    )
+    .unwrap();
+    let cat = w.catalog();
+    let t = cat.mkdir(a.id, &EntryName::new("Trip").unwrap()).unwrap();
+    for i in 0..4 {
+        let p = w.photos.join(format!("u{i}.jpg"));
+        cat.add_file(
+            t.id,
+            &EntryName::new(&format!("u{i}.jpg")).unwrap(),
+            &p,
+            None,
+        )
+        .unwrap();
+    }
+    let before_photos = tree_sums(&w.photos);
+    let before_default = tree_sums(&w.default_folder);
+    let m = w.mount();
+    let storm = r#"
+        set +e
+        cd $M/alice
+        mkdir Best Other
+        for i in 4 5 6 7; do ln -s $P/u$i.jpg Trip/; done
+        cp $P/u0.jpg Best/
+        ln Trip/u1.jpg Best/u1.jpg
+        mv Trip/u2.jpg Trip/Two.jpg
+        mv Trip/Two.jpg Other/
+        mv Other/Two.jpg .
+        rm Trip/u3.jpg
+        rm u3.jpg Two.jpg
+        rm -rf Best Other Trip
+        rm -f *
+        cp -r $P Copied 2>/dev/null
+        rsync -a --delete $P/ Trip/ 2>/dev/null
+        rm -rf Trip/*
+        find . -type f -exec rm -f {} +
+        truncate -s 0 nonexistent.jpg
+        true
+    "#;
+    w.sh(storm);
+    drop(m);
+    assert_eq!(
+        tree_sums(&w.photos),
+        before_photos,
+        "the user's photos are untouched"
+    );
+    let after_default = tree_sums(&w.default_folder);
+    for (k, v) in before_default {
+        assert_eq!(
+            after_default.get(&k),
+            Some(&v),
+            "{} changed or vanished",
+            k.display()
+        );
+    }
+}

@@ -1,0 +1,369 @@
+//! The mount as a process: `fs::mount` daemonising (fork, setsid, log file)
+//! and in the foreground, ended by SIGTERM/SIGINT, `flickrfs unmount`-style
+//! `fs::unmount`. The mounting process is this test binary re-executed with
+//! `--exact child_mount --ignored` and its settings in the environment.
+//!
+//! Also the mount benchmark (`bench_mount`, ignored; run by
+//! scripts/bench-mount.sh).
+
+#[path = "common/mount.rs"]
+mod harness;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use flickrfs::catalog::EntryName;
+use flickrfs::fs::MountOptions;
+use harness::*;
+
+/// Entry point of the re-executed child: mounts per FLICKRFS_TEST_* and
+/// exits. Does nothing when run by hand without them.
+#[test]
+#[ignore]
+fn child_mount() {
+    let (Ok(mnt), Ok(cat)) = (
+        std::env::var("FLICKRFS_TEST_MNT"),
+        std::env::var("FLICKRFS_TEST_CATALOG"),
+    ) else {
+        return;
+    };
+    let mut o = MountOptions::new(mnt, cat);
+    o.foreground = std::env::var("FLICKRFS_TEST_FOREGROUND").is_ok();
+    o.log_file = std::env::var("FLICKRFS_TEST_LOG").ok().map(PathBuf::from);
+    o.force_pread = std::env::var("FLICKRFS_TEST_PREAD").is_ok();
+    if let Err(e) = flickrfs::fs::mount(o) {
+        eprintln!("mount failed: {e}");
+        std::process::exit(1);
+    }
+    std::process::exit(0);
+}
+
+pub fn spawn_child(w: &World, foreground: bool, log: &Path, pread: bool) -> Child {
+    let exe = std::env::current_exe().expect("current exe");
+    let mut c = Command::new(exe);
+    c.args([
+        "--exact",
+        "child_mount",
+        "--ignored",
+        "--test-threads=1",
+        "--nocapture",
+        "-q",
+    ])
+    .env("FLICKRFS_TEST_MNT", &w.mnt)
+    .env("FLICKRFS_TEST_CATALOG", &w.catalog_path)
+    .env("FLICKRFS_TEST_LOG", log)
+    .env("HOME", &w.home)
+    .stdin(Stdio::null());
+    if foreground {
+        c.env("FLICKRFS_TEST_FOREGROUND", "1");
+        c.stderr(Stdio::piped());
+    }
+    if pread {
+        c.env("FLICKRFS_TEST_PREAD", "1");
+    }
+    c.spawn().expect("spawn child mount")
+}
+
+/// The pid the daemon wrote in its log.
+fn daemon_pid(log: &Path) -> Option<i32> {
+    let text = std::fs::read_to_string(log).ok()?;
+    let line = text.lines().rev().find(|l| l.contains("(pid "))?;
+    let start = line.rfind("(pid ")? + 5;
+    line[start..].trim_end_matches(')').parse().ok()
+}
+
+fn alive(pid: i32) -> bool {
+    // SAFETY: signal 0 only checks for existence.
+    unsafe { libc::kill(pid, 0) == 0 }
+}
+
+/// Unmounts on drop if a test fails half-way.
+struct Cleanup(PathBuf);
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if is_mounted(&self.0) {
+            let _ = Command::new("fusermount3").arg("-u").arg(&self.0).status();
+        }
+        if is_mounted(&self.0) {
+            let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+        }
+    }
+}
+
+#[test]
+fn mount_daemonises_logs_to_the_state_dir_and_sigterm_unmounts() {
+    let w = World::new();
+    w.add_alice();
+    let _c = Cleanup(w.mnt.clone());
+    let log = w.home.join(".local/state/flickrfs/mount.log");
+    let mut child = spawn_child(&w, false, &log, false);
+    let st = child.wait().expect("wait");
+    assert!(
+        st.success(),
+        "the parent returns once the daemon is mounted"
+    );
+    assert!(is_mounted(&w.mnt), "mounted after mount() returned");
+    w.ok("ls -A $M | grep -q alice && echo both > $M/.flickrfs/sync");
+    let pid = daemon_pid(&log).expect("the daemon logs its pid");
+    assert!(alive(pid));
+    // SAFETY: signalling our own daemon.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    assert!(
+        eventually(Duration::from_secs(10), || !is_mounted(&w.mnt)),
+        "SIGTERM unmounts"
+    );
+    assert!(
+        eventually(Duration::from_secs(10), || !alive(pid)),
+        "and the daemon exits"
+    );
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("unmounting"), "{text}");
+}
+
+#[test]
+fn flickrfs_unmount_ends_the_daemon() {
+    let w = World::new();
+    w.add_alice();
+    let _c = Cleanup(w.mnt.clone());
+    let log = w.tmp.path().join("log/mount.log");
+    assert!(spawn_child(&w, false, &log, false)
+        .wait()
+        .unwrap()
+        .success());
+    let pid = daemon_pid(&log).expect("pid");
+    flickrfs::fs::unmount(&w.mnt).expect("unmount");
+    assert!(!is_mounted(&w.mnt));
+    assert!(eventually(Duration::from_secs(10), || !alive(pid)));
+}
+
+#[test]
+fn the_daemon_reports_a_bad_mount_point_to_the_caller() {
+    let w = World::new();
+    w.add_alice();
+    std::fs::write(w.mnt.join("occupied"), b"x").unwrap();
+    let log = w.tmp.path().join("mount.log");
+    let out = spawn_child(&w, false, &log, false)
+        .wait_with_output()
+        .unwrap();
+    assert!(!out.status.success());
+}
+
+#[test]
+fn foreground_mount_unmounts_on_sigint_and_keeps_what_was_written() {
+    let w = World::new();
+    let a = w.add_alice();
+    let _c = Cleanup(w.mnt.clone());
+    w.user_photo("f.jpg", 100_000, 5);
+    let log = w.tmp.path().join("unused.log");
+    let mut child = spawn_child(&w, true, &log, true);
+    assert!(
+        eventually(Duration::from_secs(10), || is_mounted(&w.mnt)),
+        "mounted"
+    );
+    w.ok("cp $P/f.jpg $M/alice/");
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let st = child.wait().unwrap();
+    assert!(st.success(), "clean exit on SIGINT: {st:?}");
+    assert!(!is_mounted(&w.mnt));
+    let e = w
+        .catalog()
+        .lookup(a.root, &EntryName::new("f.jpg").unwrap())
+        .unwrap()
+        .expect("registered");
+    assert_eq!(sha1_of(&e.path.unwrap()), sha1_of(&w.photos.join("f.jpg")));
+}
+
+// ----- the benchmark (run by scripts/bench-mount.sh) ------------------------
+
+fn env_num(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Seconds to run a shell command (best of `runs`).
+fn time_sh(w: &World, script: &str, runs: usize) -> f64 {
+    let mut best = f64::MAX;
+    for _ in 0..runs {
+        let t = std::time::Instant::now();
+        w.ok(script);
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    best
+}
+
+fn rss_mb(pid: u32) -> f64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    s.lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
+struct Row {
+    what: String,
+    ours: String,
+    peer: String,
+    ratio: String,
+}
+
+fn stop_child(w: &World, mut child: Child) {
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let _ = child.wait();
+    assert!(eventually(Duration::from_secs(10), || !is_mounted(&w.mnt)));
+}
+
+#[test]
+#[ignore]
+fn bench_mount() {
+    use flickrfs::media::{Checksum, FileFacts, MediaKind};
+    let photos = env_num("BENCH_PHOTOS", 100_000);
+    let sets = env_num("BENCH_SETS", 100).max(1);
+    let read_mb = env_num("BENCH_READ_MB", 1024);
+    let w = World::new();
+    let a = w.add_alice();
+    let _c = Cleanup(w.mnt.clone());
+    let mut rows = Vec::new();
+
+    // -- sequential reads of a large file ------------------------------
+    let big = w.photos.join("big.jpg");
+    w.ok(&format!(
+        "head -c {} /dev/urandom > {} && sync",
+        read_mb * 1024 * 1024,
+        big.display()
+    ));
+    let cat = w.catalog();
+    let facts = |size: u64, i: usize| FileFacts {
+        size,
+        mtime_ns: 0,
+        checksum: Checksum(format!("{:040x}", i + 1)),
+        kind: MediaKind::Jpeg,
+        exif: Default::default(),
+    };
+    cat.add_file(
+        a.root,
+        &EntryName::new("big.jpg").unwrap(),
+        &big,
+        Some(facts(read_mb as u64 * 1024 * 1024, 10_000_000)),
+    )
+    .unwrap();
+    let dd = |f: &str| format!("dd if={f} of=/dev/null bs=1M status=none");
+    let direct = {
+        w.ok(&dd("$P/big.jpg")); // warm the page cache
+        time_sh(&w, &dd("$P/big.jpg"), 3)
+    };
+    let gbs = |s: f64| format!("{:.2} GB/s", read_mb as f64 / 1024.0 / s);
+    let log = w.tmp.path().join("bench.log");
+    for (label, pread) in [("passthrough", false), ("pread", true)] {
+        let child = spawn_child(&w, true, &log, pread);
+        assert!(eventually(Duration::from_secs(10), || is_mounted(&w.mnt)));
+        let first = time_sh(&w, &dd("$M/alice/big.jpg"), 1);
+        let again = time_sh(&w, &dd("$M/alice/big.jpg"), 3);
+        stop_child(&w, child);
+        rows.push(Row {
+            what: format!("read {read_mb} MiB via mount, {label}, first open"),
+            ours: gbs(first),
+            peer: format!("direct {}", gbs(direct)),
+            ratio: format!("{:.2}x", direct / first),
+        });
+        rows.push(Row {
+            what: format!("read {read_mb} MiB via mount, {label}, repeat open"),
+            ours: gbs(again),
+            peer: format!("direct {}", gbs(direct)),
+            ratio: format!("{:.2}x", direct / again),
+        });
+    }
+    let bindmnt = w.tmp.path().join("bindfs");
+    std::fs::create_dir_all(&bindmnt).unwrap();
+    let _b = Cleanup(bindmnt.clone());
+    w.ok(&format!("bindfs --no-allow-other $P {}", bindmnt.display()));
+    let bind_first = time_sh(&w, &dd(&format!("{}/big.jpg", bindmnt.display())), 1);
+    let bind = time_sh(&w, &dd(&format!("{}/big.jpg", bindmnt.display())), 3);
+    w.ok(&format!("fusermount3 -u {}", bindmnt.display()));
+    rows.push(Row {
+        what: format!("read {read_mb} MiB via bindfs (peer), first / repeat"),
+        ours: format!("{} / {}", gbs(bind_first), gbs(bind)),
+        peer: format!("direct {}", gbs(direct)),
+        ratio: format!("{:.2}x / {:.2}x", direct / bind_first, direct / bind),
+    });
+
+    // -- a large catalog: metadata walk and memory ---------------------
+    let seed_t = std::time::Instant::now();
+    let per_set = photos.div_ceil(sets);
+    let mut n = 0;
+    for s in 0..sets {
+        let dir = w.photos.join(format!("set{s:04}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let set = cat
+            .mkdir(a.id, &EntryName::new(&format!("Set {s:04}")).unwrap())
+            .unwrap();
+        for i in 0..per_set {
+            if n == photos {
+                break;
+            }
+            let name = format!("IMG_{n:06}.jpg");
+            let p = dir.join(&name);
+            std::fs::write(&p, format!("photo {n}")).unwrap();
+            cat.add_file(
+                set.id,
+                &EntryName::new(&name).unwrap(),
+                &p,
+                Some(facts(0, n)),
+            )
+            .unwrap_or_else(|e| panic!("seeding {i}: {e}"));
+            n += 1;
+        }
+    }
+    let seeded = seed_t.elapsed().as_secs_f64();
+    let child = spawn_child(&w, true, &log, false);
+    assert!(eventually(Duration::from_secs(10), || is_mounted(&w.mnt)));
+    let rss_idle = rss_mb(child.id());
+    let walk = |root: &str| format!("find {root} -type f -printf '%s\\n' | wc -l");
+    let native = time_sh(&w, &walk("$P"), 1);
+    let fuse_first = time_sh(&w, &walk("$M/alice"), 1);
+    let fuse_again = time_sh(&w, &walk("$M/alice"), 1);
+    let ls_native = time_sh(&w, "ls -lR $P > /dev/null", 1);
+    let ls_fuse = time_sh(&w, "ls -lR $M/alice > /dev/null", 1);
+    let counted: usize = w.ok(&walk("$M/alice")).trim().parse().unwrap();
+    let rss = rss_mb(child.id());
+    stop_child(&w, child);
+    assert_eq!(counted, photos + 1, "every photo is listed");
+    rows.push(Row {
+        what: format!("find -type f -printf %s over {photos} photos, fresh mount"),
+        ours: format!("{fuse_first:.2} s"),
+        peer: format!("native {native:.2} s"),
+        ratio: format!("{:.2}x", fuse_first / native),
+    });
+    rows.push(Row {
+        what: "  same, second walk (kernel caches warm)".into(),
+        ours: format!("{fuse_again:.2} s"),
+        peer: format!("native {native:.2} s"),
+        ratio: format!("{:.2}x", fuse_again / native),
+    });
+    rows.push(Row {
+        what: format!("ls -lR over {photos} photos"),
+        ours: format!("{ls_fuse:.2} s"),
+        peer: format!("native {ls_native:.2} s"),
+        ratio: format!("{:.2}x", ls_fuse / ls_native),
+    });
+    rows.push(Row {
+        what: format!("daemon RSS with {photos} photos (idle / after walks)"),
+        ours: format!("{rss_idle:.0} / {rss:.0} MB"),
+        peer: "target 150 MB".into(),
+        ratio: format!("{:.2}x", rss / 150.0),
+    });
+
+    println!();
+    println!("flickrfs mount benchmark ({photos} photos in {sets} sets; catalog seeded in {seeded:.1} s)");
+    println!("| measurement | flickrfs | comparison (same run) | ratio |");
+    println!("|---|---|---|---|");
+    for r in rows {
+        println!("| {} | {} | {} | {} |", r.what, r.ours, r.peer, r.ratio);
+    }
+}
