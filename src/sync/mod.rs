@@ -155,6 +155,7 @@ fn record(
     fetched: &fetch::Fetched,
     defaults: &MetaDefaults,
 ) -> Result<(LocalSnapshot, BaseSnapshot), SyncError> {
+    link_created_sets(cat, account, fetched)?;
     execute::record_fetched(cat, account, fetched)?;
     let (local, base) = execute::load_snapshots(cat, account, defaults)?;
     let known: BTreeSet<&PhotoId> = local
@@ -174,6 +175,47 @@ fn record(
     }
     cat.upsert_remote_photos(account, &missing)?;
     Ok(execute::load_snapshots(cat, account, defaults)?)
+}
+
+/// A folder made locally whose set was created online by a sync that was
+/// killed before recording it: the new Flickr set with the same title is
+/// that folder's set (paired in creation order, as the planner does). Done
+/// before the fetched sets are recorded, which would otherwise make a second
+/// folder for it and leave the first to be created online again.
+fn link_created_sets(
+    cat: &Catalog,
+    account: AccountId,
+    fetched: &fetch::Fetched,
+) -> Result<(), SyncError> {
+    let folders = cat.sets(account)?;
+    let known: BTreeSet<&crate::model::SetId> = folders.iter().filter_map(|c| c.set_id()).collect();
+    let mut pending: BTreeMap<&str, Vec<crate::catalog::CollectionId>> = BTreeMap::new();
+    for c in &folders {
+        if c.set_id().is_none() && c.state == crate::catalog::CollectionState::Normal {
+            pending.entry(c.title.as_str()).or_default().push(c.id);
+        }
+    }
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let mut new: Vec<&crate::flickr::Photoset> = fetched
+        .sets
+        .iter()
+        .filter(|s| !known.contains(&s.id))
+        .collect();
+    new.sort_by(|a, b| {
+        (a.id.as_str().len(), a.id.as_str()).cmp(&(b.id.as_str().len(), b.id.as_str()))
+    });
+    for s in new {
+        if let Some(list) = pending.get_mut(s.title.as_str()) {
+            list.sort();
+            if !list.is_empty() {
+                let c = list.remove(0);
+                cat.record_set_created(c, &s.id)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The identify step: online photos without a local file are looked for in
