@@ -823,6 +823,11 @@ impl Executor<'_> {
             let Some(b) = new.photos.get(id) else {
                 continue;
             };
+            // Unchanged bases are not rewritten: a no-op sync of a large
+            // library writes nothing.
+            if self.base.photos.get(id) == Some(b) {
+                continue;
+            }
             rows.push((
                 PhotoKey(lp.key.0),
                 SyncedBase {
@@ -841,7 +846,11 @@ impl Executor<'_> {
         self.cat.set_synced_bases(&rows)?;
         for ls in self.local.sets.values() {
             if let Some(id) = &ls.remote {
-                if let Some(b) = new.sets.get(id) {
+                if let Some(b) = new
+                    .sets
+                    .get(id)
+                    .filter(|b| self.base.sets.get(id) != Some(*b))
+                {
                     self.cat
                         .set_synced_title(CollectionId(ls.key.0), Some(&b.title))?;
                 }
