@@ -364,7 +364,12 @@ pub fn sync_options(prefs: &Prefs, run: &SyncRun) -> crate::sync::SyncOptions {
         dry_run: run.dry_run,
         defaults: MetaDefaults {
             privacy: prefs.privacy,
+            safety_level: prefs.safety_level,
+            resize: prefs.resize,
         },
+        parallelism: prefs.parallelism.clamp(1, 32) as usize,
+        identify: prefs.identify,
+        ..SyncOptions::default()
     }
 }
 

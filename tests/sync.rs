@@ -1,13 +1,14 @@
 //! End-to-end sync against the emulator over real HTTP, with a real SQLite
 //! catalog and real files in a temporary folder.
 
-use std::path::Path;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 
-use flickrfs::catalog::{Catalog, EntryName};
-use flickrfs::emulator::{Emulator, EmulatorConfig, NewEmuPhoto};
+use flickrfs::catalog::{AccountId, Catalog, CollectionId, EntryName};
+use flickrfs::emulator::{Emulator, EmulatorConfig, FaultConfig, NewEmuPhoto};
 use flickrfs::flickr::{AccessToken, ApiCredentials, Client, ClientOptions, Endpoints};
-use flickrfs::model::Direction;
-use flickrfs::sync::{run_sync, NoProgress, PlanOptions, SyncOptions};
+use flickrfs::model::{Direction, PhotoId, Resize};
+use flickrfs::sync::{run_sync, NoProgress, PlanOptions, SyncOptions, SyncReport};
 
 fn jpeg(rgb: [u8; 3]) -> Vec<u8> {
     let img = image::RgbImage::from_pixel(32, 24, image::Rgb(rgb));
@@ -27,24 +28,36 @@ struct World {
     nsid: String,
     client: Client,
     cat: Catalog,
-    account: flickrfs::catalog::AccountId,
-    folder: std::path::PathBuf,
+    account: AccountId,
+    folder: PathBuf,
+    root: CollectionId,
 }
 
-fn world() -> World {
+fn world(demo: bool) -> World {
     let tmp = tempfile::tempdir().expect("tempdir");
     let emu = Emulator::start(EmulatorConfig {
         state_dir: tmp.path().join("emu"),
         bind: "127.0.0.1:0".parse().expect("addr"),
         auto_approve: true,
+        seed_demo: demo,
         ..Default::default()
     })
     .expect("emulator");
-    let key = emu.create_api_key().expect("key");
-    let user = emu.create_user("alice").expect("user");
-    let tok = emu
-        .issue_token(&key.key, &user.nsid, "write")
-        .expect("token");
+    let (key, nsid, tok) = if demo {
+        let user = emu.demo_user().expect("demo user");
+        (
+            emu.default_api_key(),
+            user.nsid,
+            emu.demo_token().expect("demo token"),
+        )
+    } else {
+        let key = emu.create_api_key().expect("key");
+        let user = emu.create_user("alice").expect("user");
+        let tok = emu
+            .issue_token(&key.key, &user.nsid, "write")
+            .expect("token");
+        (key, user.nsid, tok)
+    };
     let client = Client::new(
         Endpoints::local(&emu.base_url()),
         ApiCredentials {
@@ -55,7 +68,7 @@ fn world() -> World {
             token: tok.token,
             secret: tok.secret,
         }),
-        ClientOptions::default(),
+        fast_retries(),
     )
     .expect("client");
     let folder = tmp.path().join("Pictures");
@@ -63,7 +76,7 @@ fn world() -> World {
     let cat = Catalog::open(&tmp.path().join("catalog.db")).expect("catalog");
     let acct = cat
         .add_account(
-            &flickrfs::model::Nsid::new(user.nsid.clone()),
+            &flickrfs::model::Nsid::new(nsid.clone()),
             "alice",
             "alice",
             &folder,
@@ -72,77 +85,156 @@ fn world() -> World {
     World {
         _tmp: tmp,
         emu,
-        nsid: user.nsid,
+        nsid,
         client,
         cat,
         account: acct.id,
         folder,
+        root: acct.root,
     }
 }
 
-fn sync(w: &World) -> flickrfs::sync::SyncReport {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let opts = SyncOptions {
+/// Retries as the client does them, with short pauses (the tests inject faults).
+fn fast_retries() -> ClientOptions {
+    ClientOptions {
+        retry: flickrfs::flickr::RetryPolicy {
+            max_attempts: 6,
+            base_delay: std::time::Duration::from_millis(5),
+            max_delay: std::time::Duration::from_millis(50),
+            max_retry_after: std::time::Duration::from_millis(100),
+        },
+        // The emulator is not Flickr: no need to pace calls at 1 a second.
+        rate_limit: flickrfs::flickr::RateLimit {
+            calls_per_hour: 36_000_000,
+            burst: 10_000,
+        },
+        ..ClientOptions::default()
+    }
+}
+
+fn opts() -> SyncOptions {
+    SyncOptions {
         plan: PlanOptions {
             direction: Direction::Both,
             ..PlanOptions::default()
         },
         ..SyncOptions::default()
-    };
+    }
+}
+
+fn try_sync_with(w: &World, opts: &SyncOptions) -> Result<SyncReport, flickrfs::sync::SyncError> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     rt.block_on(run_sync(
         &w.cat,
         &w.client,
         w.account,
-        &opts,
+        opts,
         &mut NoProgress,
     ))
-    .expect("sync")
+}
+
+fn sync_with(w: &World, opts: &SyncOptions) -> SyncReport {
+    let report = try_sync_with(w, opts).expect("sync");
+    if let Some(exec) = &report.executed {
+        assert!(
+            exec.failed.is_empty(),
+            "failures: {:?}\nplan:\n{}",
+            exec.failed,
+            report.plan
+        );
+    }
+    no_deletes(w);
+    report
+}
+
+fn sync(w: &World) -> SyncReport {
+    sync_with(w, &opts())
+}
+
+/// No code path may delete a photo on Flickr.
+fn no_deletes(w: &World) {
+    assert!(
+        !w.emu
+            .request_log()
+            .iter()
+            .any(|c| c.method == "flickr.photos.delete"),
+        "flickr.photos.delete was called"
+    );
+}
+
+fn name(s: &str) -> EntryName {
+    EntryName::new(s).expect("entry name")
+}
+
+fn add_local(w: &World, collection: CollectionId, file: &str, bytes: &[u8]) -> PathBuf {
+    let path = w.folder.join(file);
+    std::fs::write(&path, bytes).expect("write");
+    w.cat
+        .add_file(collection, &name(file), &path, None)
+        .expect("add file");
+    path
+}
+
+fn set_collection(w: &World, title: &str) -> CollectionId {
+    w.cat
+        .sets(w.account)
+        .expect("sets")
+        .into_iter()
+        .find(|c| c.title == title)
+        .unwrap_or_else(|| panic!("no folder {title}"))
+        .id
+}
+
+/// Set title → sorted member titles, on the emulator.
+fn emu_sets(w: &World) -> BTreeMap<String, BTreeSet<String>> {
+    let titles: BTreeMap<String, String> = w
+        .emu
+        .photos(&w.nsid)
+        .into_iter()
+        .map(|p| (p.id, p.title))
+        .collect();
+    w.emu
+        .photosets(&w.nsid)
+        .into_iter()
+        .map(|s| {
+            (
+                s.title,
+                s.photos
+                    .iter()
+                    .map(|id| titles.get(id).cloned().unwrap_or_default())
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+fn total_calls(w: &World) -> u64 {
+    w.emu.call_counts().values().sum()
 }
 
 #[test]
 fn two_way_sync_uploads_downloads_and_then_has_nothing_to_do() {
-    let w = world();
-    // On Flickr only.
-    let remote_bytes = jpeg([200, 10, 10]);
+    let w = world(false);
     let remote_id = w
         .emu
         .add_photo(
             &w.nsid,
             NewEmuPhoto {
                 title: "Red square".into(),
-                bytes: remote_bytes,
+                bytes: jpeg([200, 10, 10]),
                 ..Default::default()
             },
         )
         .expect("add photo");
-    // On disk only, added to the account folder.
-    let local_path = w.folder.join("Blue square.jpg");
-    std::fs::write(&local_path, jpeg([10, 10, 200])).expect("write");
-    let root = w.cat.account(w.account).expect("account").root;
-    w.cat
-        .add_file(
-            root,
-            &EntryName::new("Blue square.jpg").unwrap(),
-            &local_path,
-            None,
-        )
-        .expect("add file");
+    let local_path = add_local(&w, w.root, "Blue square.jpg", &jpeg([10, 10, 200]));
 
     let report = sync(&w);
-    let exec = report.executed.expect("executed");
-    assert!(
-        exec.failed.is_empty(),
-        "failures: {:?}\nplan:\n{}",
-        exec.failed,
-        report.plan
-    );
     assert_eq!(report.plan.summary.uploads, 1, "{}", report.plan);
     assert_eq!(report.plan.summary.downloads, 1, "{}", report.plan);
 
-    // The upload landed with its checksum machine tag.
     let online = w.emu.photos(&w.nsid);
     assert_eq!(online.len(), 2);
     let blue = online
@@ -157,11 +249,9 @@ fn two_way_sync_uploads_downloads_and_then_has_nothing_to_do() {
         "{:?}",
         blue.machine_tags
     );
-
-    // The download is the original, byte for byte, in the default folder.
     let red = w
         .cat
-        .photo_by_remote_id(w.account, &flickrfs::model::PhotoId::new(remote_id.clone()))
+        .photo_by_remote_id(w.account, &PhotoId::new(remote_id.clone()))
         .expect("query")
         .expect("record");
     let file = red.local.expect("downloaded file");
@@ -169,8 +259,325 @@ fn two_way_sync_uploads_downloads_and_then_has_nothing_to_do() {
     let emu_red = online.iter().find(|p| p.id == remote_id).expect("red");
     assert_eq!(sha1_hex(&file.path), emu_red.sha1);
 
-    // Nothing left to do, and nothing uploaded twice.
     let again = sync(&w);
     assert!(again.plan.is_empty(), "second plan:\n{}", again.plan);
     assert_eq!(w.emu.photos(&w.nsid).len(), 2);
+}
+
+#[test]
+fn demo_account_comes_down_into_set_folders_and_a_noop_resync_is_cheap() {
+    let w = world(true);
+    let first = sync(&w);
+    assert!(first.fetch.full, "{}", first.fetch);
+    let online = w.emu.photos(&w.nsid);
+    let sets = w.emu.photosets(&w.nsid);
+    assert_eq!(online.len(), 10);
+    for p in &online {
+        let rec = w
+            .cat
+            .photo_by_remote_id(w.account, &PhotoId::new(p.id.clone()))
+            .expect("query")
+            .expect("record");
+        let file = rec
+            .local
+            .unwrap_or_else(|| panic!("photo {} not downloaded", p.id));
+        assert_eq!(sha1_hex(&file.path), p.sha1, "{}", file.path.display());
+        let parent = file.path.parent().expect("parent").to_path_buf();
+        let in_sets: Vec<PathBuf> = sets
+            .iter()
+            .filter(|s| s.photos.contains(&p.id))
+            .map(|s| w.folder.join(&s.title))
+            .collect();
+        if in_sets.is_empty() {
+            assert_eq!(parent, w.folder);
+        } else {
+            assert!(
+                in_sets.contains(&parent),
+                "{} in {in_sets:?}",
+                parent.display()
+            );
+        }
+    }
+    // The catalog lists the account's sets and pools for the preferences.
+    assert_eq!(w.cat.sets(w.account).expect("sets").len(), sets.len());
+    assert_eq!(w.cat.pools(w.account).expect("pools").len(), 2);
+
+    w.emu.reset_request_log();
+    let again = sync(&w);
+    assert!(again.plan.is_empty(), "{}", again.plan);
+    assert!(!again.fetch.full, "{}", again.fetch);
+    let calls = total_calls(&w);
+    assert!(
+        calls <= 10,
+        "no-op resync cost {calls}: {:?}",
+        w.emu.call_counts()
+    );
+    assert_eq!(w.emu.call_counts().get("photo_file"), None);
+
+    // On demand: a full reconciliation, which finds nothing new.
+    let full = sync_with(
+        &w,
+        &SyncOptions {
+            full: true,
+            ..opts()
+        },
+    );
+    assert!(full.fetch.full && full.plan.is_empty(), "{}", full.fetch);
+    assert!(full.fetch.found.is_empty(), "{}", full.fetch);
+}
+
+#[test]
+fn local_changes_go_up_and_flickr_changes_come_down() {
+    let w = world(true);
+    sync(&w);
+    let garden = set_collection(&w, "Garden");
+    let winter = set_collection(&w, "Winter");
+    // A new photo in a set.
+    add_local(&w, garden, "Cucumber.jpg", &jpeg([10, 200, 10]));
+    // A new set made locally with a new photo.
+    let trip = w.cat.mkdir(w.account, &name("Trip")).expect("mkdir");
+    add_local(&w, trip.id, "Mountain.jpg", &jpeg([90, 90, 90]));
+    // Moves: Tomatoes from Garden to Winter, Snowy street from Winter to the root.
+    let tomatoes = w
+        .cat
+        .list(garden)
+        .expect("list")
+        .into_iter()
+        .find(|e| e.name.as_str().starts_with("Tomatoes"))
+        .expect("tomatoes");
+    w.cat
+        .rename(garden, &tomatoes.name, winter, &tomatoes.name)
+        .expect("move");
+    let snowy = w
+        .cat
+        .list(winter)
+        .expect("list")
+        .into_iter()
+        .find(|e| e.name.as_str().starts_with("Snowy"))
+        .expect("snowy");
+    w.cat
+        .rename(winter, &snowy.name, w.root, &snowy.name)
+        .expect("move to root");
+    // Deleting a synced photo in the account folder: ignored, not deleted online.
+    let loose = w
+        .cat
+        .list(w.root)
+        .expect("root")
+        .into_iter()
+        .find(|e| e.remote_id.is_some() && !e.name.as_str().starts_with("Snowy"))
+        .expect("a synced photo in no set");
+    let loose_id = loose.remote_id.clone().expect("id");
+    w.cat.unlink(w.root, &loose.name).expect("unlink");
+    // Renamed on flickr.com.
+    let sunset = w
+        .emu
+        .photos(&w.nsid)
+        .into_iter()
+        .find(|p| p.title == "Sunset over the bay")
+        .expect("sunset");
+    w.emu.set_title(&sunset.id, "Golden bay").expect("retitle");
+
+    let report = sync(&w);
+    assert_eq!(report.plan.summary.uploads, 2, "{}", report.plan);
+
+    let sets = emu_sets(&w);
+    assert!(sets["Garden"].contains("Cucumber"), "{sets:?}");
+    assert!(!sets["Garden"].contains("Tomatoes"), "{sets:?}");
+    assert!(sets["Winter"].contains("Tomatoes"), "{sets:?}");
+    assert!(!sets["Winter"].contains("Snowy street"), "{sets:?}");
+    assert_eq!(sets["Trip"], BTreeSet::from(["Mountain".to_string()]));
+    assert!(w
+        .emu
+        .photos(&w.nsid)
+        .iter()
+        .any(|p| p.id == loose_id.as_str()));
+    let ignored = w
+        .cat
+        .photo_by_remote_id(w.account, &loose_id)
+        .expect("query")
+        .expect("record");
+    assert!(ignored.ignored);
+    let golden = w
+        .cat
+        .photo_by_remote_id(w.account, &PhotoId::new(sunset.id.clone()))
+        .expect("query")
+        .expect("record");
+    assert_eq!(golden.meta.title, "Golden bay");
+    assert_eq!(w.emu.photos(&w.nsid).len(), 12);
+
+    let again = sync(&w);
+    assert!(again.plan.is_empty(), "{}", again.plan);
+}
+
+#[test]
+fn identify_by_name_and_by_exif_time_instead_of_downloading() {
+    let w = world(false);
+    let a = flickrfs::media::testdata::jpeg_with_exif(40, 30, Some("2021:05:06 07:08:09"), 1);
+    let b = flickrfs::media::testdata::jpeg_with_exif(40, 30, Some("2022:01:02 03:04:05"), 2);
+    let mut ids = Vec::new();
+    for (title, bytes) in [("Lake", &a), ("Forest", &b)] {
+        ids.push(
+            w.emu
+                .add_photo(
+                    &w.nsid,
+                    NewEmuPhoto {
+                        title: title.into(),
+                        bytes: bytes.clone(),
+                        ..Default::default()
+                    },
+                )
+                .expect("add"),
+        );
+    }
+    // The user already has both: one under the same name, one renamed, in a searched folder.
+    std::fs::write(w.folder.join("lake.JPG"), &a).expect("write");
+    let elsewhere = w.folder.parent().expect("parent").join("Old disk");
+    std::fs::create_dir_all(&elsewhere).expect("dir");
+    std::fs::write(elsewhere.join("DSC_0001.jpg"), &b).expect("write");
+    let report = sync_with(
+        &w,
+        &SyncOptions {
+            search: vec![elsewhere.clone()],
+            ..opts()
+        },
+    );
+    assert_eq!(report.identified.len(), 2, "{report:?}");
+    assert_eq!(report.plan.summary.downloads, 0, "{}", report.plan);
+    assert_eq!(w.emu.call_counts().get("photo_file"), None);
+    let lake = w
+        .cat
+        .photo_by_remote_id(w.account, &PhotoId::new(ids[0].clone()))
+        .expect("q")
+        .expect("rec");
+    assert_eq!(
+        lake.local.expect("file").path,
+        std::path::absolute(w.folder.join("lake.JPG")).expect("abs")
+    );
+    let forest = w
+        .cat
+        .photo_by_remote_id(w.account, &PhotoId::new(ids[1].clone()))
+        .expect("q")
+        .expect("rec");
+    assert_eq!(
+        forest.local.expect("file").path,
+        std::path::absolute(elsewhere.join("DSC_0001.jpg")).expect("abs")
+    );
+    // Nothing uploaded: both are the same photos.
+    assert_eq!(w.emu.photos(&w.nsid).len(), 2);
+}
+
+#[test]
+fn resized_upload_keeps_the_exif_date_and_the_original_checksum() {
+    let w = world(false);
+    let bytes = flickrfs::media::testdata::jpeg_with_exif(400, 300, Some("2019:08:07 06:05:04"), 3);
+    let path = add_local(&w, w.root, "Big.jpg", &bytes);
+    let report = sync_with(
+        &w,
+        &SyncOptions {
+            defaults: flickrfs::sync::MetaDefaults {
+                resize: Resize::LongestEdge(100),
+                ..Default::default()
+            },
+            ..opts()
+        },
+    );
+    assert_eq!(report.plan.summary.uploads, 1);
+    let online = w.emu.photos(&w.nsid);
+    assert_eq!(online.len(), 1);
+    let p = &online[0];
+    assert_eq!(p.date_taken, "2019-08-07 06:05:04");
+    assert_eq!(p.width.max(p.height), 100);
+    assert_eq!(p.title, "Big");
+    let original = sha1_hex(&path);
+    assert_ne!(p.sha1, original, "the resized copy was uploaded");
+    assert!(p
+        .machine_tags
+        .iter()
+        .any(|t| t.eq_ignore_ascii_case(&format!("flickrfs:sha1={original}"))));
+    let again = sync(&w);
+    assert!(again.plan.is_empty(), "{}", again.plan);
+}
+
+/// Photo checksums online and each set's member checksums.
+fn emu_state(w: &World) -> (BTreeMap<String, usize>, BTreeMap<String, BTreeSet<String>>) {
+    let photos = w.emu.photos(&w.nsid);
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    let sum_of: BTreeMap<String, String> = photos
+        .iter()
+        .map(|p| (p.id.clone(), p.sha1.clone()))
+        .collect();
+    for p in &photos {
+        *counts.entry(p.sha1.clone()).or_default() += 1;
+    }
+    let sets = w
+        .emu
+        .photosets(&w.nsid)
+        .into_iter()
+        .map(|s| {
+            (
+                s.title,
+                s.photos
+                    .iter()
+                    .filter_map(|id| sum_of.get(id).cloned())
+                    .collect(),
+            )
+        })
+        .collect();
+    (counts, sets)
+}
+
+fn fault_world() -> World {
+    let w = world(true);
+    let holidays = w.cat.mkdir(w.account, &name("New set")).expect("mkdir");
+    for i in 0..12u8 {
+        let c = if i % 2 == 0 { holidays.id } else { w.root };
+        add_local(
+            &w,
+            c,
+            &format!("Local {i}.jpg"),
+            &jpeg([i * 20, 255 - i * 20, 7]),
+        );
+    }
+    w
+}
+
+#[test]
+fn twenty_percent_faults_still_converge_to_the_same_end_state() {
+    let clean = fault_world();
+    sync(&clean);
+    let expected = emu_state(&clean);
+
+    let w = fault_world();
+    w.emu.set_faults(FaultConfig {
+        error_rate: 0.2,
+        reset_rate: 0.05,
+        ..Default::default()
+    });
+    let mut converged = false;
+    for _ in 0..15 {
+        if let Ok(r) = try_sync_with(&w, &opts()) {
+            if r.plan.is_empty() {
+                converged = true;
+                break;
+            }
+        }
+    }
+    w.emu.set_faults(FaultConfig::default());
+    let last = sync(&w);
+    assert!(converged || last.plan.is_empty(), "{}", last.plan);
+    let got = emu_state(&w);
+    assert!(
+        got.0.values().all(|&n| n == 1),
+        "duplicates online: {:?}",
+        got.0
+    );
+    assert_eq!(got, expected);
+    no_deletes(&w);
+    // Every photo has its file.
+    for p in w.cat.photos(w.account).expect("photos") {
+        if !p.ignored {
+            let f = p.local.expect("file");
+            assert!(f.path.is_file(), "{}", f.path.display());
+        }
+    }
 }

@@ -24,6 +24,8 @@ pub struct Minted {
     pub local_photo: Option<LocalKey>,
     /// The catalog key of a new local folder.
     pub local_set: Option<LocalSetKey>,
+    /// The upload was found already on Flickr (an interrupted sync's).
+    pub resumed: bool,
 }
 
 /// An action that does not fit the snapshots (a bug or a stale plan).

@@ -15,6 +15,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use futures_util::stream::{FuturesUnordered, StreamExt};
+
 use super::effects::{apply_action, Minted};
 use super::fetch::{catalog_remote, Fetched};
 use super::plan::{next_base, Action, Plan, Side};
@@ -26,13 +28,18 @@ use crate::catalog::{
     self, names, AccountId, Catalog, CatalogError, CollectionId, CollectionKind, Intent,
     MembershipChange, PhotoKey, SyncedBase,
 };
-use crate::flickr::{Client, Extra, FlickrError, UploadOptions, UploadOutcome};
-use crate::model::{GroupId, PhotoId, Privacy, SetId};
+use crate::flickr::{
+    Client, Extra, FlickrError, PhotoSummary, SafetyLevel, UploadOptions, UploadOutcome,
+};
+use crate::model::{GroupId, PhotoId, Privacy, Resize, SetId};
 
-/// Defaults for fields a local photo leaves to the preferences.
+/// Defaults for the upload settings a local photo leaves to the
+/// preferences (per-photo settings from xattrs win).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MetaDefaults {
     pub privacy: Privacy,
+    pub safety_level: crate::config::SafetyLevel,
+    pub resize: Resize,
 }
 
 /// Why a sync step failed.
@@ -194,6 +201,9 @@ pub trait Progress {
     fn starting(&mut self, _index: usize, _total: usize, _action: &Action) {}
     /// Called after it, with its outcome.
     fn finished(&mut self, _action: &Action, _result: Result<(), &ExecError>) {}
+    /// A message for people about the sync as a whole (the fetch's
+    /// findings, identification, waiting for the API budget).
+    fn note(&mut self, _message: &str) {}
 }
 
 /// A progress sink that ignores everything.
@@ -205,6 +215,9 @@ impl Progress for NoProgress {}
 pub struct ExecReport {
     pub done: usize,
     pub failed: Vec<(Action, String)>,
+    /// Uploads found already on Flickr (by their checksum machine tag) after
+    /// an interrupted sync, instead of being sent again.
+    pub resumed_uploads: usize,
 }
 
 /// The executor's working state for one account.
@@ -217,6 +230,14 @@ pub struct Executor<'a> {
     pub local: LocalSnapshot,
     pub remote: RemoteSnapshot,
     pub base: BaseSnapshot,
+    pub defaults: MetaDefaults,
+    /// Uploads and downloads in flight at once (at least 1).
+    pub parallelism: usize,
+    /// Photos uploaded since an interrupted sync began, by checksum (filled
+    /// by [`Executor::prepare_resume`]).
+    pub recent_uploads: BTreeMap<Checksum, PhotoSummary>,
+    /// Open upload intents per photo (from an interrupted sync).
+    pub open_uploads: BTreeMap<PhotoKey, Vec<catalog::JournalId>>,
 }
 
 impl Executor<'_> {
@@ -277,12 +298,31 @@ impl Executor<'_> {
             .ok_or_else(|| ExecError::Inconsistent(format!("no folder for pool {g}")))
     }
 
+    /// Looks for an upload of `checksum` that already landed: among the
+    /// photos uploaded since the interrupted sync began, then by the machine
+    /// tag (the search index may lag behind, hence both).
+    async fn find_landed(&self, checksum: &Checksum) -> Result<Option<PhotoSummary>, ExecError> {
+        if let Some(s) = self.recent_uploads.get(checksum) {
+            return Ok(Some(s.clone()));
+        }
+        let found = self
+            .client
+            .find_by_machine_tag(&checksum.machine_tag(), Extra::SYNC)
+            .await?;
+        Ok(found.into_iter().find(|s| {
+            s.machine_tags
+                .iter()
+                .chain(&s.tags)
+                .any(|t| Checksum::from_machine_tag(t).as_ref() == Some(checksum))
+        }))
+    }
+
     async fn upload(
         &self,
         photo: LocalKey,
         meta: &PhotoMeta,
         sum: Option<&Checksum>,
-    ) -> Result<PhotoId, ExecError> {
+    ) -> Result<(PhotoId, bool), ExecError> {
         let key = PhotoKey(photo.0);
         let record = self.cat.photo(key)?;
         let path = record
@@ -293,27 +333,29 @@ impl Executor<'_> {
         let checksum = match sum {
             Some(c) => c.clone(),
             None => {
-                let c = crate::media::sha1_file(&path)?;
+                let p = path.clone();
+                let c = tokio::task::spawn_blocking(move || crate::media::sha1_file(&p))
+                    .await
+                    .map_err(|e| ExecError::Inconsistent(format!("checksum task: {e}")))??;
                 Checksum::parse(c.as_str())
                     .ok_or_else(|| ExecError::Inconsistent("bad checksum".into()))?
             }
         };
         let media_sum = crate::media::Checksum::parse(checksum.as_str())
             .ok_or_else(|| ExecError::Inconsistent("bad checksum".into()))?;
+        let earlier = self.open_uploads.get(&key).cloned().unwrap_or_default();
+        let finish = |journal: &[catalog::JournalId]| -> Result<(), ExecError> {
+            for j in journal {
+                self.cat.journal_finish(*j)?;
+            }
+            Ok(())
+        };
         // An open intent for this photo: a previous sync may have uploaded it.
-        let interrupted = self
-            .cat
-            .journal_open(self.account)?
-            .into_iter()
-            .any(|j| matches!(&j.intent, Intent::UploadStarted { photo: p, .. } if *p == key));
-        if interrupted {
-            let found = self
-                .client
-                .find_by_machine_tag(&checksum.machine_tag(), Extra::SYNC)
-                .await?;
-            if let Some(s) = found.first() {
-                self.cat.record_upload(key, &catalog_remote(s))?;
-                return Ok(s.id.clone());
+        if !earlier.is_empty() {
+            if let Some(s) = self.find_landed(&checksum).await? {
+                self.cat.record_upload(key, &catalog_remote(&s))?;
+                finish(&earlier)?;
+                return Ok((s.id.clone(), true));
             }
         }
         let journal = self.cat.journal_begin(
@@ -330,9 +372,54 @@ impl Executor<'_> {
             description: Some(meta.description.clone()).filter(|d| !d.is_empty()),
             tags,
             visibility: Some(meta.privacy.flags()),
+            safety_level: Some(match self.defaults.safety_level {
+                crate::config::SafetyLevel::Safe => SafetyLevel::Safe,
+                crate::config::SafetyLevel::Moderate => SafetyLevel::Moderate,
+                crate::config::SafetyLevel::Restricted => SafetyLevel::Restricted,
+            }),
             ..UploadOptions::default()
         };
-        let id = match self.client.upload(&path, &opts).await? {
+        // Resized copies keep the original's EXIF block; the checksum tag is
+        // always the original file's.
+        let resize = record.meta.resize.unwrap_or(self.defaults.resize);
+        let is_image = record
+            .local
+            .as_ref()
+            .is_some_and(|f| f.kind.is_decodable_image());
+        let resized = match resize {
+            Resize::LongestEdge(edge) if is_image => {
+                let src = path.clone();
+                let tmp = tokio::task::spawn_blocking(move || {
+                    let tmp = tempfile::Builder::new()
+                        .prefix(".flickrfs-resized-")
+                        .suffix(".jpg")
+                        .tempfile()
+                        .map_err(|e| crate::media::MediaError::io(&src, e))?;
+                    crate::media::resize_keep_exif(&src, edge, tmp.path())?;
+                    Ok::<_, crate::media::MediaError>(tmp)
+                })
+                .await
+                .map_err(|e| ExecError::Inconsistent(format!("resize task: {e}")))??;
+                Some(tmp)
+            }
+            _ => None,
+        };
+        let send = resized.as_ref().map(|t| t.path()).unwrap_or(&path);
+        let outcome = match self.client.upload(send, &opts).await {
+            Ok(o) => o,
+            Err(e) => {
+                // The reply may have been lost after the photo landed.
+                if let Ok(Some(s)) = self.find_landed(&checksum).await {
+                    self.cat.record_upload(key, &catalog_remote(&s))?;
+                    finish(&earlier)?;
+                    self.cat.journal_finish(journal)?;
+                    return Ok((s.id.clone(), true));
+                }
+                return Err(e.into());
+            }
+        };
+        drop(resized);
+        let id = match outcome {
             UploadOutcome::Uploaded { id, .. } | UploadOutcome::Duplicate { existing: id } => id,
             UploadOutcome::Ticket(t) => {
                 return Err(ExecError::Inconsistent(format!(
@@ -360,7 +447,74 @@ impl Executor<'_> {
         remote.media_video = record.local.as_ref().is_some_and(|f| f.kind.is_video());
         self.cat.record_upload(key, &remote)?;
         self.cat.journal_finish(journal)?;
-        Ok(id)
+        finish(&earlier)?;
+        Ok((id, false))
+    }
+
+    /// Before executing after an interrupted sync: closes intents that are
+    /// settled (uploads recorded, downloads in place), removes temporary
+    /// download files left by a kill, and lists the photos uploaded since
+    /// the interrupted sync began so that open uploads are matched by their
+    /// checksum instead of being sent again.
+    pub async fn prepare_resume(&mut self, progress: &mut dyn Progress) -> Result<(), ExecError> {
+        let open = self.cat.journal_open(self.account)?;
+        if open.is_empty() {
+            return Ok(());
+        }
+        let mut earliest: Option<i64> = None;
+        for j in open {
+            match &j.intent {
+                Intent::UploadStarted { photo, .. } => {
+                    let done = self
+                        .cat
+                        .photo(*photo)
+                        .map(|p| p.remote.is_some())
+                        .unwrap_or(true);
+                    if done {
+                        self.cat.journal_finish(j.id)?;
+                    } else {
+                        earliest = Some(earliest.map_or(j.started_at, |e| e.min(j.started_at)));
+                        self.open_uploads.entry(*photo).or_default().push(j.id);
+                    }
+                }
+                Intent::DownloadStarted { dest, .. } => {
+                    if let Some(dir) = dest.parent() {
+                        remove_partial_downloads(dir);
+                    }
+                    self.cat.journal_finish(j.id)?;
+                }
+                _ => self.cat.journal_finish(j.id)?,
+            }
+        }
+        if let Some(since) = earliest {
+            progress.note(&format!(
+                "resuming an interrupted sync: looking for {} uploads that may have landed",
+                self.open_uploads.len()
+            ));
+            let mut page = 1;
+            loop {
+                let got = self
+                    .client
+                    .photos_page(Extra::SYNC, page, Some(since - 300))
+                    .await?;
+                let more = got.has_more();
+                for s in got.items {
+                    if let Some(c) = s
+                        .machine_tags
+                        .iter()
+                        .chain(&s.tags)
+                        .find_map(|t| Checksum::from_machine_tag(t))
+                    {
+                        self.recent_uploads.entry(c).or_insert(s);
+                    }
+                }
+                if !more {
+                    break;
+                }
+                page += 1;
+            }
+        }
+        Ok(())
     }
 
     async fn download(&self, photo: &PhotoId, into: LocalKey) -> Result<(), ExecError> {
@@ -452,7 +606,11 @@ impl Executor<'_> {
                 meta,
                 checksum,
                 ..
-            } => minted.photo = Some(self.upload(*photo, meta, checksum.as_ref()).await?),
+            } => {
+                let (id, resumed) = self.upload(*photo, meta, checksum.as_ref()).await?;
+                minted.photo = Some(id);
+                minted.resumed = resumed;
+            }
             Action::Download { photo, into, .. } => {
                 let into = into.ok_or_else(|| {
                     ExecError::Inconsistent(format!("photo {photo} has no catalog record"))
@@ -592,6 +750,8 @@ impl Executor<'_> {
     }
 
     /// Runs the plan's actions in order, then records the new merge base.
+    /// Uploads and downloads run up to [`Executor::parallelism`] at once;
+    /// the catalog is only ever touched from this task.
     pub async fn run(
         &mut self,
         plan: &Plan,
@@ -599,22 +759,57 @@ impl Executor<'_> {
     ) -> Result<ExecReport, ExecError> {
         let mut report = ExecReport::default();
         let total = plan.actions.len();
-        for (i, a) in plan.actions.iter().enumerate() {
-            progress.starting(i, total, a);
-            match self.perform(a).await {
-                Ok(minted) => {
-                    if let Err(e) = apply_action(&mut self.local, &mut self.remote, a, &minted) {
-                        tracing::warn!("{e}");
-                    }
-                    report.done += 1;
-                    progress.finished(a, Ok(()));
-                }
-                Err(e) => {
-                    tracing::warn!("{a}: {e}");
-                    progress.finished(a, Err(&e));
-                    report.failed.push((a.clone(), e.to_string()));
+        let par = self.parallelism.max(1);
+        let mut i = 0;
+        while i < total {
+            let first = &plan.actions[i];
+            let batchable = matches!(first, Action::Upload { .. } | Action::Download { .. });
+            let mut j = i + 1;
+            if batchable {
+                while j < total && plan.actions[j].phase() == first.phase() {
+                    j += 1;
                 }
             }
+            let mut results: Vec<(usize, Result<Minted, ExecError>)> = Vec::new();
+            {
+                let this = &*self;
+                let mut queue = i..j;
+                let mut running = FuturesUnordered::new();
+                loop {
+                    while running.len() < par {
+                        let Some(k) = queue.next() else { break };
+                        let a = &plan.actions[k];
+                        progress.starting(k, total, a);
+                        running.push(async move { (k, this.perform(a).await) });
+                    }
+                    let Some((k, r)) = running.next().await else {
+                        break;
+                    };
+                    progress.finished(&plan.actions[k], r.as_ref().map(|_| ()));
+                    results.push((k, r));
+                }
+            }
+            results.sort_by_key(|(k, _)| *k);
+            for (k, r) in results {
+                let a = &plan.actions[k];
+                match r {
+                    Ok(minted) => {
+                        if minted.resumed {
+                            report.resumed_uploads += 1;
+                        }
+                        if let Err(e) = apply_action(&mut self.local, &mut self.remote, a, &minted)
+                        {
+                            tracing::warn!("{e}");
+                        }
+                        report.done += 1;
+                    }
+                    Err(e) => {
+                        tracing::warn!("{a}: {e}");
+                        report.failed.push((a.clone(), e.to_string()));
+                    }
+                }
+            }
+            i = j;
         }
         self.write_base()?;
         Ok(report)
@@ -628,6 +823,11 @@ impl Executor<'_> {
             let Some(b) = new.photos.get(id) else {
                 continue;
             };
+            // Unchanged bases are not rewritten: a no-op sync of a large
+            // library writes nothing.
+            if self.base.photos.get(id) == Some(b) {
+                continue;
+            }
             rows.push((
                 PhotoKey(lp.key.0),
                 SyncedBase {
@@ -646,7 +846,11 @@ impl Executor<'_> {
         self.cat.set_synced_bases(&rows)?;
         for ls in self.local.sets.values() {
             if let Some(id) = &ls.remote {
-                if let Some(b) = new.sets.get(id) {
+                if let Some(b) = new
+                    .sets
+                    .get(id)
+                    .filter(|b| self.base.sets.get(id) != Some(*b))
+                {
                     self.cat
                         .set_synced_title(CollectionId(ls.key.0), Some(&b.title))?;
                 }
@@ -661,5 +865,22 @@ pub fn download_dir(default_folder: &Path, set_title: Option<&str>) -> PathBuf {
     match set_title.and_then(names::sanitize_title) {
         Some(t) => default_folder.join(t),
         None => default_folder.to_path_buf(),
+    }
+}
+
+/// Removes `.flickrfs-download-*.part` files a killed sync left in `dir`
+/// (the client writes downloads there before renaming them into place).
+pub fn remove_partial_downloads(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(".flickrfs-download-") && name.ends_with(".part") {
+            if let Err(err) = std::fs::remove_file(e.path()) {
+                tracing::warn!("removing {}: {err}", e.path().display());
+            }
+        }
     }
 }

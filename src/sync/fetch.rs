@@ -5,18 +5,22 @@
 //! A full fetch costs: people.getPhotos with every sync extra in pages of
 //! 500; photosets.getList, then photosets.getPhotos per set (ids only);
 //! people.getGroups, then groups.pools.getPhotos per group limited to the
-//! member. Incremental fetching (only sets whose `date_update` moved, photos
-//! from photos.recentlyUpdated) is not written yet: every fetch is a full
-//! reconciliation.
+//! member. An incremental fetch ([`fetch`]) lists only photos whose
+//! `lastupdate` moved (photos.recentlyUpdated since the cursor) and sets
+//! whose `date_update` moved, and merges them into what the sync remembers
+//! ([`super::state`]); so the remote snapshot stays whole and the planner
+//! never mistakes an unlisted photo for a vanished one.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use super::snapshot::{
     normalize_tag, Checksum, Media, PhotoMeta, RemotePhoto, RemoteSet, RemoteSnapshot,
 };
+use super::state::{AccountState, CachedPhoto, StateError, SyncStore};
 use crate::catalog;
 use crate::flickr::{self, Client, Extra, FlickrError, Group, PhotoSummary, Photoset};
-use crate::model::{Nsid, PhotoId, Privacy};
+use crate::model::{Nsid, PhotoId, Privacy, SetId};
 
 /// Everything one fetch learnt.
 #[derive(Clone, Debug, Default)]
@@ -25,6 +29,10 @@ pub struct Fetched {
     pub photos: BTreeMap<PhotoId, PhotoSummary>,
     pub sets: Vec<Photoset>,
     pub groups: Vec<Group>,
+    /// What this fetch did and found.
+    pub report: FetchReport,
+    /// What the sync's cache must remember.
+    pub delta: CacheDelta,
 }
 
 fn is_machine_tag(tag: &str) -> bool {
@@ -89,7 +97,327 @@ pub fn catalog_remote(s: &PhotoSummary) -> catalog::RemotePhoto {
     }
 }
 
-/// Lists everything of `user` (the caller) on Flickr.
+/// When a fetch lists everything instead of only what changed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FetchOptions {
+    /// Full reconciliation now (`--full`).
+    pub full: bool,
+    /// A full reconciliation every this many syncs (0: never by count).
+    pub full_every: u64,
+    /// A full reconciliation when the last one is older than this.
+    pub full_after: Duration,
+    /// Pools (which have no `date_update`) are listed on every sync while
+    /// the account is in at most this many groups; beyond, only on full
+    /// reconciliations (the executor keeps the cache up to date with its own
+    /// pool changes).
+    pub pools_every_sync_up_to: usize,
+}
+
+impl Default for FetchOptions {
+    fn default() -> Self {
+        FetchOptions {
+            full: false,
+            full_every: 20,
+            full_after: Duration::from_secs(7 * 86_400),
+            pools_every_sync_up_to: 4,
+        }
+    }
+}
+
+/// How far back of the cursor photos.recentlyUpdated looks, against clock
+/// skew and a lagging index. Photos changed within it are listed again
+/// (harmless: they merge as unchanged).
+pub const CURSOR_MARGIN_SECS: i64 = 120;
+
+/// What a fetch did and found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FetchReport {
+    /// Every photo, set and pool was listed.
+    pub full: bool,
+    /// Why it was full (or why an incremental fetch listed every photo).
+    pub reason: Option<String>,
+    /// Photos in the listings this time (all of them when full).
+    pub photos_listed: usize,
+    /// Photosets whose members were listed (new or changed `date_update`).
+    pub sets_listed: usize,
+    /// What a full reconciliation found that differs from what the sync
+    /// remembered (photos new, gone or changed, sets changed), for people.
+    pub found: Vec<String>,
+}
+
+impl std::fmt::Display for FetchReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.full {
+            write!(f, "full reconciliation")?;
+        } else {
+            write!(f, "incremental check")?;
+        }
+        if let Some(r) = &self.reason {
+            write!(f, " ({r})")?;
+        }
+        write!(
+            f,
+            ": {} photos and {} sets listed",
+            self.photos_listed, self.sets_listed
+        )?;
+        for x in &self.found {
+            write!(f, "; {x}")?;
+        }
+        Ok(())
+    }
+}
+
+/// What the cache must remember after a fetch (see [`commit`]).
+#[derive(Clone, Debug, Default)]
+pub struct CacheDelta {
+    pub full: bool,
+    pub changed: BTreeMap<PhotoId, CachedPhoto>,
+    pub gone: Vec<PhotoId>,
+    pub sets: Vec<(Photoset, Vec<PhotoId>)>,
+    pub pools: Vec<(Group, Vec<PhotoId>)>,
+    pub state: AccountState,
+}
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn ids(list: Vec<PhotoSummary>) -> Vec<PhotoId> {
+    list.into_iter().map(|p| p.id).collect()
+}
+
+/// Flickr's state for `account` (the caller `user`): the photos, sets and
+/// pools that changed since the last sync merged into what the sync
+/// remembers, or everything when a full reconciliation is due or asked for.
+///
+/// A no-op incremental fetch costs photosets.getList, photos.recentlyUpdated,
+/// one people.getPhotos page (its `total` detects deletions, which
+/// recentlyUpdated cannot show), people.getGroups and one call per pool
+/// (up to [`FetchOptions::pools_every_sync_up_to`]).
+pub async fn fetch(
+    client: &Client,
+    store: &SyncStore,
+    account: catalog::AccountId,
+    user: &Nsid,
+    opts: &FetchOptions,
+) -> Result<Fetched, super::SyncError> {
+    let started = now_secs();
+    let prev = store.account(account)?;
+    let cached = store.load(account)?;
+    let mut reason = if opts.full {
+        Some("asked for".to_owned())
+    } else {
+        prev.full_due(started, opts.full_every, opts.full_after)
+    };
+    let had_cache = prev.last_full.is_some();
+    let full = reason.is_some();
+    let mut report = FetchReport::default();
+    let mut delta = CacheDelta::default();
+
+    // Photos.
+    let mut photos: BTreeMap<PhotoId, PhotoSummary> = BTreeMap::new();
+    let mut list_all = full;
+    if !full {
+        let since = prev.cursor.unwrap_or(0) - CURSOR_MARGIN_SECS;
+        let changed = client
+            .list_recently_updated(since.max(0), Extra::SYNC)
+            .await?;
+        let total = client.photos_page(&[], 1, None).await?.total;
+        for (id, c) in &cached.photos {
+            photos.insert(id.clone(), c.to_summary(id));
+        }
+        report.photos_listed = changed.len();
+        for s in changed {
+            delta
+                .changed
+                .insert(s.id.clone(), CachedPhoto::from_summary(&s));
+            photos.insert(s.id.clone(), s);
+        }
+        if total != photos.len() as u64 {
+            reason = Some(format!(
+                "Flickr counts {total} photos, the sync knows {}: listing them all",
+                photos.len()
+            ));
+            list_all = true;
+        }
+    }
+    if list_all {
+        let listed = client.list_all_photos(Extra::SYNC).await?;
+        report.photos_listed = listed.len();
+        let mut fresh = BTreeMap::new();
+        for s in listed {
+            fresh.insert(s.id.clone(), s);
+        }
+        if had_cache {
+            let base: BTreeMap<&PhotoId, Option<i64>> = if full {
+                cached
+                    .photos
+                    .iter()
+                    .map(|(k, v)| (k, v.last_update))
+                    .collect()
+            } else {
+                photos.iter().map(|(k, v)| (k, v.last_update)).collect()
+            };
+            let new = fresh.keys().filter(|k| !base.contains_key(k)).count();
+            let gone: Vec<PhotoId> = base
+                .keys()
+                .filter(|k| !fresh.contains_key(**k))
+                .map(|k| (*k).clone())
+                .collect();
+            let changed = fresh
+                .iter()
+                .filter(|(k, v)| base.get(k).is_some_and(|lu| *lu != v.last_update))
+                .count();
+            if new + gone.len() + changed > 0 {
+                report.found.push(format!(
+                    "{new} photos new, {} gone and {changed} changed since the last sync",
+                    gone.len()
+                ));
+            }
+            delta.gone = gone;
+        }
+        delta.changed = fresh
+            .iter()
+            .map(|(k, v)| (k.clone(), CachedPhoto::from_summary(v)))
+            .collect();
+        delta.full = true;
+        photos = fresh;
+    }
+
+    // Sets.
+    let sets = client.list_all_photosets().await?;
+    let cached_sets: BTreeMap<&SetId, &(Photoset, Vec<PhotoId>)> =
+        cached.sets.iter().map(|e| (&e.0.id, e)).collect();
+    let mut changed_sets = 0;
+    for set in &sets {
+        let known = cached_sets.get(&set.id);
+        let unchanged = known.is_some_and(|(c, _)| {
+            c.date_update.is_some()
+                && c.date_update == set.date_update
+                && c.photos == set.photos
+                && c.videos == set.videos
+        });
+        let members = match known {
+            Some((_, m)) if unchanged && !full => m.clone(),
+            _ => {
+                report.sets_listed += 1;
+                let m = ids(client.list_all_set_photos(&set.id, &[]).await?);
+                if let Some((_, old)) = known {
+                    if unchanged && *old != m {
+                        changed_sets += 1;
+                    }
+                }
+                m
+            }
+        };
+        delta.sets.push((set.clone(), members));
+    }
+    if changed_sets > 0 {
+        report.found.push(format!(
+            "{changed_sets} sets changed without Flickr saying so"
+        ));
+    }
+    if had_cache && full {
+        let gone_sets = cached
+            .sets
+            .iter()
+            .filter(|(c, _)| !sets.iter().any(|s| s.id == c.id))
+            .count();
+        let new_sets = sets
+            .iter()
+            .filter(|s| !cached_sets.contains_key(&s.id))
+            .count();
+        if gone_sets + new_sets > 0 {
+            report.found.push(format!(
+                "{new_sets} sets new and {gone_sets} gone since the last sync"
+            ));
+        }
+    }
+
+    // Pools.
+    let groups = client.list_groups(user).await?;
+    let refresh_pools = full || groups.len() <= opts.pools_every_sync_up_to;
+    for g in &groups {
+        let known = cached.pools.iter().find(|(c, _)| c.id == g.id);
+        let members = match known {
+            Some((_, m)) if !refresh_pools => m.clone(),
+            _ => ids(client.list_all_pool_photos(&g.id, Some(user), &[]).await?),
+        };
+        delta.pools.push((g.clone(), members));
+    }
+
+    report.full = full;
+    report.reason = reason;
+    let full_reconciliation = full;
+    delta.state = AccountState {
+        syncs: prev.syncs + 1,
+        since_full: if full_reconciliation {
+            0
+        } else {
+            prev.since_full + 1
+        },
+        last_full: if full_reconciliation {
+            Some(started)
+        } else {
+            prev.last_full
+        },
+        cursor: Some(started),
+    };
+    delta.full = full || list_all;
+
+    // The planner's view.
+    let mut out = Fetched::default();
+    for (id, s) in &photos {
+        out.snapshot.photos.insert(id.clone(), remote_photo(s));
+    }
+    for (set, members) in &delta.sets {
+        out.snapshot.sets.insert(
+            set.id.clone(),
+            RemoteSet {
+                id: set.id.clone(),
+                title: set.title.clone(),
+                description: set.description.clone(),
+            },
+        );
+        for p in members {
+            if let Some(rp) = out.snapshot.photos.get_mut(p) {
+                rp.sets.insert(set.id.clone());
+            }
+        }
+    }
+    for (g, members) in &delta.pools {
+        out.snapshot.groups.insert(g.id.clone(), g.name.clone());
+        for p in members {
+            if let Some(rp) = out.snapshot.photos.get_mut(p) {
+                rp.pools.insert(g.id.clone());
+            }
+        }
+    }
+    out.photos = photos;
+    out.sets = sets;
+    out.groups = groups;
+    out.report = report;
+    out.delta = delta;
+    Ok(out)
+}
+
+/// Remembers what `fetched` learnt (after the catalog recorded it).
+pub fn commit(
+    store: &mut SyncStore,
+    account: catalog::AccountId,
+    fetched: &Fetched,
+) -> Result<(), StateError> {
+    let d = &fetched.delta;
+    store.save(
+        account, d.full, &d.changed, &d.gone, &d.sets, &d.pools, &d.state,
+    )
+}
+
+/// Lists everything of `user` (the caller) on Flickr, ignoring what the
+/// sync remembers (used by tests and tools).
 pub async fn fetch_full(client: &Client, user: &Nsid) -> Result<Fetched, FlickrError> {
     let mut out = Fetched::default();
     for s in client.list_all_photos(Extra::SYNC).await? {
@@ -121,6 +449,13 @@ pub async fn fetch_full(client: &Client, user: &Nsid) -> Result<Fetched, FlickrE
             }
         }
     }
+    out.report.full = true;
+    out.delta.full = true;
+    out.delta.changed = out
+        .photos
+        .iter()
+        .map(|(k, v)| (k.clone(), CachedPhoto::from_summary(v)))
+        .collect();
     Ok(out)
 }
 

@@ -10,6 +10,7 @@ pub mod fetch;
 pub mod identify;
 pub mod plan;
 pub mod snapshot;
+pub mod state;
 
 pub use execute::{ExecError, ExecReport, MetaDefaults, NoProgress, Progress};
 pub use plan::{
@@ -23,16 +24,81 @@ pub use snapshot::{
     RemoteSnapshot, SetRef,
 };
 
-use crate::catalog::{AccountId, Catalog};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use crate::catalog::{AccountId, Catalog, ProblemKind};
 use crate::flickr::Client;
+use crate::model::{Direction, PhotoId};
+
+pub use fetch::{FetchOptions, FetchReport};
+pub use identify::Identification;
+pub use state::SyncStore;
 
 /// How to run one account's sync.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct SyncOptions {
     pub plan: PlanOptions,
     /// Plan only: neither the catalog nor Flickr is changed.
     pub dry_run: bool,
+    /// Upload settings a photo leaves to the preferences.
     pub defaults: MetaDefaults,
+    /// A full reconciliation now instead of the incremental check.
+    pub full: bool,
+    /// When full reconciliations happen by themselves.
+    pub fetch: FetchOptions,
+    /// Uploads and downloads in flight at once.
+    pub parallelism: usize,
+    /// Look for local files of online photos before downloading them.
+    pub identify: bool,
+    /// Folders searched besides the default folder (`--search DIR`).
+    pub search: Vec<PathBuf>,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        SyncOptions {
+            plan: PlanOptions::default(),
+            dry_run: false,
+            defaults: MetaDefaults::default(),
+            full: false,
+            fetch: FetchOptions::default(),
+            parallelism: 4,
+            identify: true,
+            search: Vec::new(),
+        }
+    }
+}
+
+impl SyncOptions {
+    /// The options an account's preferences ask for, in `direction`.
+    pub fn from_prefs(prefs: &crate::config::Prefs, direction: Direction) -> SyncOptions {
+        let sets = match &prefs.sets {
+            crate::config::Selection::All => SetFilter::All,
+            crate::config::Selection::Only(list) => SetFilter::Only {
+                ids: list
+                    .iter()
+                    .map(|s| crate::model::SetId::new(s.clone()))
+                    .collect(),
+                titles: list.iter().cloned().collect(),
+            },
+        };
+        SyncOptions {
+            plan: PlanOptions {
+                direction,
+                sets,
+                ..PlanOptions::default()
+            },
+            defaults: MetaDefaults {
+                privacy: prefs.privacy,
+                safety_level: prefs.safety_level,
+                resize: prefs.resize,
+            },
+            parallelism: prefs.parallelism.clamp(1, 32) as usize,
+            identify: prefs.identify,
+            ..SyncOptions::default()
+        }
+    }
 }
 
 /// Why a sync stopped.
@@ -46,32 +112,304 @@ pub enum SyncError {
     Fetch(#[from] crate::flickr::FlickrError),
     #[error(transparent)]
     Catalog(#[from] crate::catalog::CatalogError),
+    #[error(transparent)]
+    State(#[from] state::StateError),
+    #[error("identifying local files: {0}")]
+    Identify(#[from] identify::IdentifyError),
 }
+
+/// An online photo and the local files that may be it.
+pub type Candidates = (PhotoId, Vec<PathBuf>);
+/// An online photo and the local file found to be it.
+pub type Identified = (PhotoId, PathBuf);
 
 /// What a sync did.
 #[derive(Debug)]
 pub struct SyncReport {
     pub plan: Plan,
+    /// What the fetch did (incremental or full) and what it found.
+    pub fetch: FetchReport,
+    /// Online photos matched to local files instead of being downloaded.
+    pub identified: Vec<(PhotoId, PathBuf)>,
+    /// Online photos with several candidate files: listed, not downloaded.
+    pub ambiguous: Vec<(PhotoId, Vec<PathBuf>)>,
     /// `None` for a dry run.
     pub executed: Option<ExecReport>,
 }
 
-/// Fetches Flickr's state, records it in the catalog (unless `dry_run`) and
-/// plans. Returns the plan with what the executor needs.
+/// A planned sync, ready to execute.
+pub struct Planned {
+    pub plan: Plan,
+    pub fetched: fetch::Fetched,
+    pub local: LocalSnapshot,
+    pub base: BaseSnapshot,
+    pub identified: Vec<(PhotoId, PathBuf)>,
+    pub ambiguous: Vec<(PhotoId, Vec<PathBuf>)>,
+}
+
+/// Records the fetched photos the catalog needs: the ones listed this time,
+/// plus any the catalog does not know yet (e.g. after a dry run).
+fn record(
+    cat: &Catalog,
+    account: AccountId,
+    fetched: &fetch::Fetched,
+    defaults: &MetaDefaults,
+) -> Result<(LocalSnapshot, BaseSnapshot), SyncError> {
+    link_created_sets(cat, account, fetched)?;
+    execute::record_fetched(cat, account, fetched)?;
+    let (local, base) = execute::load_snapshots(cat, account, defaults)?;
+    let known: BTreeSet<&PhotoId> = local
+        .photos
+        .values()
+        .filter_map(|p| p.remote.as_ref())
+        .chain(local.ignored.iter())
+        .collect();
+    let missing: Vec<crate::catalog::RemotePhoto> = fetched
+        .photos
+        .iter()
+        .filter(|(id, _)| !known.contains(id))
+        .map(|(_, s)| fetch::catalog_remote(s))
+        .collect();
+    if missing.is_empty() {
+        return Ok((local, base));
+    }
+    cat.upsert_remote_photos(account, &missing)?;
+    Ok(execute::load_snapshots(cat, account, defaults)?)
+}
+
+/// A folder made locally whose set was created online by a sync that was
+/// killed before recording it: the new Flickr set with the same title is
+/// that folder's set (paired in creation order, as the planner does). Done
+/// before the fetched sets are recorded, which would otherwise make a second
+/// folder for it and leave the first to be created online again.
+fn link_created_sets(
+    cat: &Catalog,
+    account: AccountId,
+    fetched: &fetch::Fetched,
+) -> Result<(), SyncError> {
+    let folders = cat.sets(account)?;
+    let known: BTreeSet<&crate::model::SetId> = folders.iter().filter_map(|c| c.set_id()).collect();
+    let mut pending: BTreeMap<&str, Vec<crate::catalog::CollectionId>> = BTreeMap::new();
+    for c in &folders {
+        if c.set_id().is_none() && c.state == crate::catalog::CollectionState::Normal {
+            pending.entry(c.title.as_str()).or_default().push(c.id);
+        }
+    }
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let mut new: Vec<&crate::flickr::Photoset> = fetched
+        .sets
+        .iter()
+        .filter(|s| !known.contains(&s.id))
+        .collect();
+    new.sort_by(|a, b| {
+        (a.id.as_str().len(), a.id.as_str()).cmp(&(b.id.as_str().len(), b.id.as_str()))
+    });
+    for s in new {
+        if let Some(list) = pending.get_mut(s.title.as_str()) {
+            list.sort();
+            if !list.is_empty() {
+                let c = list.remove(0);
+                cat.record_set_created(c, &s.id)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The identify step: online photos without a local file are looked for in
+/// the default folder and `opts.search`; found files become their backing
+/// files; ambiguous ones are recorded as problems.
+fn identify_step(
+    cat: &Catalog,
+    account: AccountId,
+    fetched: &fetch::Fetched,
+    local: &LocalSnapshot,
+    opts: &SyncOptions,
+    progress: &mut dyn Progress,
+) -> Result<(Vec<Identified>, Vec<Candidates>), SyncError> {
+    let mut want = Vec::new();
+    let mut key_of = BTreeMap::new();
+    for lp in local.photos.values() {
+        let Some(id) = &lp.remote else { continue };
+        if lp.file != FileState::Absent || lp.media == Media::Video {
+            continue;
+        }
+        let Some(s) = fetched.photos.get(id) else {
+            continue;
+        };
+        key_of.insert(id.clone(), lp.key);
+        want.push(identify::OnlinePhoto {
+            id: id.clone(),
+            title: s.title.clone(),
+            taken: s.date_taken.clone(),
+            granularity: s.taken_granularity.unwrap_or_default(),
+            taken_unknown: s.taken_unknown,
+            width: s.original_width.map(|w| w as u32),
+            height: s.original_height.map(|h| h as u32),
+            bytes: None,
+        });
+    }
+    if want.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let acct = cat.account(account)?;
+    let mut folders = vec![acct.default_folder.clone()];
+    folders.extend(opts.search.iter().cloned());
+    folders.retain(|f| f.is_dir());
+    let exclude: BTreeSet<PathBuf> = cat
+        .photos(account)?
+        .into_iter()
+        .filter_map(|p| p.local.map(|f| f.path))
+        .collect();
+    let index = identify::FileIndex::build(
+        &folders,
+        &identify::IndexOptions {
+            workers: opts.parallelism.clamp(1, 8),
+            exclude,
+        },
+    )?;
+    let mut found = Vec::new();
+    let mut ambiguous = Vec::new();
+    for r in identify::identify(&want, &index) {
+        match r {
+            Identification::Found { photo, path, .. } => {
+                let Some(key) = key_of.get(&photo) else {
+                    continue;
+                };
+                let facts = crate::media::FileFacts::scan(&path).map_err(ExecError::Media)?;
+                cat.set_local_file(crate::catalog::PhotoKey(key.0), &path, &facts)?;
+                found.push((photo, path));
+            }
+            Identification::Ambiguous { photo, candidates } => {
+                if let Some(key) = key_of.get(&photo) {
+                    let list: Vec<String> =
+                        candidates.iter().map(|p| p.display().to_string()).collect();
+                    cat.add_problem(
+                        account,
+                        Some(crate::catalog::PhotoKey(key.0)),
+                        ProblemKind::Ambiguous,
+                        &format!(
+                            "several local files may be photo {photo}: {} (flickrfs identify {photo} FILE)",
+                            list.join(", ")
+                        ),
+                    )?;
+                }
+                ambiguous.push((photo, candidates));
+            }
+            Identification::NotFound { .. } => {}
+        }
+    }
+    if !found.is_empty() || !ambiguous.is_empty() {
+        progress.note(&format!(
+            "identified {} online photos with local files; {} ambiguous (listed, not downloaded)",
+            found.len(),
+            ambiguous.len()
+        ));
+    }
+    Ok((found, ambiguous))
+}
+
+/// Fetches Flickr's state (incrementally when it can), records it in the
+/// catalog, identifies local files (unless `dry_run`) and plans.
 pub async fn plan_sync(
     cat: &Catalog,
     client: &Client,
     account: AccountId,
     opts: &SyncOptions,
-) -> Result<(Plan, fetch::Fetched, LocalSnapshot, BaseSnapshot), SyncError> {
+    progress: &mut dyn Progress,
+) -> Result<Planned, SyncError> {
     let acct = cat.account(account)?;
-    let fetched = fetch::fetch_full(client, &acct.nsid).await?;
-    if !opts.dry_run {
-        execute::record_fetched(cat, account, &fetched)?;
+    let mut store = SyncStore::open(cat.path())?;
+    let fetch_opts = FetchOptions {
+        full: opts.full || opts.fetch.full,
+        ..opts.fetch.clone()
+    };
+    let fetched = fetch::fetch(client, &store, account, &acct.nsid, &fetch_opts).await?;
+    progress.note(&fetched.report.to_string());
+    let (mut local, mut base);
+    let (mut identified, mut ambiguous) = (Vec::new(), Vec::new());
+    if opts.dry_run {
+        (local, base) = execute::load_snapshots(cat, account, &opts.defaults)?;
+    } else {
+        (local, base) = record(cat, account, &fetched, &opts.defaults)?;
+        fetch::commit(&mut store, account, &fetched)?;
+        cat.set_sync_cursor(account, fetched.delta.state.cursor)?;
+        if opts.identify && opts.plan.direction.downloads() {
+            (identified, ambiguous) =
+                identify_step(cat, account, &fetched, &local, opts, progress)?;
+            if !identified.is_empty() {
+                (local, base) = execute::load_snapshots(cat, account, &opts.defaults)?;
+            }
+        }
     }
-    let (local, base) = execute::load_snapshots(cat, account, &opts.defaults)?;
-    let plan = plan::plan(&local, &base, &fetched.snapshot, &opts.plan)?;
-    Ok((plan, fetched, local, base))
+    let mut plan = plan::plan(&local, &base, &fetched.snapshot, &opts.plan)?;
+    if !ambiguous.is_empty() {
+        let skip: BTreeSet<&PhotoId> = ambiguous.iter().map(|(p, _)| p).collect();
+        let before = plan.actions.len();
+        plan.actions
+            .retain(|a| !matches!(a, Action::Download { photo, .. } if skip.contains(photo)));
+        plan.summary.downloads -= before - plan.actions.len();
+        plan.summary.file_downloads = plan.summary.downloads as u64;
+        for (p, _) in &ambiguous {
+            plan.skipped.push(Skipped {
+                subject: Subject::Photo(PhotoRef::Remote(p.clone())),
+                reason: SkipReason::AmbiguousLocalFile,
+            });
+        }
+        plan.summary.skipped = plan.skipped.len();
+    }
+    if !opts.dry_run {
+        note_videos(cat, account, &plan)?;
+    }
+    Ok(Planned {
+        plan,
+        fetched,
+        local,
+        base,
+        identified,
+        ambiguous,
+    })
+}
+
+/// Videos cannot be downloaded through the API: each is recorded once as a
+/// "download by hand" problem (not an error on every run).
+fn note_videos(cat: &Catalog, account: AccountId, plan: &Plan) -> Result<(), SyncError> {
+    let videos: Vec<&PhotoId> = plan
+        .skipped
+        .iter()
+        .filter(|s| s.reason == SkipReason::VideoDownload)
+        .filter_map(|s| match &s.subject {
+            Subject::Photo(PhotoRef::Remote(id)) => Some(id),
+            _ => None,
+        })
+        .collect();
+    if videos.is_empty() {
+        return Ok(());
+    }
+    let known: BTreeSet<crate::catalog::PhotoKey> = cat
+        .problems(Some(account))?
+        .into_iter()
+        .filter(|p| p.kind == ProblemKind::DownloadByHand)
+        .filter_map(|p| p.photo)
+        .collect();
+    for id in videos {
+        if let Some(p) = cat.photo_by_remote_id(account, id)? {
+            if !known.contains(&p.key) {
+                cat.add_problem(
+                    account,
+                    Some(p.key),
+                    ProblemKind::DownloadByHand,
+                    &format!(
+                        "video {id} {:?}: Flickr does not serve video originals through the API; download it by hand",
+                        p.meta.title
+                    ),
+                )?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Plans and (unless `dry_run`) executes one account's sync.
@@ -82,10 +420,21 @@ pub async fn run_sync(
     opts: &SyncOptions,
     progress: &mut dyn Progress,
 ) -> Result<SyncReport, SyncError> {
-    let (plan, fetched, local, base) = plan_sync(cat, client, account, opts).await?;
+    let planned = plan_sync(cat, client, account, opts, progress).await?;
+    let Planned {
+        plan,
+        fetched,
+        local,
+        base,
+        identified,
+        ambiguous,
+    } = planned;
     if opts.dry_run {
         return Ok(SyncReport {
             plan,
+            fetch: fetched.report,
+            identified,
+            ambiguous,
             executed: None,
         });
     }
@@ -99,10 +448,44 @@ pub async fn run_sync(
         local,
         remote: fetched.snapshot.clone(),
         base,
+        defaults: opts.defaults.clone(),
+        parallelism: opts.parallelism.max(1),
+        recent_uploads: BTreeMap::new(),
+        open_uploads: BTreeMap::new(),
     };
+    exec.prepare_resume(progress).await?;
     let report = exec.run(&plan, progress).await?;
+    // Pools have no date_update: remember our own changes to them.
+    let pool_changes = plan.actions.iter().any(|a| {
+        matches!(
+            a,
+            Action::AddToPool {
+                side: Side::Remote,
+                ..
+            } | Action::RemoveFromPool {
+                side: Side::Remote,
+                ..
+            }
+        )
+    });
+    if pool_changes {
+        let mut pools: BTreeMap<crate::model::GroupId, Vec<PhotoId>> = BTreeMap::new();
+        for g in exec.remote.groups.keys() {
+            pools.insert(g.clone(), Vec::new());
+        }
+        for (id, p) in &exec.remote.photos {
+            for g in &p.pools {
+                pools.entry(g.clone()).or_default().push(id.clone());
+            }
+        }
+        let mut store = SyncStore::open(cat.path())?;
+        store.save_pool_members(account, &pools)?;
+    }
     Ok(SyncReport {
         plan,
+        fetch: fetched.report.clone(),
+        identified,
+        ambiguous,
         executed: Some(report),
     })
 }

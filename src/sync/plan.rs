@@ -394,6 +394,8 @@ pub enum SkipReason {
     EmptyNewSet,
     /// The account is not a member of this group.
     NotAPoolMember(GroupId),
+    /// Several local files may be this photo: listed, not downloaded.
+    AmbiguousLocalFile,
 }
 
 impl fmt::Display for SkipReason {
@@ -408,6 +410,9 @@ impl fmt::Display for SkipReason {
                 f.write_str("new folder holds no photo that is online: set not created yet")
             }
             SkipReason::NotAPoolMember(g) => write!(f, "not a member of group {g}"),
+            SkipReason::AmbiguousLocalFile => f.write_str(
+                "several local files may be this photo: identify it by hand (flickrfs identify)",
+            ),
         }
     }
 }

@@ -1,0 +1,279 @@
+//! The sync benchmark (run by scripts/bench-sync.sh, ignored by `cargo test`):
+//! an emulator seeded with `FLICKRFS_BENCH_PHOTOS` photos (default 100,000)
+//! in `FLICKRFS_BENCH_SETS` sets (default 300); measures the first plan (a
+//! full listing), a no-op resync, and uploading and downloading 500 photos
+//! with parallelism 1 and 4. Prints one table.
+
+use std::time::{Duration, Instant};
+
+use flickrfs::catalog::{Catalog, EntryName};
+use flickrfs::emulator::{Emulator, EmulatorConfig, FaultConfig, NewEmuPhoto};
+use flickrfs::flickr::{AccessToken, ApiCredentials, Client, ClientOptions, Endpoints};
+use flickrfs::model::Direction;
+use flickrfs::sync::{plan_sync, run_sync, NoProgress, PlanOptions, SyncOptions};
+
+fn env_num(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn cpu_time() -> Duration {
+    let mut u = std::mem::MaybeUninit::<libc::rusage>::uninit();
+    // SAFETY: getrusage fills the struct it is given.
+    let r = unsafe { libc::getrusage(libc::RUSAGE_SELF, u.as_mut_ptr()) };
+    if r != 0 {
+        return Duration::ZERO;
+    }
+    // SAFETY: initialised by the successful call above.
+    let u = unsafe { u.assume_init() };
+    let t = |tv: libc::timeval| {
+        Duration::from_secs(tv.tv_sec as u64) + Duration::from_micros(tv.tv_usec as u64)
+    };
+    t(u.ru_utime) + t(u.ru_stime)
+}
+
+fn client(
+    emu: &Emulator,
+    key: &flickrfs::emulator::ApiKey,
+    tok: &flickrfs::emulator::AccessToken,
+) -> Client {
+    Client::new(
+        Endpoints::local(&emu.base_url()),
+        ApiCredentials {
+            key: key.key.clone(),
+            secret: key.secret.clone(),
+        },
+        Some(AccessToken {
+            token: tok.token.clone(),
+            secret: tok.secret.clone(),
+        }),
+        ClientOptions {
+            rate_limit: flickrfs::flickr::RateLimit {
+                calls_per_hour: 360_000_000,
+                burst: 100_000,
+            },
+            ..ClientOptions::default()
+        },
+    )
+    .expect("client")
+}
+
+fn calls(emu: &Emulator) -> u64 {
+    emu.call_counts()
+        .iter()
+        .filter(|(m, _)| m.as_str() != "photo_file")
+        .map(|(_, n)| n)
+        .sum()
+}
+
+fn jpeg(i: u32) -> Vec<u8> {
+    flickrfs::media::testdata::jpeg_with_exif(64, 48, Some("2020:01:01 00:00:00"), (i % 251) as u8)
+        .into_iter()
+        .chain(i.to_le_bytes())
+        .collect()
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// Uploads then downloads `n` photos with `par` in flight; returns both durations.
+fn transfer(n: u32, par: usize, latency_ms: u64) -> (Duration, Duration) {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let emu = Emulator::start(EmulatorConfig {
+        state_dir: tmp.path().join("emu"),
+        bind: "127.0.0.1:0".parse().expect("addr"),
+        auto_approve: true,
+        ..Default::default()
+    })
+    .expect("emulator");
+    emu.set_faults(FaultConfig {
+        latency_ms,
+        ..Default::default()
+    });
+    let key = emu.create_api_key().expect("key");
+    let user = emu.create_user("up").expect("user");
+    let tok = emu.issue_token(&key.key, &user.nsid, "write").expect("tok");
+    let c = client(&emu, &key, &tok);
+    let folder = tmp.path().join("Pictures");
+    std::fs::create_dir_all(&folder).expect("dir");
+    let cat = Catalog::open(&tmp.path().join("c.db")).expect("cat");
+    let acct = cat
+        .add_account(
+            &flickrfs::model::Nsid::new(user.nsid.clone()),
+            "up",
+            "up",
+            &folder,
+        )
+        .expect("acct");
+    for i in 0..n {
+        let name = format!("P{i}.jpg");
+        let p = folder.join(&name);
+        std::fs::write(&p, jpeg(i)).expect("write");
+        cat.add_file(acct.root, &EntryName::new(&name).expect("name"), &p, None)
+            .expect("add");
+    }
+    for i in 0..n {
+        emu.add_photo(
+            &user.nsid,
+            NewEmuPhoto {
+                title: format!("R{i}"),
+                bytes: jpeg(100_000 + i),
+                ..Default::default()
+            },
+        )
+        .expect("add");
+    }
+    let up = SyncOptions {
+        plan: PlanOptions {
+            direction: Direction::Up,
+            ..Default::default()
+        },
+        parallelism: par,
+        ..SyncOptions::default()
+    };
+    let down = SyncOptions {
+        plan: PlanOptions {
+            direction: Direction::Down,
+            ..Default::default()
+        },
+        parallelism: par,
+        identify: false,
+        ..SyncOptions::default()
+    };
+    let rt = rt();
+    let t = Instant::now();
+    rt.block_on(run_sync(&cat, &c, acct.id, &up, &mut NoProgress))
+        .expect("up");
+    let t_up = t.elapsed();
+    let t = Instant::now();
+    rt.block_on(run_sync(&cat, &c, acct.id, &down, &mut NoProgress))
+        .expect("down");
+    (t_up, t.elapsed())
+}
+
+#[test]
+#[ignore = "benchmark: run scripts/bench-sync.sh"]
+fn bench_sync() {
+    let photos = env_num("FLICKRFS_BENCH_PHOTOS", 100_000);
+    let sets = env_num("FLICKRFS_BENCH_SETS", 300);
+    let transfer_n = env_num("FLICKRFS_BENCH_TRANSFER", 500) as u32;
+    let latency = env_num("FLICKRFS_BENCH_LATENCY_MS", 20);
+    let tmp = tempfile::tempdir().expect("tmp");
+    let t = Instant::now();
+    let emu = Emulator::start(EmulatorConfig {
+        state_dir: tmp.path().join("emu"),
+        bind: "127.0.0.1:0".parse().expect("addr"),
+        auto_approve: true,
+        seed_photos: photos,
+        seed_sets: sets,
+        seed_user: "bench".into(),
+        ..Default::default()
+    })
+    .expect("emulator");
+    let seed_time = t.elapsed();
+    let key = emu.create_api_key().expect("key");
+    let user = emu
+        .user_by_name("bench")
+        .expect("user")
+        .expect("seeded user");
+    let tok = emu.issue_token(&key.key, &user.nsid, "write").expect("tok");
+    let c = client(&emu, &key, &tok);
+    let folder = tmp.path().join("Pictures");
+    std::fs::create_dir_all(&folder).expect("dir");
+    let cat = Catalog::open(&tmp.path().join("c.db")).expect("cat");
+    let acct = cat
+        .add_account(
+            &flickrfs::model::Nsid::new(user.nsid.clone()),
+            "bench",
+            "bench",
+            &folder,
+        )
+        .expect("acct");
+    let opts = SyncOptions {
+        plan: PlanOptions {
+            direction: Direction::Up,
+            ..Default::default()
+        },
+        ..SyncOptions::default()
+    };
+    let rt = rt();
+    let floor = photos.div_ceil(500) + 1 + sets;
+
+    // First plan: full listing, recorded in the catalog.
+    emu.reset_request_log();
+    let (t, cpu) = (Instant::now(), cpu_time());
+    let planned = rt
+        .block_on(plan_sync(&cat, &c, acct.id, &opts, &mut NoProgress))
+        .expect("plan");
+    let (first_wall, first_cpu, first_calls) = (t.elapsed(), cpu_time() - cpu, calls(&emu));
+    // The planner alone, on the same inputs.
+    let (t, cpu) = (Instant::now(), cpu_time());
+    let again = flickrfs::sync::plan(
+        &planned.local,
+        &planned.base,
+        &planned.fetched.snapshot,
+        &opts.plan,
+    )
+    .expect("plan");
+    let (plan_wall, plan_cpu) = (t.elapsed(), cpu_time() - cpu);
+    assert_eq!(again, planned.plan);
+    drop((planned, again));
+    // Record a base (a sync that uploads nothing), then a no-op resync.
+    rt.block_on(run_sync(&cat, &c, acct.id, &opts, &mut NoProgress))
+        .expect("sync");
+    emu.reset_request_log();
+    let t = Instant::now();
+    let noop = rt
+        .block_on(run_sync(&cat, &c, acct.id, &opts, &mut NoProgress))
+        .expect("noop");
+    let (noop_wall, noop_calls) = (t.elapsed(), calls(&emu));
+    assert!(noop.plan.is_empty(), "{}", noop.plan.summary);
+    drop(rt);
+    drop(emu);
+
+    let (up1, down1) = transfer(transfer_n, 1, latency);
+    let (up4, down4) = transfer(transfer_n, 4, latency);
+    let rate = |d: Duration| transfer_n as f64 / d.as_secs_f64();
+
+    println!("| measure | value | target |");
+    println!("|---|---|---|");
+    println!(
+        "| seeding {photos} photos in {sets} sets (emulator) | {:.1} s | |",
+        seed_time.as_secs_f64()
+    );
+    println!(
+        "| first plan: API calls | {first_calls} | floor {floor} (ceil({photos}/500) + getList + {sets} set pages) |"
+    );
+    println!(
+        "| first plan: wall / CPU (fetch + catalog + plan) | {:.2} s / {:.2} s | |",
+        first_wall.as_secs_f64(),
+        first_cpu.as_secs_f64()
+    );
+    println!(
+        "| planner alone on {photos} photos: wall / CPU | {:.3} s / {:.3} s | < 1 s CPU |",
+        plan_wall.as_secs_f64(),
+        plan_cpu.as_secs_f64()
+    );
+    println!("| no-op resync: API calls | {noop_calls} | <= 10 |");
+    println!(
+        "| no-op resync: wall | {:.2} s | <= 2 s |",
+        noop_wall.as_secs_f64()
+    );
+    println!(
+        "| upload {transfer_n} ({latency} ms latency), parallelism 1 / 4 | {:.1} / {:.1} photos/s | |",
+        rate(up1),
+        rate(up4)
+    );
+    println!(
+        "| download {transfer_n} ({latency} ms latency), parallelism 1 / 4 | {:.1} / {:.1} photos/s | |",
+        rate(down1),
+        rate(down4)
+    );
+}
