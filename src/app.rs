@@ -337,40 +337,20 @@ pub struct SyncRun {
     pub dry_run: bool,
     /// Run a plan that trips a safety threshold.
     pub force: bool,
+    /// List everything on Flickr instead of what changed since the last sync.
+    pub full: bool,
+    /// More folders where the identify step looks for local copies.
+    pub search: Vec<PathBuf>,
 }
 
 /// Builds one account's sync options from its preferences and the request.
 pub fn sync_options(prefs: &Prefs, run: &SyncRun) -> crate::sync::SyncOptions {
-    use crate::config::Selection;
-    use crate::sync::{MetaDefaults, PlanOptions, SetFilter, SyncOptions};
-    let sets = match &prefs.sets {
-        Selection::All => SetFilter::All,
-        Selection::Only(names) => SetFilter::Only {
-            // A name may be a set id or a title; the filter accepts either.
-            ids: names
-                .iter()
-                .map(|n| crate::model::SetId::new(n.clone()))
-                .collect(),
-            titles: names.iter().cloned().collect(),
-        },
-    };
-    SyncOptions {
-        plan: PlanOptions {
-            direction: run.direction,
-            sets,
-            force: run.force,
-            ..Default::default()
-        },
-        dry_run: run.dry_run,
-        defaults: MetaDefaults {
-            privacy: prefs.privacy,
-            safety_level: prefs.safety_level,
-            resize: prefs.resize,
-        },
-        parallelism: prefs.parallelism.clamp(1, 32) as usize,
-        identify: prefs.identify,
-        ..SyncOptions::default()
-    }
+    let mut opts = crate::sync::SyncOptions::from_prefs(prefs, run.direction);
+    opts.plan.force = run.force;
+    opts.dry_run = run.dry_run;
+    opts.full = run.full;
+    opts.search = run.search.clone();
+    opts
 }
 
 /// Syncs each target in turn (one account's failure does not stop the
@@ -509,8 +489,7 @@ fn sync_worker(
         let run = SyncRun {
             direction: req.direction,
             accounts: req.accounts.clone(),
-            dry_run: false,
-            force: false,
+            ..Default::default()
         };
         set_state(&board, format!("running: {} sync", run.direction));
         let outcome = Session::open(paths.clone(), &ApiOverrides::default()).and_then(|s| {

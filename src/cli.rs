@@ -127,6 +127,9 @@ pub struct SyncArgs {
     /// Execute even a plan that trips a safety threshold (many removals, a shrunken listing).
     #[arg(long)]
     pub force: bool,
+    /// Compare everything on Flickr, not only what changed since the last sync.
+    #[arg(long)]
+    pub full: bool,
     #[command(flatten)]
     pub api: ApiArgs,
 }

@@ -200,8 +200,10 @@ fn mount_command(paths: &Paths, args: MountArgs) -> Result<()> {
 const EXIT_PARTIAL: u8 = 3;
 
 fn sync_command(paths: &Paths, args: SyncArgs) -> Result<ExitCode> {
-    if !args.search.is_empty() {
-        bail!("--search is not supported yet: put the files in the account's default folder");
+    for dir in &args.search {
+        if !dir.is_dir() {
+            bail!("--search {}: not a folder", dir.display());
+        }
     }
     let session = Session::open(paths.clone(), &overrides(&args.api))?;
     session.api()?;
@@ -212,6 +214,8 @@ fn sync_command(paths: &Paths, args: SyncArgs) -> Result<ExitCode> {
         accounts: args.accounts.clone(),
         dry_run: true,
         force: args.force,
+        full: args.full,
+        search: args.search.clone(),
     };
     let interactive = !args.yes && !args.dry_run && std::io::stdin().is_terminal();
     if args.dry_run || interactive {
@@ -304,7 +308,7 @@ fn plan_command(paths: &Paths, args: PlanArgs) -> Result<()> {
         direction,
         accounts: args.accounts.clone(),
         dry_run: true,
-        force: false,
+        ..Default::default()
     };
     let plan = runtime()?.block_on(app::run_syncs(&session, &targets, &run, &mut |_| {
         Box::new(flickrfs::sync::NoProgress)
