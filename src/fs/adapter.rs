@@ -327,7 +327,13 @@ impl Filesystem for Adapter {
 
     fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
         match self.guard("opendir", || self.core.opendir(ino.0)) {
-            Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::empty()),
+            // the kernel keeps listings across opens; it drops them itself
+            // when the directory changes through the mount, and the change
+            // watcher drops them (inval_inode) when the catalog changes
+            Ok(fh) => reply.opened(
+                FileHandle(fh),
+                FopenFlags::FOPEN_CACHE_DIR | FopenFlags::FOPEN_KEEP_CACHE,
+            ),
             Err(e) => reply.error(self.fail("opendir", &ino.0, e)),
         }
     }
@@ -341,8 +347,8 @@ impl Filesystem for Adapter {
         mut reply: ReplyDirectory,
     ) {
         match self.guard("readdir", || self.core.dir_listing(fh.0)) {
-            Ok(list) => {
-                for (i, c) in list.iter().enumerate().skip(offset as usize) {
+            Ok(dir) => {
+                for (i, c) in dir.children().iter().enumerate().skip(offset as usize) {
                     if reply.add(
                         INodeNo(c.ino),
                         (i + 1) as u64,
@@ -367,9 +373,9 @@ impl Filesystem for Adapter {
         mut reply: ReplyDirectoryPlus,
     ) {
         match self.guard("readdirplus", || self.core.dir_listing(fh.0)) {
-            Ok(list) => {
+            Ok(dir) => {
                 let ttl = self.ttl();
-                for (i, c) in list.iter().enumerate().skip(offset as usize) {
+                for (i, c) in dir.children().iter().enumerate().skip(offset as usize) {
                     if reply.add(
                         INodeNo(c.ino),
                         (i + 1) as u64,
