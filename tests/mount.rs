@@ -56,6 +56,35 @@ fn mount_shows_control_dir_account_and_pools() {
 }
 
 #[test]
+fn group_pools_are_folders_under_pools() {
+    let w = World::new();
+    let a = w.add_alice();
+    let cat = w.catalog();
+    let pools = cat
+        .upsert_pools(
+            a.id,
+            &[flickrfs::catalog::RemotePool {
+                id: flickrfs::model::GroupId::new("42@N20"),
+                name: "Gardening Club".into(),
+            }],
+        )
+        .unwrap();
+    let src = w.user_photo("rose.jpg", 20_000, 40);
+    cat.add_file(a.root, &EntryName::new("rose.jpg").unwrap(), &src, None)
+        .unwrap();
+    let key = photo_of(&w, a.root, "rose.jpg").photo;
+    cat.replace_members(pools[0], &[key]).unwrap();
+    let _m = w.mount();
+    assert_eq!(w.ok("ls $M/alice/Pools").trim(), "Gardening Club");
+    let names = w.ok("ls \"$M/alice/Pools/Gardening Club\"");
+    assert_eq!(names.trim(), w.names(pools[0]).join("\n"));
+    w.ok("cmp $P/rose.jpg \"$M/alice/Pools/Gardening Club/\"*");
+    // mkdir under Pools means nothing: refused, nothing created
+    w.fails("mkdir $M/alice/Pools/New");
+    assert_eq!(w.catalog().pools(a.id).unwrap().len(), 1);
+}
+
+#[test]
 fn refuses_missing_or_non_empty_mount_point() {
     let w = World::new();
     w.add_alice();
