@@ -77,9 +77,15 @@ impl Filesystem for Adapter {
             | InitFlags::FUSE_DIRECT_IO_ALLOW_MMAP;
         want &= caps;
         let _ = config.add_capabilities(want);
-        let _ = config
-            .set_max_readahead(1024 * 1024)
-            .or_else(|max| config.set_max_readahead(max));
+        // large requests: readahead as large as the kernel allows (it caps
+        // what it offers), writes of 1 MiB
+        match config.set_max_readahead(1024 * 1024) {
+            Ok(_) => tracing::debug!("max readahead 1 MiB"),
+            Err(max) => {
+                let _ = config.set_max_readahead(max);
+                tracing::debug!("max readahead {max} bytes (the kernel's limit)");
+            }
+        }
         let _ = config.set_max_write(1024 * 1024);
         let root = nix_euid_is_root();
         if self.core.cfg.want_passthrough {
@@ -257,6 +263,7 @@ impl Filesystem for Adapter {
         _lock_owner: Option<LockOwner>,
         reply: ReplyData,
     ) {
+        tracing::trace!("read fh {} offset {offset} size {size}", fh.0);
         match self.guard("read", || self.core.read(fh.0, offset, size)) {
             Ok(data) => reply.data(&data),
             Err(e) => reply.error(self.fail("read", &fh.0, e)),
