@@ -156,6 +156,9 @@ fn reads_equal_backing(force_pread: bool) {
     );
     let st = std::fs::metadata(m.mnt.join("alice/Trip/big.jpg")).unwrap();
     assert!(st.file_type().is_file(), "entries are plain files");
+    // the reads really went through the kernel (no fallback to pread)
+    assert_eq!(m.handle().passthrough(), !force_pread);
+    assert!(!m.status().contains("passthrough unavailable"), "{}", m.status());
 }
 
 #[test]
