@@ -51,6 +51,9 @@ pub struct WriteHandle {
     pub dirty: AtomicBool,
     /// The file was created by this handle (create/cp into the mount).
     pub created: bool,
+    /// This handle's file turned out to duplicate a photo's content: it is
+    /// removed at release unless written again before that.
+    pub redundant: Mutex<Option<PathBuf>>,
 }
 
 #[derive(Debug)]
@@ -114,6 +117,7 @@ impl WriteHandle {
         let (file, _) = st.writable()?;
         file.write_all_at(data, offset)?;
         self.dirty.store(true, Ordering::SeqCst);
+        *self.redundant.lock().unwrap_or_else(|p| p.into_inner()) = None;
         Ok(data.len())
     }
 
@@ -122,6 +126,7 @@ impl WriteHandle {
         let (file, _) = st.writable()?;
         file.set_len(size)?;
         self.dirty.store(true, Ordering::SeqCst);
+        *self.redundant.lock().unwrap_or_else(|p| p.into_inner()) = None;
         Ok(())
     }
 

@@ -840,6 +840,7 @@ impl FsCore {
             state: Mutex::new(WriteState::Own { file, path }),
             dirty: AtomicBool::new(true),
             created: true,
+            redundant: Mutex::new(None),
         }));
         Ok((attr, fh))
     }
@@ -879,6 +880,7 @@ impl FsCore {
                         state: Mutex::new(state),
                         dirty: AtomicBool::new(truncate),
                         created: false,
+                        redundant: Mutex::new(None),
                     }));
                     return Ok(Opened::Plain(fh, FopenFlags::FOPEN_DIRECT_IO));
                 }
@@ -1124,17 +1126,10 @@ impl FsCore {
             }
             if let Some(r) = redundant {
                 // A byte copy this mount just wrote, of content the catalog
-                // already has in another file: ours, never a user's file.
+                // already has in another file: removed at release (ours,
+                // never a user's file), unless written again before that.
                 if w.created && r == path && lock(&self.own_files).contains(&r) {
-                    match std::fs::remove_file(&r) {
-                        Ok(()) => tracing::info!(
-                            "{}: same content as a photo already in the catalog; removed this copy",
-                            r.display()
-                        ),
-                        Err(e) => {
-                            tracing::warn!("{}: could not remove duplicate copy: {e}", r.display())
-                        }
-                    }
+                    *lock(&w.redundant) = Some(r);
                 }
             }
         }
@@ -1178,7 +1173,18 @@ impl FsCore {
         let h = lock(&self.handles).remove(&fh);
         if let Some(h) = h {
             if let Handle::Write(w) = &*h {
-                return self.finish(w);
+                self.finish(w)?;
+                if let Some(r) = lock(&w.redundant).take() {
+                    match std::fs::remove_file(&r) {
+                        Ok(()) => tracing::info!(
+                            "{}: same content as a photo already in the catalog; removed this copy",
+                            r.display()
+                        ),
+                        Err(e) => {
+                            tracing::warn!("{}: could not remove duplicate copy: {e}", r.display())
+                        }
+                    }
+                }
             }
         }
         Ok(())
@@ -1219,6 +1225,7 @@ impl FsCore {
                         state: Mutex::new(self.write_state(&e, &path, size == 0)?),
                         dirty: AtomicBool::new(false),
                         created: false,
+                        redundant: Mutex::new(None),
                     };
                     w.set_len(size).map_err(trunc)?;
                     self.finish(&w)?;
