@@ -986,3 +986,30 @@ fn writing_onto_an_entry_never_changes_the_users_file_it_refers_to() {
     w.sh("cp $P/third.jpg $M/alice/third.jpg");
     assert_eq!(sha1_of(&third), before3);
 }
+
+/// fsx (file system exerciser): seeded random reads, writes, truncates and
+/// mmap I/O on one file in the mount, checked against an in-memory copy.
+/// Needs `cargo install fsx`; run with `cargo test --test mount -- --ignored`.
+#[test]
+#[ignore]
+fn fsx_exercises_the_write_path() {
+    let w = World::new();
+    w.add_alice();
+    for pread in [false, true] {
+        let mut o = w.options();
+        o.force_pread = pread;
+        let m = w.mount_with(o);
+        let name = format!("fsx{}.bin", u8::from(pread));
+        let out = w.sh(&format!(
+            "cd {} && fsx -N 20000 -S 42 $M/alice/{name}",
+            w.tmp.path().display()
+        ));
+        assert!(
+            out.status.success(),
+            "fsx failed (pread={pread}):\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        m.unmount();
+    }
+}
