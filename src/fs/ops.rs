@@ -1097,18 +1097,18 @@ impl FsCore {
         };
         let (coll, photo) = *lock(&w.target);
         let mut settle = false;
-        let facts = if copied {
+        // checksum and EXIF are read here, outside the catalog lock, so that
+        // a large file being finished does not stall other operations
+        let facts = crate::media::FileFacts::scan(&path)
+            .map_err(|e| FsError::new(libc::EIO, format!("reading {}: {e}", path.display())))?;
+        if copied {
             // the copy becomes the photo's file; the original is untouched
             lock(&self.own_files).insert(path.clone());
-            let facts = crate::media::FileFacts::scan(&path)
-                .map_err(|e| FsError::new(libc::EIO, e.to_string()))?;
             self.cat().set_local_file(photo, &path, &facts)?;
             settle = true;
             tracing::info!("photo {}: changes written to {}", photo.0, path.display());
-            Some(facts)
-        } else {
-            None
-        };
+        }
+        let facts = Some(facts);
         let outcome = self.cat().finish_write(photo, facts)?;
         let merged = matches!(outcome, WriteOutcome::Merged { .. });
         if let WriteOutcome::Merged {
