@@ -1,1 +1,575 @@
-//! TODO
+//! Where things live (XDG folders) and the user's preferences.
+//!
+//! Configuration is one TOML file, `~/.config/flickrfs/config.toml`: an `[api]`
+//! table (key, secret, endpoint, rate limit) and one `[accounts.NAME]` table of
+//! preferences per account. Credentials (OAuth tokens) live elsewhere, in a
+//! 0600 file owned by `accounts`. This module does no network I/O and knows
+//! nothing of Flickr's wire format.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::flickr::ApiCredentials;
+use crate::model::Privacy;
+pub use crate::model::Resize;
+
+/// Errors reading or changing the configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(
+        "neither $HOME nor the XDG folders are set: cannot tell where to keep flickrfs's files"
+    )]
+    NoHome,
+    #[error("reading {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("writing {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not valid TOML for flickrfs: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("unknown preference {key:?}: expected one of {allowed}")]
+    UnknownKey { key: String, allowed: String },
+    #[error("invalid value {value:?} for {key}: {allowed}")]
+    InvalidValue {
+        key: String,
+        value: String,
+        allowed: String,
+    },
+    #[error("no account named {0:?} in the configuration")]
+    UnknownAccount(String),
+}
+
+/// The folders flickrfs reads and writes, resolved once from the environment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Paths {
+    pub config_dir: PathBuf,
+    pub data_dir: PathBuf,
+    pub state_dir: PathBuf,
+    pub home: PathBuf,
+}
+
+impl Paths {
+    /// Honours `$XDG_CONFIG_HOME`, `$XDG_DATA_HOME`, `$XDG_STATE_HOME` and `$HOME`.
+    pub fn from_env() -> Result<Paths, ConfigError> {
+        let var = |k: &str| {
+            std::env::var_os(k)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+                .filter(|p| p.is_absolute())
+        };
+        let home = var("HOME");
+        let under_home = |rel: &str| home.as_ref().map(|h| h.join(rel));
+        let config = var("XDG_CONFIG_HOME")
+            .or_else(|| under_home(".config"))
+            .ok_or(ConfigError::NoHome)?;
+        let data = var("XDG_DATA_HOME")
+            .or_else(|| under_home(".local/share"))
+            .ok_or(ConfigError::NoHome)?;
+        let state = var("XDG_STATE_HOME")
+            .or_else(|| under_home(".local/state"))
+            .ok_or(ConfigError::NoHome)?;
+        Ok(Paths {
+            config_dir: config.join("flickrfs"),
+            data_dir: data.join("flickrfs"),
+            state_dir: state.join("flickrfs"),
+            home: home.unwrap_or_else(|| PathBuf::from("/")),
+        })
+    }
+
+    /// All folders under one root, laid out as if `$HOME` were `root` and
+    /// `XDG_CONFIG_HOME`, `XDG_DATA_HOME`, `XDG_STATE_HOME` were
+    /// `root/config`, `root/data`, `root/state`: for tests and the demo.
+    pub fn under(root: &Path) -> Paths {
+        Paths {
+            config_dir: root.join("config").join("flickrfs"),
+            data_dir: root.join("data").join("flickrfs"),
+            state_dir: root.join("state").join("flickrfs"),
+            home: root.to_path_buf(),
+        }
+    }
+
+    pub fn config_file(&self) -> PathBuf {
+        self.config_dir.join("config.toml")
+    }
+    /// Same file as [`Paths::config_file`]: preferences are its `[accounts.*]` tables.
+    pub fn prefs_file(&self) -> PathBuf {
+        self.config_file()
+    }
+    pub fn credentials_file(&self) -> PathBuf {
+        self.config_dir.join("credentials.toml")
+    }
+    pub fn catalog_db(&self) -> PathBuf {
+        self.data_dir.join("catalog.sqlite")
+    }
+    pub fn log_dir(&self) -> PathBuf {
+        self.state_dir.join("logs")
+    }
+    /// Default folder for an account that has none configured.
+    pub fn default_folder_for(&self, account: &str) -> PathBuf {
+        self.home.join("Pictures").join("Flickr").join(account)
+    }
+
+    /// Creates the folders (mode 0700) if they are missing.
+    pub fn ensure(&self) -> Result<(), ConfigError> {
+        for dir in [&self.config_dir, &self.data_dir, &self.state_dir] {
+            fs::create_dir_all(dir).map_err(|source| ConfigError::Write {
+                path: dir.clone(),
+                source,
+            })?;
+            let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o700));
+        }
+        Ok(())
+    }
+}
+
+/// Which Flickr the client talks to.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub enum Endpoint {
+    /// The real Flickr (the default).
+    #[default]
+    Flickr,
+    /// A local emulator, by base URL (`http://127.0.0.1:PORT`).
+    Local(String),
+}
+
+impl Endpoint {
+    pub fn parse(s: &str) -> Result<Endpoint, ConfigError> {
+        let s = s.trim();
+        if s.is_empty() || s == "flickr" {
+            return Ok(Endpoint::Flickr);
+        }
+        if s.starts_with("http://") || s.starts_with("https://") {
+            return Ok(Endpoint::Local(s.trim_end_matches('/').to_owned()));
+        }
+        Err(ConfigError::InvalidValue {
+            key: "api.endpoint".into(),
+            value: s.into(),
+            allowed: "expected \"flickr\" or the base URL of an emulator (http://127.0.0.1:PORT)"
+                .into(),
+        })
+    }
+    pub fn as_config_str(&self) -> &str {
+        match self {
+            Endpoint::Flickr => "flickr",
+            Endpoint::Local(url) => url,
+        }
+    }
+}
+
+/// The `[api]` table.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ApiSection {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    /// `flickr` or an emulator's base URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit_per_hour: Option<u32>,
+}
+
+/// Flickr's safety level for uploads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SafetyLevel {
+    #[default]
+    Safe,
+    Moderate,
+    Restricted,
+}
+
+impl SafetyLevel {
+    /// The number the upload endpoint takes.
+    pub fn code(self) -> u8 {
+        match self {
+            SafetyLevel::Safe => 1,
+            SafetyLevel::Moderate => 2,
+            SafetyLevel::Restricted => 3,
+        }
+    }
+}
+
+/// Which photosets or pools take part in sync: all of them, or the listed titles/ids.
+#[derive(Clone, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Selection {
+    #[default]
+    #[serde(with = "all_marker")]
+    All,
+    Only(Vec<String>),
+}
+
+mod all_marker {
+    use serde::{Deserialize, Deserializer, Serializer};
+    pub fn serialize<S: Serializer>(s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("all")
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<(), D::Error> {
+        let s = String::deserialize(d)?;
+        if s == "all" {
+            Ok(())
+        } else {
+            Err(serde::de::Error::custom(
+                "expected \"all\" or a list of titles",
+            ))
+        }
+    }
+}
+
+impl Selection {
+    /// Is the collection with this title or id selected?
+    pub fn includes(&self, title: &str, id: Option<&str>) -> bool {
+        match self {
+            Selection::All => true,
+            Selection::Only(names) => names.iter().any(|n| n == title || Some(n.as_str()) == id),
+        }
+    }
+    fn parse(s: &str) -> Selection {
+        let s = s.trim();
+        if s.is_empty() || s == "all" {
+            return Selection::All;
+        }
+        Selection::Only(
+            s.split(',')
+                .map(|t| t.trim().to_owned())
+                .filter(|t| !t.is_empty())
+                .collect(),
+        )
+    }
+}
+
+impl std::fmt::Display for Selection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Selection::All => f.write_str("all"),
+            Selection::Only(v) => f.write_str(&v.join(",")),
+        }
+    }
+}
+
+/// Preferences of one account (`[accounts.NAME]`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Prefs {
+    /// The folder name of the account's collection in the mount.
+    pub collection_name: Option<String>,
+    /// Where downloads and bytes written into the mount are stored.
+    pub default_folder: Option<PathBuf>,
+    pub resize: Resize,
+    pub privacy: Privacy,
+    pub safety_level: SafetyLevel,
+    pub sets: Selection,
+    pub pools: Selection,
+    /// Whether the identify step runs before downloading.
+    pub identify: bool,
+    /// Uploads/downloads in flight at once.
+    pub parallelism: u32,
+}
+
+impl Default for Prefs {
+    fn default() -> Self {
+        Prefs {
+            collection_name: None,
+            default_folder: None,
+            resize: Resize::Off,
+            privacy: Privacy::Private,
+            safety_level: SafetyLevel::Safe,
+            sets: Selection::All,
+            pools: Selection::All,
+            identify: true,
+            parallelism: 4,
+        }
+    }
+}
+
+/// The preference keys `flickrfs config get/set` accepts, with what each allows.
+pub const PREF_KEYS: &[(&str, &str)] = &[
+    ("collection_name", "a folder name (no '/')"),
+    ("default_folder", "an absolute path"),
+    (
+        "resize",
+        "\"off\" or a longest edge in pixels between 16 and 20000",
+    ),
+    (
+        "privacy",
+        "public, friends, family, friends+family or private",
+    ),
+    ("safety_level", "safe, moderate or restricted"),
+    (
+        "sets",
+        "\"all\" or a comma-separated list of photoset titles or ids",
+    ),
+    (
+        "pools",
+        "\"all\" or a comma-separated list of group names or ids",
+    ),
+    ("identify", "true or false"),
+    ("parallelism", "a number from 1 to 32"),
+];
+
+impl Prefs {
+    /// Reads one preference as text.
+    pub fn get(&self, key: &str) -> Result<String, ConfigError> {
+        Ok(match key {
+            "collection_name" => self.collection_name.clone().unwrap_or_default(),
+            "default_folder" => self
+                .default_folder
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            "resize" => self.resize.to_string(),
+            "privacy" => self.privacy.to_string(),
+            "safety_level" => format!("{:?}", self.safety_level).to_lowercase(),
+            "sets" => self.sets.to_string(),
+            "pools" => self.pools.to_string(),
+            "identify" => self.identify.to_string(),
+            "parallelism" => self.parallelism.to_string(),
+            _ => return Err(unknown_key(key)),
+        })
+    }
+
+    /// Sets one preference from text, refusing invalid values with a message
+    /// that names the key and what it allows.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
+        let allowed = PREF_KEYS
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, a)| *a)
+            .ok_or_else(|| unknown_key(key))?;
+        let invalid = || ConfigError::InvalidValue {
+            key: key.into(),
+            value: value.into(),
+            allowed: format!("expected {allowed}"),
+        };
+        let v = value.trim();
+        match key {
+            "collection_name" => {
+                if v.is_empty() || v.contains('/') || v == "." || v == ".." || v.contains('\0') {
+                    return Err(invalid());
+                }
+                self.collection_name = Some(v.to_owned());
+            }
+            "default_folder" => {
+                let p = PathBuf::from(v);
+                if !p.is_absolute() {
+                    return Err(invalid());
+                }
+                self.default_folder = Some(p);
+            }
+            "resize" => self.resize = Resize::parse(v).map_err(|_| invalid())?,
+            "privacy" => self.privacy = v.parse().map_err(|_| invalid())?,
+            "safety_level" => {
+                self.safety_level = match v {
+                    "safe" => SafetyLevel::Safe,
+                    "moderate" => SafetyLevel::Moderate,
+                    "restricted" => SafetyLevel::Restricted,
+                    _ => return Err(invalid()),
+                }
+            }
+            "sets" => self.sets = Selection::parse(v),
+            "pools" => self.pools = Selection::parse(v),
+            "identify" => self.identify = v.parse().map_err(|_| invalid())?,
+            "parallelism" => match v.parse::<u32>() {
+                Ok(n) if (1..=32).contains(&n) => self.parallelism = n,
+                _ => return Err(invalid()),
+            },
+            _ => return Err(unknown_key(key)),
+        }
+        Ok(())
+    }
+}
+
+fn unknown_key(key: &str) -> ConfigError {
+    ConfigError::UnknownKey {
+        key: key.into(),
+        allowed: PREF_KEYS
+            .iter()
+            .map(|(k, _)| *k)
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
+}
+
+/// The whole configuration file.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub api: ApiSection,
+    #[serde(default)]
+    pub accounts: BTreeMap<String, Prefs>,
+}
+
+impl Config {
+    /// Loads the file, or the defaults when it does not exist.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = match fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
+            Err(source) => {
+                return Err(ConfigError::Read {
+                    path: path.into(),
+                    source,
+                })
+            }
+        };
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.into(),
+            message: e.message().to_owned(),
+        })
+    }
+
+    /// Writes atomically (temp file, fsync, rename) with mode 0600: the file
+    /// may hold the API secret.
+    pub fn save(&self, path: &Path) -> Result<(), ConfigError> {
+        let text = toml::to_string_pretty(self).map_err(|e| ConfigError::Write {
+            path: path.into(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+        write_private(path, text.as_bytes())
+    }
+
+    /// The endpoint the client should talk to.
+    pub fn endpoint(&self) -> Result<Endpoint, ConfigError> {
+        Endpoint::parse(self.api.endpoint.as_deref().unwrap_or("flickr"))
+    }
+
+    /// The preferences of an account (defaults when it has no table).
+    pub fn prefs(&self, account: &str) -> Prefs {
+        self.accounts.get(account).cloned().unwrap_or_default()
+    }
+
+    /// The account's default folder, falling back to `~/Pictures/Flickr/NAME`.
+    pub fn default_folder(&self, paths: &Paths, account: &str) -> PathBuf {
+        self.prefs(account)
+            .default_folder
+            .unwrap_or_else(|| paths.default_folder_for(account))
+    }
+}
+
+/// Resolves the API key: flags first, then `FLICKRFS_API_KEY`/`FLICKRFS_API_SECRET`,
+/// then the config file. `None` when no complete pair is known.
+pub fn resolve_api_key(
+    flag_key: Option<&str>,
+    flag_secret: Option<&str>,
+    config: &Config,
+) -> Option<ApiCredentials> {
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let key = flag_key
+        .map(str::to_owned)
+        .or_else(|| env("FLICKRFS_API_KEY"))
+        .or_else(|| config.api.key.clone())?;
+    let secret = flag_secret
+        .map(str::to_owned)
+        .or_else(|| env("FLICKRFS_API_SECRET"))
+        .or_else(|| config.api.secret.clone())?;
+    Some(ApiCredentials { key, secret })
+}
+
+/// Writes a file only its owner can read: temp file created 0600, fsync, rename.
+pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), ConfigError> {
+    let err = |source| ConfigError::Write {
+        path: path.into(),
+        source,
+    };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).map_err(err)?;
+    let tmp = dir.join(format!(
+        ".{}.tmp{}",
+        path.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        std::process::id()
+    ));
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(err)?;
+    f.set_permissions(fs::Permissions::from_mode(0o600))
+        .map_err(err)?;
+    f.write_all(bytes).map_err(err)?;
+    f.sync_all().map_err(err)?;
+    drop(f);
+    fs::rename(&tmp, path).map_err(err)?;
+    if let Ok(d) = fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefs_refuse_bad_values_naming_key_and_allowed_values() {
+        let mut p = Prefs::default();
+        let e = p.set("privacy", "everyone").unwrap_err().to_string();
+        assert!(e.contains("privacy") && e.contains("friends+family"), "{e}");
+        let e = p.set("resize", "huge").unwrap_err().to_string();
+        assert!(e.contains("resize") && e.contains("off"), "{e}");
+        let e = p.set("colour", "red").unwrap_err().to_string();
+        assert!(e.contains("colour") && e.contains("default_folder"), "{e}");
+        assert!(p.set("default_folder", "relative/path").is_err());
+        assert!(p.set("parallelism", "0").is_err());
+        assert_eq!(p, Prefs::default(), "a refused value changes nothing");
+    }
+
+    #[test]
+    fn prefs_round_trip_through_the_file_with_mode_0600() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        let mut c = Config::default();
+        let mut p = Prefs::default();
+        p.set("resize", "2048").unwrap();
+        p.set("privacy", "friends+family").unwrap();
+        p.set("sets", "Trip, Garden").unwrap();
+        p.set("default_folder", "/srv/photos").unwrap();
+        c.accounts.insert("alice".into(), p.clone());
+        c.api.key = Some("k".into());
+        c.save(&path).unwrap();
+        let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let back = Config::load(&path).unwrap();
+        assert_eq!(back, c);
+        assert_eq!(back.prefs("alice").get("sets").unwrap(), "Trip,Garden");
+        assert_eq!(back.prefs("bob"), Prefs::default());
+        assert!(back.prefs("alice").sets.includes("Garden", None));
+        assert!(!back.prefs("alice").sets.includes("Other", Some("721")));
+    }
+
+    #[test]
+    fn a_broken_config_file_is_an_error_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        fs::write(&path, "[accounts.alice]\nprivacy = \"everyone\"\n").unwrap();
+        let e = Config::load(&path).unwrap_err().to_string();
+        assert!(e.contains("config.toml"), "{e}");
+    }
+
+    #[test]
+    fn endpoint_parses_flickr_and_local_urls() {
+        assert_eq!(Endpoint::parse("flickr").unwrap(), Endpoint::Flickr);
+        assert_eq!(
+            Endpoint::parse("http://127.0.0.1:8080/").unwrap(),
+            Endpoint::Local("http://127.0.0.1:8080".into())
+        );
+        assert!(Endpoint::parse("ftp://x").is_err());
+    }
+}

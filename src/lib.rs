@@ -7,8 +7,10 @@
 //! state and shares no types with the client.
 
 pub mod accounts;
+pub mod app;
 pub mod catalog;
 pub mod config;
+pub mod demo;
 pub mod emulator;
 pub mod flickr;
 pub mod fs;

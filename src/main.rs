@@ -1,3 +1,568 @@
-fn main() {
-    println!("flickrfs");
+//! The `flickrfs` binary: parse the command line, call the library, print
+//! errors for people. Nothing here is logic the tests cannot reach through
+//! the library.
+
+mod cli;
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::{CommandFactory, Parser};
+
+use cli::{AccountCommand, ApiArgs, Cli, Command, ConfigCommand, MountArgs, PlanArgs, SyncArgs};
+use flickrfs::accounts::{self, AddAccountOptions, VerifierSource};
+use flickrfs::app::{self, ApiOverrides, LastSync, Session, SyncRun};
+use flickrfs::config::{Config, Endpoint, Paths, PREF_KEYS};
+use flickrfs::model::PhotoId;
+
+/// Exit codes documented in `--help` and the README.
+const EXIT_FAILURE: u8 = 1;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.quiet, cli.verbose);
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            // One clear sentence, with the chain of causes on the same line.
+            let mut msg = e.to_string();
+            for cause in e.chain().skip(1) {
+                msg.push_str(": ");
+                msg.push_str(&cause.to_string());
+            }
+            eprintln!("flickrfs: {msg}");
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}
+
+fn init_logging(quiet: bool, verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let default = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "flickrfs=info,warn",
+        (false, _) => "flickrfs=debug,info",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .try_init();
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let paths = Paths::from_env()?;
+    match cli.command {
+        Command::Config(cmd) => config_command(&paths, cmd)?,
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "flickrfs",
+                &mut std::io::stdout(),
+            );
+        }
+        Command::Man => {
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut std::io::stdout())
+                .context("writing the man page")?;
+        }
+        Command::Emulator(args) => {
+            let cfg = args.into_config();
+            runtime()?.block_on(flickrfs::emulator::serve_forever(cfg))?;
+        }
+        Command::Account(cmd) => account_command(&paths, cmd)?,
+        Command::Demo { mountpoint, state } => {
+            let opts = flickrfs::demo::DemoOptions { mountpoint, state };
+            flickrfs::demo::run(opts, &mut std::io::stdout(), wait_for_stop_signal)?;
+        }
+        Command::Mount(args) => mount_command(&paths, args)?,
+        Command::Unmount { mountpoint } => flickrfs::fs::unmount(&mountpoint)?,
+        Command::Sync(args) => return sync_command(&paths, args),
+        Command::Plan(args) => plan_command(&paths, args)?,
+        Command::Status { json } => status_command(&paths, json)?,
+        cmd @ (Command::Ignore(_)
+        | Command::Unignore(_)
+        | Command::Ignored { .. }
+        | Command::Identify { .. }
+        | Command::Thumbnail(_)) => photo_command(&paths, cmd)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn overrides(args: &ApiArgs) -> ApiOverrides {
+    ApiOverrides {
+        api_key: args.api_key.clone(),
+        api_secret: args.api_secret.clone(),
+        endpoint: args.endpoint.clone(),
+    }
+}
+
+fn account_command(paths: &Paths, cmd: AccountCommand) -> Result<()> {
+    let store = paths.credentials_file();
+    match cmd {
+        AccountCommand::Add(args) => {
+            paths.ensure()?;
+            let mut session = Session::open(paths.clone(), &overrides(&args.api))?;
+            let api = session.api()?.clone();
+            let verifier = if args.paste {
+                VerifierSource::Paste(Box::new(std::io::BufReader::new(std::io::stdin())))
+            } else {
+                VerifierSource::Callback
+            };
+            let mut opts = AddAccountOptions::default();
+            if args.no_browser {
+                opts.opener = Box::new(|_: &str| Ok(()));
+            }
+            let summary = runtime()?.block_on(accounts::add_account(
+                &session.endpoints,
+                &api,
+                &store,
+                verifier,
+                opts,
+            ))?;
+            // Remember the endpoint and key that worked, so later commands
+            // (mount, sync) talk to the same Flickr without repeating flags.
+            let endpoint = session.endpoint.clone();
+            let cfg = &mut session.config.api;
+            if cfg.key.is_none() && cfg.secret.is_none() {
+                cfg.key = Some(api.key.clone());
+                cfg.secret = Some(api.secret.clone());
+            }
+            if cfg.endpoint.is_none() && endpoint != Endpoint::Flickr {
+                cfg.endpoint = Some(endpoint.as_config_str().to_owned());
+            }
+            session.config.save(&paths.config_file())?;
+            session.register(&accounts::load_account(&store, &summary.name)?)?;
+            println!("Added {summary}.");
+        }
+        AccountCommand::List { json } => {
+            let list = accounts::list_accounts(&store)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else if list.is_empty() {
+                println!("No accounts yet: add one with `flickrfs account add`.");
+            } else {
+                for a in list {
+                    println!("{a}");
+                }
+            }
+        }
+        AccountCommand::Remove { name } => {
+            let removed = accounts::remove_account(&store, &name)?;
+            println!(
+                "Removed the credentials of {removed}. Nothing was deleted on Flickr or on disk."
+            );
+        }
+    }
+    Ok(())
+}
+
+fn mount_command(paths: &Paths, args: MountArgs) -> Result<()> {
+    paths.ensure()?;
+    std::fs::create_dir_all(paths.log_dir())
+        .with_context(|| format!("creating {}", paths.log_dir().display()))?;
+    // Make sure every authorised account is in the catalog, so it shows.
+    let session = Session::open(paths.clone(), &ApiOverrides::default())?;
+    match session.targets(&[]) {
+        Ok(_) | Err(app::AppError::NoAccounts) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let board = std::sync::Arc::new(std::sync::Mutex::new(flickrfs::fs::StatusBoard::default()));
+    let mut opts = flickrfs::fs::MountOptions::new(args.mountpoint.clone(), paths.catalog_db());
+    opts.log_file = Some(paths.log_dir().join("mount.log"));
+    opts.foreground = args.foreground;
+    opts.allow_other = args.allow_other;
+    opts.force_pread = args.no_passthrough;
+    opts.sync_hook = Some(app::daemon_sync_hook(paths.clone(), board.clone()));
+    opts.status = Some(board);
+    flickrfs::fs::mount(opts)?;
+    if !args.foreground {
+        println!(
+            "Mounted at {} (log: {}). Unmount with `flickrfs unmount {}`.",
+            args.mountpoint.display(),
+            paths.log_dir().join("mount.log").display(),
+            args.mountpoint.display()
+        );
+    }
+    Ok(())
+}
+
+/// Exit code 3: the sync ran but some items failed.
+const EXIT_PARTIAL: u8 = 3;
+
+fn sync_command(paths: &Paths, args: SyncArgs) -> Result<ExitCode> {
+    if !args.search.is_empty() {
+        bail!("--search is not supported yet: put the files in the account's default folder");
+    }
+    let session = Session::open(paths.clone(), &overrides(&args.api))?;
+    session.api()?;
+    let targets = session.targets(&args.accounts)?;
+    let rt = runtime()?;
+    let mut run = SyncRun {
+        direction: args.direction(),
+        accounts: args.accounts.clone(),
+        dry_run: true,
+        force: args.force,
+    };
+    let interactive = !args.yes && !args.dry_run && std::io::stdin().is_terminal();
+    if args.dry_run || interactive {
+        let plan = rt.block_on(app::run_syncs(&session, &targets, &run, &mut |_| {
+            Box::new(flickrfs::sync::NoProgress)
+        }))?;
+        print!("{}", plan.text());
+        if args.dry_run {
+            return Ok(ExitCode::SUCCESS);
+        }
+        if !confirm("Execute this plan? [y/N] ")? {
+            println!("Nothing changed.");
+            return Ok(ExitCode::SUCCESS);
+        }
+    } else if !args.yes {
+        bail!("not a terminal: pass --yes to execute the plan, or --dry-run to see it");
+    }
+    run.dry_run = false;
+    let quiet = !std::io::stderr().is_terminal();
+    let last = rt.block_on(app::run_syncs(&session, &targets, &run, &mut |t| {
+        Box::new(BarProgress::new(&t.stored.name, quiet))
+    }))?;
+    print!("{}", last.text());
+    Ok(if last.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_PARTIAL)
+    })
+}
+
+fn confirm(question: &str) -> Result<bool> {
+    eprint!("{question}");
+    std::io::stderr().flush()?;
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    Ok(matches!(line.trim(), "y" | "Y" | "yes"))
+}
+
+/// A progress bar per account, with rate and ETA.
+struct BarProgress {
+    bar: indicatif::ProgressBar,
+}
+
+impl BarProgress {
+    fn new(account: &str, hidden: bool) -> BarProgress {
+        let bar = if hidden {
+            indicatif::ProgressBar::hidden()
+        } else {
+            indicatif::ProgressBar::new(0)
+        };
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{prefix} [{bar:30}] {pos}/{len} {per_sec} ETA {eta} {wide_msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        bar.set_prefix(account.to_owned());
+        BarProgress { bar }
+    }
+}
+
+impl flickrfs::sync::Progress for BarProgress {
+    fn starting(&mut self, _index: usize, total: usize, action: &flickrfs::sync::Action) {
+        self.bar.set_length(total as u64);
+        self.bar.set_message(action.to_string());
+    }
+    fn finished(
+        &mut self,
+        action: &flickrfs::sync::Action,
+        result: std::result::Result<(), &flickrfs::sync::execute::ExecError>,
+    ) {
+        self.bar.inc(1);
+        if let Err(e) = result {
+            self.bar.println(format!("failed: {action}: {e}"));
+        }
+    }
+}
+
+fn plan_command(paths: &Paths, args: PlanArgs) -> Result<()> {
+    let session = Session::open(paths.clone(), &overrides(&args.api))?;
+    session.api()?;
+    let targets = session.targets(&args.accounts)?;
+    let direction = match (args.up, args.down) {
+        (true, _) => flickrfs::model::Direction::Up,
+        (_, true) => flickrfs::model::Direction::Down,
+        _ => flickrfs::model::Direction::Both,
+    };
+    let run = SyncRun {
+        direction,
+        accounts: args.accounts.clone(),
+        dry_run: true,
+        force: false,
+    };
+    let plan = runtime()?.block_on(app::run_syncs(&session, &targets, &run, &mut |_| {
+        Box::new(flickrfs::sync::NoProgress)
+    }))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&plan)?);
+    } else {
+        print!("{}", plan.text());
+    }
+    Ok(())
+}
+
+fn status_command(paths: &Paths, json: bool) -> Result<()> {
+    let session = Session::open(paths.clone(), &ApiOverrides::default())?;
+    let last = LastSync::load(&session.last_sync_file());
+    let problems = if paths.catalog_db().exists() {
+        session.catalog()?.problems(None)?
+    } else {
+        Vec::new()
+    };
+    if json {
+        let v = serde_json::json!({
+            "last_sync": last,
+            "problems": problems.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+        });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    match &last {
+        Some(l) => print!("{}", l.text()),
+        None => println!("No sync has run yet."),
+    }
+    if !problems.is_empty() {
+        println!("problems ({}):", problems.len());
+        for p in &problems {
+            println!("  {p}");
+        }
+    }
+    Ok(())
+}
+
+/// The one account a photo command applies to.
+fn single_target(session: &Session, account: Option<String>) -> Result<app::Target> {
+    let names: Vec<String> = account.into_iter().collect();
+    let mut targets = session.targets(&names)?;
+    if targets.len() > 1 {
+        bail!(
+            "several accounts are configured ({}): say which with --account",
+            targets
+                .iter()
+                .map(|t| t.stored.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    targets.pop().context("no account")
+}
+
+fn photo_command(paths: &Paths, cmd: Command) -> Result<()> {
+    let session = Session::open(paths.clone(), &ApiOverrides::default())?;
+    match cmd {
+        Command::Ignore(a) => {
+            let t = single_target(&session, a.account)?;
+            let cat = session.catalog()?;
+            let id = PhotoId::new(a.photo_id.clone());
+            let photo = cat
+                .photo_by_remote_id(t.account.id, &id)?
+                .with_context(|| {
+                    format!(
+                        "photo {} is not in the catalog of {} (run a sync first)",
+                        a.photo_id, t.stored.name
+                    )
+                })?;
+            cat.ignore(photo.key)?;
+            println!(
+                "Photo {} will not be downloaded again (it stays on Flickr).",
+                a.photo_id
+            );
+        }
+        Command::Unignore(a) => {
+            let t = single_target(&session, a.account)?;
+            let cat = session.catalog()?;
+            cat.unignore(t.account.id, &PhotoId::new(a.photo_id.clone()))?;
+            println!("Photo {} is no longer ignored.", a.photo_id);
+        }
+        Command::Ignored { account } => {
+            let t = single_target(&session, account)?;
+            let cat = session.catalog()?;
+            for p in cat.ignored(t.account.id)? {
+                let id = p.remote_id().map(|i| i.to_string()).unwrap_or_default();
+                let title = p
+                    .remote
+                    .as_ref()
+                    .map(|r| r.title.clone())
+                    .unwrap_or_default();
+                println!("{id}\t{title}");
+            }
+        }
+        Command::Identify {
+            photo_id,
+            file,
+            account,
+        } => {
+            let t = single_target(&session, account)?;
+            let cat = session.catalog()?;
+            let photo = cat
+                .photo_by_remote_id(t.account.id, &PhotoId::new(photo_id.clone()))?
+                .with_context(|| {
+                    format!("photo {photo_id} is not in the catalog (run a sync first)")
+                })?;
+            let facts = flickrfs::media::FileFacts::scan(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            cat.set_local_file(photo.key, &file, &facts)?;
+            println!(
+                "Photo {photo_id} is now {}; it will not be downloaded.",
+                file.display()
+            );
+        }
+        Command::Thumbnail(a) => {
+            session.api()?;
+            let t = single_target(&session, a.account)?;
+            let client = session.client(&t.stored)?;
+            let dir = paths.state_dir.join("thumbnails");
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            let id = PhotoId::new(a.photo_id.clone());
+            let dest = dir.join(format!(
+                "{}.jpg",
+                a.photo_id
+                    .replace(|c: char| !c.is_ascii_alphanumeric(), "_")
+            ));
+            runtime()?.block_on(async {
+                let sizes = client.photo_sizes(&id).await?;
+                let small = sizes
+                    .iter()
+                    .find(|s| s.label == "Small")
+                    .or_else(|| sizes.iter().find(|s| s.label == "Thumbnail"))
+                    .or_else(|| sizes.first())
+                    .context("Flickr lists no sizes for this photo")?;
+                if dest.exists() {
+                    std::fs::remove_file(&dest).ok();
+                }
+                client.download_to(&small.source, &dest).await?;
+                anyhow::Ok(())
+            })?;
+            println!("{}", dest.display());
+            let _ = std::process::Command::new("xdg-open")
+                .arg(&dest)
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn();
+        }
+        _ => unreachable!("photo_command is only called for photo commands"),
+    }
+    Ok(())
+}
+
+/// Blocks until SIGINT (Ctrl-C) or SIGTERM.
+fn wait_for_stop_signal() {
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return;
+    };
+    rt.block_on(async {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    });
+}
+
+/// A multi-threaded tokio runtime for the async parts (client, emulator).
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+fn config_command(paths: &Paths, cmd: ConfigCommand) -> Result<()> {
+    let file = paths.config_file();
+    let mut config = Config::load(&file)?;
+    match cmd {
+        ConfigCommand::Get { account, key } => {
+            println!("{}", config.prefs(&account).get(&key)?);
+        }
+        ConfigCommand::Set {
+            account,
+            key,
+            value,
+        } => {
+            let mut prefs = config.prefs(&account);
+            prefs.set(&key, &value)?;
+            config.accounts.insert(account, prefs);
+            config.save(&file)?;
+        }
+        ConfigCommand::Show { account, json } => {
+            let names: Vec<String> = match account {
+                Some(a) => vec![a],
+                None => config.accounts.keys().cloned().collect(),
+            };
+            let mut out = serde_json::Map::new();
+            for name in &names {
+                let prefs = config.prefs(name);
+                let mut m = serde_json::Map::new();
+                for (key, _) in PREF_KEYS {
+                    m.insert((*key).into(), prefs.get(key)?.into());
+                }
+                out.insert(name.clone(), m.into());
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            } else {
+                let mut stdout = std::io::stdout().lock();
+                for (name, prefs) in &out {
+                    writeln!(stdout, "[{name}]")?;
+                    for (k, v) in prefs.as_object().into_iter().flatten() {
+                        writeln!(stdout, "{k} = {}", v.as_str().unwrap_or_default())?;
+                    }
+                }
+            }
+        }
+        ConfigCommand::Edit => edit_config(&file, &config)?,
+        ConfigCommand::Paths => {
+            println!("config:      {}", paths.config_file().display());
+            println!("credentials: {}", paths.credentials_file().display());
+            println!("catalog:     {}", paths.catalog_db().display());
+            println!("logs:        {}", paths.log_dir().display());
+        }
+    }
+    Ok(())
+}
+
+/// Opens a copy of config.toml in $EDITOR and keeps it only if it parses.
+fn edit_config(file: &std::path::Path, config: &Config) -> Result<()> {
+    let editor = std::env::var("VISUAL")
+        .or_else(|_| std::env::var("EDITOR"))
+        .unwrap_or_else(|_| "vi".into());
+    let dir = tempfile::tempdir()?;
+    let draft = dir.path().join("config.toml");
+    std::fs::write(&draft, toml::to_string_pretty(config)?)?;
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("{editor} \"$1\""))
+        .arg("sh")
+        .arg(&draft)
+        .status()
+        .with_context(|| format!("starting the editor {editor:?}"))?;
+    if !status.success() {
+        bail!("the editor exited with {status}; config.toml is unchanged");
+    }
+    let edited = Config::load(&draft)
+        .context("the edited configuration is invalid; config.toml is unchanged")?;
+    edited.save(file)?;
+    Ok(())
 }

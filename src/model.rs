@@ -253,6 +253,58 @@ impl TakenAt {
     }
 }
 
+/// Resize on upload: off, or a longest edge in pixels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Resize {
+    #[default]
+    Off,
+    LongestEdge(u32),
+}
+
+impl Resize {
+    pub fn parse(s: &str) -> Result<Resize, String> {
+        let s = s.trim();
+        if s.eq_ignore_ascii_case("off") || s == "0" {
+            return Ok(Resize::Off);
+        }
+        match s.parse::<u32>() {
+            Ok(n) if (16..=20000).contains(&n) => Ok(Resize::LongestEdge(n)),
+            _ => Err("expected \"off\" or a longest edge in pixels between 16 and 20000".into()),
+        }
+    }
+}
+
+impl std::fmt::Display for Resize {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Resize::Off => f.write_str("off"),
+            Resize::LongestEdge(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+impl Serialize for Resize {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for Resize {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            N(u32),
+            S(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::N(n) => Resize::parse(&n.to_string()),
+            Raw::S(s) => Resize::parse(&s),
+        }
+        .map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

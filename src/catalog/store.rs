@@ -255,7 +255,7 @@ pub(crate) fn photo_from_row(r: &Row) -> rusqlite::Result<Photo> {
                 .and_then(|p| p.parse::<Privacy>().ok()),
             resize: r
                 .get::<_, Option<String>>(33)?
-                .and_then(|s| Resize::parse(&s)),
+                .and_then(|s| Resize::parse(&s).ok()),
             skip: r.get(34)?,
         },
         junk: r.get(35)?,

@@ -187,35 +187,7 @@ pub struct LocalMeta {
     pub skip: bool,
 }
 
-/// Resize on upload: off, or a longest edge in pixels.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Resize {
-    Off,
-    LongestEdge(u32),
-}
-
-impl Resize {
-    /// `off` (or `0`) or a number of pixels between 16 and 20000.
-    pub fn parse(s: &str) -> Option<Resize> {
-        let s = s.trim();
-        if s.eq_ignore_ascii_case("off") || s == "0" {
-            return Some(Resize::Off);
-        }
-        match s.parse::<u32>() {
-            Ok(n) if (16..=20000).contains(&n) => Some(Resize::LongestEdge(n)),
-            _ => None,
-        }
-    }
-}
-
-impl std::fmt::Display for Resize {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Resize::Off => f.write_str("off"),
-            Resize::LongestEdge(n) => write!(f, "{n}"),
-        }
-    }
-}
+pub use crate::model::Resize;
 
 /// A photo: a catalog record with an optional local file and an optional
 /// Flickr side. Its memberships are separate ([`Entry`]).
@@ -503,6 +475,12 @@ pub struct Problem {
     pub message: String,
     /// Unix seconds.
     pub at: i64,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.kind.as_str(), self.message)
+    }
 }
 
 /// What changed since a generation ([`super::Catalog::changes_since`]).

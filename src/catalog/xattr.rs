@@ -138,11 +138,7 @@ impl Catalog {
                 ("privacy", p.as_str().to_string().into())
             }
             Xattr::Resize => {
-                let r = Resize::parse(text).ok_or_else(|| {
-                    invalid(format!(
-                        "{text:?}: expected \"off\" or a longest edge in pixels (16-20000)"
-                    ))
-                })?;
+                let r = Resize::parse(text).map_err(|why| invalid(format!("{text:?}: {why}")))?;
                 ("resize", r.to_string().into())
             }
             Xattr::Skip => {

@@ -1,0 +1,531 @@
+//! The application layer: what a command needs from several modules at once.
+//!
+//! A [`Session`] ties the configuration, the stored credentials, the catalog
+//! and the Flickr client together, so that the CLI (`main.rs`) and the mount
+//! daemon (which runs syncs requested through `/.flickrfs/sync`) do the same
+//! thing the same way. It holds no logic of its own beyond choosing accounts
+//! and recording the last sync's result for `flickrfs status`.
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::accounts::{AccountError, CredentialStore, StoredAccount};
+use crate::catalog::{Account, Catalog, CatalogError};
+use crate::config::{resolve_api_key, Config, ConfigError, Endpoint, Paths, Prefs};
+use crate::flickr::{ApiCredentials, Client, ClientOptions, Endpoints, FlickrError, RateLimit};
+use crate::model::Direction;
+
+/// Errors a session reports to the CLI.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Accounts(#[from] AccountError),
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error(transparent)]
+    Flickr(#[from] FlickrError),
+    #[error(
+        "no Flickr API key: pass --api-key and --api-secret, set FLICKRFS_API_KEY and \
+         FLICKRFS_API_SECRET, or put key and secret under [api] in {0}"
+    )]
+    NoApiKey(PathBuf),
+    #[error("no account named {name:?}: {known}")]
+    UnknownAccount { name: String, known: String },
+    #[error("no accounts yet: add one with `flickrfs account add`")]
+    NoAccounts,
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Command-line overrides of the configured endpoint and key.
+#[derive(Clone, Debug, Default)]
+pub struct ApiOverrides {
+    pub api_key: Option<String>,
+    pub api_secret: Option<String>,
+    pub endpoint: Option<String>,
+}
+
+/// Everything a command needs to talk to Flickr for the configured accounts.
+pub struct Session {
+    pub paths: Paths,
+    pub config: Config,
+    pub endpoint: Endpoint,
+    pub endpoints: Endpoints,
+    api: Option<ApiCredentials>,
+    store: CredentialStore,
+}
+
+/// One account a command works on: its credentials, its catalog record and
+/// its preferences.
+pub struct Target {
+    pub stored: StoredAccount,
+    pub account: Account,
+    pub prefs: Prefs,
+}
+
+impl Session {
+    pub fn open(paths: Paths, overrides: &ApiOverrides) -> Result<Session, AppError> {
+        let config = Config::load(&paths.config_file())?;
+        let endpoint = match &overrides.endpoint {
+            Some(e) => Endpoint::parse(e)?,
+            None => config.endpoint()?,
+        };
+        let endpoints = match &endpoint {
+            Endpoint::Flickr => Endpoints::flickr(),
+            Endpoint::Local(base) => Endpoints::local(base),
+        };
+        let api = resolve_api_key(
+            overrides.api_key.as_deref(),
+            overrides.api_secret.as_deref(),
+            &config,
+        );
+        let store = CredentialStore::new(paths.credentials_file());
+        Ok(Session {
+            paths,
+            config,
+            endpoint,
+            endpoints,
+            api,
+            store,
+        })
+    }
+
+    /// The API key, or an error that says where to put one.
+    pub fn api(&self) -> Result<&ApiCredentials, AppError> {
+        self.api
+            .as_ref()
+            .ok_or_else(|| AppError::NoApiKey(self.paths.config_file()))
+    }
+
+    pub fn client_options(&self) -> ClientOptions {
+        let mut opts = ClientOptions::default();
+        match (self.config.api.rate_limit_per_hour, &self.endpoint) {
+            (Some(per_hour), _) => opts.rate_limit.calls_per_hour = per_hour.max(1),
+            // Flickr's budget protects Flickr's key; a local emulator has its
+            // own (configurable) limit, and tests and the demo need speed.
+            (None, Endpoint::Local(_)) => {
+                opts.rate_limit = RateLimit {
+                    calls_per_hour: 3_600_000,
+                    burst: 1000,
+                }
+            }
+            (None, Endpoint::Flickr) => {}
+        }
+        opts
+    }
+
+    pub fn catalog(&self) -> Result<Catalog, AppError> {
+        Ok(Catalog::open(&self.paths.catalog_db())?)
+    }
+
+    /// A client signing as `stored`.
+    pub fn client(&self, stored: &StoredAccount) -> Result<Client, AppError> {
+        Ok(stored.client(
+            self.endpoints.clone(),
+            self.api()?.clone(),
+            self.client_options(),
+        )?)
+    }
+
+    /// Registers (or refreshes) an authorised account in the catalog so the
+    /// mount shows it, creating its default folder.
+    pub fn register(&self, stored: &StoredAccount) -> Result<Account, AppError> {
+        let prefs = self.config.prefs(&stored.name);
+        let folder_name = prefs
+            .collection_name
+            .clone()
+            .unwrap_or_else(|| stored.name.clone());
+        let default_folder = self.config.default_folder(&self.paths, &stored.name);
+        std::fs::create_dir_all(&default_folder).map_err(|e| {
+            AppError::Other(format!(
+                "creating the default folder {}: {e}",
+                default_folder.display()
+            ))
+        })?;
+        let cat = self.catalog()?;
+        Ok(cat.add_account(
+            &stored.nsid,
+            &stored.username,
+            &folder_name,
+            &default_folder,
+        )?)
+    }
+
+    /// The accounts named (by account name, username or collection folder
+    /// name), or all of them when `names` is empty.
+    pub fn targets(&self, names: &[String]) -> Result<Vec<Target>, AppError> {
+        let stored = self.store.load()?;
+        if stored.is_empty() {
+            return Err(AppError::NoAccounts);
+        }
+        let cat = self.catalog()?;
+        let mut out = Vec::new();
+        for s in &stored {
+            let wanted = names.is_empty()
+                || names.iter().any(|n| {
+                    n == &s.name
+                        || n == &s.username
+                        || self.config.prefs(&s.name).collection_name.as_deref() == Some(n)
+                });
+            if !wanted {
+                continue;
+            }
+            let account = match cat.account_by_nsid(&s.nsid)? {
+                Some(a) => a,
+                None => self.register(s)?,
+            };
+            out.push(Target {
+                stored: s.clone(),
+                prefs: self.config.prefs(&s.name),
+                account,
+            });
+        }
+        for n in names {
+            let found = out.iter().any(|t| {
+                &t.stored.name == n
+                    || &t.stored.username == n
+                    || t.account.collection_name.as_str() == n
+            });
+            if !found {
+                return Err(AppError::UnknownAccount {
+                    name: n.clone(),
+                    known: stored
+                        .iter()
+                        .map(|s| s.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Where the last sync's result is kept for `flickrfs status`.
+    pub fn last_sync_file(&self) -> PathBuf {
+        self.paths.state_dir.join("last-sync.json")
+    }
+}
+
+/// The outcome of one account's sync, as `flickrfs status` shows it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct AccountResult {
+    pub account: String,
+    pub direction: Direction,
+    pub dry_run: bool,
+    /// The plan's one-line summary.
+    pub summary: String,
+    pub done: usize,
+    /// What failed, one line each.
+    pub failed: Vec<String>,
+    pub conflicts: Vec<String>,
+    /// Set when the sync stopped before executing (refused plan, network...).
+    pub error: Option<String>,
+}
+
+/// The last sync of all accounts.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
+pub struct LastSync {
+    /// Seconds since the epoch.
+    pub finished_at: u64,
+    pub accounts: Vec<AccountResult>,
+}
+
+impl LastSync {
+    pub fn ok(&self) -> bool {
+        self.accounts
+            .iter()
+            .all(|a| a.error.is_none() && a.failed.is_empty())
+    }
+
+    pub fn load(path: &Path) -> Option<LastSync> {
+        let text = std::fs::read_to_string(path).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    pub fn save(&self, path: &Path) -> Result<(), AppError> {
+        let text = serde_json::to_vec_pretty(self)
+            .map_err(|e| AppError::Other(format!("encoding the sync result: {e}")))?;
+        crate::config::write_private(path, &text)?;
+        Ok(())
+    }
+
+    pub fn text(&self) -> String {
+        let mut s = String::new();
+        for a in &self.accounts {
+            s.push_str(&format!(
+                "{}: {} sync{}: {}\n",
+                a.account,
+                a.direction,
+                if a.dry_run { " (dry run)" } else { "" },
+                a.summary
+            ));
+            if let Some(e) = &a.error {
+                s.push_str(&format!("  stopped: {e}\n"));
+            } else if !a.dry_run {
+                s.push_str(&format!("  {} done, {} failed\n", a.done, a.failed.len()));
+            }
+            for f in &a.failed {
+                s.push_str(&format!("  failed: {f}\n"));
+            }
+            for c in &a.conflicts {
+                s.push_str(&format!("  conflict: {c}\n"));
+            }
+        }
+        s
+    }
+}
+
+pub fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// What a sync run was asked to do.
+#[derive(Clone, Debug, Default)]
+pub struct SyncRun {
+    pub direction: Direction,
+    /// Account names; empty means all.
+    pub accounts: Vec<String>,
+    pub dry_run: bool,
+    /// Run a plan that trips a safety threshold.
+    pub force: bool,
+}
+
+/// Builds one account's sync options from its preferences and the request.
+pub fn sync_options(prefs: &Prefs, run: &SyncRun) -> crate::sync::SyncOptions {
+    use crate::config::Selection;
+    use crate::sync::{MetaDefaults, PlanOptions, SetFilter, SyncOptions};
+    let sets = match &prefs.sets {
+        Selection::All => SetFilter::All,
+        Selection::Only(names) => SetFilter::Only {
+            // A name may be a set id or a title; the filter accepts either.
+            ids: names
+                .iter()
+                .map(|n| crate::model::SetId::new(n.clone()))
+                .collect(),
+            titles: names.iter().cloned().collect(),
+        },
+    };
+    SyncOptions {
+        plan: PlanOptions {
+            direction: run.direction,
+            sets,
+            force: run.force,
+            ..Default::default()
+        },
+        dry_run: run.dry_run,
+        defaults: MetaDefaults {
+            privacy: prefs.privacy,
+        },
+    }
+}
+
+/// Syncs each target in turn (one account's failure does not stop the
+/// others), records the result for `flickrfs status`, and returns it.
+pub async fn run_syncs(
+    session: &Session,
+    targets: &[Target],
+    run: &SyncRun,
+    progress: &mut dyn FnMut(&Target) -> Box<dyn crate::sync::Progress>,
+) -> Result<LastSync, AppError> {
+    let mut last = LastSync::default();
+    for t in targets {
+        let result = sync_one(session, t, run, progress(t).as_mut()).await;
+        last.accounts.push(result);
+    }
+    last.finished_at = now_secs();
+    if !run.dry_run {
+        last.save(&session.last_sync_file())?;
+    }
+    Ok(last)
+}
+
+async fn sync_one(
+    session: &Session,
+    t: &Target,
+    run: &SyncRun,
+    progress: &mut dyn crate::sync::Progress,
+) -> AccountResult {
+    let mut result = AccountResult {
+        account: t.stored.name.clone(),
+        direction: run.direction,
+        dry_run: run.dry_run,
+        summary: String::new(),
+        done: 0,
+        failed: Vec::new(),
+        conflicts: Vec::new(),
+        error: None,
+    };
+    let outcome = async {
+        let cat = session.catalog()?;
+        let client = session.client(&t.stored)?;
+        let opts = sync_options(&t.prefs, run);
+        crate::sync::run_sync(&cat, &client, t.account.id, &opts, progress)
+            .await
+            .map_err(|e| AppError::Other(e.to_string()))
+    }
+    .await;
+    match outcome {
+        Ok(report) => {
+            result.summary = report.plan.summary.to_string();
+            result.conflicts = report
+                .plan
+                .conflicts
+                .iter()
+                .map(|c| c.to_string())
+                .collect();
+            if let Some(exec) = report.executed {
+                result.done = exec.done;
+                result.failed = exec
+                    .failed
+                    .iter()
+                    .map(|(action, why)| format!("{action}: {why}"))
+                    .collect();
+            }
+        }
+        Err(e) => result.error = Some(e.to_string()),
+    }
+    result
+}
+
+/// The sync engine inside the mount daemon: requests written to
+/// `/.flickrfs/sync` are queued to one worker thread (started on the first
+/// request, so after the daemon has forked), which runs them one after the
+/// other with its own catalog connection and reports on the status board.
+pub fn daemon_sync_hook(
+    paths: Paths,
+    board: std::sync::Arc<std::sync::Mutex<crate::fs::StatusBoard>>,
+) -> crate::fs::SyncHook {
+    use std::sync::mpsc;
+    use std::sync::{Arc, Mutex};
+    let sender: Arc<Mutex<Option<mpsc::Sender<crate::fs::SyncRequest>>>> = Default::default();
+    Arc::new(move |req: crate::fs::SyncRequest| {
+        let mut guard = sender.lock().unwrap_or_else(|p| p.into_inner());
+        if guard.is_none() {
+            let (tx, rx) = mpsc::channel();
+            let paths = paths.clone();
+            let worker_board = board.clone();
+            let spawned = std::thread::Builder::new()
+                .name("flickrfs-sync".into())
+                .spawn(move || sync_worker(paths, worker_board, rx));
+            match spawned {
+                Ok(_) => *guard = Some(tx),
+                Err(e) => {
+                    set_state(&board, format!("failed: cannot start the sync engine: {e}"));
+                    return;
+                }
+            }
+        }
+        if let Some(tx) = guard.as_ref() {
+            let _ = tx.send(req);
+        }
+    })
+}
+
+fn set_state(board: &std::sync::Mutex<crate::fs::StatusBoard>, state: String) {
+    board.lock().unwrap_or_else(|p| p.into_inner()).sync_state = Some(state);
+}
+
+fn sync_worker(
+    paths: Paths,
+    board: std::sync::Arc<std::sync::Mutex<crate::fs::StatusBoard>>,
+    rx: std::sync::mpsc::Receiver<crate::fs::SyncRequest>,
+) {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            set_state(&board, format!("failed: cannot start the sync engine: {e}"));
+            return;
+        }
+    };
+    while let Ok(req) = rx.recv() {
+        let run = SyncRun {
+            direction: req.direction,
+            accounts: req.accounts.clone(),
+            dry_run: false,
+            force: false,
+        };
+        set_state(&board, format!("running: {} sync", run.direction));
+        let outcome = Session::open(paths.clone(), &ApiOverrides::default()).and_then(|s| {
+            s.api()?;
+            let targets = s.targets(&run.accounts)?;
+            rt.block_on(run_syncs(&s, &targets, &run, &mut |t| {
+                Box::new(BoardProgress {
+                    board: board.clone(),
+                    account: t.stored.name.clone(),
+                    direction: run.direction,
+                    done: 0,
+                })
+            }))
+        });
+        let state = match outcome {
+            Ok(last) => {
+                let mut board = board.lock().unwrap_or_else(|p| p.into_inner());
+                for line in last.text().lines() {
+                    if line.trim_start().starts_with("failed") || line.contains("stopped") {
+                        board.problem(line.trim().to_owned());
+                    }
+                }
+                format!(
+                    "{}: {} sync finished at {}: {}",
+                    if last.ok() {
+                        "done"
+                    } else {
+                        "finished with failures"
+                    },
+                    run.direction,
+                    last.finished_at,
+                    last.text().lines().next().unwrap_or_default()
+                )
+            }
+            Err(e) => format!("failed: {e}"),
+        };
+        set_state(&board, state);
+    }
+}
+
+/// Progress shown in `/.flickrfs/sync` and `status` while the daemon syncs.
+struct BoardProgress {
+    board: std::sync::Arc<std::sync::Mutex<crate::fs::StatusBoard>>,
+    account: String,
+    direction: Direction,
+    done: usize,
+}
+
+impl crate::sync::Progress for BoardProgress {
+    fn starting(&mut self, index: usize, total: usize, action: &crate::sync::Action) {
+        set_state(
+            &self.board,
+            format!(
+                "running: {} sync of {}: {}/{} {action}",
+                self.direction,
+                self.account,
+                index + 1,
+                total
+            ),
+        );
+    }
+    fn finished(
+        &mut self,
+        action: &crate::sync::Action,
+        result: Result<(), &crate::sync::execute::ExecError>,
+    ) {
+        self.done += 1;
+        if let Err(e) = result {
+            self.board
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .problem(format!("{}: {action}: {e}", self.account));
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! The API-call budget: a token bucket per API key, shared by every client
+//! in the process that uses the same key (Flickr counts calls per key, across
+//! all the accounts that use it).
+//!
+//! When the bucket is empty the caller waits (and says so in the log); it
+//! never fails. Photo file downloads are not API calls and do not draw from it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// How many calls a key may make.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Sustained rate (Flickr: 3600 per hour per key).
+    pub calls_per_hour: u32,
+    /// How many calls may go out back to back after a quiet period.
+    pub burst: u32,
+}
+
+impl Default for RateLimit {
+    fn default() -> Self {
+        RateLimit {
+            calls_per_hour: 3600,
+            burst: 10,
+        }
+    }
+}
+
+/// Limiters by (REST endpoint, API key).
+type Registry = HashMap<(String, String), Arc<RateLimiter>>;
+
+/// A token bucket.
+#[derive(Debug)]
+pub struct RateLimiter {
+    state: Mutex<Bucket>,
+}
+
+#[derive(Debug)]
+struct Bucket {
+    limit: RateLimit,
+    tokens: f64,
+    last: Instant,
+    /// Set when the server said "too many requests": nobody calls before.
+    held_until: Option<Instant>,
+}
+
+impl Bucket {
+    fn rate_per_sec(&self) -> f64 {
+        f64::from(self.limit.calls_per_hour.max(1)) / 3600.0
+    }
+
+    fn refill(&mut self, now: Instant) {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.last = now;
+        let cap = f64::from(self.limit.burst.max(1));
+        self.tokens = (self.tokens + elapsed * self.rate_per_sec()).min(cap);
+    }
+
+    /// Takes a token, or says how long until one is there.
+    fn try_take(&mut self, now: Instant) -> Result<(), Duration> {
+        if let Some(until) = self.held_until {
+            if until > now {
+                return Err(until - now);
+            }
+            self.held_until = None;
+        }
+        self.refill(now);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            Ok(())
+        } else {
+            let missing = 1.0 - self.tokens;
+            Err(Duration::from_secs_f64(missing / self.rate_per_sec()))
+        }
+    }
+}
+
+impl RateLimiter {
+    pub fn new(limit: RateLimit) -> Self {
+        RateLimiter {
+            state: Mutex::new(Bucket {
+                limit,
+                tokens: f64::from(limit.burst.max(1)),
+                last: Instant::now(),
+                held_until: None,
+            }),
+        }
+    }
+
+    /// The limiter shared by every client using `api_key` against `rest_url`.
+    /// If one exists with a looser limit, it is tightened to `limit`.
+    pub fn shared(rest_url: &str, api_key: &str, limit: RateLimit) -> Arc<RateLimiter> {
+        static REGISTRY: OnceLock<Mutex<Registry>> = OnceLock::new();
+        let registry = REGISTRY.get_or_init(Default::default);
+        let mut map = registry.lock().unwrap_or_else(|p| p.into_inner());
+        let limiter = map
+            .entry((rest_url.to_owned(), api_key.to_owned()))
+            .or_insert_with(|| Arc::new(RateLimiter::new(limit)))
+            .clone();
+        limiter.tighten(limit);
+        limiter
+    }
+
+    fn tighten(&self, limit: RateLimit) {
+        let mut b = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        b.refill(Instant::now());
+        b.limit.calls_per_hour = b.limit.calls_per_hour.min(limit.calls_per_hour);
+        b.limit.burst = b.limit.burst.min(limit.burst);
+        b.tokens = b.tokens.min(f64::from(b.limit.burst.max(1)));
+    }
+
+    /// Stops every client of this key for `pause` (after an HTTP 429), and
+    /// empties the bucket so calls resume at the sustained rate.
+    pub fn hold_off(&self, pause: Duration) {
+        let mut b = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let until = Instant::now() + pause;
+        b.held_until = Some(b.held_until.map_or(until, |u| u.max(until)));
+        b.tokens = 0.0;
+        tracing::warn!(
+            pause_ms = pause.as_millis() as u64,
+            "Flickr said too many requests: pausing all calls of this API key"
+        );
+    }
+
+    /// The limit in force.
+    pub fn limit(&self) -> RateLimit {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).limit
+    }
+
+    /// Waits until a call may be made, then counts it. `what` names the call
+    /// in the log line.
+    pub async fn acquire(&self, what: &str) {
+        loop {
+            let wait = {
+                let mut b = self.state.lock().unwrap_or_else(|p| p.into_inner());
+                match b.try_take(Instant::now()) {
+                    Ok(()) => return,
+                    Err(wait) => wait,
+                }
+            };
+            tracing::info!(
+                call = what,
+                wait_ms = wait.as_millis() as u64,
+                "waiting for API budget"
+            );
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn burst_goes_through_then_calls_are_paced() {
+        let limiter = RateLimiter::new(RateLimit {
+            calls_per_hour: 36_000, // 10 per second
+            burst: 3,
+        });
+        let start = Instant::now();
+        for _ in 0..3 {
+            limiter.acquire("t").await;
+        }
+        assert!(start.elapsed() < Duration::from_millis(50));
+        for _ in 0..5 {
+            limiter.acquire("t").await;
+        }
+        // 5 more calls at 10/s need about 0.5 s.
+        assert!(
+            start.elapsed() >= Duration::from_millis(450),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+
+    #[tokio::test]
+    async fn hold_off_pauses_callers() {
+        let limiter = RateLimiter::new(RateLimit {
+            calls_per_hour: 3_600_000,
+            burst: 100,
+        });
+        limiter.hold_off(Duration::from_millis(200));
+        let start = Instant::now();
+        limiter.acquire("t").await;
+        assert!(start.elapsed() >= Duration::from_millis(190));
+    }
+
+    #[test]
+    fn clients_with_the_same_key_share_one_bucket() {
+        let limit = RateLimit::default();
+        let a = RateLimiter::shared("http://h/rest", "key-shared-test", limit);
+        let b = RateLimiter::shared("http://h/rest", "key-shared-test", limit);
+        let c = RateLimiter::shared("http://h/rest", "another-key", limit);
+        assert!(Arc::ptr_eq(&a, &b));
+        assert!(!Arc::ptr_eq(&a, &c));
+        let tighter = RateLimit {
+            calls_per_hour: 100,
+            burst: 2,
+        };
+        let d = RateLimiter::shared("http://h/rest", "key-shared-test", tighter);
+        assert!(Arc::ptr_eq(&a, &d));
+        assert_eq!(a.limit(), tighter);
+    }
+}
