@@ -1013,3 +1013,38 @@ fn fsx_exercises_the_write_path() {
         m.unmount();
     }
 }
+
+#[test]
+fn writing_after_a_merge_keeps_every_byte_and_the_users_file() {
+    let w = World::new();
+    let a = w.add_alice();
+    let t = w
+        .catalog()
+        .mkdir(a.id, &EntryName::new("Trip").unwrap())
+        .unwrap();
+    let src = w.user_photo("x.jpg", 30_000, 50);
+    w.catalog()
+        .add_file(t.id, &EntryName::new("x.jpg").unwrap(), &src, None)
+        .unwrap();
+    let before = sha1_of(&src);
+    let m = w.mount();
+    // same bytes as x.jpg, fsync (the catalog merges), then more bytes
+    w.ok(r#"python3 - <<'PY'
+import os
+src = os.environ["P"] + "/x.jpg"
+dst = os.environ["M"] + "/alice/Trip/y.jpg"
+data = open(src, "rb").read()
+fd = os.open(dst, os.O_CREAT | os.O_WRONLY, 0o644)
+os.write(fd, data)
+os.fsync(fd)
+os.write(fd, b"and more")
+os.close(fd)
+PY"#);
+    let mut expect = std::fs::read(&src).unwrap();
+    expect.extend_from_slice(b"and more");
+    assert_eq!(
+        std::fs::read(m.mnt.join("alice/Trip/y.jpg")).unwrap(),
+        expect
+    );
+    assert_eq!(sha1_of(&src), before, "the user's file is untouched");
+}

@@ -51,9 +51,6 @@ pub struct WriteHandle {
     pub dirty: AtomicBool,
     /// The file was created by this handle (create/cp into the mount).
     pub created: bool,
-    /// This handle's file turned out to duplicate a photo's content: it is
-    /// removed at release unless written again before that.
-    pub redundant: Mutex<Option<PathBuf>>,
 }
 
 #[derive(Debug)]
@@ -98,6 +95,28 @@ impl WriteState {
         }
     }
 
+    /// The file this handle wrote was removed (its content belongs to a
+    /// photo the catalog already had): keep reading it through the open
+    /// descriptor, and copy it again if the handle writes once more.
+    pub fn demote(&mut self) -> io::Result<()> {
+        if let WriteState::Own { file, path } | WriteState::Copied { file, path } = self {
+            let original = file.try_clone()?;
+            let folder = path.parent().map(Path::to_path_buf).unwrap_or_default();
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "photo".into());
+            *self = WriteState::Borrowed {
+                original,
+                original_path: path.clone(),
+                folder,
+                name,
+                truncated: false,
+            };
+        }
+        Ok(())
+    }
+
     /// The file reads come from.
     pub fn readable(&self) -> (&File, &Path) {
         match self {
@@ -117,7 +136,6 @@ impl WriteHandle {
         let (file, _) = st.writable()?;
         file.write_all_at(data, offset)?;
         self.dirty.store(true, Ordering::SeqCst);
-        *self.redundant.lock().unwrap_or_else(|p| p.into_inner()) = None;
         Ok(data.len())
     }
 
@@ -126,7 +144,6 @@ impl WriteHandle {
         let (file, _) = st.writable()?;
         file.set_len(size)?;
         self.dirty.store(true, Ordering::SeqCst);
-        *self.redundant.lock().unwrap_or_else(|p| p.into_inner()) = None;
         Ok(())
     }
 

@@ -840,7 +840,6 @@ impl FsCore {
             state: Mutex::new(WriteState::Own { file, path }),
             dirty: AtomicBool::new(true),
             created: true,
-            redundant: Mutex::new(None),
         }));
         Ok((attr, fh))
     }
@@ -880,7 +879,6 @@ impl FsCore {
                         state: Mutex::new(state),
                         dirty: AtomicBool::new(truncate),
                         created: false,
-                        redundant: Mutex::new(None),
                     }));
                     return Ok(Opened::Plain(fh, FopenFlags::FOPEN_DIRECT_IO));
                 }
@@ -1126,10 +1124,21 @@ impl FsCore {
             }
             if let Some(r) = redundant {
                 // A byte copy this mount just wrote, of content the catalog
-                // already has in another file: removed at release (ours,
-                // never a user's file), unless written again before that.
+                // already has in another file: ours, never a user's file.
                 if w.created && r == path && lock(&self.own_files).contains(&r) {
-                    *lock(&w.redundant) = Some(r);
+                    match std::fs::remove_file(&r) {
+                        Ok(()) => tracing::info!(
+                            "{}: same content as a photo already in the catalog; removed this copy",
+                            r.display()
+                        ),
+                        Err(e) => {
+                            tracing::warn!("{}: could not remove duplicate copy: {e}", r.display())
+                        }
+                    }
+                    // should this handle write again, it copies first
+                    if let Err(e) = lock(&w.state).demote() {
+                        tracing::warn!("{}: {e}", r.display());
+                    }
                 }
             }
         }
@@ -1173,18 +1182,7 @@ impl FsCore {
         let h = lock(&self.handles).remove(&fh);
         if let Some(h) = h {
             if let Handle::Write(w) = &*h {
-                self.finish(w)?;
-                if let Some(r) = lock(&w.redundant).take() {
-                    match std::fs::remove_file(&r) {
-                        Ok(()) => tracing::info!(
-                            "{}: same content as a photo already in the catalog; removed this copy",
-                            r.display()
-                        ),
-                        Err(e) => {
-                            tracing::warn!("{}: could not remove duplicate copy: {e}", r.display())
-                        }
-                    }
-                }
+                return self.finish(w);
             }
         }
         Ok(())
@@ -1225,7 +1223,6 @@ impl FsCore {
                         state: Mutex::new(self.write_state(&e, &path, size == 0)?),
                         dirty: AtomicBool::new(false),
                         created: false,
-                        redundant: Mutex::new(None),
                     };
                     w.set_len(size).map_err(trunc)?;
                     self.finish(&w)?;
