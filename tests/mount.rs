@@ -56,6 +56,35 @@ fn mount_shows_control_dir_account_and_pools() {
 }
 
 #[test]
+fn group_pools_are_folders_under_pools() {
+    let w = World::new();
+    let a = w.add_alice();
+    let cat = w.catalog();
+    let pools = cat
+        .upsert_pools(
+            a.id,
+            &[flickrfs::catalog::RemotePool {
+                id: flickrfs::model::GroupId::new("42@N20"),
+                name: "Gardening Club".into(),
+            }],
+        )
+        .unwrap();
+    let src = w.user_photo("rose.jpg", 20_000, 40);
+    cat.add_file(a.root, &EntryName::new("rose.jpg").unwrap(), &src, None)
+        .unwrap();
+    let key = photo_of(&w, a.root, "rose.jpg").photo;
+    cat.replace_members(pools[0], &[key]).unwrap();
+    let _m = w.mount();
+    assert_eq!(w.ok("ls $M/alice/Pools").trim(), "Gardening Club");
+    let names = w.ok("ls \"$M/alice/Pools/Gardening Club\"");
+    assert_eq!(names.trim(), w.names(pools[0]).join("\n"));
+    w.ok("cmp $P/rose.jpg \"$M/alice/Pools/Gardening Club/\"*");
+    // mkdir under Pools means nothing: refused, nothing created
+    w.fails("mkdir $M/alice/Pools/New");
+    assert_eq!(w.catalog().pools(a.id).unwrap().len(), 1);
+}
+
+#[test]
 fn refuses_missing_or_non_empty_mount_point() {
     let w = World::new();
     w.add_alice();
@@ -127,6 +156,13 @@ fn reads_equal_backing(force_pread: bool) {
     );
     let st = std::fs::metadata(m.mnt.join("alice/Trip/big.jpg")).unwrap();
     assert!(st.file_type().is_file(), "entries are plain files");
+    // the reads really went through the kernel (no fallback to pread)
+    assert_eq!(m.handle().passthrough(), !force_pread);
+    assert!(
+        !m.status().contains("passthrough unavailable"),
+        "{}",
+        m.status()
+    );
 }
 
 #[test]
@@ -220,6 +256,12 @@ fn copying_content_the_catalog_has_adds_a_membership_not_a_photo() {
     assert_eq!(in_t.photo, in_b.photo, "same photo in one more set");
     assert_eq!(w.catalog().photos(a.id).unwrap().len(), before);
     w.ok("cmp $P/s.jpg $M/alice/Best/s.jpg");
+    // the mount's own byte copy of content it already had is not kept
+    assert!(
+        tree_sums(&w.default_folder).is_empty(),
+        "{:?}",
+        tree_sums(&w.default_folder)
+    );
 }
 
 #[test]
@@ -943,4 +985,66 @@ fn writing_onto_an_entry_never_changes_the_users_file_it_refers_to() {
     w.ok("cp $M/alice/third.jpg $P/third-copy.jpg");
     w.sh("cp $P/third.jpg $M/alice/third.jpg");
     assert_eq!(sha1_of(&third), before3);
+}
+
+/// fsx (file system exerciser): seeded random reads, writes, truncates and
+/// mmap I/O on one file in the mount, checked against an in-memory copy.
+/// Needs `cargo install fsx`; run with `cargo test --test mount -- --ignored`.
+#[test]
+#[ignore]
+fn fsx_exercises_the_write_path() {
+    let w = World::new();
+    w.add_alice();
+    for pread in [false, true] {
+        let mut o = w.options();
+        o.force_pread = pread;
+        let m = w.mount_with(o);
+        let name = format!("fsx{}.bin", u8::from(pread));
+        let out = w.sh(&format!(
+            "cd {} && fsx -N 20000 -S 42 $M/alice/{name}",
+            w.tmp.path().display()
+        ));
+        assert!(
+            out.status.success(),
+            "fsx failed (pread={pread}):\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        m.unmount();
+    }
+}
+
+#[test]
+fn writing_after_a_merge_keeps_every_byte_and_the_users_file() {
+    let w = World::new();
+    let a = w.add_alice();
+    let t = w
+        .catalog()
+        .mkdir(a.id, &EntryName::new("Trip").unwrap())
+        .unwrap();
+    let src = w.user_photo("x.jpg", 30_000, 50);
+    w.catalog()
+        .add_file(t.id, &EntryName::new("x.jpg").unwrap(), &src, None)
+        .unwrap();
+    let before = sha1_of(&src);
+    let m = w.mount();
+    // same bytes as x.jpg, fsync (the catalog merges), then more bytes
+    w.ok(r#"python3 - <<'PY'
+import os
+src = os.environ["P"] + "/x.jpg"
+dst = os.environ["M"] + "/alice/Trip/y.jpg"
+data = open(src, "rb").read()
+fd = os.open(dst, os.O_CREAT | os.O_WRONLY, 0o644)
+os.write(fd, data)
+os.fsync(fd)
+os.write(fd, b"and more")
+os.close(fd)
+PY"#);
+    let mut expect = std::fs::read(&src).unwrap();
+    expect.extend_from_slice(b"and more");
+    assert_eq!(
+        std::fs::read(m.mnt.join("alice/Trip/y.jpg")).unwrap(),
+        expect
+    );
+    assert_eq!(sha1_of(&src), before, "the user's file is untouched");
 }

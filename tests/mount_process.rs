@@ -28,6 +28,10 @@ fn child_mount() {
     ) else {
         return;
     };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .try_init();
     let mut o = MountOptions::new(mnt, cat);
     o.foreground = std::env::var("FLICKRFS_TEST_FOREGROUND").is_ok();
     o.log_file = std::env::var("FLICKRFS_TEST_LOG").ok().map(PathBuf::from);
@@ -57,7 +61,18 @@ pub fn spawn_child(w: &World, foreground: bool, log: &Path, pread: bool) -> Chil
     .stdin(Stdio::null());
     if foreground {
         c.env("FLICKRFS_TEST_FOREGROUND", "1");
-        c.stderr(Stdio::piped());
+        // the foreground daemon logs to stderr: into the log file, never a
+        // pipe nobody reads
+        if let Some(f) = log.parent().and_then(|d| {
+            std::fs::create_dir_all(d).ok()?;
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(log)
+                .ok()
+        }) {
+            c.stderr(f);
+        }
     }
     if pread {
         c.env("FLICKRFS_TEST_PREAD", "1");
@@ -226,19 +241,29 @@ fn bench_mount() {
     let photos = env_num("BENCH_PHOTOS", 100_000);
     let sets = env_num("BENCH_SETS", 100).max(1);
     let read_mb = env_num("BENCH_READ_MB", 1024);
-    let w = World::new();
-    let a = w.add_alice();
+    // BENCH_DIR keeps the world (and its seeded catalog) between runs
+    let w = match std::env::var_os("BENCH_DIR") {
+        Some(d) => World::at(Path::new(&d)),
+        None => World::new(),
+    };
+    let cat = w.catalog();
+    let a = match cat.accounts().unwrap().into_iter().next() {
+        Some(a) => a,
+        None => w.add_alice(),
+    };
+    let seeded_before = cat.photos(a.id).unwrap().len();
     let _c = Cleanup(w.mnt.clone());
     let mut rows = Vec::new();
 
     // -- sequential reads of a large file ------------------------------
     let big = w.photos.join("big.jpg");
-    w.ok(&format!(
-        "head -c {} /dev/urandom > {} && sync",
-        read_mb * 1024 * 1024,
-        big.display()
-    ));
-    let cat = w.catalog();
+    if seeded_before == 0 {
+        w.ok(&format!(
+            "head -c {} /dev/urandom > {} && sync",
+            read_mb * 1024 * 1024,
+            big.display()
+        ));
+    }
     let facts = |size: u64, i: usize| FileFacts {
         size,
         mtime_ns: 0,
@@ -246,13 +271,16 @@ fn bench_mount() {
         kind: MediaKind::Jpeg,
         exif: Default::default(),
     };
-    cat.add_file(
-        a.root,
-        &EntryName::new("big.jpg").unwrap(),
-        &big,
-        Some(facts(read_mb as u64 * 1024 * 1024, 10_000_000)),
-    )
-    .unwrap();
+    if seeded_before == 0 {
+        cat.add_file(
+            a.root,
+            &EntryName::new("big.jpg").unwrap(),
+            &big,
+            Some(facts(read_mb as u64 * 1024 * 1024, 10_000_000)),
+        )
+        .unwrap();
+    }
+    let read_mb = (std::fs::metadata(&big).unwrap().len() / (1024 * 1024)) as usize;
     let dd = |f: &str| format!("dd if={f} of=/dev/null bs=1M status=none");
     let direct = {
         w.ok(&dd("$P/big.jpg")); // warm the page cache
@@ -297,7 +325,13 @@ fn bench_mount() {
     let seed_t = std::time::Instant::now();
     let per_set = photos.div_ceil(sets);
     let mut n = 0;
-    for s in 0..sets {
+    let to_seed = if seeded_before > 1 { 0 } else { sets };
+    let photos = if seeded_before > 1 {
+        seeded_before - 1
+    } else {
+        photos
+    };
+    for s in 0..to_seed {
         let dir = w.photos.join(format!("set{s:04}"));
         std::fs::create_dir_all(&dir).unwrap();
         let set = cat

@@ -77,9 +77,15 @@ impl Filesystem for Adapter {
             | InitFlags::FUSE_DIRECT_IO_ALLOW_MMAP;
         want &= caps;
         let _ = config.add_capabilities(want);
-        let _ = config
-            .set_max_readahead(1024 * 1024)
-            .or_else(|max| config.set_max_readahead(max));
+        // large requests: readahead as large as the kernel allows (it caps
+        // what it offers), writes of 1 MiB
+        match config.set_max_readahead(1024 * 1024) {
+            Ok(_) => tracing::debug!("max readahead 1 MiB"),
+            Err(max) => {
+                let _ = config.set_max_readahead(max);
+                tracing::debug!("max readahead {max} bytes (the kernel's limit)");
+            }
+        }
         let _ = config.set_max_write(1024 * 1024);
         let root = nix_euid_is_root();
         if self.core.cfg.want_passthrough {
@@ -257,6 +263,7 @@ impl Filesystem for Adapter {
         _lock_owner: Option<LockOwner>,
         reply: ReplyData,
     ) {
+        tracing::trace!("read fh {} offset {offset} size {size}", fh.0);
         match self.guard("read", || self.core.read(fh.0, offset, size)) {
             Ok(data) => reply.data(&data),
             Err(e) => reply.error(self.fail("read", &fh.0, e)),
@@ -327,7 +334,13 @@ impl Filesystem for Adapter {
 
     fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
         match self.guard("opendir", || self.core.opendir(ino.0)) {
-            Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::empty()),
+            // the kernel keeps listings across opens; it drops them itself
+            // when the directory changes through the mount, and the change
+            // watcher drops them (inval_inode) when the catalog changes
+            Ok(fh) => reply.opened(
+                FileHandle(fh),
+                FopenFlags::FOPEN_CACHE_DIR | FopenFlags::FOPEN_KEEP_CACHE,
+            ),
             Err(e) => reply.error(self.fail("opendir", &ino.0, e)),
         }
     }
@@ -341,8 +354,8 @@ impl Filesystem for Adapter {
         mut reply: ReplyDirectory,
     ) {
         match self.guard("readdir", || self.core.dir_listing(fh.0)) {
-            Ok(list) => {
-                for (i, c) in list.iter().enumerate().skip(offset as usize) {
+            Ok(dir) => {
+                for (i, c) in dir.children().iter().enumerate().skip(offset as usize) {
                     if reply.add(
                         INodeNo(c.ino),
                         (i + 1) as u64,
@@ -367,9 +380,9 @@ impl Filesystem for Adapter {
         mut reply: ReplyDirectoryPlus,
     ) {
         match self.guard("readdirplus", || self.core.dir_listing(fh.0)) {
-            Ok(list) => {
+            Ok(dir) => {
                 let ttl = self.ttl();
-                for (i, c) in list.iter().enumerate().skip(offset as usize) {
+                for (i, c) in dir.children().iter().enumerate().skip(offset as usize) {
                     if reply.add(
                         INodeNo(c.ino),
                         (i + 1) as u64,

@@ -10,6 +10,7 @@
 //! megabytes), which keeps numbers stable after the kernel forgets them.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::time::SystemTime;
 
 use fuser::INodeNo;
@@ -17,6 +18,62 @@ use fuser::INodeNo;
 use crate::catalog::Entry;
 
 use super::tree::Node;
+
+/// What the kernel was told about an entry's file, compactly: size,
+/// mtime and a hash of the backing path. A change means `inval_inode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fingerprint {
+    pub size: u64,
+    pub mtime_ns: i64,
+    pub path: u64,
+}
+
+impl Fingerprint {
+    pub fn of(e: &Entry) -> Self {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        e.path.hash(&mut h);
+        Fingerprint {
+            size: e.size,
+            mtime_ns: e.mtime_ns,
+            path: h.finish(),
+        }
+    }
+}
+
+/// A small fast hasher for the table's integer keys (FxHash's mixing).
+#[derive(Default, Clone, Copy)]
+pub struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(u64::from(*b));
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.write_u64(u64::from(i));
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.write_u64(u64::from(i));
+    }
+    fn write_i64(&mut self, i: i64) {
+        self.write_u64(i as u64);
+    }
+    fn write_isize(&mut self, i: isize) {
+        self.write_u64(i as u64);
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.write_u64(i as u64);
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 /// At most this many names are remembered per inode (oldest dropped).
 const MAX_LINKS: usize = 8;
@@ -27,8 +84,8 @@ pub struct Slot {
     pub node: Node,
     /// (directory inode, name) pairs the kernel may have cached, oldest first.
     pub links: Vec<(u64, Box<str>)>,
-    /// For entries: the catalog row the kernel was last told about.
-    pub entry: Option<Entry>,
+    /// For entries: what the kernel was last told about the file.
+    pub fp: Option<Fingerprint>,
     /// (size, mtime) of the backing file when the kernel last cached its
     /// pages; unchanged at the next open means `FOPEN_KEEP_CACHE`.
     pub cache_stamp: Option<(u64, SystemTime)>,
@@ -58,8 +115,8 @@ impl Slot {
 
 #[derive(Debug)]
 pub struct InodeTable {
-    by_node: HashMap<Node, u64>,
-    by_ino: HashMap<u64, Slot>,
+    by_node: FastMap<Node, u64>,
+    by_ino: FastMap<u64, Slot>,
     next: u64,
 }
 
@@ -72,8 +129,8 @@ impl Default for InodeTable {
 impl InodeTable {
     pub fn new() -> Self {
         let mut t = InodeTable {
-            by_node: HashMap::new(),
-            by_ino: HashMap::new(),
+            by_node: FastMap::default(),
+            by_ino: FastMap::default(),
             next: INodeNo::ROOT.0 + 1,
         };
         t.by_node.insert(Node::Root, INodeNo::ROOT.0);
@@ -82,7 +139,7 @@ impl InodeTable {
             Slot {
                 node: Node::Root,
                 links: vec![(INodeNo::ROOT.0, "".into())],
-                entry: None,
+                fp: None,
                 cache_stamp: None,
             },
         );
@@ -91,12 +148,12 @@ impl InodeTable {
 
     /// The inode of `node`, seen by the kernel as `name` in `parent`;
     /// allocated on first sight.
-    pub fn assign(&mut self, node: Node, parent: u64, name: &str, entry: Option<Entry>) -> u64 {
+    pub fn assign(&mut self, node: Node, parent: u64, name: &str, entry: Option<&Entry>) -> u64 {
         if let Some(&ino) = self.by_node.get(&node) {
             if let Some(slot) = self.by_ino.get_mut(&ino) {
                 slot.link(parent, name);
-                if entry.is_some() {
-                    slot.entry = entry;
+                if let Some(e) = entry {
+                    slot.fp = Some(Fingerprint::of(e));
                 }
             }
             return ino;
@@ -109,7 +166,7 @@ impl InodeTable {
             Slot {
                 node,
                 links: vec![(parent, name.into())],
-                entry,
+                fp: entry.map(Fingerprint::of),
                 cache_stamp: None,
             },
         );
@@ -140,7 +197,7 @@ impl InodeTable {
         old: Option<(u64, &str)>,
         parent: u64,
         name: &str,
-        entry: Option<Entry>,
+        entry: Option<&Entry>,
     ) {
         if let Some(slot) = self.by_ino.get_mut(&ino) {
             let prev = slot.node;
@@ -149,7 +206,7 @@ impl InodeTable {
             }
             slot.node = node;
             slot.link(parent, name);
-            slot.entry = entry;
+            slot.fp = entry.map(Fingerprint::of);
             if prev != node {
                 if self.by_node.get(&prev) == Some(&ino) {
                     self.by_node.remove(&prev);

@@ -34,7 +34,7 @@ type SlotView = (
     u64,
     String,
     crate::catalog::PhotoKey,
-    Option<crate::catalog::Entry>,
+    Option<super::inodes::Fingerprint>,
 );
 
 enum Inval {
@@ -55,9 +55,10 @@ pub struct Kick {
     locked: Vec<u64>,
 }
 
-/// How long an operation waits for its invalidations. Only reached when an
-/// invalidation needs a directory lock the caller's own operation holds.
-const KICK_WAIT: Duration = Duration::from_millis(500);
+/// How long an operation waits at most for its invalidations (a pass is
+/// normally a few milliseconds; the bound only matters on a machine so
+/// loaded that the watcher thread does not get to run).
+const KICK_WAIT: Duration = Duration::from_secs(2);
 
 impl Kicker {
     pub fn kick_and_wait(&self, locked: &[u64]) {
@@ -166,6 +167,8 @@ fn pass(
     let mut entries: HashMap<CollectionId, Vec<SlotView>> = HashMap::new();
     let mut folders = Vec::new();
     let mut account_dirs = Vec::new();
+    // Directories whose listing the kernel may hold (FOPEN_CACHE_DIR).
+    let mut dirs: Vec<u64> = Vec::new();
     {
         let t = lock(&core.inodes);
         let folder_of = |dir: u64| match t.get(dir).map(|s| s.node) {
@@ -174,19 +177,30 @@ fn pass(
             _ => None,
         };
         for (ino, s) in t.slots() {
+            let listing_changed = match s.node {
+                Node::Root => everything || !accts.is_empty(),
+                Node::Account(a) => {
+                    everything
+                        || accts.contains(&a)
+                        || roots.get(&a).is_some_and(|r| colls.contains(r))
+                }
+                Node::Pools(a) => everything || accts.contains(&a),
+                Node::Folder(c) => everything || colls.contains(&c),
+                _ => false,
+            };
+            if listing_changed {
+                dirs.push(ino);
+            }
             for (parent, name) in &s.links {
                 let (parent, name) = (*parent, name.to_string());
                 match s.node {
                     Node::Entry(_, p) => {
                         if let Some(c) = folder_of(parent) {
                             if everything || colls.contains(&c) {
-                                entries.entry(c).or_default().push((
-                                    ino,
-                                    parent,
-                                    name,
-                                    p,
-                                    s.entry.clone(),
-                                ));
+                                entries
+                                    .entry(c)
+                                    .or_default()
+                                    .push((ino, parent, name, p, s.fp));
                             }
                         }
                     }
@@ -211,12 +225,10 @@ fn pass(
         for (ino, parent, name, photo, old) in slots {
             match by_name.get(name.as_str()) {
                 Some(e) if e.photo == photo => {
-                    let changed = old.as_ref().is_none_or(|o| {
-                        o.size != e.size || o.mtime_ns != e.mtime_ns || o.path != e.path
-                    });
-                    if changed {
+                    let fp = super::inodes::Fingerprint::of(e);
+                    if old != Some(fp) {
                         out.push(Inval::Inode(ino));
-                        fresh.push((ino, (*e).clone()));
+                        fresh.push((ino, fp));
                     }
                 }
                 _ => {
@@ -259,9 +271,9 @@ fn pass(
     }
     {
         let mut t = lock(&core.inodes);
-        for (ino, e) in fresh {
+        for (ino, fp) in fresh {
             if let Some(s) = t.get_mut(ino) {
-                s.entry = Some(e);
+                s.fp = Some(fp);
                 s.cache_stamp = None;
             }
         }
@@ -270,6 +282,7 @@ fn pass(
             t.unlink_ino(*ino, *parent, name);
         }
     }
+    out.extend(dirs.into_iter().map(Inval::Inode));
     let n = out.len();
     let (later, now): (Vec<Inval>, Vec<Inval>) = out.into_iter().partition(|inv| match inv {
         Inval::Entry(parent, _) => locked.contains(parent),

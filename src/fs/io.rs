@@ -95,6 +95,28 @@ impl WriteState {
         }
     }
 
+    /// The file this handle wrote was removed (its content belongs to a
+    /// photo the catalog already had): keep reading it through the open
+    /// descriptor, and copy it again if the handle writes once more.
+    pub fn demote(&mut self) -> io::Result<()> {
+        if let WriteState::Own { file, path } | WriteState::Copied { file, path } = self {
+            let original = file.try_clone()?;
+            let folder = path.parent().map(Path::to_path_buf).unwrap_or_default();
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "photo".into());
+            *self = WriteState::Borrowed {
+                original,
+                original_path: path.clone(),
+                folder,
+                name,
+                truncated: false,
+            };
+        }
+        Ok(())
+    }
+
     /// The file reads come from.
     pub fn readable(&self) -> (&File, &Path) {
         match self {
@@ -131,19 +153,39 @@ impl WriteHandle {
     }
 }
 
-/// Read up to `size` bytes at `offset` (short only at end of file).
+/// Read up to `size` bytes at `offset` (short only at end of file), into a
+/// buffer that is not zero-filled first (reads of 1 MiB are the norm).
 pub fn pread(file: &File, offset: u64, size: u32) -> io::Result<Vec<u8>> {
-    let mut buf = vec![0u8; size as usize];
+    use std::os::fd::AsRawFd;
+    let size = size as usize;
+    let mut buf: Vec<u8> = Vec::with_capacity(size);
     let mut done = 0usize;
-    while done < buf.len() {
-        match file.read_at(&mut buf[done..], offset + done as u64) {
-            Ok(0) => break,
-            Ok(n) => done += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
+    while done < size {
+        let spare = &mut buf.spare_capacity_mut()[..size - done];
+        // SAFETY: `spare` is writable memory of `size - done` bytes owned by
+        // `buf`; pread writes at most that many and reports how many.
+        let n = unsafe {
+            libc::pread(
+                file.as_raw_fd(),
+                spare.as_mut_ptr().cast(),
+                spare.len(),
+                (offset + done as u64) as libc::off_t,
+            )
+        };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
         }
+        if n == 0 {
+            break;
+        }
+        done += n as usize;
+        // SAFETY: the first `done` bytes have been written by pread.
+        unsafe { buf.set_len(done) };
     }
-    buf.truncate(done);
     Ok(buf)
 }
 

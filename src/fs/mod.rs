@@ -2,18 +2,41 @@
 //!
 //! This module only translates kernel requests into catalog operations and
 //! file I/O on backing files; what an operation *means* is the catalog's.
-//! It never calls Flickr and never deletes a user's file.
+//! It never calls Flickr and never deletes or changes a user's file.
 //!
 //! - [`mount`]: `flickrfs mount` (daemonises unless `foreground`, unmounts
-//!   cleanly on SIGINT/SIGTERM); [`unmount`]: `flickrfs unmount`.
-//! - [`spawn_mount`]: an in-process mount for tests and embedding, unmounted
-//!   when its [`MountHandle`] is dropped.
-//! - [`SyncRequest`] / [`SyncHook`]: what a write to `/.flickrfs/sync` hands
-//!   to the sync engine.
+//!   cleanly on SIGINT/SIGTERM/SIGHUP); [`unmount`]: `flickrfs unmount`.
+//! - [`spawn_mount`]: an in-process mount for tests, the demo and embedding,
+//!   unmounted when its [`MountHandle`] is dropped.
+//! - [`SyncRequest`] / [`SyncHook`] / [`StatusBoard`]: what a write to
+//!   `/.flickrfs/sync` hands to the sync engine, and the status it shows.
 //!
 //! Layout: `tree.rs` (node kinds and name rules), `inodes.rs`, `ops.rs` (the
 //! core), `adapter.rs` (the `fuser::Filesystem` edge), `io.rs` (read and
 //! write paths), `control.rs`, `xattr.rs`, `invalidate.rs`.
+//!
+//! # Semantics at the FUSE edge
+//!
+//! | system call | what the mount does |
+//! | --- | --- |
+//! | `read` | kernel passthrough to the backing file (root, Linux 6.9+), else `pread` with 1 MiB requests and `FOPEN_KEEP_CACHE` while the file's size and mtime are unchanged; a file changed behind the mount drops the kernel's pages and size at the next open; a missing file is `EIO` plus a status line |
+//! | `create` + `write` | a new real file in the account's default folder (`name`, `name (1)`...; never replacing one), registered at once, fsynced with its folder and finished in the catalog at `flush`/`fsync`/`release`; content the catalog already has becomes that photo (this mount's redundant copy is removed, nothing else) |
+//! | `write`/`truncate` of an existing entry | copy-on-write: the first change copies the entry's file into the default folder (or starts empty with `O_TRUNC`) and the photo refers to the copy from then on; the original file is never modified. Files the mount created in this session are written in place |
+//! | `utimens` | passed to the entry's current file |
+//! | `symlink` | `ln -s /abs/path`: a reference without a copy (relative targets, targets inside the mount and non-regular files: `EINVAL`). The kernel insists the new inode be a symlink, so the reply is a zero-TTL stub and the next lookup shows the plain file |
+//! | `link`, `rename`, `unlink`, `mkdir`, `rmdir` | [`crate::catalog::Catalog::link`], `rename` (`rename_set` for set folders), `unlink`, `mkdir`, `rmdir`; `RENAME_EXCHANGE`: `EINVAL`; across accounts: `EXDEV` |
+//! | `setxattr`/`getxattr`/`listxattr`/`removexattr` | `user.flickr.*` settings (validated: `EINVAL`), read-only facts (`EPERM`), other names `ENODATA`/`ENOTSUP` |
+//! | `chmod`/`chown` | accepted and ignored (entries are references) |
+//! | `statfs` | the filesystem of the default folder |
+//! | names | non-UTF-8: `EILSEQ`; over 255 bytes: `ENAMETOOLONG`; both with a status line |
+//!
+//! Inode numbers are per node (a photo in one folder; a photo's several
+//! names in one folder are links of one inode) and stable while mounted.
+//! Entry and attribute timeouts are long; listings come from the catalog
+//! (recorded size and mtime, one query per folder) and are cached by the
+//! kernel. The change watcher polls the catalog's generation every second
+//! and invalidates what changed; after an operation with side effects in
+//! other folders it runs at once, before the system call returns.
 
 mod adapter;
 pub mod control;

@@ -52,6 +52,19 @@ pub struct Child {
     pub attr: FileAttr,
 }
 
+/// An open directory: its listing is taken at the first readdir.
+#[derive(Debug)]
+pub struct DirHandle {
+    pub ino: u64,
+    pub list: std::sync::OnceLock<Vec<Child>>,
+}
+
+impl DirHandle {
+    pub fn children(&self) -> &[Child] {
+        self.list.get().map(Vec::as_slice).unwrap_or(&[])
+    }
+}
+
 /// What `open` decided.
 pub enum Opened {
     /// Reply with this handle and these flags.
@@ -66,7 +79,7 @@ pub struct FsCore {
     cat: Mutex<Catalog>,
     pub(crate) inodes: Mutex<InodeTable>,
     handles: Mutex<HashMap<u64, Arc<Handle>>>,
-    dirs: Mutex<HashMap<u64, Arc<Vec<Child>>>>,
+    dirs: Mutex<HashMap<u64, Arc<DirHandle>>>,
     next_fh: AtomicU64,
     pub(crate) status: Arc<Mutex<StatusBoard>>,
     sync_hook: Option<SyncHook>,
@@ -308,7 +321,7 @@ impl FsCore {
             Node::Entry(c, p) => {
                 let e = self.entry_by_key(ino, c, p)?;
                 if let Some(s) = lock(&self.inodes).get_mut(ino) {
-                    s.entry = Some(e.clone());
+                    s.fp = Some(super::inodes::Fingerprint::of(&e));
                 }
                 Ok(e)
             }
@@ -445,7 +458,7 @@ impl FsCore {
         Ok(out)
     }
 
-    fn assign(&self, node: Node, parent: u64, name: &str, entry: Option<Entry>) -> u64 {
+    fn assign(&self, node: Node, parent: u64, name: &str, entry: Option<&Entry>) -> u64 {
         lock(&self.inodes).assign(node, parent, name, entry)
     }
 
@@ -453,7 +466,7 @@ impl FsCore {
         let name = tree::lookup_name(name)?;
         let pnode = self.node(parent)?;
         let (node, entry) = self.resolve(pnode, name)?;
-        let ino = self.assign(node, parent, name, entry.clone());
+        let ino = self.assign(node, parent, name, entry.as_ref());
         self.attr_of(ino, node, entry.as_ref())
     }
 
@@ -464,6 +477,25 @@ impl FsCore {
         if !node.is_dir() {
             return Err(FsError::quiet(libc::ENOTDIR));
         }
+        // The listing is taken at the first readdir: when the kernel serves
+        // the directory from its cache, no listing is needed at all.
+        let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
+        lock(&self.dirs).insert(
+            fh,
+            Arc::new(DirHandle {
+                ino,
+                list: std::sync::OnceLock::new(),
+            }),
+        );
+        Ok(fh)
+    }
+
+    /// The snapshot of a directory, taken at its first readdir: names,
+    /// inode numbers and attributes (entries' from the catalog's recorded
+    /// size and mtime: a listing costs one query, not one stat per file;
+    /// `getattr` and `open` look at the file itself).
+    fn listing(&self, ino: u64) -> FsResult<Vec<Child>> {
+        let node = self.node(ino)?;
         let parent = lock(&self.inodes)
             .get(ino)
             .and_then(|s| s.parent())
@@ -480,25 +512,42 @@ impl FsCore {
             ino: parent,
             attr: self.dir_attr(parent),
         });
-        for (name, node, entry) in kids {
-            let cino = self.assign(node, ino, &name, entry.clone());
-            let attr = self.attr_of(cino, node, entry.as_ref())?;
+        // one lock for the whole listing
+        let inos: Vec<u64> = {
+            let mut t = lock(&self.inodes);
+            kids.iter()
+                .map(|(name, node, entry)| t.assign(*node, ino, name, entry.as_ref()))
+                .collect()
+        };
+        for ((name, node, entry), cino) in kids.into_iter().zip(inos) {
+            let attr = match &entry {
+                Some(e) => self.recorded_attr(cino, e),
+                None => self.attr_of(cino, node, None)?,
+            };
             list.push(Child {
                 name: name.into_bytes(),
                 ino: cino,
                 attr,
             });
         }
-        let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
-        lock(&self.dirs).insert(fh, Arc::new(list));
-        Ok(fh)
+        Ok(list)
     }
 
-    pub fn dir_listing(&self, fh: u64) -> FsResult<Arc<Vec<Child>>> {
-        lock(&self.dirs)
+    /// An entry's attributes as the catalog recorded them.
+    fn recorded_attr(&self, ino: u64, e: &Entry) -> FileAttr {
+        self.file_attr(ino, e.size, time_from_ns(e.mtime_ns), 0o644)
+    }
+
+    pub fn dir_listing(&self, fh: u64) -> FsResult<Arc<DirHandle>> {
+        let d = lock(&self.dirs)
             .get(&fh)
             .cloned()
-            .ok_or_else(|| FsError::quiet(libc::EBADF))
+            .ok_or_else(|| FsError::quiet(libc::EBADF))?;
+        if d.list.get().is_none() {
+            let list = self.listing(d.ino)?;
+            let _ = d.list.set(list);
+        }
+        Ok(d)
     }
 
     pub fn releasedir(&self, fh: u64) {
@@ -609,7 +658,7 @@ impl FsCore {
                             Some((parent, name)),
                             newparent,
                             e.name.as_str(),
-                            Some(e.clone()),
+                            Some(&e),
                         );
                     }
                 }
@@ -660,7 +709,7 @@ impl FsCore {
             Node::Entry(dst, e.photo),
             newparent,
             e.name.as_str(),
-            Some(e.clone()),
+            Some(&e),
         );
         self.settle(&[newparent]);
         Ok(self.entry_attr(nino, &e))
@@ -706,9 +755,9 @@ impl FsCore {
             .add_file(coll, &entry_name(name)?, &target, None)?;
         match outcome {
             AddOutcome::NewPhoto(e) | AddOutcome::SamePhoto(e) => {
-                self.assign(Node::Entry(coll, e.photo), parent, e.name.as_str(), Some(e.clone()));
+                self.assign(Node::Entry(coll, e.photo), parent, e.name.as_str(), Some(&e));
                 let stub = Node::LinkStub(coll, e.photo);
-                let ino = self.assign(stub, parent, e.name.as_str(), Some(e.clone()));
+                let ino = self.assign(stub, parent, e.name.as_str(), Some(&e));
                 self.settle(&[parent]);
                 self.attr_of(ino, stub, Some(&e))
             }
@@ -781,7 +830,7 @@ impl FsCore {
             Node::Entry(coll, entry.photo),
             parent,
             entry.name.as_str(),
-            Some(entry.clone()),
+            Some(&entry),
         );
         let attr = self.entry_attr(ino, &entry);
         lock(&self.own_files).insert(path.clone());
@@ -1046,18 +1095,18 @@ impl FsCore {
         };
         let (coll, photo) = *lock(&w.target);
         let mut settle = false;
-        let facts = if copied {
+        // checksum and EXIF are read here, outside the catalog lock, so that
+        // a large file being finished does not stall other operations
+        let facts = crate::media::FileFacts::scan(&path)
+            .map_err(|e| FsError::new(libc::EIO, format!("reading {}: {e}", path.display())))?;
+        if copied {
             // the copy becomes the photo's file; the original is untouched
             lock(&self.own_files).insert(path.clone());
-            let facts = crate::media::FileFacts::scan(&path)
-                .map_err(|e| FsError::new(libc::EIO, e.to_string()))?;
             self.cat().set_local_file(photo, &path, &facts)?;
             settle = true;
             tracing::info!("photo {}: changes written to {}", photo.0, path.display());
-            Some(facts)
-        } else {
-            None
-        };
+        }
+        let facts = Some(facts);
         let outcome = self.cat().finish_write(photo, facts)?;
         let merged = matches!(outcome, WriteOutcome::Merged { .. });
         if let WriteOutcome::Merged {
@@ -1085,6 +1134,10 @@ impl FsCore {
                         Err(e) => {
                             tracing::warn!("{}: could not remove duplicate copy: {e}", r.display())
                         }
+                    }
+                    // should this handle write again, it copies first
+                    if let Err(e) = lock(&w.state).demote() {
+                        tracing::warn!("{}: {e}", r.display());
                     }
                 }
             }

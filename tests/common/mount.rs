@@ -19,7 +19,7 @@ use flickrfs::model::Nsid;
 use sha1::{Digest, Sha1};
 
 pub struct World {
-    pub tmp: tempfile::TempDir,
+    pub tmp: Root,
     pub home: PathBuf,
     pub catalog_path: PathBuf,
     /// A folder of the user's own photos (never to be deleted or changed).
@@ -40,7 +40,16 @@ impl World {
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
             .with_test_writer()
             .try_init();
-        let tmp = tempfile::tempdir().expect("tempdir");
+        World::in_root(Root::Temp(tempfile::tempdir().expect("tempdir")))
+    }
+
+    /// A world in a kept directory (benchmarks reuse a seeded catalog).
+    pub fn at(dir: &Path) -> World {
+        std::fs::create_dir_all(dir).expect("mkdir");
+        World::in_root(Root::Kept(dir.to_path_buf()))
+    }
+
+    fn in_root(tmp: Root) -> World {
         let root = tmp.path().to_path_buf();
         let home = root.join("home");
         for d in [
@@ -166,6 +175,21 @@ impl World {
             .into_iter()
             .map(|e| e.name.as_str().to_owned())
             .collect()
+    }
+}
+
+/// Where a world lives: a temp dir removed at the end, or a kept one.
+pub enum Root {
+    Temp(tempfile::TempDir),
+    Kept(PathBuf),
+}
+
+impl Root {
+    pub fn path(&self) -> &Path {
+        match self {
+            Root::Temp(t) => t.path(),
+            Root::Kept(p) => p,
+        }
     }
 }
 
