@@ -468,27 +468,31 @@ fn step2(con: &mut Console, r: &AccountReview, ch: &mut Choices) -> Result<Next>
     if r.ambiguous.is_empty() {
         return Ok(Next::Continue);
     }
+    let mut show = true;
     loop {
-        con.say(
-            "  Ambiguous (several local files may be the photo; not downloaded until settled):",
-        )?;
-        for (n, a) in r.ambiguous.iter().enumerate() {
-            let choice = match ch.identify.get(&n) {
-                Some(Some(c)) => format!(" [= {}]", c + 1),
-                Some(None) => " [ignore]".to_string(),
-                None => String::new(),
-            };
-            con.say(&format!(
-                "  {:>3}. photo {} {:?}{choice}",
-                n + 1,
-                a.photo,
-                a.title
-            ))?;
-            for (m, c) in a.candidates.iter().enumerate() {
-                con.say(&format!("         {}) {}", m + 1, c.display()))?;
+        if show {
+            con.say(
+                "  Ambiguous (several local files may be the photo; not downloaded until settled):",
+            )?;
+            for (n, a) in r.ambiguous.iter().enumerate() {
+                let choice = match ch.identify.get(&n) {
+                    Some(Some(c)) => format!(" [= {}]", c + 1),
+                    Some(None) => " [ignore]".to_string(),
+                    None => String::new(),
+                };
+                con.say(&format!(
+                    "  {:>3}. photo {} {:?}{choice}",
+                    n + 1,
+                    a.photo,
+                    a.title
+                ))?;
+                for (m, c) in a.candidates.iter().enumerate() {
+                    con.say(&format!("         {}) {}", m + 1, c.display()))?;
+                }
             }
+            con.say("  See one: flickrfs thumbnail PHOTO_ID; settle one later: flickrfs identify PHOTO_ID FILE")?;
         }
-        con.say("  See one: flickrfs thumbnail PHOTO_ID; settle one later: flickrfs identify PHOTO_ID FILE")?;
+        show = true;
         let Some(line) = con.ask("identify [p N M, i N, u N, a/Enter, q, ?]> ")? else {
             return Ok(Next::Quit);
         };
@@ -497,7 +501,10 @@ fn step2(con: &mut Console, r: &AccountReview, ch: &mut Choices) -> Result<Next>
         match cmd {
             "" | "a" => return Ok(Next::Continue),
             "q" => return Ok(Next::Quit),
-            "?" | "h" | "help" => con.say(IDENTIFY_HELP)?,
+            "?" | "h" | "help" => {
+                con.say(IDENTIFY_HELP)?;
+                show = false;
+            }
             "p" => {
                 let nums: Vec<&str> = args.split_whitespace().collect();
                 let parsed = match nums.as_slice() {
@@ -516,7 +523,10 @@ fn step2(con: &mut Console, r: &AccountReview, ch: &mut Choices) -> Result<Next>
                             ch.identify.insert(n - 1, Some(m - 1));
                         }
                     }
-                    Err(e) => con.say(&format!("  {e}"))?,
+                    Err(e) => {
+                        con.say(&format!("  {e}"))?;
+                        show = false;
+                    }
                 }
             }
             "i" | "u" => match parse_numbers(args, len) {
@@ -529,11 +539,17 @@ fn step2(con: &mut Console, r: &AccountReview, ch: &mut Choices) -> Result<Next>
                         }
                     }
                 }
-                Err(e) => con.say(&format!("  {e}"))?,
+                Err(e) => {
+                    con.say(&format!("  {e}"))?;
+                    show = false;
+                }
             },
-            other => con.say(&format!(
-                "  {other:?} is not a command here; `?` lists them"
-            ))?,
+            other => {
+                con.say(&format!(
+                    "  {other:?} is not a command here; `?` lists them"
+                ))?;
+                show = false;
+            }
         }
     }
 }
@@ -634,10 +650,14 @@ fn step3(con: &mut Console, r: &mut AccountReview, ch: &mut Choices) -> Result<N
         con.say("  Nothing to upload.")?;
         return Ok(Next::Continue);
     }
+    let mut show = true;
     loop {
-        for (n, u) in r.uploads.iter().enumerate() {
-            con.say(&show_upload(n, u, ch.skip_uploads.contains(&n)))?;
+        if show {
+            for (n, u) in r.uploads.iter().enumerate() {
+                con.say(&show_upload(n, u, ch.skip_uploads.contains(&n)))?;
+            }
         }
+        show = true;
         let Some(line) = con.ask("uploads [s N, u N, e N, a/Enter, q, ?]> ")? else {
             return Ok(Next::Quit);
         };
@@ -646,7 +666,10 @@ fn step3(con: &mut Console, r: &mut AccountReview, ch: &mut Choices) -> Result<N
         match cmd {
             "" | "a" => return Ok(Next::Continue),
             "q" => return Ok(Next::Quit),
-            "?" | "h" | "help" => con.say(UPLOAD_HELP)?,
+            "?" | "h" | "help" => {
+                con.say(UPLOAD_HELP)?;
+                show = false;
+            }
             "s" | "u" => match parse_numbers(args, len) {
                 Ok(ns) => {
                     for n in ns {
@@ -657,7 +680,10 @@ fn step3(con: &mut Console, r: &mut AccountReview, ch: &mut Choices) -> Result<N
                         }
                     }
                 }
-                Err(e) => con.say(&format!("  {e}"))?,
+                Err(e) => {
+                    con.say(&format!("  {e}"))?;
+                    show = false;
+                }
             },
             "e" => match parse_numbers(args, len) {
                 Ok(ns) if ns.len() == 1 => {
@@ -672,11 +698,17 @@ fn step3(con: &mut Console, r: &mut AccountReview, ch: &mut Choices) -> Result<N
                     }
                 }
                 Ok(_) => con.say("  Edit one item at a time: `e N`")?,
-                Err(e) => con.say(&format!("  {e}"))?,
+                Err(e) => {
+                    con.say(&format!("  {e}"))?;
+                    show = false;
+                }
             },
-            other => con.say(&format!(
-                "  {other:?} is not a command here; `?` lists them"
-            ))?,
+            other => {
+                con.say(&format!(
+                    "  {other:?} is not a command here; `?` lists them"
+                ))?;
+                show = false;
+            }
         }
     }
 }
@@ -687,25 +719,29 @@ fn step4(con: &mut Console, r: &AccountReview, ch: &mut Choices) -> Result<Next>
         con.say("  Nothing to download.")?;
         return Ok(Next::Continue);
     }
+    let mut show = true;
     loop {
-        for (n, d) in r.downloads.iter().enumerate() {
-            con.say(&format!(
-                "  {:>3}.{} photo {} {:?}{}",
-                n + 1,
-                if ch.skip_downloads.contains(&n) {
-                    " [skip]"
-                } else {
-                    ""
-                },
-                d.photo,
-                d.title,
-                if d.sets.is_empty() {
-                    String::new()
-                } else {
-                    format!(", sets {}", d.sets.join(", "))
-                }
-            ))?;
+        if show {
+            for (n, d) in r.downloads.iter().enumerate() {
+                con.say(&format!(
+                    "  {:>3}.{} photo {} {:?}{}",
+                    n + 1,
+                    if ch.skip_downloads.contains(&n) {
+                        " [skip]"
+                    } else {
+                        ""
+                    },
+                    d.photo,
+                    d.title,
+                    if d.sets.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", sets {}", d.sets.join(", "))
+                    }
+                ))?;
+            }
         }
+        show = true;
         let Some(line) = con.ask("downloads [s N, u N, a/Enter, q, ?]> ")? else {
             return Ok(Next::Quit);
         };
@@ -713,7 +749,10 @@ fn step4(con: &mut Console, r: &AccountReview, ch: &mut Choices) -> Result<Next>
         match cmd {
             "" | "a" => return Ok(Next::Continue),
             "q" => return Ok(Next::Quit),
-            "?" | "h" | "help" => con.say(DOWNLOAD_HELP)?,
+            "?" | "h" | "help" => {
+                con.say(DOWNLOAD_HELP)?;
+                show = false;
+            }
             "s" | "u" => match parse_numbers(args, r.downloads.len()) {
                 Ok(ns) => {
                     for n in ns {
@@ -728,11 +767,17 @@ fn step4(con: &mut Console, r: &AccountReview, ch: &mut Choices) -> Result<Next>
                         }
                     }
                 }
-                Err(e) => con.say(&format!("  {e}"))?,
+                Err(e) => {
+                    con.say(&format!("  {e}"))?;
+                    show = false;
+                }
             },
-            other => con.say(&format!(
-                "  {other:?} is not a command here; `?` lists them"
-            ))?,
+            other => {
+                con.say(&format!(
+                    "  {other:?} is not a command here; `?` lists them"
+                ))?;
+                show = false;
+            }
         }
     }
 }

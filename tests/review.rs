@@ -358,3 +358,55 @@ fn quitting_changes_nothing() {
     assert!(!skip_of(&w.cat(), &a));
     assert_eq!(w.uploads(), 0);
 }
+
+#[test]
+fn identify_step_lists_matches_and_settles_an_ambiguous_photo_by_number() {
+    let w = World::new();
+    let red = w.add_remote("Red", [200, 10, 10]);
+    w.add_remote("Blue", [10, 10, 200]);
+    // Blue has one local copy (found by name); Red has two identical ones.
+    std::fs::write(w.folder.join("blue.jpg"), jpeg([10, 10, 200])).expect("write");
+    std::fs::create_dir_all(w.folder.join("sub")).expect("mkdir");
+    std::fs::write(w.folder.join("Red.jpg"), jpeg([200, 10, 10])).expect("write");
+    std::fs::write(w.folder.join("sub/Red.jpg"), jpeg([200, 10, 10])).expect("write");
+    let out = w.sync(
+        &["--down", "--interactive"],
+        "p 1\np 1 7\nx 1\np 1 2\n\ny\n",
+    );
+    let o = text(&out.stdout);
+    assert!(o.contains("Step 2 of 5: identify"), "{o}");
+    assert!(o.contains("blue.jpg (by name)"), "{o}");
+    assert!(o.contains(&format!("photo {red} \"Red\"")), "{o}");
+    assert!(o.contains("flickrfs identify PHOTO_ID FILE"), "{o}");
+    assert!(o.contains("flickrfs thumbnail PHOTO_ID"), "{o}");
+    assert!(o.contains("say which photo and which file"), "{o}");
+    assert!(o.contains("there is no item 7"), "{o}");
+    assert!(o.contains("[= 2]"), "{o}");
+    // The second candidate as listed is now the photo's file.
+    let listed: Vec<&str> = o
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("2) "))
+        .collect();
+    assert!(
+        listed.len() >= 2,
+        "the list is shown again after each answer:\n{o}"
+    );
+    let cat = w.cat();
+    let p = cat
+        .photo_by_remote_id(w.account, &flickrfs::model::PhotoId::new(red))
+        .expect("catalog")
+        .expect("red");
+    assert_eq!(
+        p.local.expect("a local file").path,
+        PathBuf::from(listed[listed.len() - 1])
+    );
+    // Nothing was downloaded: both photos have local files.
+    assert_eq!(
+        w.files_in_folder(),
+        vec![
+            "Red.jpg".to_string(),
+            "blue.jpg".to_string(),
+            "sub/Red.jpg".to_string()
+        ]
+    );
+}
