@@ -635,9 +635,7 @@ fn edit_upload(con: &mut Console, u: &mut UploadItem) -> Result<Option<Vec<(Xatt
                     out.push((attr, value));
                     break;
                 }
-                Err(e) => con.say(&format!(
-                    "  {e}; privacy is one of public, friends, family, friends+family, private; resize is `off` or a longest edge in pixels"
-                ))?,
+                Err(e) => con.say(&format!("  {e}"))?,
             }
         }
     }

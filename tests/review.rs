@@ -286,7 +286,7 @@ fn editing_an_upload_changes_what_lands_on_flickr() {
         "e 1\nSunset at the beach\nEvening light\nbeach sunset\nsecret\npublic\n\n\ny\n",
     );
     let o = text(&out.stdout);
-    assert!(o.contains("privacy is one of"), "{o}");
+    assert!(o.contains("unknown privacy \"secret\""), "{o}");
     assert!(o.contains("title \"Sunset at the beach\""), "{o}");
     let photos = w.emu.photos(&w.nsid);
     assert_eq!(photos.len(), 1, "{o}");
