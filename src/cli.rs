@@ -130,6 +130,9 @@ pub struct SyncArgs {
     /// Compare everything on Flickr, not only what changed since the last sync.
     #[arg(long)]
     pub full: bool,
+    /// Walk the review steps even when stdin is not a terminal (for tests and scripts).
+    #[arg(long, hide = true, conflicts_with_all = ["yes", "dry_run"])]
+    pub interactive: bool,
     #[command(flatten)]
     pub api: ApiArgs,
 }

@@ -16,4 +16,5 @@ pub mod flickr;
 pub mod fs;
 pub mod media;
 pub mod model;
+pub mod review;
 pub mod sync;

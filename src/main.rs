@@ -15,6 +15,7 @@ use flickrfs::accounts::{self, AddAccountOptions, VerifierSource};
 use flickrfs::app::{self, ApiOverrides, LastSync, Session, SyncRun};
 use flickrfs::config::{Config, Endpoint, Paths, PREF_KEYS};
 use flickrfs::model::PhotoId;
+use flickrfs::review;
 
 /// Exit codes documented in `--help` and the README.
 const EXIT_FAILURE: u8 = 1;
@@ -217,18 +218,24 @@ fn sync_command(paths: &Paths, args: SyncArgs) -> Result<ExitCode> {
         full: args.full,
         search: args.search.clone(),
     };
-    let interactive = !args.yes && !args.dry_run && std::io::stdin().is_terminal();
-    if args.dry_run || interactive {
+    let interactive =
+        args.interactive || (!args.yes && !args.dry_run && std::io::stdin().is_terminal());
+    if args.dry_run {
         let plan = rt.block_on(app::run_syncs(&session, &targets, &run, &mut |_| {
             Box::new(flickrfs::sync::NoProgress)
         }))?;
         print!("{}", plan.text());
-        if args.dry_run {
-            return Ok(ExitCode::SUCCESS);
-        }
-        if !confirm("Execute this plan? [y/N] ")? {
-            println!("Nothing changed.");
-            return Ok(ExitCode::SUCCESS);
+        return Ok(ExitCode::SUCCESS);
+    } else if interactive {
+        let stdin = std::io::stdin();
+        let mut input = stdin.lock();
+        let mut stdout = std::io::stdout();
+        let mut con = review::Console::new(&mut input, &mut stdout);
+        match rt.block_on(review::review(&session, &targets, &run, &mut con))? {
+            review::Outcome::Execute => {}
+            review::Outcome::Saved | review::Outcome::Quit | review::Outcome::NothingToDo => {
+                return Ok(ExitCode::SUCCESS)
+            }
         }
     } else if !args.yes {
         bail!("not a terminal: pass --yes to execute the plan, or --dry-run to see it");
@@ -244,14 +251,6 @@ fn sync_command(paths: &Paths, args: SyncArgs) -> Result<ExitCode> {
     } else {
         ExitCode::from(EXIT_PARTIAL)
     })
-}
-
-fn confirm(question: &str) -> Result<bool> {
-    eprint!("{question}");
-    std::io::stderr().flush()?;
-    let mut line = String::new();
-    std::io::stdin().read_line(&mut line)?;
-    Ok(matches!(line.trim(), "y" | "Y" | "yes"))
 }
 
 /// A progress bar per account, with rate and ETA.
