@@ -11,7 +11,7 @@ photos=${3:-200}
 total=0 dup=0 lost=0 matched=0 failed=0
 for seed in $seeds; do
     line=$(FLICKRFS_CRASH_RUNS=$runs FLICKRFS_CRASH_SEED=$seed FLICKRFS_CRASH_PHOTOS=$photos \
-        cargo test -q --test sync_crash -- --nocapture 2>&1 | grep -E '^runs ' || true)
+        cargo test -q --test sync_crash -- --nocapture 2>&1 | grep -oE 'runs [0-9]+ [|].*' || true)
     if [ -z "$line" ]; then
         echo "seed $seed: FAILED (rerun: FLICKRFS_CRASH_SEED=$seed FLICKRFS_CRASH_RUNS=$runs cargo test --test sync_crash -- --nocapture)"
         failed=$((failed + 1))

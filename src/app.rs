@@ -204,6 +204,16 @@ impl Session {
         Ok(out)
     }
 
+    /// The lock file that keeps syncs of one account from overlapping.
+    pub fn sync_lock_path(&self, nsid: &crate::model::Nsid) -> PathBuf {
+        let name: String = nsid
+            .as_str()
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        self.paths.state_dir.join(format!("sync-{name}.lock"))
+    }
+
     /// Where the last sync's result is kept for `flickrfs status`.
     pub fn last_sync_file(&self) -> PathBuf {
         self.paths.state_dir.join("last-sync.json")
@@ -322,12 +332,6 @@ impl SyncLock {
     }
 }
 
-fn sanitize_lock_name(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect()
-}
-
 /// What a sync run was asked to do.
 #[derive(Clone, Debug, Default)]
 pub struct SyncRun {
@@ -393,10 +397,7 @@ async fn sync_one(
         // One sync per account at a time, whoever starts it (the CLI, the
         // mount daemon, a second terminal): two syncs planning from the same
         // state would upload the same new photos twice.
-        let lock_path = session.paths.state_dir.join(format!(
-            "sync-{}.lock",
-            sanitize_lock_name(t.account.nsid.as_str())
-        ));
+        let lock_path = session.sync_lock_path(&t.account.nsid);
         let _lock = tokio::task::spawn_blocking(move || SyncLock::acquire(&lock_path))
             .await
             .map_err(|e| AppError::Other(format!("waiting for the sync lock: {e}")))??;

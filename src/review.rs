@@ -183,19 +183,6 @@ pub enum Outcome {
     NothingToDo,
 }
 
-/// The lock file `app::run_syncs` uses for the account: the review plans
-/// under the same lock so it never plans beside a running sync.
-fn lock_path(session: &Session, t: &Target) -> PathBuf {
-    let name: String = t
-        .account
-        .nsid
-        .as_str()
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect();
-    session.paths.state_dir.join(format!("sync-{name}.lock"))
-}
-
 fn stem_matches(path: &Path, title: &str) -> bool {
     path.file_stem()
         .and_then(|s| s.to_str())
@@ -205,7 +192,7 @@ fn stem_matches(path: &Path, title: &str) -> bool {
 /// Fetches, identifies and plans one account's sync (recording Flickr's
 /// state in the catalog as any sync does) and lists what the plan would do.
 pub async fn prepare(session: &Session, t: &Target, run: &SyncRun) -> Result<AccountReview> {
-    let path = lock_path(session, t);
+    let path = session.sync_lock_path(&t.account.nsid);
     let _lock = tokio::task::spawn_blocking(move || SyncLock::acquire(&path))
         .await
         .map_err(|e| AppError::Other(format!("waiting for the sync lock: {e}")))??;
