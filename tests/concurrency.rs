@@ -1154,7 +1154,6 @@ fn sigkill_of_the_mount_daemon_mid_copy_and_mid_sync_loses_nothing_and_uploads_n
 }
 
 #[test]
-#[ignore = "bug: a file half-written into the mount when the daemon is SIGKILLed stays registered and the next sync uploads the truncated bytes as a photo"]
 fn files_open_for_writing_when_the_daemon_is_killed_are_neither_uploaded_truncated_nor_stuck() {
     crash_scenario(true);
 }

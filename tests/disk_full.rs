@@ -362,7 +362,6 @@ fn cp_into_the_mount_on_a_full_folder_fails_with_enospc_and_the_mount_stays_usab
 }
 
 #[test]
-#[ignore = "bug: the half file left by a cp that failed with ENOSPC stays registered and the next sync uploads it as a photo"]
 fn the_half_file_of_a_cp_that_failed_with_enospc_is_not_uploaded() {
     cp_on_full_folder(true);
 }

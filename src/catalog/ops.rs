@@ -124,6 +124,7 @@ impl Catalog {
             let p = load_photo(tx, photo)?;
             set_local_cols(tx, photo, &local.path, &facts, false)?;
             clear_problem(tx, photo, ProblemKind::MissingFile)?;
+            clear_problem(tx, photo, ProblemKind::Incomplete)?;
             if p.remote.is_none() {
                 if let Some(into) = dedup_candidate(tx, p.account, &facts, p.junk, Some(photo))? {
                     let (redundant, dropped) = merge_into(tx, photo, into)?;
@@ -139,6 +140,122 @@ impl Catalog {
             tx.touch_photo(photo)?;
             Ok(WriteOutcome::Updated { photo })
         })
+    }
+
+    /// `flush` of a handle still open for writing: the bytes written so far
+    /// are durable at `path` (the photo's file, or the copy a rewrite made)
+    /// and their `facts` are recorded, but the photo stays
+    /// [`LocalFile::writing`] (never uploaded) until
+    /// [`Catalog::finish_write`] at `release`/`fsync`: a process may still
+    /// hold the file open (a `fork` closes its copy of the descriptor and
+    /// flushes), and the writer may yet fail or be killed.
+    pub fn record_written(&self, photo: PhotoKey, path: &Path, facts: &FileFacts) -> Result<()> {
+        let path = absolute(path)?;
+        self.write("recording written bytes", |tx| {
+            load_photo(tx, photo)?;
+            set_local_cols(tx, photo, &path, facts, true)?;
+            clear_problem(tx, photo, ProblemKind::MissingFile)?;
+            tx.touch_photo(photo)
+        })
+    }
+
+    /// A write through the mount failed (e.g. `ENOSPC`): the photo stays
+    /// [`LocalFile::writing`], so it is never uploaded, and the status says
+    /// so. What reached the disk (`facts`, when known) is recorded; the
+    /// bytes stay where they are.
+    pub fn mark_incomplete(
+        &self,
+        photo: PhotoKey,
+        facts: Option<&FileFacts>,
+        why: &str,
+    ) -> Result<()> {
+        self.write("marking a file incomplete", |tx| {
+            let p = load_photo(tx, photo)?;
+            let Some(local) = &p.local else {
+                return Ok(());
+            };
+            match facts {
+                Some(f) => set_local_cols(tx, photo, &local.path, f, true)?,
+                None => {
+                    tx.execute("UPDATE photos SET writing = 1 WHERE id = ?1", [photo.0])
+                        .ctx("marking a file incomplete")?;
+                }
+            }
+            put_problem(
+                tx,
+                p.account,
+                Some(photo),
+                ProblemKind::Incomplete,
+                &format!(
+                    "'{}' was not written completely ({why}): it is not uploaded; the {} bytes written \
+                     stay in {} (write it again, or delete it)",
+                    p.meta.title,
+                    facts.map(|f| f.size).unwrap_or(local.size),
+                    local.path.display()
+                ),
+            )?;
+            tx.touch_photo(photo)
+        })
+    }
+
+    /// At mount start: photos still [`LocalFile::writing`] were open for
+    /// writing when the previous mount stopped (killed), or failed. A
+    /// local-only one leaves the catalog, so it is neither shown as a
+    /// photo nor uploaded; its file stays on disk and the status lists it
+    /// (an account problem). One already on Flickr keeps its record: its
+    /// file's facts are read again and its state is listed. Returns the
+    /// paths concerned.
+    pub fn settle_unfinished(&self) -> Result<Vec<PathBuf>> {
+        let keys: Vec<PhotoKey> = {
+            let mut st = self
+                .conn
+                .prepare_cached("SELECT id FROM photos WHERE writing = 1")
+                .ctx("listing unfinished files")?;
+            let rows = st
+                .query_map([], |r| Ok(PhotoKey(r.get(0)?)))
+                .ctx("listing unfinished files")?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+                .ctx("listing unfinished files")?
+        };
+        let mut out = Vec::new();
+        for key in keys {
+            let p = self.photo(key)?;
+            let Some(local) = p.local.clone() else {
+                continue;
+            };
+            let facts = FileFacts::scan(&local.path).ok();
+            self.write("settling an unfinished file", |tx| {
+                let p = load_photo(tx, key)?;
+                let size = facts.as_ref().map(|f| f.size).unwrap_or(0);
+                let msg = format!(
+                    "'{}' was still being written when the mount stopped: it is not uploaded; \
+                     the {size} bytes written stay in {} (copy the file into the mount again)",
+                    p.meta.title,
+                    local.path.display()
+                );
+                match (&p.remote, &facts) {
+                    (None, _) => {
+                        delete_photo_row(tx, key)?;
+                        put_problem(tx, p.account, None, ProblemKind::Incomplete, &msg)?;
+                    }
+                    (Some(_), Some(f)) => {
+                        set_local_cols(tx, key, &local.path, f, false)?;
+                        put_problem(tx, p.account, Some(key), ProblemKind::Incomplete, &msg)?;
+                    }
+                    (Some(_), None) => {
+                        tx.execute(
+                            "UPDATE photos SET writing = 0, missing = 1 WHERE id = ?1",
+                            [key.0],
+                        )
+                        .ctx("settling an unfinished file")?;
+                        tx.touch_photo(key)?;
+                    }
+                }
+                Ok(())
+            })?;
+            out.push(local.path);
+        }
+        Ok(out)
     }
 
     /// Hard link (or a copy of an entry into another folder): the same photo
@@ -602,6 +719,18 @@ pub(crate) fn set_local_cols(
     facts: &FileFacts,
     writing: bool,
 ) -> Result<()> {
+    // Flickr's refusal holds for the content it saw: new content may be
+    // tried again.
+    let before: Option<String> = tx
+        .prepare_cached("SELECT checksum FROM photos WHERE id = ?1")
+        .ctx("recording a file")?
+        .query_row([photo.0], |r| r.get(0))
+        .optional()
+        .ctx("recording a file")?
+        .flatten();
+    if before.as_deref() != Some(facts.checksum.as_str()) {
+        clear_problem(tx, photo, ProblemKind::Refused)?;
+    }
     tx.prepare_cached(
         "UPDATE photos SET path = ?2, size = ?3, mtime_ns = ?4, checksum = ?5, kind = ?6, taken_at = ?7, \
          width = ?8, height = ?9, missing = 0, writing = ?10 WHERE id = ?1",

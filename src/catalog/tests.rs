@@ -1342,3 +1342,48 @@ fn the_mount_and_a_sync_write_through_separate_connections_at_once() {
     assert_eq!(f.cat.count_entries(f.root()).unwrap(), 2_500);
     f.check();
 }
+
+#[test]
+fn an_unfinished_or_failed_write_is_never_uploadable_and_its_bytes_stay() {
+    let f = fx();
+    let trip = f.set("Trip");
+    std::fs::create_dir_all(f.folder.join("Trip")).unwrap();
+    let bytes = testdata::jpeg_with_exif(10, 10, None, 3);
+    // flushed by another process, never released: still being written
+    let half = f.folder.join("Trip/half.jpg");
+    std::fs::write(&half, b"").unwrap();
+    let e = f.cat.create_entry(trip, &n("half.jpg"), &half).unwrap();
+    std::fs::write(&half, &bytes[..bytes.len() / 2]).unwrap();
+    let facts = media::FileFacts::scan(&half).unwrap();
+    f.cat.record_written(e.photo, &half, &facts).unwrap();
+    let p = f.cat.photo(e.photo).unwrap();
+    assert_eq!(p.state(), PhotoState::Writing);
+    assert!(!p.is_uploadable());
+    // a write failed: incomplete, listed, still not uploadable
+    let bad = f.folder.join("Trip/bad.jpg");
+    std::fs::write(&bad, b"").unwrap();
+    let b = f.cat.create_entry(trip, &n("bad.jpg"), &bad).unwrap();
+    std::fs::write(&bad, &bytes[..10]).unwrap();
+    let facts = media::FileFacts::scan(&bad).unwrap();
+    f.cat
+        .mark_incomplete(b.photo, Some(&facts), "ENOSPC")
+        .unwrap();
+    assert!(!f.cat.photo(b.photo).unwrap().is_uploadable());
+    let problems = f.cat.problems(None).unwrap();
+    assert!(problems
+        .iter()
+        .any(|p| p.kind == ProblemKind::Incomplete && p.photo == Some(b.photo)));
+    // the next mount: both leave the catalog, their files stay, the status lists them
+    let settled = f.cat.settle_unfinished().unwrap();
+    assert_eq!(settled.len(), 2);
+    assert!(f.cat.photo(e.photo).is_err() && f.cat.photo(b.photo).is_err());
+    assert!(half.exists() && bad.exists());
+    let listed = f
+        .cat
+        .problems(None)
+        .unwrap()
+        .into_iter()
+        .filter(|p| p.kind == ProblemKind::Incomplete)
+        .count();
+    assert_eq!(listed, 2);
+}

@@ -438,17 +438,26 @@ pub enum ProblemKind {
     Ambiguous,
     DownloadByHand,
     Duplicate,
+    /// A file written through the mount that never completed (a write
+    /// error, or the mount stopped while it was open): not uploaded; its
+    /// bytes stay on disk.
+    Incomplete,
+    /// Flickr refused the file (not a format it recognises, or empty): not
+    /// uploaded again until the file's content changes.
+    Refused,
     Other,
 }
 
 impl ProblemKind {
-    pub const ALL: [ProblemKind; 7] = [
+    pub const ALL: [ProblemKind; 9] = [
         ProblemKind::MissingFile,
         ProblemKind::NotUploadable,
         ProblemKind::Conflict,
         ProblemKind::Ambiguous,
         ProblemKind::DownloadByHand,
         ProblemKind::Duplicate,
+        ProblemKind::Incomplete,
+        ProblemKind::Refused,
         ProblemKind::Other,
     ];
 
@@ -460,6 +469,8 @@ impl ProblemKind {
             ProblemKind::Ambiguous => "ambiguous",
             ProblemKind::DownloadByHand => "download-by-hand",
             ProblemKind::Duplicate => "duplicate",
+            ProblemKind::Incomplete => "incomplete",
+            ProblemKind::Refused => "refused-by-flickr",
             ProblemKind::Other => "other",
         }
     }

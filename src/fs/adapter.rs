@@ -272,7 +272,7 @@ impl Filesystem for Adapter {
 
     fn write(
         &self,
-        _req: &Request,
+        req: &Request,
         _ino: INodeNo,
         fh: FileHandle,
         offset: u64,
@@ -282,7 +282,7 @@ impl Filesystem for Adapter {
         _lock_owner: Option<LockOwner>,
         reply: ReplyWrite,
     ) {
-        match self.guard("write", || self.core.write(fh.0, offset, data)) {
+        match self.guard("write", || self.core.write(fh.0, offset, data, req.pid())) {
             Ok(n) => reply.written(n),
             Err(e) => reply.error(self.fail("write", &fh.0, e)),
         }
@@ -290,13 +290,13 @@ impl Filesystem for Adapter {
 
     fn flush(
         &self,
-        _req: &Request,
+        req: &Request,
         _ino: INodeNo,
         fh: FileHandle,
         _lock_owner: LockOwner,
         reply: ReplyEmpty,
     ) {
-        match self.guard("flush", || self.core.flush(fh.0)) {
+        match self.guard("flush", || self.core.flush(fh.0, req.pid())) {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(self.fail("flush", &fh.0, e)),
         }
@@ -495,7 +495,7 @@ impl Filesystem for Adapter {
 
     fn create(
         &self,
-        _req: &Request,
+        req: &Request,
         parent: INodeNo,
         name: &OsStr,
         _mode: u32,
@@ -503,7 +503,7 @@ impl Filesystem for Adapter {
         _flags: i32,
         reply: ReplyCreate,
     ) {
-        match self.guard("create", || self.core.create(parent.0, name)) {
+        match self.guard("create", || self.core.create(parent.0, name, req.pid())) {
             Ok((attr, fh)) => reply.created(
                 &self.ttl(),
                 &attr,

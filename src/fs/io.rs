@@ -8,7 +8,7 @@ use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use fuser::BackingId;
@@ -51,6 +51,77 @@ pub struct WriteHandle {
     pub dirty: AtomicBool,
     /// The file was created by this handle (create/cp into the mount).
     pub created: bool,
+    /// A write (or truncate, or the fsync of a flush) failed: the file is
+    /// incomplete and is never finished in the catalog.
+    pub failed: AtomicBool,
+    /// Facts of the bytes a `flush` made durable and recorded, waiting for
+    /// `release`/`fsync` to finish the photo in the catalog.
+    pub recorded: Mutex<Option<crate::media::FileFacts>>,
+    /// The process (thread group) that created or last wrote the file;
+    /// 0 when unknown.
+    pub writer: AtomicU32,
+    /// The thread id last seen writing (saves a `/proc` lookup per write).
+    pub writer_tid: AtomicU32,
+}
+
+impl WriteHandle {
+    /// A handle on `target` whose first writer (or creator) is thread `tid`.
+    pub fn new(
+        ino: u64,
+        target: (CollectionId, PhotoKey),
+        state: WriteState,
+        dirty: bool,
+        created: bool,
+        tid: Option<u32>,
+    ) -> Self {
+        let w = WriteHandle {
+            ino,
+            target: Mutex::new(target),
+            state: Mutex::new(state),
+            dirty: AtomicBool::new(dirty),
+            created,
+            failed: AtomicBool::new(false),
+            recorded: Mutex::new(None),
+            writer: AtomicU32::new(0),
+            writer_tid: AtomicU32::new(0),
+        };
+        if let Some(t) = tid {
+            w.note_writer(t);
+        }
+        w
+    }
+
+    /// Thread `tid` writes through this handle.
+    pub fn note_writer(&self, tid: u32) {
+        if tid != 0 && self.writer_tid.swap(tid, Ordering::Relaxed) != tid {
+            self.writer.store(process_of(tid), Ordering::Relaxed);
+        }
+    }
+
+    /// Whether a request from thread `tid` comes from the writing process
+    /// (unknown writers count as the writer).
+    pub fn is_writer(&self, tid: Option<u32>) -> bool {
+        let w = self.writer.load(Ordering::Relaxed);
+        match tid {
+            None | Some(0) => true,
+            Some(_) if w == 0 => true,
+            Some(t) => t == self.writer_tid.load(Ordering::Relaxed) || process_of(t) == w,
+        }
+    }
+}
+
+/// The process (thread group) of thread `tid`, as the kernel names the
+/// sender of a FUSE request by its thread id; `tid` itself when `/proc`
+/// does not say (the thread has exited).
+pub fn process_of(tid: u32) -> u32 {
+    std::fs::read_to_string(format!("/proc/{tid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Tgid:"))
+                .and_then(|v| v.trim().parse().ok())
+        })
+        .unwrap_or(tid)
 }
 
 #[derive(Debug)]
@@ -133,18 +204,24 @@ impl WriteState {
 impl WriteHandle {
     pub fn write_at(&self, data: &[u8], offset: u64) -> io::Result<usize> {
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let (file, _) = st.writable()?;
-        file.write_all_at(data, offset)?;
         self.dirty.store(true, Ordering::SeqCst);
-        Ok(data.len())
+        let r = st
+            .writable()
+            .and_then(|(file, _)| file.write_all_at(data, offset));
+        if r.is_err() {
+            self.failed.store(true, Ordering::SeqCst);
+        }
+        r.map(|()| data.len())
     }
 
     pub fn set_len(&self, size: u64) -> io::Result<()> {
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let (file, _) = st.writable()?;
-        file.set_len(size)?;
         self.dirty.store(true, Ordering::SeqCst);
-        Ok(())
+        let r = st.writable().and_then(|(file, _)| file.set_len(size));
+        if r.is_err() {
+            self.failed.store(true, Ordering::SeqCst);
+        }
+        r
     }
 
     pub fn read_at(&self, offset: u64, size: u32) -> io::Result<Vec<u8>> {

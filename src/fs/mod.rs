@@ -259,6 +259,19 @@ fn build_core(opts: &MountOptions, mountpoint: &Path) -> Result<Arc<ops::FsCore>
         path: opts.catalog_path.clone(),
         source,
     })?;
+    // Files a killed mount left half-written are never shown as photos
+    // nor uploaded; their bytes stay on disk and the status lists them.
+    match catalog.settle_unfinished() {
+        Ok(paths) => {
+            for p in paths {
+                tracing::warn!(
+                    "{}: was being written when the mount stopped; not uploaded",
+                    p.display()
+                );
+            }
+        }
+        Err(e) => tracing::warn!("settling files left being written: {e}"),
+    }
     // SAFETY: getuid/getgid have no preconditions.
     let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
     let cfg = ops::CoreConfig {

@@ -796,7 +796,8 @@ impl FsCore {
             .ok_or_else(|| FsError::quiet(libc::EBADF))
     }
 
-    pub fn create(&self, parent: u64, name: &OsStr) -> FsResult<(FileAttr, u64)> {
+    /// `create` by thread `tid` (the FUSE request's sender).
+    pub fn create(&self, parent: u64, name: &OsStr, tid: u32) -> FsResult<(FileAttr, u64)> {
         let name = tree::new_name(name)?;
         let pnode = self.node(parent)?;
         if pnode == Node::ControlDir {
@@ -834,13 +835,14 @@ impl FsCore {
         );
         let attr = self.entry_attr(ino, &entry);
         lock(&self.own_files).insert(path.clone());
-        let fh = self.new_fh(Handle::Write(WriteHandle {
+        let fh = self.new_fh(Handle::Write(WriteHandle::new(
             ino,
-            target: Mutex::new((coll, entry.photo)),
-            state: Mutex::new(WriteState::Own { file, path }),
-            dirty: AtomicBool::new(true),
-            created: true,
-        }));
+            (coll, entry.photo),
+            WriteState::Own { file, path },
+            true,
+            true,
+            Some(tid),
+        )));
         Ok((attr, fh))
     }
 
@@ -873,13 +875,14 @@ impl FsCore {
                 if writing {
                     let truncate = flags.0 & libc::O_TRUNC != 0;
                     let state = self.write_state(&e, &path, truncate)?;
-                    let fh = self.new_fh(Handle::Write(WriteHandle {
+                    let fh = self.new_fh(Handle::Write(WriteHandle::new(
                         ino,
-                        target: Mutex::new((c, p)),
-                        state: Mutex::new(state),
-                        dirty: AtomicBool::new(truncate),
-                        created: false,
-                    }));
+                        (c, p),
+                        state,
+                        truncate,
+                        false,
+                        None,
+                    )));
                     return Ok(Opened::Plain(fh, FopenFlags::FOPEN_DIRECT_IO));
                 }
                 let file = File::open(&path).map_err(|err| self.backing_error(&e, &path, err))?;
@@ -1031,13 +1034,16 @@ impl FsCore {
         }
     }
 
-    pub fn write(&self, fh: u64, offset: u64, data: &[u8]) -> FsResult<u32> {
+    /// `write` by thread `tid` (the FUSE request's sender).
+    pub fn write(&self, fh: u64, offset: u64, data: &[u8], tid: u32) -> FsResult<u32> {
         let h = self.handle(fh)?;
         match &*h {
-            Handle::Write(w) => w
-                .write_at(data, offset)
-                .map(|n| n as u32)
-                .map_err(|e| FsError::from_io(e, format!("writing at {offset}"))),
+            Handle::Write(w) => {
+                w.note_writer(tid);
+                w.write_at(data, offset)
+                    .map(|n| n as u32)
+                    .map_err(|e| FsError::from_io(e, format!("writing at {offset}")))
+            }
             Handle::Control { file, input, .. } => {
                 if !file.writable() {
                     return Err(FsError::quiet(libc::EBADF));
@@ -1078,11 +1084,9 @@ impl FsCore {
         Ok(())
     }
 
-    /// Make written bytes durable and tell the catalog.
-    fn finish(&self, w: &WriteHandle) -> FsResult<()> {
-        if !w.dirty.swap(false, Ordering::SeqCst) {
-            return Ok(());
-        }
+    /// Makes the handle's bytes durable (fsync of the file and its folder)
+    /// and reads their facts: (path, written to a copy, facts).
+    fn durable(&self, w: &WriteHandle) -> FsResult<(PathBuf, bool, crate::media::FileFacts)> {
         let (path, copied) = {
             let mut st = lock(&w.state);
             // a truncating open with nothing written still empties the entry
@@ -1093,21 +1097,89 @@ impl FsCore {
                 .map_err(|e| FsError::from_io(e, format!("fsync {}", path.display())))?;
             (path.to_path_buf(), matches!(*st, WriteState::Copied { .. }))
         };
-        let (coll, photo) = *lock(&w.target);
-        let mut settle = false;
         // checksum and EXIF are read here, outside the catalog lock, so that
         // a large file being finished does not stall other operations
         let facts = crate::media::FileFacts::scan(&path)
             .map_err(|e| FsError::new(libc::EIO, format!("reading {}: {e}", path.display())))?;
-        if copied {
-            // the copy becomes the photo's file; the original is untouched
-            lock(&self.own_files).insert(path.clone());
-            self.cat().set_local_file(photo, &path, &facts)?;
-            settle = true;
-            tracing::info!("photo {}: changes written to {}", photo.0, path.display());
+        Ok((path, copied, facts))
+    }
+
+    /// A handle whose writes failed: its photo is marked incomplete (never
+    /// uploaded, listed in the status); the bytes stay on disk.
+    fn give_up(&self, w: &WriteHandle) -> FsResult<()> {
+        if !w.dirty.swap(false, Ordering::SeqCst) {
+            return Ok(());
         }
-        let facts = Some(facts);
-        let outcome = self.cat().finish_write(photo, facts)?;
+        let path = lock(&w.state).readable().1.to_path_buf();
+        let facts = crate::media::FileFacts::scan(&path).ok();
+        let (_, photo) = *lock(&w.target);
+        *lock(&w.recorded) = None;
+        tracing::warn!(
+            "{}: a write failed; the file is incomplete and is not uploaded",
+            path.display()
+        );
+        self.cat()
+            .mark_incomplete(photo, facts.as_ref(), "a write to it failed")?;
+        Ok(())
+    }
+
+    /// Make written bytes durable and tell the catalog. A `flush` (`last`
+    /// false) only records them: the photo stays "being written" (never
+    /// uploaded) until `release`/`fsync` (`last`) of a handle that saw no
+    /// write error finishes it. Close runs a flush for every descriptor of
+    /// the file, including copies a `fork` inherited, so a flush says
+    /// nothing about the writer being done.
+    fn finish(&self, w: &WriteHandle, last: bool) -> FsResult<()> {
+        if w.failed.load(Ordering::SeqCst) {
+            return self.give_up(w);
+        }
+        let fresh = if w.dirty.swap(false, Ordering::SeqCst) {
+            match self.durable(w) {
+                Ok(x) => Some(x),
+                Err(e) => {
+                    w.failed.store(true, Ordering::SeqCst);
+                    w.dirty.store(true, Ordering::SeqCst);
+                    self.give_up(w)?;
+                    return Err(e);
+                }
+            }
+        } else {
+            None
+        };
+        let (coll, photo) = *lock(&w.target);
+        let mut settle = false;
+        let (path, facts) = match fresh {
+            Some((path, copied, facts)) => {
+                if copied {
+                    // the copy becomes the photo's file; the original is untouched
+                    lock(&self.own_files).insert(path.clone());
+                    settle = true;
+                    tracing::info!("photo {}: changes written to {}", photo.0, path.display());
+                }
+                if copied || !last {
+                    self.cat().record_written(photo, &path, &facts)?;
+                }
+                if !last {
+                    *lock(&w.recorded) = Some(facts);
+                    if settle {
+                        self.settle(&[]);
+                    }
+                    return Ok(());
+                }
+                (path, facts)
+            }
+            None => {
+                if !last {
+                    return Ok(());
+                }
+                let Some(facts) = lock(&w.recorded).take() else {
+                    return Ok(());
+                };
+                (lock(&w.state).readable().1.to_path_buf(), facts)
+            }
+        };
+        *lock(&w.recorded) = None;
+        let outcome = self.cat().finish_write(photo, Some(facts))?;
         let merged = matches!(outcome, WriteOutcome::Merged { .. });
         if let WriteOutcome::Merged {
             into, redundant, ..
@@ -1148,10 +1220,15 @@ impl FsCore {
         Ok(())
     }
 
-    pub fn flush(&self, fh: u64) -> FsResult<()> {
+    /// `flush` (a `close` of one descriptor) by thread `tid`. The writing
+    /// process closing finishes the file (`cp` exits 0 only after this);
+    /// another process closing an inherited copy of the descriptor (a
+    /// `fork`+`exec`) only makes the bytes durable: the file stays "being
+    /// written" until the writer closes it or `release`.
+    pub fn flush(&self, fh: u64, tid: u32) -> FsResult<()> {
         let h = self.handle(fh)?;
         match &*h {
-            Handle::Write(w) => self.finish(w),
+            Handle::Write(w) => self.finish(w, w.is_writer(Some(tid))),
             Handle::Control { input, .. } => {
                 let rest = std::mem::take(&mut *lock(input));
                 if rest.iter().any(|b| !b.is_ascii_whitespace()) {
@@ -1172,7 +1249,7 @@ impl FsCore {
                 file.sync_all()
                     .map_err(|e| FsError::from_io(e, format!("fsync {}", path.display())))?;
                 drop(st);
-                self.finish(w)
+                self.finish(w, true)
             }
             _ => Ok(()),
         }
@@ -1182,7 +1259,7 @@ impl FsCore {
         let h = lock(&self.handles).remove(&fh);
         if let Some(h) = h {
             if let Handle::Write(w) = &*h {
-                return self.finish(w);
+                return self.finish(w, true);
             }
         }
         Ok(())
@@ -1217,15 +1294,16 @@ impl FsCore {
                     let path = e.path.clone().ok_or_else(|| {
                         FsError::new(libc::EIO, format!("{}: no local file", e.name))
                     })?;
-                    let w = WriteHandle {
+                    let w = WriteHandle::new(
                         ino,
-                        target: Mutex::new((c, p)),
-                        state: Mutex::new(self.write_state(&e, &path, size == 0)?),
-                        dirty: AtomicBool::new(false),
-                        created: false,
-                    };
+                        (c, p),
+                        self.write_state(&e, &path, size == 0)?,
+                        false,
+                        false,
+                        None,
+                    );
                     w.set_len(size).map_err(trunc)?;
-                    self.finish(&w)?;
+                    self.finish(&w, true)?;
                 }
             }
         }

@@ -26,6 +26,9 @@ pub struct Minted {
     pub local_set: Option<LocalSetKey>,
     /// The upload was found already on Flickr (an interrupted sync's).
     pub resumed: bool,
+    /// The primary a set was created with, when it is not the planned one
+    /// (that photo could not be uploaded).
+    pub primary: Option<PhotoId>,
 }
 
 /// An action that does not fit the snapshots (a bug or a stale plan).
@@ -201,7 +204,11 @@ pub fn apply_action(
                 .set
                 .clone()
                 .ok_or_else(|| err(a, "no set id minted"))?;
-            let p = remote_id(local, primary).ok_or_else(|| err(a, "primary not online"))?;
+            let p = minted
+                .primary
+                .clone()
+                .or_else(|| remote_id(local, primary))
+                .ok_or_else(|| err(a, "primary not online"))?;
             remote.sets.insert(
                 id.clone(),
                 RemoteSet {

@@ -93,6 +93,12 @@ pub fn load_snapshots(
         }
     }
     let bases = cat.synced_bases(account)?;
+    let refused: std::collections::BTreeSet<PhotoKey> = cat
+        .problems(Some(account))?
+        .into_iter()
+        .filter(|p| p.kind == catalog::ProblemKind::Refused)
+        .filter_map(|p| p.photo)
+        .collect();
     for p in cat.photos(account)? {
         let remote = p.remote_id().cloned();
         if p.ignored {
@@ -133,6 +139,7 @@ pub fn load_snapshots(
         lp.media = match (&p.local, &p.remote) {
             (Some(f), _) if f.kind.is_video() => Media::Video,
             (Some(f), _) if p.junk || p.meta.skip || !f.kind.is_media() => Media::NotMedia,
+            (Some(_), None) if refused.contains(&p.key) => Media::NotMedia,
             (None, Some(r)) if r.media_video => Media::Video,
             _ => Media::Photo,
         };
@@ -298,6 +305,16 @@ impl Executor<'_> {
             .ok_or_else(|| ExecError::Inconsistent(format!("no folder for pool {g}")))
     }
 
+    /// The first photo of local folder `set` that is on Flickr (uploaded
+    /// before or during this sync).
+    fn online_member(&self, set: LocalSetKey) -> Option<PhotoId> {
+        self.local
+            .photos
+            .values()
+            .filter(|p| p.sets.contains(&set))
+            .find_map(|p| p.remote.clone())
+    }
+
     /// Looks for an upload of `checksum` that already landed: among the
     /// photos uploaded since the interrupted sync began, then by the machine
     /// tag (the search index may lag behind, hence both).
@@ -414,6 +431,21 @@ impl Executor<'_> {
                     finish(&earlier)?;
                     self.cat.journal_finish(journal)?;
                     return Ok((s.id.clone(), true));
+                }
+                if matches!(e.code(), Some(4) | Some(5)) {
+                    // Flickr will refuse these bytes every time: say so once
+                    // and leave the file out of later plans until it changes.
+                    self.cat.journal_finish(journal)?;
+                    self.cat.add_problem(
+                        self.account,
+                        Some(key),
+                        catalog::ProblemKind::Refused,
+                        &format!(
+                            "Flickr refused '{}' ({}): {e}; it is not uploaded again unless the file changes",
+                            meta.title,
+                            path.display()
+                        ),
+                    )?;
                 }
                 return Err(e.into());
             }
@@ -623,7 +655,20 @@ impl Executor<'_> {
                 description,
                 primary,
             } => {
-                let primary = self.id_of(primary)?;
+                // The planned primary may have failed to upload: any member
+                // that is on Flickr by now will do; the others join after.
+                let primary = match self.id_of(primary) {
+                    Ok(id) => id,
+                    Err(e) => {
+                        let other = self.online_member(*set).ok_or_else(|| {
+                            ExecError::Inconsistent(format!(
+                                "set {title:?} not created: none of its photos is on Flickr ({e})"
+                            ))
+                        })?;
+                        minted.primary = Some(other.clone());
+                        other
+                    }
+                };
                 let id = self
                     .client
                     .create_photoset(title, description, &primary)
@@ -700,7 +745,14 @@ impl Executor<'_> {
                     }
                     Side::Remote => {
                         let (photo, set) = (self.id_of(photo)?, self.set_id_of(set)?);
-                        if add {
+                        let already = self
+                            .remote
+                            .photos
+                            .get(&photo)
+                            .is_some_and(|p| p.sets.contains(&set));
+                        if add && already {
+                            // e.g. the primary a new set was created with
+                        } else if add {
                             self.client.add_to_set(&set, &photo).await?;
                         } else {
                             self.client.remove_from_set(&set, &photo).await?;
