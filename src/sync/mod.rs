@@ -15,8 +15,8 @@ pub mod state;
 pub use execute::{ExecError, ExecReport, MetaDefaults, NoProgress, Progress};
 pub use plan::{
     merge_field, merge_member, next_base, plan, Action, Conflict, ConflictField, Merge, MetaEdit,
-    Plan, PlanError, PlanOptions, PlanSummary, SafetyConcern, SafetyLimits, SetFilter, Side,
-    SkipReason, Skipped, Subject, Threshold,
+    Plan, PlanError, PlanOptions, PlanSummary, PoolFilter, SafetyConcern, SafetyLimits, SetFilter,
+    Side, SkipReason, Skipped, Subject, Threshold,
 };
 pub use snapshot::{
     normalize_tag, BasePhoto, BaseSet, BaseSnapshot, Checksum, FileState, LocalKey, LocalPhoto,
@@ -83,10 +83,21 @@ impl SyncOptions {
                 titles: list.iter().cloned().collect(),
             },
         };
+        let pools = match &prefs.pools {
+            crate::config::Selection::All => PoolFilter::All,
+            crate::config::Selection::Only(list) => PoolFilter::Only {
+                ids: list
+                    .iter()
+                    .map(|s| crate::model::GroupId::new(s.clone()))
+                    .collect(),
+                names: list.iter().cloned().collect(),
+            },
+        };
         SyncOptions {
             plan: PlanOptions {
                 direction,
                 sets,
+                pools,
                 ..PlanOptions::default()
             },
             defaults: MetaDefaults {

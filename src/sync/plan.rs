@@ -452,6 +452,30 @@ impl SetFilter {
     }
 }
 
+/// Which group pools take part in a sync: all of them, or the ones named
+/// by group id or name. Memberships of other pools are left alone on both
+/// sides.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub enum PoolFilter {
+    #[default]
+    All,
+    Only {
+        ids: BTreeSet<GroupId>,
+        names: BTreeSet<String>,
+    },
+}
+
+impl PoolFilter {
+    pub fn matches(&self, id: &GroupId, name: Option<&str>) -> bool {
+        match self {
+            PoolFilter::All => true,
+            PoolFilter::Only { ids, names } => {
+                ids.contains(id) || name.is_some_and(|n| names.contains(n))
+            }
+        }
+    }
+}
+
 /// "More than `count` and more than `fraction` of the total".
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Threshold {
@@ -507,6 +531,7 @@ impl Default for SafetyLimits {
 pub struct PlanOptions {
     pub direction: Direction,
     pub sets: SetFilter,
+    pub pools: PoolFilter,
     /// Return the plan even when it trips a [`SafetyLimits`] threshold.
     pub force: bool,
     pub limits: SafetyLimits,
@@ -1242,6 +1267,9 @@ impl<'a> Planner<'a> {
                         }
                     }
                     for g in &lp.pools {
+                        if !self.pool_selected(g) {
+                            continue;
+                        }
                         if self.remote.groups.contains_key(g) {
                             self.actions.push(Action::AddToPool {
                                 side: Side::Remote,
@@ -1398,6 +1426,12 @@ impl<'a> Planner<'a> {
         }
     }
 
+    fn pool_selected(&self, g: &GroupId) -> bool {
+        self.opts
+            .pools
+            .matches(g, self.remote.groups.get(g).map(String::as_str))
+    }
+
     fn merge_pools(
         &mut self,
         id: &PhotoId,
@@ -1414,6 +1448,9 @@ impl<'a> Planner<'a> {
             .chain(b.iter().copied())
             .collect();
         for g in all {
+            if !self.pool_selected(g) {
+                continue;
+            }
             let (il, ir) = (lp.pools.contains(g), rp.pools.contains(g));
             let action = match merge_member(b.contains(g), il, ir) {
                 Merge::PullRemote if self.down => Some((Side::Local, ir)),

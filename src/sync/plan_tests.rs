@@ -749,6 +749,51 @@ fn pools_merge_and_only_member_groups_are_added_to() {
 }
 
 #[test]
+fn pool_filter_leaves_other_pools_alone_on_both_sides() {
+    let (mut l, b, mut r) = synced(2, 0, &[]);
+    r.groups.insert(GroupId::new("g2"), "Group two".into());
+    l.photos
+        .get_mut(&LocalKey(1))
+        .unwrap()
+        .pools
+        .insert(GroupId::new("g1"));
+    l.photos
+        .get_mut(&LocalKey(2))
+        .unwrap()
+        .pools
+        .insert(GroupId::new("g2"));
+    r.photos
+        .get_mut(&pid(1))
+        .unwrap()
+        .pools
+        .insert(GroupId::new("g2"));
+    let only_g2_by_name = PlanOptions {
+        pools: PoolFilter::Only {
+            ids: BTreeSet::new(),
+            names: ["Group two".to_owned()].into(),
+        },
+        ..opts(Direction::Both)
+    };
+    let p = plan(&l, &b, &r, &only_g2_by_name).expect("safe");
+    let groups: Vec<&GroupId> = p
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::AddToPool { group, .. } | Action::RemoveFromPool { group, .. } => Some(group),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(groups.len(), 2, "{:?}", p.actions);
+    assert!(groups.iter().all(|g| g.as_str() == "g2"), "{:?}", p.actions);
+    // With every pool selected, g1 takes part too.
+    let all = run(&l, &b, &r, Direction::Both);
+    assert!(all
+        .actions
+        .iter()
+        .any(|a| matches!(a, Action::AddToPool { group, .. } if group.as_str() == "g1")));
+}
+
+#[test]
 fn set_filter_limits_the_sync_to_chosen_sets() {
     let (mut l, b, mut r) = synced(2, 2, &[(1, 1), (2, 2)]);
     for k in [1, 2] {
