@@ -65,26 +65,29 @@ pub fn load_snapshots(
     let mut base = BaseSnapshot::default();
     let mut members: BTreeMap<PhotoKey, Vec<CollectionId>> = BTreeMap::new();
     let mut pool_of: BTreeMap<CollectionId, GroupId> = BTreeMap::new();
+    let mut listed: std::collections::BTreeSet<CollectionId> = Default::default();
     for c in cat.sets(account)? {
+        listed.insert(c.id);
         local.sets.insert(
             LocalSetKey(c.id.0),
             LocalSet {
                 key: LocalSetKey(c.id.0),
                 remote: c.set_id().cloned(),
-                title: c.title.clone(),
-                description: c.description.clone(),
+                title: c.title,
+                description: c.description,
             },
         );
-        for e in cat.list(c.id)? {
-            members.entry(e.photo).or_default().push(c.id);
-        }
     }
     for c in cat.pools(account)? {
-        if let CollectionKind::Pool(g) = &c.kind {
-            pool_of.insert(c.id, g.clone());
-            for e in cat.list(c.id)? {
-                members.entry(e.photo).or_default().push(c.id);
-            }
+        if let CollectionKind::Pool(g) = c.kind {
+            listed.insert(c.id);
+            pool_of.insert(c.id, g);
+        }
+    }
+    // Every membership of the account in one query.
+    for (photo, c) in cat.account_memberships(account)? {
+        if listed.contains(&c) {
+            members.entry(photo).or_default().push(c);
         }
     }
     for c in cat.collections(account)? {
@@ -99,13 +102,13 @@ pub fn load_snapshots(
         .filter(|p| p.kind == catalog::ProblemKind::Refused)
         .filter_map(|p| p.photo)
         .collect();
-    for p in cat.photos(account)? {
+    cat.for_each_photo(account, |p| {
         let remote = p.remote_id().cloned();
         if p.ignored {
             if let Some(id) = remote {
                 local.ignored.insert(id);
             }
-            continue;
+            return Ok(());
         }
         let key = LocalKey(p.key.0);
         let mut lp = LocalPhoto {
@@ -170,14 +173,24 @@ pub fn load_snapshots(
             );
         }
         local.photos.insert(key, lp);
-    }
+        Ok(())
+    })?;
     Ok((local, base))
 }
 
 /// Records Flickr's listings in the catalog: new photos become remote-only
 /// records, new sets and pools become folders.
 pub fn record_fetched(cat: &Catalog, account: AccountId, f: &Fetched) -> Result<(), CatalogError> {
-    let photos: Vec<catalog::RemotePhoto> = f.photos.values().map(catalog_remote).collect();
+    // An incremental fetch rebuilds the listing from the sync's cache, which
+    // the catalog already holds (it is recorded before the cache is saved):
+    // only what this fetch saw change is written. Photos the catalog does
+    // not know at all are added by the caller.
+    let photos: Vec<catalog::RemotePhoto> = f
+        .photos
+        .values()
+        .filter(|s| f.delta.full || f.delta.changed.contains_key(&s.id))
+        .map(catalog_remote)
+        .collect();
     cat.upsert_remote_photos(account, &photos)?;
     let sets: Vec<catalog::RemoteSet> = f
         .sets
