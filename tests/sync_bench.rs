@@ -12,6 +12,45 @@ use flickrfs::flickr::{AccessToken, ApiCredentials, Client, ClientOptions, Endpo
 use flickrfs::model::Direction;
 use flickrfs::sync::{plan_sync, run_sync, NoProgress, PlanOptions, SyncOptions};
 
+/// Counts the bytes allocated by the whole process (current and peak), so
+/// that the sync's own memory can be told apart from the emulator's.
+struct Counting;
+static CURRENT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static PEAK: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+// SAFETY: forwards to the system allocator; only counts.
+unsafe impl std::alloc::GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: std::alloc::Layout) -> *mut u8 {
+        use std::sync::atomic::Ordering::Relaxed;
+        let now = CURRENT.fetch_add(l.size(), Relaxed) + l.size();
+        PEAK.fetch_max(now, Relaxed);
+        // SAFETY: the caller's layout is passed on unchanged.
+        unsafe { std::alloc::System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: std::alloc::Layout) {
+        CURRENT.fetch_sub(l.size(), std::sync::atomic::Ordering::Relaxed);
+        // SAFETY: `p` came from `alloc` with this layout.
+        unsafe { std::alloc::System.dealloc(p, l) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+/// Heap bytes in use now, and resets the peak to that.
+fn heap_mark() -> usize {
+    let now = CURRENT.load(std::sync::atomic::Ordering::Relaxed);
+    PEAK.store(now, std::sync::atomic::Ordering::Relaxed);
+    now
+}
+
+/// The peak heap above `mark` since [`heap_mark`], in MB.
+fn heap_peak_mb(mark: usize) -> f64 {
+    PEAK.load(std::sync::atomic::Ordering::Relaxed)
+        .saturating_sub(mark) as f64
+        / 1e6
+}
+
 fn env_num(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()
@@ -165,6 +204,12 @@ fn bench_sync() {
     let sets = env_num("FLICKRFS_BENCH_SETS", 300);
     let transfer_n = env_num("FLICKRFS_BENCH_TRANSFER", 500) as u32;
     let latency = env_num("FLICKRFS_BENCH_LATENCY_MS", 20);
+    if std::env::var_os("FLICKRFS_BENCH_PHASES").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("flickrfs::sync=debug")
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
     let tmp = tempfile::tempdir().expect("tmp");
     let t = Instant::now();
     let emu = Emulator::start(EmulatorConfig {
@@ -208,11 +253,13 @@ fn bench_sync() {
 
     // First plan: full listing, recorded in the catalog.
     emu.reset_request_log();
+    let mark = heap_mark();
     let (t, cpu) = (Instant::now(), cpu_time());
     let planned = rt
         .block_on(plan_sync(&cat, &c, acct.id, &opts, &mut NoProgress))
         .expect("plan");
     let (first_wall, first_cpu, first_calls) = (t.elapsed(), cpu_time() - cpu, calls(&emu));
+    let first_heap = heap_peak_mb(mark);
     // The planner alone, on the same inputs.
     let (t, cpu) = (Instant::now(), cpu_time());
     let again = flickrfs::sync::plan(
@@ -229,11 +276,13 @@ fn bench_sync() {
     rt.block_on(run_sync(&cat, &c, acct.id, &opts, &mut NoProgress))
         .expect("sync");
     emu.reset_request_log();
+    let mark = heap_mark();
     let t = Instant::now();
     let noop = rt
         .block_on(run_sync(&cat, &c, acct.id, &opts, &mut NoProgress))
         .expect("noop");
     let (noop_wall, noop_calls) = (t.elapsed(), calls(&emu));
+    let noop_heap = heap_peak_mb(mark);
     assert!(noop.plan.is_empty(), "{}", noop.plan.summary);
     drop(rt);
     drop(emu);
@@ -265,6 +314,9 @@ fn bench_sync() {
     println!(
         "| no-op resync: wall | {:.2} s | <= 2 s |",
         noop_wall.as_secs_f64()
+    );
+    println!(
+        "| heap peak of the sync itself (process heap above the level before it; the emulator's is 4 calls' worth): first plan / no-op resync | {first_heap:.0} MB / {noop_heap:.0} MB | < 300 MB |"
     );
     println!(
         "| upload {transfer_n} ({latency} ms latency), parallelism 1 / 4 | {:.1} / {:.1} photos/s | |",

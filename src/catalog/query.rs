@@ -167,6 +167,25 @@ impl Catalog {
         self.collections_where(account, "kind = 'set' AND state = 'normal'")
     }
 
+    /// Every (photo, collection) membership of the account, in one query
+    /// (the sync's snapshot of a large library).
+    pub fn account_memberships(&self, account: AccountId) -> Result<Vec<(PhotoKey, CollectionId)>> {
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT m.photo_id, m.collection_id FROM memberships m \
+                 JOIN collections c ON c.id = m.collection_id WHERE c.account_id = ?1",
+            )
+            .ctx("listing memberships")?;
+        let rows = st
+            .query_map([account.0], |r| {
+                Ok((PhotoKey(r.get(0)?), CollectionId(r.get(1)?)))
+            })
+            .ctx("listing memberships")?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .ctx("listing memberships")
+    }
+
     /// The group pools of the account, by name.
     pub fn pools(&self, account: AccountId) -> Result<Vec<Collection>> {
         self.collections_where(account, "kind = 'pool'")
@@ -286,6 +305,28 @@ impl Catalog {
             .ctx("listing photos")?;
         rows.collect::<rusqlite::Result<Vec<_>>>()
             .ctx("listing photos")
+    }
+
+    /// Calls `f` with every photo of an account (ignored ones included), by
+    /// key, one row at a time (a large library is never held twice).
+    pub fn for_each_photo(
+        &self,
+        account: AccountId,
+        mut f: impl FnMut(Photo) -> Result<()>,
+    ) -> Result<()> {
+        let mut st = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {PHOTO_COLS} FROM photos WHERE account_id = ?1 ORDER BY id"
+            ))
+            .ctx("listing photos")?;
+        let rows = st
+            .query_map([account.0], photo_from_row)
+            .ctx("listing photos")?;
+        for r in rows {
+            f(r.ctx("listing photos")?)?;
+        }
+        Ok(())
     }
 
     /// Every photo of an account (ignored ones included), by key.

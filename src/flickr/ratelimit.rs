@@ -34,6 +34,9 @@ type Registry = HashMap<(String, String), Arc<RateLimiter>>;
 #[derive(Debug)]
 pub struct RateLimiter {
     state: Mutex<Bucket>,
+    /// How long the latest caller waits for budget (`None`: nobody waits);
+    /// see [`RateLimiter::waits`].
+    waiting: tokio::sync::watch::Sender<Option<Duration>>,
 }
 
 #[derive(Debug)]
@@ -85,7 +88,16 @@ impl RateLimiter {
                 last: Instant::now(),
                 held_until: None,
             }),
+            waiting: tokio::sync::watch::channel(None).0,
         }
+    }
+
+    /// Follows the waits for budget: the receiver sees `Some(wait)` when a
+    /// caller starts waiting that long, and `None` once calls go out again.
+    /// For people-facing progress ("waiting for API budget (N s)"); a wait
+    /// is never a failure.
+    pub fn waits(&self) -> tokio::sync::watch::Receiver<Option<Duration>> {
+        self.waiting.subscribe()
     }
 
     /// The limiter shared by every client using `api_key` against `rest_url`.
@@ -135,10 +147,15 @@ impl RateLimiter {
             let wait = {
                 let mut b = self.state.lock().unwrap_or_else(|p| p.into_inner());
                 match b.try_take(Instant::now()) {
-                    Ok(()) => return,
+                    Ok(()) => {
+                        drop(b);
+                        self.waiting.send_if_modified(|w| w.take().is_some());
+                        return;
+                    }
                     Err(wait) => wait,
                 }
             };
+            self.waiting.send_replace(Some(wait));
             tracing::info!(
                 call = what,
                 wait_ms = wait.as_millis() as u64,
@@ -173,6 +190,42 @@ mod tests {
             "{:?}",
             start.elapsed()
         );
+    }
+
+    #[tokio::test]
+    async fn a_wait_for_budget_is_announced_to_observers_then_cleared() {
+        let limiter = RateLimiter::new(RateLimit {
+            calls_per_hour: 36_000, // 10 per second
+            burst: 1,
+        });
+        let mut waits = limiter.waits();
+        assert_eq!(*waits.borrow_and_update(), None);
+        limiter.acquire("t").await;
+        assert!(!waits.has_changed().unwrap_or(true), "no wait, no news");
+        limiter.acquire("t").await; // waits about 100 ms
+                                    // The wait was announced, then cleared when the call went out.
+        assert!(waits.has_changed().unwrap_or(false));
+        assert_eq!(*waits.borrow_and_update(), None);
+        let seen = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let (l2, s2) = (std::sync::Arc::new(limiter), seen.clone());
+        let mut rx = l2.waits();
+        let watcher = tokio::spawn(async move {
+            while rx.changed().await.is_ok() {
+                let v = *rx.borrow_and_update();
+                s2.lock().unwrap_or_else(|p| p.into_inner()).push(v);
+                if v.is_none() {
+                    break;
+                }
+            }
+        });
+        l2.acquire("t").await;
+        let _ = watcher.await;
+        let seen = seen.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        assert!(
+            matches!(seen.first(), Some(Some(w)) if *w > Duration::ZERO && *w <= Duration::from_millis(100)),
+            "{seen:?}"
+        );
+        assert_eq!(seen.last(), Some(&None), "{seen:?}");
     }
 
     #[tokio::test]

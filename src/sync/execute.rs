@@ -65,26 +65,29 @@ pub fn load_snapshots(
     let mut base = BaseSnapshot::default();
     let mut members: BTreeMap<PhotoKey, Vec<CollectionId>> = BTreeMap::new();
     let mut pool_of: BTreeMap<CollectionId, GroupId> = BTreeMap::new();
+    let mut listed: std::collections::BTreeSet<CollectionId> = Default::default();
     for c in cat.sets(account)? {
+        listed.insert(c.id);
         local.sets.insert(
             LocalSetKey(c.id.0),
             LocalSet {
                 key: LocalSetKey(c.id.0),
                 remote: c.set_id().cloned(),
-                title: c.title.clone(),
-                description: c.description.clone(),
+                title: c.title,
+                description: c.description,
             },
         );
-        for e in cat.list(c.id)? {
-            members.entry(e.photo).or_default().push(c.id);
-        }
     }
     for c in cat.pools(account)? {
-        if let CollectionKind::Pool(g) = &c.kind {
-            pool_of.insert(c.id, g.clone());
-            for e in cat.list(c.id)? {
-                members.entry(e.photo).or_default().push(c.id);
-            }
+        if let CollectionKind::Pool(g) = c.kind {
+            listed.insert(c.id);
+            pool_of.insert(c.id, g);
+        }
+    }
+    // Every membership of the account in one query.
+    for (photo, c) in cat.account_memberships(account)? {
+        if listed.contains(&c) {
+            members.entry(photo).or_default().push(c);
         }
     }
     for c in cat.collections(account)? {
@@ -99,13 +102,13 @@ pub fn load_snapshots(
         .filter(|p| p.kind == catalog::ProblemKind::Refused)
         .filter_map(|p| p.photo)
         .collect();
-    for p in cat.photos(account)? {
+    cat.for_each_photo(account, |p| {
         let remote = p.remote_id().cloned();
         if p.ignored {
             if let Some(id) = remote {
                 local.ignored.insert(id);
             }
-            continue;
+            return Ok(());
         }
         let key = LocalKey(p.key.0);
         let mut lp = LocalPhoto {
@@ -170,14 +173,24 @@ pub fn load_snapshots(
             );
         }
         local.photos.insert(key, lp);
-    }
+        Ok(())
+    })?;
     Ok((local, base))
 }
 
 /// Records Flickr's listings in the catalog: new photos become remote-only
 /// records, new sets and pools become folders.
 pub fn record_fetched(cat: &Catalog, account: AccountId, f: &Fetched) -> Result<(), CatalogError> {
-    let photos: Vec<catalog::RemotePhoto> = f.photos.values().map(catalog_remote).collect();
+    // An incremental fetch rebuilds the listing from the sync's cache, which
+    // the catalog already holds (it is recorded before the cache is saved):
+    // only what this fetch saw change is written. Photos the catalog does
+    // not know at all are added by the caller.
+    let photos: Vec<catalog::RemotePhoto> = f
+        .photos
+        .values()
+        .filter(|s| f.delta.full || f.delta.changed.contains_key(&s.id))
+        .map(catalog_remote)
+        .collect();
     cat.upsert_remote_photos(account, &photos)?;
     let sets: Vec<catalog::RemoteSet> = f
         .sets
@@ -811,6 +824,10 @@ impl Executor<'_> {
     ) -> Result<ExecReport, ExecError> {
         let mut report = ExecReport::default();
         let total = plan.actions.len();
+        // Waits for the API budget are reported as progress, never failures.
+        let mut waits = self.client.limiter().waits();
+        waits.borrow_and_update();
+        let mut noted: Option<u64> = None;
         let par = self.parallelism.max(1);
         let mut i = 0;
         while i < total {
@@ -834,8 +851,21 @@ impl Executor<'_> {
                         progress.starting(k, total, a);
                         running.push(async move { (k, this.perform(a).await) });
                     }
-                    let Some((k, r)) = running.next().await else {
+                    if running.is_empty() {
                         break;
+                    }
+                    let (k, r) = tokio::select! {
+                        Some(done) = running.next() => done,
+                        Ok(()) = waits.changed() => {
+                            let secs = waits
+                                .borrow_and_update()
+                                .map(|w| w.as_secs_f64().ceil() as u64);
+                            if let Some(n) = secs.filter(|n| noted != Some(*n)) {
+                                progress.note(&format!("waiting for API budget ({n} s)"));
+                            }
+                            noted = secs;
+                            continue;
+                        }
                     };
                     progress.finished(&plan.actions[k], r.as_ref().map(|_| ()));
                     results.push((k, r));
@@ -934,5 +964,106 @@ pub fn remove_partial_downloads(dir: &Path) {
                 tracing::warn!("removing {}: {err}", e.path().display());
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::catalog::{Catalog, EntryName};
+    use crate::emulator::{Emulator, EmulatorConfig};
+    use crate::flickr::{AccessToken, ApiCredentials, Client, ClientOptions, Endpoints, RateLimit};
+    use crate::model::Direction;
+    use crate::sync::{run_sync, PlanOptions, Progress, SyncOptions};
+
+    #[derive(Default)]
+    struct Notes(Vec<String>);
+    impl Progress for Notes {
+        fn note(&mut self, message: &str) {
+            self.0.push(message.to_owned());
+        }
+    }
+
+    #[test]
+    fn a_sync_short_of_api_budget_says_it_waits_and_does_not_fail() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let emu = Emulator::start(EmulatorConfig {
+            state_dir: tmp.path().join("emu"),
+            bind: "127.0.0.1:0".parse().expect("addr"),
+            auto_approve: true,
+            ..Default::default()
+        })
+        .expect("emulator");
+        let key = emu.create_api_key().expect("key");
+        let user = emu.create_user("waiter").expect("user");
+        let tok = emu.issue_token(&key.key, &user.nsid, "write").expect("tok");
+        let client = Client::new(
+            Endpoints::local(&emu.base_url()),
+            ApiCredentials {
+                key: key.key.clone(),
+                secret: key.secret.clone(),
+            },
+            Some(AccessToken {
+                token: tok.token.clone(),
+                secret: tok.secret.clone(),
+            }),
+            ClientOptions {
+                // 10 calls a second, one at a time: every call after the
+                // first waits about 100 ms.
+                rate_limit: RateLimit {
+                    calls_per_hour: 36_000,
+                    burst: 1,
+                },
+                ..ClientOptions::default()
+            },
+        )
+        .expect("client");
+        let folder = tmp.path().join("Pictures");
+        std::fs::create_dir_all(&folder).expect("dir");
+        let cat = Catalog::open(&tmp.path().join("c.db")).expect("catalog");
+        let acct = cat
+            .add_account(
+                &crate::model::Nsid::new(user.nsid.clone()),
+                "waiter",
+                "waiter",
+                &folder,
+            )
+            .expect("account");
+        for i in 0..3u8 {
+            let name = format!("P{i}.jpg");
+            let p = folder.join(&name);
+            std::fs::write(
+                &p,
+                crate::media::testdata::jpeg_with_exif(32, 24, None, 40 + i),
+            )
+            .expect("write");
+            cat.add_file(acct.root, &EntryName::new(&name).expect("name"), &p, None)
+                .expect("add");
+        }
+        let opts = SyncOptions {
+            plan: PlanOptions {
+                direction: Direction::Up,
+                ..Default::default()
+            },
+            ..SyncOptions::default()
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let mut notes = Notes::default();
+        let report = rt
+            .block_on(run_sync(&cat, &client, acct.id, &opts, &mut notes))
+            .expect("the sync waits, it does not fail");
+        let executed = report.executed.expect("executed");
+        assert!(executed.failed.is_empty(), "{:?}", executed.failed);
+        assert_eq!(emu.photos(&user.nsid).len(), 3);
+        assert!(
+            notes
+                .0
+                .iter()
+                .any(|n| n.starts_with("waiting for API budget (") && n.ends_with(" s)")),
+            "{:?}",
+            notes.0
+        );
     }
 }

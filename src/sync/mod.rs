@@ -337,15 +337,21 @@ pub async fn plan_sync(
         full: opts.full || opts.fetch.full,
         ..opts.fetch.clone()
     };
+    let t = std::time::Instant::now();
     let fetched = fetch::fetch(client, &store, account, &acct.nsid, &fetch_opts).await?;
+    tracing::debug!("sync phase: fetch {:?}", t.elapsed());
     progress.note(&fetched.report.to_string());
+    let t = std::time::Instant::now();
     let (mut local, mut base);
     let (mut identified, mut ambiguous) = (Vec::new(), Vec::new());
     if opts.dry_run {
         (local, base) = execute::load_snapshots(cat, account, &opts.defaults)?;
     } else {
         (local, base) = record(cat, account, &fetched, &opts.defaults)?;
+        tracing::debug!("sync phase: record + load snapshots {:?}", t.elapsed());
+        let t = std::time::Instant::now();
         fetch::commit(&mut store, account, &fetched)?;
+        tracing::debug!("sync phase: save the cache {:?}", t.elapsed());
         cat.set_sync_cursor(account, fetched.delta.state.cursor)?;
         if opts.identify && opts.plan.direction.downloads() {
             (identified, ambiguous) =
@@ -355,7 +361,9 @@ pub async fn plan_sync(
             }
         }
     }
+    let t = std::time::Instant::now();
     let mut plan = plan::plan(&local, &base, &fetched.snapshot, &opts.plan)?;
+    tracing::debug!("sync phase: plan {:?}", t.elapsed());
     if !ambiguous.is_empty() {
         let skip: BTreeSet<&PhotoId> = ambiguous.iter().map(|(p, _)| p).collect();
         let before = plan.actions.len();
@@ -434,7 +442,7 @@ pub async fn run_sync(
     let planned = plan_sync(cat, client, account, opts, progress).await?;
     let Planned {
         plan,
-        fetched,
+        mut fetched,
         local,
         base,
         identified,
@@ -450,6 +458,9 @@ pub async fn run_sync(
         });
     }
     let acct = cat.account(account)?;
+    // The executor's copy of Flickr's state is updated as actions land;
+    // the listing keeps only what downloads need (no second 100k-photo copy).
+    let remote = std::mem::take(&mut fetched.snapshot);
     let mut exec = execute::Executor {
         cat,
         client,
@@ -457,15 +468,17 @@ pub async fn run_sync(
         default_folder: acct.default_folder.clone(),
         fetched: &fetched,
         local,
-        remote: fetched.snapshot.clone(),
+        remote,
         base,
         defaults: opts.defaults.clone(),
         parallelism: opts.parallelism.max(1),
         recent_uploads: BTreeMap::new(),
         open_uploads: BTreeMap::new(),
     };
+    let t = std::time::Instant::now();
     exec.prepare_resume(progress).await?;
     let report = exec.run(&plan, progress).await?;
+    tracing::debug!("sync phase: execute + write the base {:?}", t.elapsed());
     // Pools have no date_update: remember our own changes to them.
     let pool_changes = plan.actions.iter().any(|a| {
         matches!(
