@@ -115,6 +115,19 @@ impl Session {
             }
             (None, Endpoint::Flickr) => {}
         }
+        // Flickr counts calls per key per hour, across runs: so does the
+        // budget (one small file per key, shared by every process).
+        if self.endpoint == Endpoint::Flickr || self.config.api.rate_limit_per_hour.is_some() {
+            if let Some(api) = &self.api {
+                let tag: String = api
+                    .key
+                    .chars()
+                    .filter(|c| c.is_ascii_alphanumeric())
+                    .take(16)
+                    .collect();
+                opts.budget_file = Some(self.paths.state_dir.join(format!("api-budget-{tag}")));
+            }
+        }
         opts
     }
 

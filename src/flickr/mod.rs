@@ -121,6 +121,9 @@ pub struct ClientOptions {
     /// Longest silence while streaming an upload or a download.
     pub read_timeout: Duration,
     pub user_agent: String,
+    /// Where the API budget is kept between runs (see
+    /// [`RateLimiter::persist_to`]); `None` keeps it in memory only.
+    pub budget_file: Option<std::path::PathBuf>,
 }
 
 impl Default for ClientOptions {
@@ -132,6 +135,7 @@ impl Default for ClientOptions {
             connect_timeout: Duration::from_secs(30),
             read_timeout: Duration::from_secs(120),
             user_agent: concat!("flickrfs/", env!("CARGO_PKG_VERSION")).into(),
+            budget_file: None,
         }
     }
 }
@@ -198,6 +202,9 @@ impl Client {
             .build()
             .map_err(|e| FlickrError::Config(format!("HTTP client: {e}")))?;
         let limiter = RateLimiter::shared(&endpoints.rest, &api.key, options.rate_limit);
+        if let Some(file) = &options.budget_file {
+            limiter.persist_to(file);
+        }
         Ok(Client {
             inner: Arc::new(Inner {
                 http,

@@ -34,6 +34,10 @@ type Registry = HashMap<(String, String), Arc<RateLimiter>>;
 #[derive(Debug)]
 pub struct RateLimiter {
     state: Mutex<Bucket>,
+    /// When set, the bucket lives in this file (under an `flock`), so that
+    /// the budget carries over from one run to the next and is shared by
+    /// every process using the key.
+    file: Mutex<Option<std::path::PathBuf>>,
     /// How long the latest caller waits for budget (`None`: nobody waits);
     /// see [`RateLimiter::waits`].
     waiting: tokio::sync::watch::Sender<Option<Duration>>,
@@ -88,8 +92,70 @@ impl RateLimiter {
                 last: Instant::now(),
                 held_until: None,
             }),
+            file: Mutex::new(None),
             waiting: tokio::sync::watch::channel(None).0,
         }
+    }
+
+    /// Keeps the budget in `path` from now on: a later run (or another
+    /// process) with the same file starts from what this one left.
+    pub fn persist_to(&self, path: &std::path::Path) {
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        *self.file.lock().unwrap_or_else(|p| p.into_inner()) = Some(path.to_path_buf());
+    }
+
+    /// The persisted bucket's turn: reads the file under an exclusive lock,
+    /// refills it for the wall-clock time since it was written, takes a
+    /// token or says how long to wait, and writes it back. Any I/O problem
+    /// falls back to the in-memory bucket (the budget is a courtesy to
+    /// Flickr, never a reason to fail).
+    fn try_take_persisted(
+        &self,
+        path: &std::path::Path,
+        limit: RateLimit,
+    ) -> Option<Result<(), Duration>> {
+        use std::io::{Read, Seek, Write};
+        use std::os::fd::AsRawFd;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)
+            .ok()?;
+        // SAFETY: flock on a descriptor we own; released when `f` closes.
+        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } != 0 {
+            return None;
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?
+            .as_secs_f64();
+        let cap = f64::from(limit.burst.max(1));
+        let rate = f64::from(limit.calls_per_hour.max(1)) / 3600.0;
+        let mut text = String::new();
+        let _ = f.read_to_string(&mut text);
+        // "tokens at_unix_seconds"; a new (empty) file starts full.
+        let (tokens, at) = match text.split_once(' ') {
+            Some((t, a)) => (t.trim().parse::<f64>().ok()?, a.trim().parse::<f64>().ok()?),
+            None if text.trim().is_empty() => (cap, now),
+            None => (0.0, now),
+        };
+        let mut tokens = (tokens + (now - at).max(0.0) * rate).min(cap);
+        let outcome = if tokens >= 1.0 {
+            tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64((1.0 - tokens) / rate))
+        };
+        f.set_len(0).ok()?;
+        f.rewind().ok()?;
+        write!(f, "{tokens} {now}").ok()?;
+        Some(outcome)
     }
 
     /// Follows the waits for budget: the receiver sees `Some(wait)` when a
@@ -146,7 +212,15 @@ impl RateLimiter {
         loop {
             let wait = {
                 let mut b = self.state.lock().unwrap_or_else(|p| p.into_inner());
-                match b.try_take(Instant::now()) {
+                let file = self.file.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                let held = b.held_until.is_some_and(|u| u > Instant::now());
+                let outcome = match file {
+                    Some(path) if !held => self
+                        .try_take_persisted(&path, b.limit)
+                        .unwrap_or_else(|| b.try_take(Instant::now())),
+                    _ => b.try_take(Instant::now()),
+                };
+                match outcome {
                     Ok(()) => {
                         drop(b);
                         self.waiting.send_if_modified(|w| w.take().is_some());
@@ -169,6 +243,36 @@ impl RateLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_persisted_budget_carries_over_to_the_next_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("budget");
+        let limit = RateLimit {
+            calls_per_hour: 36_000, // 10 per second
+            burst: 3,
+        };
+        let first = RateLimiter::new(limit);
+        first.persist_to(&file);
+        for _ in 0..3 {
+            first.acquire("t").await;
+        }
+        // A second "run" with a fresh limiter finds the bucket empty: its
+        // first calls wait for the sustained rate instead of a new burst.
+        let second = RateLimiter::new(limit);
+        second.persist_to(&file);
+        let start = Instant::now();
+        for _ in 0..3 {
+            second.acquire("t").await;
+        }
+        assert!(
+            start.elapsed() >= Duration::from_millis(200),
+            "{:?}",
+            start.elapsed()
+        );
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert_eq!(text.split(' ').count(), 2, "{text}");
+    }
 
     #[tokio::test]
     async fn burst_goes_through_then_calls_are_paced() {
