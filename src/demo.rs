@@ -209,8 +209,9 @@ fn config_default_folder(session: &Session, target: Option<&app::Target>) -> Str
         })
 }
 
-/// A minimal browser: GET `url` over plain HTTP, following redirects.
-fn follow(url: &str) -> std::io::Result<()> {
+/// A minimal browser: GET `url` over plain HTTP, following redirects (the
+/// demo "clicks" the emulator's auto-approving authorise page with it).
+pub fn follow(url: &str) -> std::io::Result<()> {
     let mut url = url.to_owned();
     for _ in 0..5 {
         let rest = url

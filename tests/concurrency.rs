@@ -14,8 +14,7 @@
 //! `stress` test, which prints a table of figures.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -23,7 +22,9 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use flickrfs::emulator::{Emulator, EmulatorConfig, FaultConfig, NewEmuPhoto, NewEmuSet};
-use sha1::{Digest, Sha1};
+#[path = "common/proc.rs"]
+mod proc;
+use proc::*;
 
 /// The longest any single tool invocation may take before it counts as a hang.
 const OP_DEADLINE: Duration = Duration::from_secs(60);
@@ -356,47 +357,6 @@ impl Drop for Daemon {
 // Helpers
 // ---------------------------------------------------------------------------
 
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// Runs a command to completion under a deadline; a hang kills it and fails.
-fn run(mut cmd: Command, what: &str, deadline: Duration) -> Output {
-    let child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{what}: {e}"));
-    wait_child(child, what, deadline)
-}
-
-fn wait_child(child: Child, what: &str, deadline: Duration) -> Output {
-    let pid = child.id() as i32;
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(deadline) {
-        Ok(out) => out.unwrap_or_else(|e| panic!("{what}: {e}")),
-        Err(_) => {
-            // SAFETY: killing our own child process.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-            panic!("HANG: `{what}` did not finish within {deadline:?} (killed)");
-        }
-    }
-}
-
-fn wait_for(what: &str, deadline: Duration, mut cond: impl FnMut() -> bool) {
-    let end = Instant::now() + deadline;
-    while !cond() {
-        assert!(
-            Instant::now() < end,
-            "HANG: timed out after {deadline:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(25));
-    }
-}
-
 fn read_state(f: &Path) -> String {
     std::fs::read_to_string(f)
         .unwrap_or_default()
@@ -405,11 +365,9 @@ fn read_state(f: &Path) -> String {
         .unwrap_or_default()
         .to_owned()
 }
-
 fn is_terminal(state: &str) -> bool {
     state.starts_with("done") || state.starts_with("finished") || state.starts_with("failed")
 }
-
 /// `done: both sync finished at 1700000000: ...` → 1700000000.
 fn finished_at(state: &str) -> Option<u64> {
     let rest = &state[state.find("finished at ")? + 12..];
@@ -417,98 +375,6 @@ fn finished_at(state: &str) -> Option<u64> {
         .next()?
         .parse()
         .ok()
-}
-
-fn is_mounted(p: &Path) -> bool {
-    let target = p.to_string_lossy().into_owned();
-    std::fs::read_to_string("/proc/self/mountinfo")
-        .unwrap_or_default()
-        .lines()
-        .any(|l| l.split(' ').nth(4) == Some(target.as_str()))
-}
-
-fn sha1_hex(bytes: &[u8]) -> String {
-    let mut h = Sha1::new();
-    h.update(bytes);
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// A real JPEG (decodable) of seeded noise, `side`×`side` pixels.
-fn jpeg(seed: u64, side: u32) -> Vec<u8> {
-    let mut rng = Xorshift::new(seed);
-    let img = image::RgbImage::from_fn(side, side, |_, _| {
-        let v = rng.next();
-        image::Rgb([v as u8, (v >> 8) as u8, (v >> 16) as u8])
-    });
-    let mut out = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Jpeg)
-        .expect("encode");
-    out.into_inner()
-}
-
-struct Xorshift(u64);
-impl Xorshift {
-    fn new(seed: u64) -> Xorshift {
-        Xorshift(
-            seed.wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407)
-                | 1,
-        )
-    }
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
-
-/// A minimal browser: GET `url` over plain HTTP, following redirects.
-fn follow(url: &str) -> std::io::Result<()> {
-    let mut url = url.to_owned();
-    for _ in 0..5 {
-        let rest = url
-            .strip_prefix("http://")
-            .ok_or_else(|| std::io::Error::other(format!("not an http URL: {url}")))?;
-        let (host, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, "/"),
-        };
-        let mut stream = TcpStream::connect(host)?;
-        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-        write!(
-            stream,
-            "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-        )?;
-        let mut reader = BufReader::new(stream);
-        let mut status = String::new();
-        reader.read_line(&mut status)?;
-        let mut location = None;
-        loop {
-            let mut line = String::new();
-            if reader.read_line(&mut line)? == 0 || line == "\r\n" {
-                break;
-            }
-            if let Some((k, v)) = line.split_once(':') {
-                if k.eq_ignore_ascii_case("location") {
-                    location = Some(v.trim().to_owned());
-                }
-            }
-        }
-        let mut body = Vec::new();
-        let _ = reader.read_to_end(&mut body);
-        let code = status.split_whitespace().nth(1).unwrap_or("");
-        match (code.starts_with('3'), location) {
-            (true, Some(next)) => url = next,
-            _ => return Ok(()),
-        }
-    }
-    Ok(())
 }
 
 /// Names the errors a tool printed: errno names from strerror texts, and
@@ -1128,13 +994,29 @@ fn clear_stale(w: &World) {
         libc::ENOTCONN,
         "a killed daemon leaves the mount point stale (Transport endpoint is not connected)"
     );
-    let st = Command::new("fusermount3")
-        .arg("-u")
-        .arg(&w.mnt)
-        .status()
-        .expect("fusermount3");
-    assert!(st.success(), "fusermount3 -u clears the stale mount");
-    assert!(!is_mounted(&w.mnt));
+    // A process of a concurrently running test may still hold a reference
+    // for a moment (EBUSY): retry, then detach lazily as a user would
+    // (`fusermount3 -uz`, README "Troubleshooting").
+    let mut errors = Vec::new();
+    for attempt in 0..20 {
+        let out = Command::new("fusermount3")
+            .arg(if attempt < 19 { "-u" } else { "-uz" })
+            .arg(&w.mnt)
+            .output()
+            .expect("fusermount3");
+        if out.status.success() {
+            break;
+        }
+        errors.push(text(&out.stderr));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        !is_mounted(&w.mnt),
+        "fusermount3 -u did not clear the stale mount: {errors:?}"
+    );
+    if !errors.is_empty() {
+        eprintln!("clear_stale: needed retries: {errors:?}");
+    }
 }
 
 /// The catalog file opens and SQLite finds it intact.

@@ -11,15 +11,16 @@
 //! every mount is undone by a guard.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use flickrfs::emulator::{Emulator, EmulatorConfig, NewEmuPhoto, NewEmuSet};
-use sha1::{Digest, Sha1};
+#[path = "common/proc.rs"]
+mod proc;
+use proc::*;
 
 const OP_DEADLINE: Duration = Duration::from_secs(60);
 const SYNC_DEADLINE: Duration = Duration::from_secs(120);
@@ -459,130 +460,3 @@ fn cp_on_full_folder(then_sync: bool) {
 // ---------------------------------------------------------------------------
 // Helpers (the same as in tests/concurrency.rs)
 // ---------------------------------------------------------------------------
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn run(mut cmd: Command, what: &str, deadline: Duration) -> Output {
-    let child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{what}: {e}"));
-    wait_child(child, what, deadline)
-}
-
-fn wait_child(child: Child, what: &str, deadline: Duration) -> Output {
-    let pid = child.id() as i32;
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(deadline) {
-        Ok(out) => out.unwrap_or_else(|e| panic!("{what}: {e}")),
-        Err(_) => {
-            // SAFETY: killing our own child process.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-            panic!("HANG: `{what}` did not finish within {deadline:?} (killed)");
-        }
-    }
-}
-
-fn wait_for(what: &str, deadline: Duration, mut cond: impl FnMut() -> bool) {
-    let end = Instant::now() + deadline;
-    while !cond() {
-        assert!(
-            Instant::now() < end,
-            "HANG: timed out after {deadline:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(25));
-    }
-}
-
-fn is_mounted(p: &Path) -> bool {
-    let target = p.to_string_lossy().into_owned();
-    std::fs::read_to_string("/proc/self/mountinfo")
-        .unwrap_or_default()
-        .lines()
-        .any(|l| l.split(' ').nth(4) == Some(target.as_str()))
-}
-
-fn sha1_hex(bytes: &[u8]) -> String {
-    let mut h = Sha1::new();
-    h.update(bytes);
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn jpeg(seed: u64, side: u32) -> Vec<u8> {
-    let mut rng = Xorshift::new(seed);
-    let img = image::RgbImage::from_fn(side, side, |_, _| {
-        let v = rng.next();
-        image::Rgb([v as u8, (v >> 8) as u8, (v >> 16) as u8])
-    });
-    let mut out = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Jpeg)
-        .expect("encode");
-    out.into_inner()
-}
-
-struct Xorshift(u64);
-impl Xorshift {
-    fn new(seed: u64) -> Xorshift {
-        Xorshift(
-            seed.wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407)
-                | 1,
-        )
-    }
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-}
-
-fn follow(url: &str) -> std::io::Result<()> {
-    let mut url = url.to_owned();
-    for _ in 0..5 {
-        let rest = url
-            .strip_prefix("http://")
-            .ok_or_else(|| std::io::Error::other(format!("not an http URL: {url}")))?;
-        let (host, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, "/"),
-        };
-        let mut stream = TcpStream::connect(host)?;
-        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-        write!(
-            stream,
-            "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-        )?;
-        let mut reader = BufReader::new(stream);
-        let mut status = String::new();
-        reader.read_line(&mut status)?;
-        let mut location = None;
-        loop {
-            let mut line = String::new();
-            if reader.read_line(&mut line)? == 0 || line == "\r\n" {
-                break;
-            }
-            if let Some((k, v)) = line.split_once(':') {
-                if k.eq_ignore_ascii_case("location") {
-                    location = Some(v.trim().to_owned());
-                }
-            }
-        }
-        let mut body = Vec::new();
-        let _ = reader.read_to_end(&mut body);
-        let code = status.split_whitespace().nth(1).unwrap_or("");
-        match (code.starts_with('3'), location) {
-            (true, Some(next)) => url = next,
-            _ => return Ok(()),
-        }
-    }
-    Ok(())
-}
