@@ -17,6 +17,8 @@ use flickrfs::sync::{plan_sync, run_sync, NoProgress, PlanOptions, SyncOptions};
 struct Counting;
 static CURRENT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 static PEAK: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+/// The peak since the last phase line (see [`HeapTimer`]).
+static PHASE_PEAK: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 // SAFETY: forwards to the system allocator; only counts.
 unsafe impl std::alloc::GlobalAlloc for Counting {
@@ -24,6 +26,7 @@ unsafe impl std::alloc::GlobalAlloc for Counting {
         use std::sync::atomic::Ordering::Relaxed;
         let now = CURRENT.fetch_add(l.size(), Relaxed) + l.size();
         PEAK.fetch_max(now, Relaxed);
+        PHASE_PEAK.fetch_max(now, Relaxed);
         // SAFETY: the caller's layout is passed on unchanged.
         unsafe { std::alloc::System.alloc(l) }
     }
@@ -49,6 +52,24 @@ fn heap_peak_mb(mark: usize) -> f64 {
     PEAK.load(std::sync::atomic::Ordering::Relaxed)
         .saturating_sub(mark) as f64
         / 1e6
+}
+
+/// With `FLICKRFS_BENCH_PHASES`, each phase line starts with the heap in
+/// use and its peak since the previous line (in MB).
+struct HeapTimer;
+
+impl tracing_subscriber::fmt::time::FormatTime for HeapTimer {
+    fn format_time(&self, w: &mut tracing_subscriber::fmt::format::Writer<'_>) -> std::fmt::Result {
+        use std::sync::atomic::Ordering::Relaxed;
+        let now = CURRENT.load(Relaxed);
+        let peak = PHASE_PEAK.swap(now, Relaxed);
+        write!(
+            w,
+            "heap {} MB, peak {} MB",
+            now / 1_000_000,
+            peak / 1_000_000
+        )
+    }
 }
 
 fn env_num(name: &str, default: u64) -> u64 {
@@ -206,7 +227,8 @@ fn bench_sync() {
     let latency = env_num("FLICKRFS_BENCH_LATENCY_MS", 20);
     if std::env::var_os("FLICKRFS_BENCH_PHASES").is_some() {
         let _ = tracing_subscriber::fmt()
-            .with_env_filter("flickrfs::sync=debug")
+            .with_env_filter("flickrfs::sync=debug,sync_bench=debug")
+            .with_timer(HeapTimer)
             .with_writer(std::io::stderr)
             .try_init();
     }
@@ -277,11 +299,12 @@ fn bench_sync() {
         .expect("sync");
     emu.reset_request_log();
     let mark = heap_mark();
-    let t = Instant::now();
+    let (t, cpu) = (Instant::now(), cpu_time());
     let noop = rt
         .block_on(run_sync(&cat, &c, acct.id, &opts, &mut NoProgress))
         .expect("noop");
-    let (noop_wall, noop_calls) = (t.elapsed(), calls(&emu));
+    let (noop_wall, noop_cpu, noop_calls) = (t.elapsed(), cpu_time() - cpu, calls(&emu));
+    tracing::debug!("no-op resync returned");
     let noop_heap = heap_peak_mb(mark);
     assert!(noop.plan.is_empty(), "{}", noop.plan.summary);
     drop(rt);
@@ -312,8 +335,9 @@ fn bench_sync() {
     );
     println!("| no-op resync: API calls | {noop_calls} | <= 10 |");
     println!(
-        "| no-op resync: wall | {:.2} s | <= 2 s |",
-        noop_wall.as_secs_f64()
+        "| no-op resync: wall / CPU (process, emulator included) | {:.2} s / {:.2} s | <= 2 s wall |",
+        noop_wall.as_secs_f64(),
+        noop_cpu.as_secs_f64()
     );
     println!(
         "| heap peak of the sync itself (process heap above the level before it; the emulator's is 4 calls' worth): first plan / no-op resync | {first_heap:.0} MB / {noop_heap:.0} MB | < 300 MB |"

@@ -19,7 +19,7 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 
 use super::effects::{apply_action, Minted};
 use super::fetch::{catalog_remote, Fetched};
-use super::plan::{next_base, Action, Plan, Side};
+use super::plan::{next_base_photo, next_base_sets, Action, Plan, Side};
 use super::snapshot::{
     BasePhoto, BaseSet, BaseSnapshot, Checksum, FileState, LocalKey, LocalPhoto, LocalSet,
     LocalSetKey, LocalSnapshot, Media, PhotoMeta, PhotoRef, RemoteSnapshot, SetRef,
@@ -95,7 +95,7 @@ pub fn load_snapshots(
             base.sets.insert(id.clone(), BaseSet { title: t.clone() });
         }
     }
-    let bases = cat.synced_bases(account)?;
+    let mut bases = cat.synced_bases(account)?;
     let refused: std::collections::BTreeSet<PhotoKey> = cat
         .problems(Some(account))?
         .into_iter()
@@ -156,17 +156,18 @@ pub fn load_snapshots(
                 }
             }
         }
-        if let (Some(id), Some(b)) = (&remote, bases.get(&p.key)) {
+        // Moved out of the catalog's rows: no second copy of every base.
+        if let (Some(id), Some(b)) = (&remote, bases.remove(&p.key)) {
             base.photos.insert(
                 id.clone(),
                 BasePhoto {
                     meta: PhotoMeta {
-                        title: b.title.clone(),
-                        description: b.description.clone(),
+                        title: b.title,
+                        description: b.description,
                         tags: b.tags.iter().map(|t| super::normalize_tag(t)).collect(),
                         privacy: b.privacy,
                     },
-                    sets: b.sets.iter().cloned().collect(),
+                    sets: b.sets.into_iter().collect(),
                     // The catalog keeps no pool base: pools merge as a union.
                     pools: Default::default(),
                 },
@@ -898,26 +899,40 @@ impl Executor<'_> {
     }
 
     fn write_base(&self) -> Result<(), ExecError> {
-        let new = next_base(&self.base, &self.local, &self.remote);
+        // The new base one photo at a time (as `next_base` computes it),
+        // compared with the old: no second whole base is built, and
+        // unchanged bases are not rewritten (a no-op sync of a large
+        // library writes nothing).
+        let mut first: BTreeMap<&PhotoId, &LocalPhoto> = BTreeMap::new();
+        for lp in self.local.photos.values() {
+            if let Some(id) = &lp.remote {
+                first.entry(id).or_insert(lp);
+            }
+        }
         let mut rows = Vec::new();
         for lp in self.local.photos.values() {
             let Some(id) = &lp.remote else { continue };
-            let Some(b) = new.photos.get(id) else {
+            if self.local.ignored.contains(id) {
+                continue;
+            }
+            // Not on Flickr: the old base stays as it is.
+            let Some(rp) = self.remote.photos.get(id) else {
                 continue;
             };
-            // Unchanged bases are not rewritten: a no-op sync of a large
-            // library writes nothing.
-            if self.base.photos.get(id) == Some(b) {
+            let linked = first.get(id).copied().unwrap_or(lp);
+            let prev = self.base.photos.get(id);
+            let b = next_base_photo(prev, linked, rp, &self.local);
+            if prev == Some(&b) {
                 continue;
             }
             rows.push((
                 PhotoKey(lp.key.0),
                 SyncedBase {
-                    title: b.meta.title.clone(),
-                    description: b.meta.description.clone(),
-                    tags: b.meta.tags.iter().cloned().collect(),
+                    title: b.meta.title,
+                    description: b.meta.description,
+                    tags: b.meta.tags.into_iter().collect(),
                     privacy: b.meta.privacy,
-                    sets: b.sets.iter().cloned().collect(),
+                    sets: b.sets.into_iter().collect(),
                     checksum: lp
                         .checksum
                         .as_ref()
@@ -926,10 +941,10 @@ impl Executor<'_> {
             ));
         }
         self.cat.set_synced_bases(&rows)?;
+        let new_sets = next_base_sets(&self.base, &self.local, &self.remote);
         for ls in self.local.sets.values() {
             if let Some(id) = &ls.remote {
-                if let Some(b) = new
-                    .sets
+                if let Some(b) = new_sets
                     .get(id)
                     .filter(|b| self.base.sets.get(id) != Some(*b))
                 {

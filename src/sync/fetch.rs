@@ -206,7 +206,7 @@ pub async fn fetch(
 ) -> Result<Fetched, super::SyncError> {
     let started = now_secs();
     let prev = store.account(account)?;
-    let cached = store.load(account)?;
+    let mut cached = store.load(account)?;
     let mut reason = if opts.full {
         Some("asked for".to_owned())
     } else {
@@ -226,8 +226,9 @@ pub async fn fetch(
             .list_recently_updated(since.max(0), Extra::SYNC)
             .await?;
         let total = client.photos_page(&[], 1, None).await?.total;
-        for (id, c) in &cached.photos {
-            photos.insert(id.clone(), c.to_summary(id));
+        // Moved, not copied: only a full fetch compares with the cache.
+        for (id, c) in std::mem::take(&mut cached.photos) {
+            photos.insert(id.clone(), c.into_summary(id));
         }
         report.photos_listed = changed.len();
         for s in changed {

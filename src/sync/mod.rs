@@ -461,6 +461,18 @@ pub async fn run_sync(
     // The executor's copy of Flickr's state is updated as actions land;
     // the listing keeps only what downloads need (no second 100k-photo copy).
     let remote = std::mem::take(&mut fetched.snapshot);
+    // Of the listing, the executor reads only the photos it downloads or
+    // links: the rest (on a no-op, all of it) is let go before it runs.
+    let wanted: BTreeSet<&PhotoId> = plan
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Download { photo, .. } => Some(photo),
+            Action::LinkPhoto { remote, .. } => Some(remote),
+            _ => None,
+        })
+        .collect();
+    fetched.photos.retain(|id, _| wanted.contains(id));
     let mut exec = execute::Executor {
         cat,
         client,

@@ -1643,30 +1643,10 @@ pub fn next_base(
     local: &LocalSnapshot,
     remote: &RemoteSnapshot,
 ) -> BaseSnapshot {
-    let mut set_links: BTreeMap<&SetId, LocalSetKey> = BTreeMap::new();
-    for (k, ls) in &local.sets {
-        if let Some(id) = &ls.remote {
-            set_links.entry(id).or_insert(*k);
-        }
-    }
-    let mut out = BaseSnapshot::default();
-    let mut set_ids: BTreeSet<&SetId> = old.sets.keys().collect();
-    set_ids.extend(remote.sets.keys());
-    for id in set_ids {
-        let ls = set_links.get(id).and_then(|k| local.sets.get(k));
-        let rs = remote.sets.get(id);
-        let prev = old.sets.get(id);
-        let entry = match (ls, rs) {
-            (Some(ls), Some(rs)) => Some(BaseSet {
-                title: base_value(prev.map(|p| &p.title), &ls.title, &rs.title),
-            }),
-            (None, None) => None,
-            _ => prev.cloned(),
-        };
-        if let Some(e) = entry {
-            out.sets.insert(id.clone(), e);
-        }
-    }
+    let mut out = BaseSnapshot {
+        sets: next_base_sets(old, local, remote),
+        ..BaseSnapshot::default()
+    };
     let mut photo_links: BTreeMap<&PhotoId, &LocalPhoto> = BTreeMap::new();
     for lp in local.photos.values() {
         if let Some(id) = &lp.remote {
@@ -1684,32 +1664,7 @@ pub fn next_base(
         let rp = remote.photos.get(id);
         let prev = old.photos.get(id);
         let entry = match (lp, rp) {
-            (Some(lp), Some(rp)) => {
-                let lsets: BTreeSet<SetId> = lp
-                    .sets
-                    .iter()
-                    .filter_map(|k| local.sets.get(k).and_then(|s| s.remote.clone()))
-                    .collect();
-                let pm = prev.map(|p| &p.meta);
-                Some(BasePhoto {
-                    meta: PhotoMeta {
-                        title: base_value(pm.map(|m| &m.title), &lp.meta.title, &rp.meta.title),
-                        description: base_value(
-                            pm.map(|m| &m.description),
-                            &lp.meta.description,
-                            &rp.meta.description,
-                        ),
-                        tags: base_members(pm.map(|m| &m.tags), &lp.meta.tags, &rp.meta.tags),
-                        privacy: base_value(
-                            pm.map(|m| &m.privacy),
-                            &lp.meta.privacy,
-                            &rp.meta.privacy,
-                        ),
-                    },
-                    sets: base_members(prev.map(|p| &p.sets), &lsets, &rp.sets),
-                    pools: base_members(prev.map(|p| &p.pools), &lp.pools, &rp.pools),
-                })
-            }
+            (Some(lp), Some(rp)) => Some(next_base_photo(prev, lp, rp, local)),
             (None, None) => None,
             _ => prev.cloned(),
         };
@@ -1718,6 +1673,71 @@ pub fn next_base(
         }
     }
     out
+}
+
+/// The sets part of [`next_base`].
+pub fn next_base_sets(
+    old: &BaseSnapshot,
+    local: &LocalSnapshot,
+    remote: &RemoteSnapshot,
+) -> BTreeMap<SetId, BaseSet> {
+    let mut set_links: BTreeMap<&SetId, LocalSetKey> = BTreeMap::new();
+    for (k, ls) in &local.sets {
+        if let Some(id) = &ls.remote {
+            set_links.entry(id).or_insert(*k);
+        }
+    }
+    let mut out = BTreeMap::new();
+    let mut set_ids: BTreeSet<&SetId> = old.sets.keys().collect();
+    set_ids.extend(remote.sets.keys());
+    for id in set_ids {
+        let ls = set_links.get(id).and_then(|k| local.sets.get(k));
+        let rs = remote.sets.get(id);
+        let prev = old.sets.get(id);
+        let entry = match (ls, rs) {
+            (Some(ls), Some(rs)) => Some(BaseSet {
+                title: base_value(prev.map(|p| &p.title), &ls.title, &rs.title),
+            }),
+            (None, None) => None,
+            _ => prev.cloned(),
+        };
+        if let Some(e) = entry {
+            out.insert(id.clone(), e);
+        }
+    }
+    out
+}
+
+/// The base [`next_base`] records for a photo linked on both sides (`lp`
+/// is the first local photo linked to `rp`, `prev` its old base): one photo
+/// at a time, so that a caller can compare it with the old base without
+/// building a whole new snapshot.
+pub fn next_base_photo(
+    prev: Option<&BasePhoto>,
+    lp: &LocalPhoto,
+    rp: &RemotePhoto,
+    local: &LocalSnapshot,
+) -> BasePhoto {
+    let lsets: BTreeSet<SetId> = lp
+        .sets
+        .iter()
+        .filter_map(|k| local.sets.get(k).and_then(|s| s.remote.clone()))
+        .collect();
+    let pm = prev.map(|p| &p.meta);
+    BasePhoto {
+        meta: PhotoMeta {
+            title: base_value(pm.map(|m| &m.title), &lp.meta.title, &rp.meta.title),
+            description: base_value(
+                pm.map(|m| &m.description),
+                &lp.meta.description,
+                &rp.meta.description,
+            ),
+            tags: base_members(pm.map(|m| &m.tags), &lp.meta.tags, &rp.meta.tags),
+            privacy: base_value(pm.map(|m| &m.privacy), &lp.meta.privacy, &rp.meta.privacy),
+        },
+        sets: base_members(prev.map(|p| &p.sets), &lsets, &rp.sets),
+        pools: base_members(prev.map(|p| &p.pools), &lp.pools, &rp.pools),
+    }
 }
 
 #[cfg(test)]

@@ -136,36 +136,41 @@ impl CachedPhoto {
     }
 
     pub fn to_summary(&self, id: &PhotoId) -> PhotoSummary {
+        self.clone().into_summary(id.clone())
+    }
+
+    /// [`CachedPhoto::to_summary`] without copying the strings.
+    pub fn into_summary(self, id: PhotoId) -> PhotoSummary {
         PhotoSummary {
-            id: id.clone(),
+            id,
             owner: None,
-            secret: self.secret.clone(),
-            server: self.server.clone(),
+            secret: self.secret,
+            server: self.server,
             farm: 0,
-            title: self.title.clone(),
+            title: self.title,
             visibility: Visibility {
                 is_public: self.visibility.0,
                 is_friend: self.visibility.1,
                 is_family: self.visibility.2,
             },
-            description: self.description.clone(),
+            description: self.description,
             date_upload: self.date_upload,
-            date_taken: self.date_taken.clone().map(TakenAt),
+            date_taken: self.date_taken.map(TakenAt),
             taken_granularity: self.granularity.map(Granularity::from_code),
             taken_unknown: self.taken_unknown,
             last_update: self.last_update,
-            original_secret: self.original_secret.clone(),
-            original_format: self.original_format.clone(),
+            original_secret: self.original_secret,
+            original_format: self.original_format,
             original_width: self.width,
             original_height: self.height,
-            tags: self.tags.clone(),
-            machine_tags: self.machine_tags.clone(),
+            tags: self.tags,
+            machine_tags: self.machine_tags,
             media: self.media.as_deref().map(|m| match m {
                 "photo" => Media::Photo,
                 "video" => Media::Video,
                 o => Media::Other(o.to_owned()),
             }),
-            url_o: self.url_o.clone(),
+            url_o: self.url_o,
             url_t: None,
             url_q: None,
             url_m: None,
