@@ -521,6 +521,7 @@ fn sync_worker(
         let state = match outcome {
             Ok(last) => {
                 let mut board = board.lock().unwrap_or_else(|p| p.into_inner());
+                board.last_plan = Some(last.text());
                 for line in last.text().lines() {
                     if line.trim_start().starts_with("failed") || line.contains("stopped") {
                         board.problem(line.trim().to_owned());

@@ -127,6 +127,9 @@ fn demo_mounts_syncs_and_stops_cleanly_on_ctrl_c() {
     assert!(state_line.starts_with("done"), "{state_line}");
     assert!(state_line.contains("1 uploads"), "{state_line}");
     assert!(state_line.contains("1 set creations"), "{state_line}");
+    let plan = std::fs::read_to_string(mnt.join(".flickrfs/plan")).unwrap();
+    assert!(plan.contains("last sync in this mount"), "{plan}");
+    assert!(plan.contains("1 uploads"), "{plan}");
 
     // Ctrl-C: unmounts, stops the emulator, exits 0.
     let pid = guard.child.as_ref().unwrap().id() as i32;

@@ -71,6 +71,9 @@ pub struct StatusBoard {
     pub engine_attached: bool,
     /// Problems and notices, newest last (bounded).
     pub problems: VecDeque<String>,
+    /// What the last sync run by the engine planned and did, per account
+    /// (its summary lines), shown in `plan` under the catalog's counts.
+    pub last_plan: Option<String>,
 }
 
 impl StatusBoard {

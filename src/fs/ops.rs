@@ -1332,8 +1332,19 @@ impl FsCore {
             ControlFile::Status => status.status_text(&catalog_lines),
             ControlFile::StatusJson => status.status_json(&catalog_lines),
             ControlFile::Plan => {
+                let last = status.last_plan.clone();
                 drop(status);
-                self.plan_text()
+                let mut text = self.plan_text();
+                match last {
+                    Some(l) => {
+                        text.push_str("last sync in this mount:\n");
+                        text.push_str(&l);
+                    }
+                    None => text.push_str(
+                        "no sync has run in this mount yet: write \"both\" to sync, or run `flickrfs plan`\n",
+                    ),
+                }
+                text
             }
         }
     }
