@@ -26,6 +26,9 @@ use crate::model::{Nsid, PhotoId, Privacy, SetId};
 #[derive(Clone, Debug, Default)]
 pub struct Fetched {
     pub snapshot: RemoteSnapshot,
+    /// The photos listed this time: all of them after a full listing, only
+    /// the changed ones after an incremental fetch (the others are in the
+    /// sync's cache, see [`Fetched::summary`]).
     pub photos: BTreeMap<PhotoId, PhotoSummary>,
     pub sets: Vec<Photoset>,
     pub groups: Vec<Group>,
@@ -33,6 +36,27 @@ pub struct Fetched {
     pub report: FetchReport,
     /// What the sync's cache must remember.
     pub delta: CacheDelta,
+}
+
+impl Fetched {
+    /// The listing of photo `id`, or the sync's cached copy of it when this
+    /// fetch did not list it (an incremental fetch lists only what changed).
+    pub fn summary(
+        &self,
+        store: &SyncStore,
+        account: catalog::AccountId,
+        id: &PhotoId,
+    ) -> Result<Option<PhotoSummary>, StateError> {
+        if let Some(s) = self.photos.get(id) {
+            return Ok(Some(s.clone()));
+        }
+        if self.delta.full || self.delta.gone.contains(id) {
+            return Ok(None);
+        }
+        Ok(store
+            .photo(account, id)?
+            .map(|c| c.into_summary(id.clone())))
+    }
 }
 
 fn is_machine_tag(tag: &str) -> bool {
@@ -226,10 +250,9 @@ pub async fn fetch(
             .list_recently_updated(since.max(0), Extra::SYNC)
             .await?;
         let total = client.photos_page(&[], 1, None).await?.total;
-        // Moved, not copied: only a full fetch compares with the cache.
-        for (id, c) in std::mem::take(&mut cached.photos) {
-            photos.insert(id.clone(), c.into_summary(id));
-        }
+        // The listing holds only what changed: the photos that did not
+        // stay in the cache, from which the snapshot is built below (the
+        // listing's readers fall back to the cache for them).
         report.photos_listed = changed.len();
         for s in changed {
             delta
@@ -237,10 +260,14 @@ pub async fn fetch(
                 .insert(s.id.clone(), CachedPhoto::from_summary(&s));
             photos.insert(s.id.clone(), s);
         }
-        if total != photos.len() as u64 {
+        let known = cached.photos.len()
+            + photos
+                .keys()
+                .filter(|k| !cached.photos.contains_key(*k))
+                .count();
+        if total != known as u64 {
             reason = Some(format!(
-                "Flickr counts {total} photos, the sync knows {}: listing them all",
-                photos.len()
+                "Flickr counts {total} photos, the sync knows {known}: listing them all"
             ));
             list_all = true;
         }
@@ -260,7 +287,13 @@ pub async fn fetch(
                     .map(|(k, v)| (k, v.last_update))
                     .collect()
             } else {
-                photos.iter().map(|(k, v)| (k, v.last_update)).collect()
+                let mut b: BTreeMap<&PhotoId, Option<i64>> = cached
+                    .photos
+                    .iter()
+                    .map(|(k, v)| (k, v.last_update))
+                    .collect();
+                b.extend(photos.iter().map(|(k, v)| (k, v.last_update)));
+                b
             };
             let new = fresh.keys().filter(|k| !base.contains_key(k)).count();
             let gone: Vec<PhotoId> = base
@@ -286,6 +319,7 @@ pub async fn fetch(
             .collect();
         delta.full = true;
         photos = fresh;
+        cached.photos.clear();
     }
 
     // Sets.
@@ -373,6 +407,14 @@ pub async fn fetch(
     let mut out = Fetched::default();
     for (id, s) in &photos {
         out.snapshot.photos.insert(id.clone(), remote_photo(s));
+    }
+    // The unchanged photos (incremental fetch): straight from the cache,
+    // consumed as it goes, with no listing entry kept for them.
+    for (id, c) in std::mem::take(&mut cached.photos) {
+        if let std::collections::btree_map::Entry::Vacant(e) = out.snapshot.photos.entry(id) {
+            let id = e.key().clone();
+            e.insert(remote_photo(&c.into_summary(id)));
+        }
     }
     for (set, members) in &delta.sets {
         out.snapshot.sets.insert(

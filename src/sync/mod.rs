@@ -164,6 +164,7 @@ fn record(
     cat: &Catalog,
     account: AccountId,
     fetched: &fetch::Fetched,
+    store: &SyncStore,
     defaults: &MetaDefaults,
 ) -> Result<(LocalSnapshot, BaseSnapshot), SyncError> {
     link_created_sets(cat, account, fetched)?;
@@ -175,12 +176,15 @@ fn record(
         .filter_map(|p| p.remote.as_ref())
         .chain(local.ignored.iter())
         .collect();
-    let missing: Vec<crate::catalog::RemotePhoto> = fetched
-        .photos
-        .iter()
-        .filter(|(id, _)| !known.contains(id))
-        .map(|(_, s)| fetch::catalog_remote(s))
-        .collect();
+    let mut missing: Vec<crate::catalog::RemotePhoto> = Vec::new();
+    for id in fetched.snapshot.photos.keys() {
+        if known.contains(id) {
+            continue;
+        }
+        if let Some(s) = fetched.summary(store, account, id)? {
+            missing.push(fetch::catalog_remote(&s));
+        }
+    }
     if missing.is_empty() {
         return Ok((local, base));
     }
@@ -236,6 +240,7 @@ fn identify_step(
     cat: &Catalog,
     account: AccountId,
     fetched: &fetch::Fetched,
+    store: &SyncStore,
     local: &LocalSnapshot,
     opts: &SyncOptions,
     progress: &mut dyn Progress,
@@ -247,7 +252,7 @@ fn identify_step(
         if lp.file != FileState::Absent || lp.media == Media::Video {
             continue;
         }
-        let Some(s) = fetched.photos.get(id) else {
+        let Some(s) = fetched.summary(store, account, id)? else {
             continue;
         };
         key_of.insert(id.clone(), lp.key);
@@ -347,7 +352,7 @@ pub async fn plan_sync(
     if opts.dry_run {
         (local, base) = execute::load_snapshots(cat, account, &opts.defaults)?;
     } else {
-        (local, base) = record(cat, account, &fetched, &opts.defaults)?;
+        (local, base) = record(cat, account, &fetched, &store, &opts.defaults)?;
         tracing::debug!("sync phase: record + load snapshots {:?}", t.elapsed());
         let t = std::time::Instant::now();
         fetch::commit(&mut store, account, &fetched)?;
@@ -355,7 +360,7 @@ pub async fn plan_sync(
         cat.set_sync_cursor(account, fetched.delta.state.cursor)?;
         if opts.identify && opts.plan.direction.downloads() {
             (identified, ambiguous) =
-                identify_step(cat, account, &fetched, &local, opts, progress)?;
+                identify_step(cat, account, &fetched, &store, &local, opts, progress)?;
             if !identified.is_empty() {
                 (local, base) = execute::load_snapshots(cat, account, &opts.defaults)?;
             }
@@ -473,6 +478,19 @@ pub async fn run_sync(
         })
         .collect();
     fetched.photos.retain(|id, _| wanted.contains(id));
+    // An incremental fetch lists only what changed: the others it reads
+    // come from the sync's cache.
+    let store = SyncStore::open(cat.path())?;
+    let mut from_cache = BTreeMap::new();
+    for id in wanted {
+        if !fetched.photos.contains_key(id) {
+            if let Some(s) = fetched.summary(&store, account, id)? {
+                from_cache.insert(id.clone(), s);
+            }
+        }
+    }
+    drop(store);
+    fetched.photos.extend(from_cache);
     let mut exec = execute::Executor {
         cat,
         client,

@@ -288,6 +288,24 @@ impl SyncStore {
             .map(Option::unwrap_or_default)
     }
 
+    /// One cached photo of `account` (None when the sync does not know it
+    /// or its row is unreadable).
+    pub fn photo(
+        &self,
+        account: AccountId,
+        id: &PhotoId,
+    ) -> Result<Option<CachedPhoto>, StateError> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT data FROM sync_photos WHERE account_id = ?1 AND photo_id = ?2")
+            .map_err(self.err("reading a cached photo"))?;
+        let data: Option<String> = st
+            .query_row(rusqlite::params![account.0, id.as_str()], |r| r.get(0))
+            .optional()
+            .map_err(self.err("reading a cached photo"))?;
+        Ok(data.and_then(|d| serde_json::from_str(&d).ok()))
+    }
+
     /// Everything cached for one account.
     pub fn load(&self, account: AccountId) -> Result<Cached, StateError> {
         let mut out = Cached::default();
