@@ -14,7 +14,7 @@
 //! `stress` test, which prints a table of figures.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -84,18 +84,7 @@ impl World {
     }
 
     fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_flickrfs"));
-        c.args(args)
-            .env("HOME", &self.home)
-            .env_remove("XDG_CONFIG_HOME")
-            .env_remove("XDG_DATA_HOME")
-            .env_remove("XDG_STATE_HOME")
-            .env_remove("FLICKRFS_API_KEY")
-            .env_remove("FLICKRFS_API_SECRET")
-            .env_remove("FLICKRFS_ENDPOINT")
-            .env("LC_ALL", "C")
-            .stdin(Stdio::null());
-        c
+        flickrfs_cmd(&self.home, args)
     }
 
     /// `flickrfs ARGS` under the deadline.
@@ -109,50 +98,7 @@ impl World {
 
     /// Adds `alice` through `flickrfs account add` and the real OAuth dance.
     fn add_account(&self) {
-        let folder = self.default_folder.to_string_lossy().into_owned();
-        let out = self.flickrfs(
-            &["config", "set", "alice", "default_folder", &folder],
-            OP_DEADLINE,
-        );
-        assert!(out.status.success(), "config set: {}", text(&out.stderr));
-        let key = self.emu.create_api_key().expect("key");
-        let base = self.emu.base_url();
-        let mut child = self
-            .cmd(&[
-                "account",
-                "add",
-                "--no-browser",
-                "--endpoint",
-                &base,
-                "--api-key",
-                &key.key,
-                "--api-secret",
-                &key.secret,
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("flickrfs account add");
-        let stderr = child.stderr.take().expect("stderr");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let url = loop {
-            let line = rx
-                .recv_timeout(OP_DEADLINE)
-                .expect("account add never printed the authorisation address");
-            if let Some(i) = line.find("http://") {
-                if line.contains("/services/oauth/authorize") {
-                    break line[i..].trim().to_owned();
-                }
-            }
-        };
-        follow(&url).expect("the browser follows the authorisation");
-        let out = wait_child(child, "flickrfs account add", OP_DEADLINE);
-        assert!(out.status.success(), "account add: {}", text(&out.stdout));
+        add_account_via_cli(&self.home, &self.emu, &self.default_folder, OP_DEADLINE);
     }
 
     /// Mounts with `flickrfs mount --foreground` and waits until it serves.

@@ -11,10 +11,8 @@
 //! every mount is undone by a guard.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
+use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
 use flickrfs::emulator::{Emulator, EmulatorConfig, NewEmuPhoto, NewEmuSet};
@@ -126,18 +124,7 @@ impl World {
     }
 
     fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_flickrfs"));
-        c.args(args)
-            .env("HOME", &self.home)
-            .env_remove("XDG_CONFIG_HOME")
-            .env_remove("XDG_DATA_HOME")
-            .env_remove("XDG_STATE_HOME")
-            .env_remove("FLICKRFS_API_KEY")
-            .env_remove("FLICKRFS_API_SECRET")
-            .env_remove("FLICKRFS_ENDPOINT")
-            .env("LC_ALL", "C")
-            .stdin(Stdio::null());
-        c
+        flickrfs_cmd(&self.home, args)
     }
 
     fn flickrfs(&self, args: &[&str], deadline: Duration) -> Output {
@@ -151,50 +138,7 @@ impl World {
     /// `config set alice default_folder DIR`, then `account add` through
     /// the real OAuth dance.
     fn add_account(&self, default_folder: &Path) {
-        let folder = default_folder.to_string_lossy().into_owned();
-        let out = self.flickrfs(
-            &["config", "set", "alice", "default_folder", &folder],
-            OP_DEADLINE,
-        );
-        assert!(out.status.success(), "config set: {}", text(&out.stderr));
-        let key = self.emu.create_api_key().expect("key");
-        let base = self.emu.base_url();
-        let mut child = self
-            .cmd(&[
-                "account",
-                "add",
-                "--no-browser",
-                "--endpoint",
-                &base,
-                "--api-key",
-                &key.key,
-                "--api-secret",
-                &key.secret,
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("flickrfs account add");
-        let stderr = child.stderr.take().expect("stderr");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let url = loop {
-            let line = rx
-                .recv_timeout(OP_DEADLINE)
-                .expect("account add never printed the authorisation address");
-            if let Some(i) = line.find("http://") {
-                if line.contains("/services/oauth/authorize") {
-                    break line[i..].trim().to_owned();
-                }
-            }
-        };
-        follow(&url).expect("the browser follows the authorisation");
-        let out = wait_child(child, "flickrfs account add", OP_DEADLINE);
-        assert!(out.status.success(), "account add: {}", text(&out.stdout));
+        add_account_via_cli(&self.home, &self.emu, default_folder, OP_DEADLINE);
     }
 
     fn mount(&self) -> Daemon {

@@ -101,3 +101,78 @@ impl Xorshift {
         (self.next() % n.max(1) as u64) as usize
     }
 }
+
+/// The `flickrfs` binary with a private HOME and none of the user's
+/// flickrfs environment.
+pub fn flickrfs_cmd(home: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_flickrfs"));
+    c.args(args)
+        .env("HOME", home)
+        .env_remove("XDG_CONFIG_HOME")
+        .env_remove("XDG_DATA_HOME")
+        .env_remove("XDG_STATE_HOME")
+        .env_remove("FLICKRFS_API_KEY")
+        .env_remove("FLICKRFS_API_SECRET")
+        .env_remove("FLICKRFS_ENDPOINT")
+        .env("LC_ALL", "C")
+        .stdin(Stdio::null());
+    c
+}
+
+/// `config set alice default_folder DIR`, then `flickrfs account add`
+/// through the real OAuth dance, the emulator approving on its own.
+pub fn add_account_via_cli(
+    home: &Path,
+    emu: &flickrfs::emulator::Emulator,
+    default_folder: &Path,
+    deadline: Duration,
+) {
+    use std::io::{BufRead, BufReader};
+    let folder = default_folder.to_string_lossy().into_owned();
+    let out = run(
+        flickrfs_cmd(home, &["config", "set", "alice", "default_folder", &folder]),
+        "flickrfs config set",
+        deadline,
+    );
+    assert!(out.status.success(), "config set: {}", text(&out.stderr));
+    let key = emu.create_api_key().expect("key");
+    let base = emu.base_url();
+    let mut child = flickrfs_cmd(
+        home,
+        &[
+            "account",
+            "add",
+            "--no-browser",
+            "--endpoint",
+            &base,
+            "--api-key",
+            &key.key,
+            "--api-secret",
+            &key.secret,
+        ],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("flickrfs account add");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let url = loop {
+        let line = rx
+            .recv_timeout(deadline)
+            .expect("account add never printed the authorisation address");
+        if let Some(i) = line.find("http://") {
+            if line.contains("/services/oauth/authorize") {
+                break line[i..].trim().to_owned();
+            }
+        }
+    };
+    follow(&url).expect("the browser follows the authorisation");
+    let out = wait_child(child, "flickrfs account add", deadline);
+    assert!(out.status.success(), "account add: {}", text(&out.stdout));
+}
