@@ -52,6 +52,9 @@ fn mount_shows_control_dir_account_and_pools() {
     assert!(w.ok("cat $M/.flickrfs/plan").contains("alice"));
     // statfs reports the default folder's filesystem
     assert!(w.ok("df -P $M | tail -1").contains("flickrfs"));
+    // folders advertise a 1 MiB block size: readdir(3) sizes its buffer
+    // from it, so a large set is listed in few round trips
+    assert_eq!(w.ok("stat -c %o $M/alice"), "1048576");
     m.unmount();
 }
 
@@ -490,6 +493,19 @@ fn xattrs_carry_upload_settings_and_read_only_facts() {
     ] {
         assert!(listed.contains(n), "{n} missing in {listed}");
     }
+    // an unknown user.* name is merely absent; namespaces the mount never
+    // holds (labels, ACLs) are "not supported", which `ls -l` remembers
+    // per device instead of asking for every file
+    let err = w.fails(&format!("getfattr -n user.nothere {f}"));
+    assert!(err.contains("No such attribute"), "{err}");
+    for n in ["security.selinux", "system.posix_acl_access", "trusted.x"] {
+        let err = w.fails(&format!("getfattr -n {n} {f}"));
+        assert!(err.contains("Operation not supported"), "{n}: {err}");
+    }
+    let err = w.fails(&format!("setfattr -n security.selinux -v x {f}"));
+    assert!(err.contains("Operation not supported"), "{err}");
+    let long = w.ok("ls -l $M/alice 2>&1");
+    assert!(long.contains("x.jpg") && !long.contains("ls:"), "{long}");
 }
 
 // ----- junk, odd names, bad input ---------------------------------------

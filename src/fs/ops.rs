@@ -27,6 +27,9 @@ use super::io::{self, BackingCache, Handle, WriteHandle, WriteState};
 use super::tree::{self, ControlFile, Node, CONTROL_DIR, POOLS_DIR};
 use super::{xattr, FsError, FsResult};
 
+/// The block size folders report; see `dir_attr`.
+const DIR_BLKSIZE: u32 = 1024 * 1024;
+
 /// Lock a mutex, recovering from poisoning (a panic elsewhere must not
 /// take the whole mount down).
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -209,6 +212,10 @@ impl FsCore {
     // ----- attributes -------------------------------------------------
 
     fn dir_attr(&self, ino: u64) -> FileAttr {
+        // glibc sizes its getdents buffer from a directory's st_blksize
+        // (32 KiB to 1 MiB), and the kernel sizes its readdir request from
+        // that buffer: a big block size lists a 1,000-photo set in one
+        // round trip instead of six
         FileAttr {
             ino: INodeNo(ino),
             size: 0,
@@ -223,7 +230,7 @@ impl FsCore {
             uid: self.cfg.uid,
             gid: self.cfg.gid,
             rdev: 0,
-            blksize: 4096,
+            blksize: DIR_BLKSIZE,
             flags: 0,
         }
     }

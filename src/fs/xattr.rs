@@ -9,20 +9,27 @@ use crate::catalog::Xattr;
 use super::FsError;
 
 /// The attribute named `name`, or the errno for a name the mount does not
-/// keep: ENODATA when reading (tools probe `security.*` and others), ENOTSUP
-/// when writing (we cannot store arbitrary attributes).
+/// keep. Reading: a `user.*` name the mount does not hold is ENODATA (the
+/// namespace exists, the attribute does not); any other namespace
+/// (`security.*`, `system.posix_acl_*`, `trusted.*`) is EOPNOTSUPP, the
+/// truth, and it lets tools remember it per device: `ls -l` otherwise
+/// probes SELinux labels and ACLs on every file, three round trips each.
+/// Writing anything else is EOPNOTSUPP (we cannot store arbitrary
+/// attributes).
 pub fn known(name: &OsStr, writing: bool) -> Result<Xattr, FsError> {
     Xattr::parse(name).ok_or_else(|| {
         if writing {
             FsError::new(
-                libc::ENOTSUP,
+                libc::EOPNOTSUPP,
                 format!(
                     "extended attribute {:?} is not kept by flickrfs (only user.flickr.*)",
                     name.to_string_lossy()
                 ),
             )
-        } else {
+        } else if name.as_encoded_bytes().starts_with(b"user.") {
             FsError::quiet(libc::ENODATA)
+        } else {
+            FsError::quiet(libc::EOPNOTSUPP)
         }
     })
 }
@@ -68,15 +75,14 @@ mod tests {
     #[test]
     fn names_and_sizes() {
         assert!(known(OsStr::new("user.flickr.privacy"), true).is_ok());
-        assert_eq!(
-            known(OsStr::new("security.selinux"), false)
-                .unwrap_err()
-                .errno,
-            libc::ENODATA
-        );
+        let read_errno = |n: &str| known(OsStr::new(n), false).unwrap_err().errno;
+        assert_eq!(read_errno("security.selinux"), libc::EOPNOTSUPP);
+        assert_eq!(read_errno("system.posix_acl_access"), libc::EOPNOTSUPP);
+        assert_eq!(read_errno("trusted.overlay.opaque"), libc::EOPNOTSUPP);
+        assert_eq!(read_errno("user.other"), libc::ENODATA);
         assert_eq!(
             known(OsStr::new("user.other"), true).unwrap_err().errno,
-            libc::ENOTSUP
+            libc::EOPNOTSUPP
         );
         assert!(check_writable(Xattr::Id).is_err());
         assert!(check_writable(Xattr::Title).is_ok());
