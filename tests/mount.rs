@@ -54,7 +54,7 @@ fn mount_shows_control_dir_account_and_pools() {
     assert!(w.ok("df -P $M | tail -1").contains("flickrfs"));
     // folders advertise a 1 MiB block size: readdir(3) sizes its buffer
     // from it, so a large set is listed in few round trips
-    assert_eq!(w.ok("stat -c %o $M/alice"), "1048576");
+    assert_eq!(w.ok("stat -c %o $M/alice").trim(), "1048576");
     m.unmount();
 }
 
