@@ -6,6 +6,7 @@
 mod harness;
 
 use std::ffi::OsStr;
+use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -219,6 +220,46 @@ fn cp_into_a_set_lands_in_the_default_folder_durably_and_survives_remount() {
     assert_eq!(sha1_of(&path), sha1_of(&src), "bytes survive unmount");
     let _m = w.mount();
     w.ok("cmp $P/IMG_1.jpg $M/alice/Trip/IMG_1.jpg");
+}
+
+#[test]
+fn a_child_closing_an_inherited_descriptor_does_not_finish_the_file() {
+    let w = World::new();
+    let a = w.add_alice();
+    let m = w.mount();
+    let bytes = jpeg_bytes(300_000, 7);
+    let mut f = std::fs::File::create(m.mnt.join("alice/forked.jpg")).unwrap();
+    f.write_all(&bytes[..100_000]).unwrap();
+    // A forked child (a shell running a command) closes its copy of the
+    // descriptor on exit: that flush is not the writer's, who goes on
+    // writing.
+    // SAFETY: the child only calls _exit, which is async-signal-safe.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        unsafe { libc::_exit(0) };
+    }
+    assert!(pid > 0, "fork failed");
+    let mut status = 0;
+    // SAFETY: waiting for the child just forked.
+    assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+    let state = |w: &World| {
+        let e = photo_of(w, a.root, "forked.jpg");
+        w.catalog().photo(e.photo).unwrap()
+    };
+    assert_eq!(state(&w).state(), PhotoState::Writing, "not finished yet");
+    f.write_all(&bytes[100_000..]).unwrap();
+    drop(f);
+    // the writer's close finished it, with all of its bytes
+    let p = state(&w);
+    assert_eq!(p.state(), PhotoState::LocalOnly);
+    let local = p.local.expect("a local file");
+    assert_eq!(local.size, bytes.len() as u64);
+    assert_eq!(
+        local.checksum,
+        Some(flickrfs::media::sha1_bytes(&bytes)),
+        "checksum of the whole file"
+    );
+    assert_eq!(std::fs::read(&local.path).unwrap(), bytes);
 }
 
 #[test]

@@ -142,13 +142,10 @@ impl Catalog {
         })
     }
 
-    /// `flush` of a handle still open for writing: the bytes written so far
-    /// are durable at `path` (the photo's file, or the copy a rewrite made)
-    /// and their `facts` are recorded, but the photo stays
-    /// [`LocalFile::writing`] (never uploaded) until
-    /// [`Catalog::finish_write`] at `release`/`fsync`: a process may still
-    /// hold the file open (a `fork` closes its copy of the descriptor and
-    /// flushes), and the writer may yet fail or be killed.
+    /// The bytes written are durable at `path` (the photo's file, or the
+    /// copy a rewrite of someone else's file made) and their `facts` are
+    /// recorded; the photo stays [`LocalFile::writing`] (never uploaded)
+    /// until [`Catalog::finish_write`].
     pub fn record_written(&self, photo: PhotoKey, path: &Path, facts: &FileFacts) -> Result<()> {
         let path = absolute(path)?;
         self.write("recording written bytes", |tx| {

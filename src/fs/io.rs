@@ -54,9 +54,6 @@ pub struct WriteHandle {
     /// A write (or truncate, or the fsync of a flush) failed: the file is
     /// incomplete and is never finished in the catalog.
     pub failed: AtomicBool,
-    /// Facts of the bytes a `flush` made durable and recorded, waiting for
-    /// `release`/`fsync` to finish the photo in the catalog.
-    pub recorded: Mutex<Option<crate::media::FileFacts>>,
     /// The process (thread group) that created or last wrote the file;
     /// 0 when unknown.
     pub writer: AtomicU32,
@@ -81,7 +78,6 @@ impl WriteHandle {
             dirty: AtomicBool::new(dirty),
             created,
             failed: AtomicBool::new(false),
-            recorded: Mutex::new(None),
             writer: AtomicU32::new(0),
             writer_tid: AtomicU32::new(0),
         };

@@ -1120,7 +1120,6 @@ impl FsCore {
         let path = lock(&w.state).readable().1.to_path_buf();
         let facts = crate::media::FileFacts::scan(&path).ok();
         let (_, photo) = *lock(&w.target);
-        *lock(&w.recorded) = None;
         tracing::warn!(
             "{}: a write failed; the file is incomplete and is not uploaded",
             path.display()
@@ -1130,62 +1129,34 @@ impl FsCore {
         Ok(())
     }
 
-    /// Make written bytes durable and tell the catalog. A `flush` (`last`
-    /// false) only records them: the photo stays "being written" (never
-    /// uploaded) until `release`/`fsync` (`last`) of a handle that saw no
-    /// write error finishes it. Close runs a flush for every descriptor of
-    /// the file, including copies a `fork` inherited, so a flush says
-    /// nothing about the writer being done.
-    fn finish(&self, w: &WriteHandle, last: bool) -> FsResult<()> {
+    /// Make written bytes durable, read their facts and finish the photo
+    /// in the catalog. Called when the writer closes its descriptor
+    /// (`flush` from the writing process), at `fsync`, and at `release`;
+    /// nothing to do when nothing was written since the last finish.
+    fn finish(&self, w: &WriteHandle) -> FsResult<()> {
         if w.failed.load(Ordering::SeqCst) {
             return self.give_up(w);
         }
-        let fresh = if w.dirty.swap(false, Ordering::SeqCst) {
-            match self.durable(w) {
-                Ok(x) => Some(x),
-                Err(e) => {
-                    w.failed.store(true, Ordering::SeqCst);
-                    w.dirty.store(true, Ordering::SeqCst);
-                    self.give_up(w)?;
-                    return Err(e);
-                }
+        if !w.dirty.swap(false, Ordering::SeqCst) {
+            return Ok(());
+        }
+        let (path, copied, facts) = match self.durable(w) {
+            Ok(x) => x,
+            Err(e) => {
+                w.failed.store(true, Ordering::SeqCst);
+                w.dirty.store(true, Ordering::SeqCst);
+                self.give_up(w)?;
+                return Err(e);
             }
-        } else {
-            None
         };
         let (coll, photo) = *lock(&w.target);
-        let mut settle = false;
-        let (path, facts) = match fresh {
-            Some((path, copied, facts)) => {
-                if copied {
-                    // the copy becomes the photo's file; the original is untouched
-                    lock(&self.own_files).insert(path.clone());
-                    settle = true;
-                    tracing::info!("photo {}: changes written to {}", photo.0, path.display());
-                }
-                if copied || !last {
-                    self.cat().record_written(photo, &path, &facts)?;
-                }
-                if !last {
-                    *lock(&w.recorded) = Some(facts);
-                    if settle {
-                        self.settle(&[]);
-                    }
-                    return Ok(());
-                }
-                (path, facts)
-            }
-            None => {
-                if !last {
-                    return Ok(());
-                }
-                let Some(facts) = lock(&w.recorded).take() else {
-                    return Ok(());
-                };
-                (lock(&w.state).readable().1.to_path_buf(), facts)
-            }
-        };
-        *lock(&w.recorded) = None;
+        if copied {
+            // the copy becomes the photo's file; the original is untouched
+            lock(&self.own_files).insert(path.clone());
+            self.cat().record_written(photo, &path, &facts)?;
+            tracing::info!("photo {}: changes written to {}", photo.0, path.display());
+        }
+        let settle = copied;
         let outcome = self.cat().finish_write(photo, Some(facts))?;
         let merged = matches!(outcome, WriteOutcome::Merged { .. });
         if let WriteOutcome::Merged {
@@ -1228,14 +1199,17 @@ impl FsCore {
     }
 
     /// `flush` (a `close` of one descriptor) by thread `tid`. The writing
-    /// process closing finishes the file (`cp` exits 0 only after this);
-    /// another process closing an inherited copy of the descriptor (a
-    /// `fork`+`exec`) only makes the bytes durable: the file stays "being
-    /// written" until the writer closes it or `release`.
+    /// process closing finishes the file (`cp` exits 0 only after this).
+    /// Another process closing an inherited copy of the descriptor (a
+    /// `fork`+`exec`) does nothing: the writer may go on writing, so the
+    /// file stays "being written" (never uploaded) until the writer closes
+    /// it or `release`; checksumming it here would hold that process's
+    /// `close` for as long as reading the whole file takes, for nothing.
     pub fn flush(&self, fh: u64, tid: u32) -> FsResult<()> {
         let h = self.handle(fh)?;
         match &*h {
-            Handle::Write(w) => self.finish(w, w.is_writer(Some(tid))),
+            Handle::Write(w) if w.is_writer(Some(tid)) => self.finish(w),
+            Handle::Write(_) => Ok(()),
             Handle::Control { input, .. } => {
                 let rest = std::mem::take(&mut *lock(input));
                 if rest.iter().any(|b| !b.is_ascii_whitespace()) {
@@ -1256,7 +1230,7 @@ impl FsCore {
                 file.sync_all()
                     .map_err(|e| FsError::from_io(e, format!("fsync {}", path.display())))?;
                 drop(st);
-                self.finish(w, true)
+                self.finish(w)
             }
             _ => Ok(()),
         }
@@ -1266,7 +1240,7 @@ impl FsCore {
         let h = lock(&self.handles).remove(&fh);
         if let Some(h) = h {
             if let Handle::Write(w) = &*h {
-                return self.finish(w, true);
+                return self.finish(w);
             }
         }
         Ok(())
@@ -1310,7 +1284,7 @@ impl FsCore {
                         None,
                     );
                     w.set_len(size).map_err(trunc)?;
-                    self.finish(&w, true)?;
+                    self.finish(&w)?;
                 }
             }
         }
