@@ -20,7 +20,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -139,45 +138,18 @@ fn media_extension(path: &Path) -> bool {
 }
 
 /// The shooting time and pixel size from a file's header, without decoding
-/// the image. The one place that reads EXIF for identification.
+/// the image: the media module's EXIF reader, which also knows TIFF and raw
+/// files. Only I/O failures are errors.
 pub fn read_header(path: &Path) -> std::io::Result<HeaderFacts> {
-    let file = fs::File::open(path)?;
-    let mut reader = BufReader::new(file);
-    let mut facts = HeaderFacts::default();
-    if let Ok(exif) = exif::Reader::new().read_from_container(&mut reader) {
-        let text = |tag| {
-            exif.get_field(tag, exif::In::PRIMARY)
-                .and_then(|f| match &f.value {
-                    exif::Value::Ascii(v) => {
-                        v.first().map(|b| String::from_utf8_lossy(b).into_owned())
-                    }
-                    _ => None,
-                })
-        };
-        facts.taken = [
-            exif::Tag::DateTimeOriginal,
-            exif::Tag::DateTimeDigitized,
-            exif::Tag::DateTime,
-        ]
-        .into_iter()
-        .find_map(|t| text(t).and_then(|s| TakenAt::parse(&s)));
-        let uint = |tag| {
-            exif.get_field(tag, exif::In::PRIMARY)
-                .and_then(|f| f.value.get_uint(0))
-        };
-        facts.width = uint(exif::Tag::PixelXDimension);
-        facts.height = uint(exif::Tag::PixelYDimension);
-    }
-    // The real pixel size from the image header when the format is known.
-    if let Ok((w, h)) = image::ImageReader::open(path)
-        .and_then(|r| r.with_guessed_format())
-        .map_err(image::ImageError::IoError)
-        .and_then(|r| r.into_dimensions())
-    {
-        facts.width = Some(w);
-        facts.height = Some(h);
-    }
-    Ok(facts)
+    let info = crate::media::read_exif(path).map_err(|e| match e {
+        crate::media::MediaError::Io { source, .. } => source,
+        other => std::io::Error::other(other.to_string()),
+    })?;
+    Ok(HeaderFacts {
+        taken: info.taken_at,
+        width: info.width,
+        height: info.height,
+    })
 }
 
 fn walk(dir: &Path, out: &mut Vec<(PathBuf, u64)>, top: bool) -> Result<(), IdentifyError> {
