@@ -13,19 +13,20 @@
 //!
 //! Layout: `tree.rs` (node kinds and name rules), `inodes.rs`, `ops.rs` (the
 //! core), `adapter.rs` (the `fuser::Filesystem` edge), `io.rs` (read and
-//! write paths), `control.rs`, `xattr.rs`, `invalidate.rs`.
+//! write paths), `control.rs`, `xattr.rs`, `invalidate.rs`, `prefetch.rs`
+//! (listing the next set folder ahead of a walker).
 //!
 //! # Semantics at the FUSE edge
 //!
 //! | system call | what the mount does |
 //! | --- | --- |
-//! | `read` | kernel passthrough to the backing file (root, Linux 6.9+), else `pread` with 1 MiB requests and `FOPEN_KEEP_CACHE` while the file's size and mtime are unchanged; a file changed behind the mount drops the kernel's pages and size at the next open; a missing file is `EIO` plus a status line |
+//! | `read` | kernel passthrough to the backing file (root, Linux 6.9+), else `pread` (the kernel asks for 128 KiB at a time, its readahead window for FUSE) with `FOPEN_KEEP_CACHE` while the file's size and mtime are unchanged; a file changed behind the mount drops the kernel's pages and size at the next open; a missing file is `EIO` plus a status line |
 //! | `create` + `write` | a new real file in the account's default folder (`name`, `name (1)`...; never replacing one), registered at once, fsynced with its folder and finished in the catalog at `flush`/`fsync`/`release`; content the catalog already has becomes that photo (this mount's redundant copy is removed, nothing else) |
 //! | `write`/`truncate` of an existing entry | copy-on-write: the first change copies the entry's file into the default folder (or starts empty with `O_TRUNC`) and the photo refers to the copy from then on; the original file is never modified. Files the mount created in this session are written in place |
 //! | `utimens` | passed to the entry's current file |
 //! | `symlink` | `ln -s /abs/path`: a reference without a copy (relative targets, targets inside the mount and non-regular files: `EINVAL`). The kernel insists the new inode be a symlink, so the reply is a zero-TTL stub and the next lookup shows the plain file |
 //! | `link`, `rename`, `unlink`, `mkdir`, `rmdir` | [`crate::catalog::Catalog::link`], `rename` (`rename_set` for set folders), `unlink`, `mkdir`, `rmdir`; `RENAME_EXCHANGE`: `EINVAL`; across accounts: `EXDEV` |
-//! | `setxattr`/`getxattr`/`listxattr`/`removexattr` | `user.flickr.*` settings (validated: `EINVAL`), read-only facts (`EPERM`), other names `ENODATA`/`ENOTSUP` |
+//! | `setxattr`/`getxattr`/`listxattr`/`removexattr` | `user.flickr.*` settings (validated: `EINVAL`), read-only facts (`EPERM`), other `user.*` names `ENODATA`, other namespaces (`security.*`, ACLs) `ENOTSUP`, which `ls -l` caches per device |
 //! | `chmod`/`chown` | accepted and ignored (entries are references) |
 //! | `statfs` | the filesystem of the default folder |
 //! | names | non-UTF-8: `EILSEQ`; over 255 bytes: `ENAMETOOLONG`; both with a status line |
@@ -33,8 +34,10 @@
 //! Inode numbers are per node (a photo in one folder; a photo's several
 //! names in one folder are links of one inode) and stable while mounted.
 //! Entry and attribute timeouts are long; listings come from the catalog
-//! (recorded size and mtime, one query per folder) and are cached by the
-//! kernel. The change watcher polls the catalog's generation every second
+//! (recorded size and mtime, one query per folder), are cached by the
+//! kernel, and the next set folder of a walk is listed ahead. Folders
+//! report a 1 MiB block size, which makes readdir(3) ask for whole sets
+//! at once. The change watcher polls the catalog's generation every second
 //! and invalidates what changed; after an operation with side effects in
 //! other folders it runs at once, before the system call returns.
 
@@ -44,6 +47,7 @@ mod inodes;
 mod invalidate;
 mod io;
 mod ops;
+mod prefetch;
 pub mod tree;
 mod xattr;
 
@@ -365,6 +369,7 @@ pub fn spawn_mount(opts: MountOptions) -> Result<MountHandle, MountError> {
     })?;
     let notifier = session.notifier();
     let _ = core.notifier.set(notifier.clone());
+    prefetch::start(&core, &opts.catalog_path);
     let bg = session.spawn().map_err(|source| MountError::Fuse {
         path: mountpoint.clone(),
         source,
@@ -421,6 +426,7 @@ fn serve(opts: &MountOptions, mountpoint: &Path) -> Result<(), MountError> {
     })?;
     let notifier = session.notifier();
     let _ = core.notifier.set(notifier.clone());
+    prefetch::start(&core, &opts.catalog_path);
     let unmounter = session.unmount_callable();
     let stop = Arc::new(AtomicBool::new(false));
     let (kicker, kicks) = invalidate::kicker();

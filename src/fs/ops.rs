@@ -94,6 +94,7 @@ pub struct FsCore {
     pub(crate) notifier: std::sync::OnceLock<fuser::Notifier>,
     /// Files this mount created (in the default folder) in this session:
     /// the only files it writes in place.
+    pub(crate) prefetch: super::prefetch::Prefetcher,
     own_files: Mutex<std::collections::HashSet<PathBuf>>,
     /// Set once the change watcher runs.
     pub(crate) kicker: std::sync::OnceLock<super::invalidate::Kicker>,
@@ -141,6 +142,7 @@ impl FsCore {
             notifier: std::sync::OnceLock::new(),
             kicker: std::sync::OnceLock::new(),
             own_files: Mutex::new(Default::default()),
+            prefetch: Default::default(),
         }
     }
 
@@ -503,11 +505,40 @@ impl FsCore {
     /// `getattr` and `open` look at the file itself).
     fn listing(&self, ino: u64) -> FsResult<Vec<Child>> {
         let node = self.node(ino)?;
+        let kids = self.children(node)?;
+        self.assemble(ino, kids)
+    }
+
+    /// The listing of set folder `ino` (collection `coll`) from its
+    /// catalog entries, read on another connection (listing ahead).
+    pub(crate) fn folder_listing(
+        &self,
+        ino: u64,
+        coll: CollectionId,
+        entries: Vec<Entry>,
+    ) -> FsResult<Vec<Child>> {
+        if self.node(ino)? != Node::Folder(coll) {
+            return Err(FsError::quiet(libc::ENOENT));
+        }
+        let kids = entries
+            .into_iter()
+            .map(|e| {
+                (
+                    e.name.as_str().to_owned(),
+                    Node::Entry(coll, e.photo),
+                    Some(e),
+                )
+            })
+            .collect();
+        self.assemble(ino, kids)
+    }
+
+    /// `.`, `..` and the children, with inode numbers and attributes.
+    fn assemble(&self, ino: u64, kids: Vec<(String, Node, Option<Entry>)>) -> FsResult<Vec<Child>> {
         let parent = lock(&self.inodes)
             .get(ino)
             .and_then(|s| s.parent())
             .unwrap_or(1);
-        let kids = self.children(node)?;
         let mut list = Vec::with_capacity(kids.len() + 2);
         list.push(Child {
             name: b".".to_vec(),
@@ -551,10 +582,35 @@ impl FsCore {
             .cloned()
             .ok_or_else(|| FsError::quiet(libc::EBADF))?;
         if d.list.get().is_none() {
-            let list = self.listing(d.ino)?;
+            let ahead = self.prefetch.take(d.ino, || self.cat().generation().ok());
+            let list = match ahead {
+                Some(list) => list,
+                None => self.listing(d.ino)?,
+            };
+            self.list_ahead(d.ino, &list);
             let _ = d.list.set(list);
         }
         Ok(d)
+    }
+
+    /// Folder `ino` was just listed: have the folder a walker lists next
+    /// (its first set folder, or its next sibling) listed ahead.
+    fn list_ahead(&self, ino: u64, list: &[Child]) {
+        let (parent, folders) = {
+            let t = lock(&self.inodes);
+            let parent = t.get(ino).and_then(|s| s.parent()).unwrap_or(1);
+            let folders = list
+                .iter()
+                .skip(2) // . and ..
+                .filter(|c| c.attr.kind == FileType::Directory)
+                .filter_map(|c| match t.get(c.ino)?.node {
+                    Node::Folder(coll) => Some(super::prefetch::FolderRef { ino: c.ino, coll }),
+                    _ => None,
+                })
+                .collect();
+            (parent, folders)
+        };
+        self.prefetch.listed(ino, parent, folders);
     }
 
     pub fn releasedir(&self, fh: u64) {
