@@ -577,11 +577,12 @@ struct Stats {
     stuck: Vec<String>,
 }
 
-/// Runs `ops` on a fresh mount and model, checking after every step.
+/// Runs `ops` on a fresh mount and model, checking after every step;
+/// strict about stale names unless `FLICKRFS_MODEL_LENIENT=1`.
 fn run(ops: &[Op]) -> Result<Stats, Failure> {
     run_with(
         ops,
-        std::env::var("FLICKRFS_MODEL_STRICT").is_ok_and(|v| v == "1"),
+        !std::env::var("FLICKRFS_MODEL_LENIENT").is_ok_and(|v| v == "1"),
     )
 }
 
