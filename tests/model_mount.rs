@@ -868,6 +868,70 @@ fn regression_rename_into_own_parent_and_paths_through_a_file() {
     assert!(r.is_ok(), "{r:?}");
 }
 
+/// Shrunk from seed 2 once the generator also wrote into entries: `ln`
+/// of a set folder (`alice/a.jpg/`) into a missing folder is `ENOENT`, onto
+/// a taken name `EEXIST`: the kernel resolves the new path before
+/// `vfs_link` refuses a directory (`EPERM`). The model answered `EPERM`
+/// first.
+#[test]
+fn regression_link_of_a_set_folder_resolves_the_destination_first() {
+    use Folder::*;
+    let ops = [
+        Op::Mkdir { set: 3 },
+        Op::Link {
+            from: Root,
+            name: 0,
+            to: Set(1),
+            to_name: 5,
+        },
+        Op::Mkdir { set: 1 },
+        Op::Create {
+            dir: Set(1),
+            name: 5,
+            content: 0,
+        },
+        Op::Link {
+            from: Root,
+            name: 0,
+            to: Set(1),
+            to_name: 5,
+        },
+        Op::Link {
+            from: Root,
+            name: 0,
+            to: Set(1),
+            to_name: 1,
+        },
+    ];
+    let r = run(&ops);
+    assert!(r.is_ok(), "{r:?}");
+}
+
+/// Shrunk from seed 12 of the same generator (20 seeds):
+/// `mv alice/S2/missing alice/a.jpg/c.png` with `alice/a.jpg` a file is
+/// `ENOTDIR`: rename(2) resolves both parent folders before it looks the
+/// source up. The model answered `ENOENT`.
+#[test]
+fn regression_rename_resolves_both_folders_before_the_source() {
+    use Folder::*;
+    let ops = [
+        Op::Mkdir { set: 1 },
+        Op::Create {
+            dir: Root,
+            name: 0,
+            content: 0,
+        },
+        Op::Rename {
+            from: Set(1),
+            name: 4,
+            to: Set(3),
+            to_name: 2,
+        },
+    ];
+    let r = run(&ops);
+    assert!(r.is_ok(), "{r:?}");
+}
+
 // ----- the mount for scripts/posix-suite.sh -----------------------------------
 
 /// Not a test: `scripts/posix-suite.sh` runs it to get a mount in a temp

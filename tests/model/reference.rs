@@ -519,18 +519,22 @@ impl Model {
                 if !self.folder_exists(from) {
                     return Err(self.missing_folder_errno(from));
                 }
-                if self.is_dir_name(from, name) {
-                    return Err(EPERM);
-                }
-                let Some(p) = self.entry(from, name) else {
+                // the kernel resolves both paths before `vfs_link` refuses
+                // to link a directory
+                let source_is_dir = self.is_dir_name(from, name);
+                let p = self.entry(from, name);
+                if p.is_none() && !source_is_dir {
                     return Err(ENOENT);
-                };
+                }
                 if !self.folder_exists(to) {
                     return Err(self.missing_folder_errno(to));
                 }
                 if self.taken(to, to_name) {
                     return Err(EEXIST);
                 }
+                let Some(p) = p.filter(|_| !source_is_dir) else {
+                    return Err(EPERM);
+                };
                 if to == Folder::Root && self.set_count(p) > 0 {
                     return Err(EPERM);
                 }
@@ -548,12 +552,14 @@ impl Model {
                 if !self.folder_exists(from) {
                     return Err(self.missing_folder_errno(from));
                 }
-                let Some(p) = self.entry(from, name) else {
-                    return Err(ENOENT);
-                };
+                // rename(2) resolves both parent folders before it looks
+                // the source up
                 if !self.folder_exists(to) {
                     return Err(self.missing_folder_errno(to));
                 }
+                let Some(p) = self.entry(from, name) else {
+                    return Err(ENOENT);
+                };
                 if from == to && name == to_name {
                     return Ok(Effect::default());
                 }
