@@ -3,7 +3,8 @@
 //! rmdir, mv of a set folder, setxattr with valid and invalid values) are
 //! applied to a real FUSE mount (through std::fs and libc on the mounted
 //! paths) and to the reference model in `model/reference.rs`. After every
-//! step the whole visible tree (names, kinds, sizes, bytes read through the
+//! step the size `stat` gives for every name (before any listing refreshes
+//! it), the whole visible tree (names, kinds, sizes, bytes read through the
 //! mount, title/tags/privacy/source attributes) must equal the model, every
 //! name the model says is gone must be gone, and every backing file ever
 //! created or linked must still be on disk with its bytes.
@@ -181,8 +182,38 @@ impl Real {
         }
     }
 
+    /// Every entry of the model: its path in the mount and its photo.
+    fn entry_paths(&self, model: &Model) -> Vec<(PathBuf, Pid)> {
+        let mut all: Vec<(PathBuf, Pid)> = model
+            .root
+            .iter()
+            .map(|(n, &p)| (self.acct.join(n), p))
+            .collect();
+        for (&i, m) in &model.sets {
+            for (n, &p) in m {
+                all.push((self.acct.join(SETS[i]).join(n), p));
+            }
+        }
+        all
+    }
+
     /// The whole visible tree against the model.
     fn check(&mut self, model: &Model, keep: &BTreeMap<PathBuf, usize>) -> Result<(), String> {
+        // first `stat` every name, before any listing refreshes the
+        // kernel's attributes (readdirplus): right after an operation the
+        // sizes the kernel holds must already be the model's
+        for (path, pid) in self.entry_paths(model) {
+            let want = model.contents[model.photos[&pid].content].bytes.len() as u64;
+            if let Ok(md) = std::fs::symlink_metadata(&path) {
+                if md.is_file() && md.len() != want {
+                    return Err(format!(
+                        "{}: size {} through the mount before any listing, model {want}",
+                        rel(&path),
+                        md.len()
+                    ));
+                }
+            }
+        }
         // the account folder: Pools, the sets, the root entries
         let mut want: BTreeMap<String, &str> = BTreeMap::new();
         want.insert("Pools".into(), "dir");
@@ -206,17 +237,7 @@ impl Real {
             }
         }
         // every entry: a plain file with the photo's bytes and attributes
-        let mut all: Vec<(PathBuf, Pid)> = model
-            .root
-            .iter()
-            .map(|(n, &p)| (self.acct.join(n), p))
-            .collect();
-        for (&i, m) in &model.sets {
-            for (n, &p) in m {
-                all.push((self.acct.join(SETS[i]).join(n), p));
-            }
-        }
-        for (path, pid) in all {
+        for (path, pid) in self.entry_paths(model) {
             let ph = &model.photos[&pid];
             let bytes = &model.contents[ph.content].bytes;
             let md = std::fs::symlink_metadata(&path)
