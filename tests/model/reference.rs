@@ -22,7 +22,36 @@
 //! - move into the root = out of every set; rename gives a new title
 //!   (title = the name's stem) unless the name is junk;
 //! - nothing is ever deleted from disk, except a copy the mount itself just
-//!   wrote of content the catalog already had.
+//!   wrote of content the catalog already had (`create` + close, `cp`).
+//!
+//! Writes into an existing entry (open with O_TRUNC or O_APPEND, write,
+//! close; `truncate(2)`), SEMANTICS.md "write into an existing entry":
+//! - open or truncate of a set folder is the kernel's `EISDIR`; a missing
+//!   name `ENOENT`; a path through a missing set `ENOENT`, or `ENOTDIR`
+//!   through a file of that name;
+//! - the photo's bytes become the written ones; its title, tags, privacy
+//!   and names are unchanged (`finish_write` → `WriteOutcome::Updated`);
+//! - a backing file the mount wrote in this session (`FsCore::own_files`:
+//!   in this test, any file of the default folder, as the harness mounts
+//!   once) is changed in place (`WriteState::Own`); any other one, a user's
+//!   file referenced by `ln -s` (or adopted from such a reference by an
+//!   editor save), is copied into the default folder at the first change,
+//!   or created empty when opened with O_TRUNC (`WriteState::Borrowed` →
+//!   `Copied`), and the photo refers to the copy from then on
+//!   (`record_written`): a user's file never changes, not even its mtime;
+//!   a `truncate(2)` copies too, even to the same size, and a truncating
+//!   open copies even when nothing is written;
+//! - at close, a written photo (not junk) whose content is now media, not
+//!   empty, and that of another non-junk photo is merged into the oldest
+//!   such photo (`finish_write` → `merge_into`): that photo keeps its file,
+//!   title, tags and privacy and takes the written photo's names, except
+//!   its account-folder names when it is in sets (the written entry then
+//!   vanishes); the written photo leaves the catalog. Its file (changed in
+//!   place, or the copy just made) stays on disk unreferenced: the mount
+//!   removes a redundant file only for a handle that created it
+//!   (`FsCore::finish`, `w.created`);
+//! - written bytes are media when they start with a JPEG head
+//!   (`media::sniff`, for the only media kind this test writes).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -142,7 +171,32 @@ pub enum Op {
         attr: Attr,
         value: usize,
     },
+    /// `cp other dir/name` onto an existing entry: open with
+    /// O_WRONLY|O_TRUNC (no O_CREAT), write `contents[content]`, close.
+    Overwrite {
+        dir: Folder,
+        name: usize,
+        content: usize,
+    },
+    /// `printf ... >> dir/name`: open with O_WRONLY|O_APPEND, write
+    /// `TAILS[tail]`, close.
+    Append {
+        dir: Folder,
+        name: usize,
+        tail: usize,
+    },
+    /// `truncate(2)` of `dir/name` (no open file) to `quarters`/4 of its
+    /// current size (4: the same size).
+    Truncate {
+        dir: Folder,
+        name: usize,
+        quarters: usize,
+    },
 }
+
+/// Bytes `Op::Append` adds: a JPEG start (appended to an empty entry it
+/// makes a 4-byte "photo"), and a line of text.
+pub const TAILS: [&[u8]; 2] = [&[0xFF, 0xD8, 0xFF, 0xE0], b"edited\n"];
 
 #[derive(Clone, Debug)]
 pub struct Photo {
@@ -162,11 +216,25 @@ pub struct Content {
     pub media: bool,
 }
 
+/// `media::sniff` for the bytes this test writes: the only media kind it
+/// produces is JPEG, recognised by its first three bytes.
+pub fn sniffs_as_media(bytes: &[u8]) -> bool {
+    bytes.starts_with(&[0xFF, 0xD8, 0xFF])
+}
+
 /// What an operation is expected to do, beyond its errno.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Effect {
-    /// A create kept its new file: this photo's backing file is the new one.
-    pub new_file_for: Option<Pid>,
+    /// One new file appears in the default folder, holding this content:
+    /// the file a create kept, or the copy a first change of someone
+    /// else's file made. `Some(photo)` refers to it; `None` when the photo
+    /// was merged into another one at close (the copy stays on disk).
+    pub new_file: Option<(Option<Pid>, usize)>,
+    /// A file the mount wrote in this session was changed in place and now
+    /// holds this content (it stays on disk even if its photo was merged).
+    pub rewritten: Option<(PathBuf, usize)>,
+    /// At close, the written photo was merged into this one (same content).
+    pub merged_into: Option<Pid>,
 }
 
 #[derive(Clone, Debug)]
@@ -218,6 +286,11 @@ pub fn title_from_name(name: &str) -> String {
     } else {
         t.to_string()
     }
+}
+
+/// The size `Op::Truncate` truncates a file of `len` bytes to.
+pub fn truncated_len(len: usize, quarters: usize) -> usize {
+    len * quarters.min(4) / 4
 }
 
 fn with_suffix(base: &str, n: u64) -> String {
@@ -452,6 +525,92 @@ impl Model {
         }
     }
 
+    /// `merge_into` (catalog): `from`'s names move to `into` (its account
+    /// folder names are dropped when `into` is in sets), `from` leaves the
+    /// catalog; `into` keeps its file, title and settings.
+    fn merge_into(&mut self, from: Pid, into: Pid) {
+        let into_in_sets = self.set_count(into) > 0;
+        for (f, n) in self.names_of(from) {
+            if f == Folder::Root && into_in_sets {
+                self.root.remove(&n);
+            } else {
+                self.entries_mut(f).insert(n, into);
+            }
+        }
+        self.photos.remove(&from);
+        self.fix_root(into, None);
+    }
+
+    /// Whether `p`'s backing file is one the mount wrote in this session
+    /// (`FsCore::own_files`): anything but a user's file (the harness
+    /// mounts once per run, so every file of the default folder is one).
+    fn is_own(&self, p: Pid) -> bool {
+        let path = self.photos[&p].path.as_ref();
+        path.is_some_and(|path| !self.sources.iter().any(|(s, _)| s == path))
+    }
+
+    /// The content index of `bytes` (added when new).
+    pub fn intern(&mut self, bytes: Vec<u8>) -> usize {
+        if let Some(i) = self.contents.iter().position(|c| c.bytes == bytes) {
+            return i;
+        }
+        let media = sniffs_as_media(&bytes);
+        self.contents.push(Content { bytes, media });
+        self.contents.len() - 1
+    }
+
+    /// The photo of an entry opened (or truncated) for writing by path.
+    fn entry_to_write(&self, dir: Folder, name: &str) -> Result<Pid, i32> {
+        if !self.folder_exists(dir) {
+            return Err(self.missing_folder_errno(dir));
+        }
+        if self.is_dir_name(dir, name) {
+            // the kernel refuses to open a directory for writing
+            return Err(EISDIR);
+        }
+        self.entry(dir, name).ok_or(ENOENT)
+    }
+
+    /// The current bytes of `dir/name` (empty when there is no such entry).
+    pub fn bytes_of(&self, dir: Folder, name: &str) -> &[u8] {
+        match self.entry(dir, name) {
+            Some(p) => &self.contents[self.photos[&p].content].bytes,
+            None => &[],
+        }
+    }
+
+    /// `p`'s bytes became `content` through a write handle, then the
+    /// handle was finished (`FsCore::finish`): a file the mount wrote is
+    /// changed in place, any other (a user's file) is copied first into
+    /// the default folder and the photo refers to the copy
+    /// (`WriteState::writable`, `record_written`); then `finish_write`
+    /// merges a local-only photo into the oldest other non-junk photo with
+    /// the same content (media, not empty, the written photo not junk).
+    /// The file left unreferenced by the merge is not removed: the mount
+    /// removes only a file its own `create` just wrote.
+    fn rewrite(&mut self, p: Pid, content: usize) -> Effect {
+        let own = self.is_own(p);
+        let ph = self.photos.get_mut(&p).expect("model: photo");
+        ph.content = content;
+        let junk = ph.junk;
+        let mut effect = Effect::default();
+        if own {
+            let path = ph.path.clone().expect("model: an own file has a path");
+            effect.rewritten = Some((path, content));
+        } else {
+            ph.path = None; // the copy, found by the harness
+            effect.new_file = Some((Some(p), content));
+        }
+        if let Some(into) = self.dedup(content, junk, Some(p)) {
+            self.merge_into(p, into);
+            effect.merged_into = Some(into);
+            if let Some((photo, _)) = &mut effect.new_file {
+                *photo = None;
+            }
+        }
+        effect
+    }
+
     /// Applies `op`; returns the errno the mount must answer, or the effect.
     pub fn apply(&mut self, op: Op) -> R {
         match op {
@@ -468,20 +627,16 @@ impl Model {
                 let junk = self.photos[&p].junk;
                 match self.dedup(content, junk, Some(p)) {
                     Some(into) => {
-                        let into_in_sets = self.set_count(into) > 0;
-                        for (f, n) in self.names_of(p) {
-                            if f == Folder::Root && into_in_sets {
-                                self.root.remove(&n);
-                            } else {
-                                self.entries_mut(f).insert(n, into);
-                            }
-                        }
-                        self.photos.remove(&p);
-                        self.fix_root(into, None);
-                        Ok(Effect::default())
+                        // the mount removes the copy it just wrote
+                        self.merge_into(p, into);
+                        Ok(Effect {
+                            merged_into: Some(into),
+                            ..Effect::default()
+                        })
                     }
                     None => Ok(Effect {
-                        new_file_for: Some(p),
+                        new_file: Some((Some(p), content)),
+                        ..Effect::default()
                     }),
                 }
             }
@@ -519,18 +674,22 @@ impl Model {
                 if !self.folder_exists(from) {
                     return Err(self.missing_folder_errno(from));
                 }
-                if self.is_dir_name(from, name) {
-                    return Err(EPERM);
-                }
-                let Some(p) = self.entry(from, name) else {
+                // the kernel resolves both paths before `vfs_link` refuses
+                // to link a directory
+                let source_is_dir = self.is_dir_name(from, name);
+                let p = self.entry(from, name);
+                if p.is_none() && !source_is_dir {
                     return Err(ENOENT);
-                };
+                }
                 if !self.folder_exists(to) {
                     return Err(self.missing_folder_errno(to));
                 }
                 if self.taken(to, to_name) {
                     return Err(EEXIST);
                 }
+                let Some(p) = p.filter(|_| !source_is_dir) else {
+                    return Err(EPERM);
+                };
                 if to == Folder::Root && self.set_count(p) > 0 {
                     return Err(EPERM);
                 }
@@ -548,12 +707,14 @@ impl Model {
                 if !self.folder_exists(from) {
                     return Err(self.missing_folder_errno(from));
                 }
-                let Some(p) = self.entry(from, name) else {
-                    return Err(ENOENT);
-                };
+                // rename(2) resolves both parent folders before it looks
+                // the source up
                 if !self.folder_exists(to) {
                     return Err(self.missing_folder_errno(to));
                 }
+                let Some(p) = self.entry(from, name) else {
+                    return Err(ENOENT);
+                };
                 if from == to && name == to_name {
                     return Ok(Effect::default());
                 }
@@ -703,6 +864,28 @@ impl Model {
                     }
                 }
                 Ok(Effect::default())
+            }
+            Op::Overwrite { dir, name, content } => {
+                let p = self.entry_to_write(dir, NAMES[name])?;
+                Ok(self.rewrite(p, content))
+            }
+            Op::Append { dir, name, tail } => {
+                let p = self.entry_to_write(dir, NAMES[name])?;
+                let mut bytes = self.contents[self.photos[&p].content].bytes.clone();
+                bytes.extend_from_slice(TAILS[tail]);
+                let c = self.intern(bytes);
+                Ok(self.rewrite(p, c))
+            }
+            Op::Truncate {
+                dir,
+                name,
+                quarters,
+            } => {
+                let p = self.entry_to_write(dir, NAMES[name])?;
+                let old = &self.contents[self.photos[&p].content].bytes;
+                let bytes = old[..truncated_len(old.len(), quarters)].to_vec();
+                let c = self.intern(bytes);
+                Ok(self.rewrite(p, c))
             }
         }
     }
