@@ -761,7 +761,11 @@ fn run_with(ops: &[Op], strict: bool) -> Result<Stats, Failure> {
             Op::Overwrite { .. } | Op::Append { .. } | Op::Truncate { .. }
         ) {
             stats.in_place += usize::from(effect.rewritten.is_some());
-            stats.copied += usize::from(effect.new_file.is_some());
+            // a copy merged at close was removed again: a copy all the same
+            stats.copied += usize::from(
+                effect.new_file.is_some()
+                    || (effect.merged_into.is_some() && effect.rewritten.is_none()),
+            );
             stats.merged += usize::from(effect.merged_into.is_some());
         }
         match effect.new_file {
@@ -773,7 +777,7 @@ fn run_with(ops: &[Op], strict: bool) -> Result<Stats, Failure> {
                 }
                 let p = new[0].clone();
                 keep.insert(p.clone(), c);
-                if let Some(ph) = pid.and_then(|pid| model.photos.get_mut(&pid)) {
+                if let Some(ph) = model.photos.get_mut(&pid) {
                     ph.path = Some(p);
                 }
             }

@@ -1229,9 +1229,11 @@ impl FsCore {
                 t.rekey(w.ino, Node::Entry(coll, into), None, parent, &name, None);
             }
             if let Some(r) = redundant {
-                // A byte copy this mount just wrote, of content the catalog
-                // already has in another file: ours, never a user's file.
-                if w.created && r == path && lock(&self.own_files).contains(&r) {
+                // A byte copy this handle wrote (a new file, or the copy
+                // its first change made of someone else's file), of content
+                // the catalog already has in another file: ours, never a
+                // user's file. A file changed in place stays.
+                if (w.created || copied) && r == path && lock(&self.own_files).contains(&r) {
                     match std::fs::remove_file(&r) {
                         Ok(()) => tracing::info!(
                             "{}: same content as a photo already in the catalog; removed this copy",

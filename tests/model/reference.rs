@@ -46,10 +46,10 @@
 //!   such photo (`finish_write` → `merge_into`): that photo keeps its file,
 //!   title, tags and privacy and takes the written photo's names, except
 //!   its account-folder names when it is in sets (the written entry then
-//!   vanishes); the written photo leaves the catalog. Its file (changed in
-//!   place, or the copy just made) stays on disk unreferenced: the mount
-//!   removes a redundant file only for a handle that created it
-//!   (`FsCore::finish`, `w.created`);
+//!   vanishes); the written photo leaves the catalog. The copy this write
+//!   just made is removed (a redundant file the handle created or copied,
+//!   `FsCore::finish`); a file changed in place stays on disk,
+//!   unreferenced;
 //! - written bytes are media when they start with a JPEG head
 //!   (`media::sniff`, for the only media kind this test writes).
 
@@ -225,11 +225,11 @@ pub fn sniffs_as_media(bytes: &[u8]) -> bool {
 /// What an operation is expected to do, beyond its errno.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Effect {
-    /// One new file appears in the default folder, holding this content:
-    /// the file a create kept, or the copy a first change of someone
-    /// else's file made. `Some(photo)` refers to it; `None` when the photo
-    /// was merged into another one at close (the copy stays on disk).
-    pub new_file: Option<(Option<Pid>, usize)>,
+    /// One new file appears in the default folder, holding this content,
+    /// and this photo refers to it: the file a create kept, or the copy a
+    /// first change of someone else's file made (none when the photo was
+    /// merged at close: the mount removes that file).
+    pub new_file: Option<(Pid, usize)>,
     /// A file the mount wrote in this session was changed in place and now
     /// holds this content (it stays on disk even if its photo was merged).
     pub rewritten: Option<(PathBuf, usize)>,
@@ -586,8 +586,9 @@ impl Model {
     /// (`WriteState::writable`, `record_written`); then `finish_write`
     /// merges a local-only photo into the oldest other non-junk photo with
     /// the same content (media, not empty, the written photo not junk).
-    /// The file left unreferenced by the merge is not removed: the mount
-    /// removes only a file its own `create` just wrote.
+    /// After a merge, the copy this write made is removed (the mount
+    /// removes a file its own handle created or copied, `FsCore::finish`);
+    /// an own file changed in place stays on disk, unreferenced.
     fn rewrite(&mut self, p: Pid, content: usize) -> Effect {
         let own = self.is_own(p);
         let ph = self.photos.get_mut(&p).expect("model: photo");
@@ -599,14 +600,12 @@ impl Model {
             effect.rewritten = Some((path, content));
         } else {
             ph.path = None; // the copy, found by the harness
-            effect.new_file = Some((Some(p), content));
+            effect.new_file = Some((p, content));
         }
         if let Some(into) = self.dedup(content, junk, Some(p)) {
             self.merge_into(p, into);
             effect.merged_into = Some(into);
-            if let Some((photo, _)) = &mut effect.new_file {
-                *photo = None;
-            }
+            effect.new_file = None;
         }
         effect
     }
@@ -635,7 +634,7 @@ impl Model {
                         })
                     }
                     None => Ok(Effect {
-                        new_file: Some((Some(p), content)),
+                        new_file: Some((p, content)),
                         ..Effect::default()
                     }),
                 }
