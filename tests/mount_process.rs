@@ -289,11 +289,19 @@ fn bench_mount() {
     let gbs = |s: f64| format!("{:.2} GB/s", read_mb as f64 / 1024.0 / s);
     let log = w.tmp.path().join("bench.log");
     for (label, pread) in [("passthrough", false), ("pread", true)] {
-        let child = spawn_child(&w, true, &log, pread);
-        assert!(eventually(Duration::from_secs(10), || is_mounted(&w.mnt)));
-        let first = time_sh(&w, &dd("$M/alice/big.jpg"), 1);
-        let again = time_sh(&w, &dd("$M/alice/big.jpg"), 3);
-        stop_child(&w, child);
+        // "first open": best of three fresh mounts (nothing cached by the
+        // mount); "repeat open": best of three on the last one
+        let mut first = f64::MAX;
+        let mut again = f64::MAX;
+        for i in 0..3 {
+            let child = spawn_child(&w, true, &log, pread);
+            assert!(eventually(Duration::from_secs(10), || is_mounted(&w.mnt)));
+            first = first.min(time_sh(&w, &dd("$M/alice/big.jpg"), 1));
+            if i == 2 {
+                again = time_sh(&w, &dd("$M/alice/big.jpg"), 3);
+            }
+            stop_child(&w, child);
+        }
         rows.push(Row {
             what: format!("read {read_mb} MiB via mount, {label}, first open"),
             ours: gbs(first),
@@ -310,10 +318,17 @@ fn bench_mount() {
     let bindmnt = w.tmp.path().join("bindfs");
     std::fs::create_dir_all(&bindmnt).unwrap();
     let _b = Cleanup(bindmnt.clone());
-    w.ok(&format!("bindfs --no-allow-other $P {}", bindmnt.display()));
-    let bind_first = time_sh(&w, &dd(&format!("{}/big.jpg", bindmnt.display())), 1);
-    let bind = time_sh(&w, &dd(&format!("{}/big.jpg", bindmnt.display())), 3);
-    w.ok(&format!("fusermount3 -u {}", bindmnt.display()));
+    let mut bind_first = f64::MAX;
+    let mut bind = f64::MAX;
+    for i in 0..3 {
+        w.ok(&format!("bindfs --no-allow-other $P {}", bindmnt.display()));
+        let f = dd(&format!("{}/big.jpg", bindmnt.display()));
+        bind_first = bind_first.min(time_sh(&w, &f, 1));
+        if i == 2 {
+            bind = time_sh(&w, &f, 3);
+        }
+        w.ok(&format!("fusermount3 -u {}", bindmnt.display()));
+    }
     rows.push(Row {
         what: format!("read {read_mb} MiB via bindfs (peer), first / repeat"),
         ours: format!("{} / {}", gbs(bind_first), gbs(bind)),
