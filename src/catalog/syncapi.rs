@@ -26,15 +26,17 @@ impl Catalog {
     /// is attached, not duplicated. Others become remote-only photos whose
     /// local meta is the remote values, listed in the root until put in
     /// sets. Returns the keys in input order.
-    pub fn upsert_remote_photos(
+    pub fn upsert_remote_photos<R: std::borrow::Borrow<RemotePhoto>>(
         &self,
         account: AccountId,
-        photos: &[RemotePhoto],
+        photos: impl IntoIterator<Item = R>,
     ) -> Result<Vec<PhotoKey>> {
+        let photos = photos.into_iter();
         self.write("recording Flickr photos", |tx| {
             load_account(tx, account)?;
-            let mut keys = Vec::with_capacity(photos.len());
+            let mut keys = Vec::with_capacity(photos.size_hint().0);
             for r in photos {
+                let r: &RemotePhoto = r.borrow();
                 let existing: Option<i64> = tx
                     .prepare_cached("SELECT id FROM photos WHERE account_id = ?1 AND remote_id = ?2")
                     .ctx("recording Flickr photos")?

@@ -186,13 +186,9 @@ pub fn record_fetched(cat: &Catalog, account: AccountId, f: &Fetched) -> Result<
     // the catalog already holds (it is recorded before the cache is saved):
     // only what this fetch saw change is written. Photos the catalog does
     // not know at all are added by the caller.
-    let photos: Vec<catalog::RemotePhoto> = f
-        .photos
-        .values()
-        .filter(|s| f.delta.full || f.delta.changed.contains_key(&s.id))
-        .map(catalog_remote)
-        .collect();
-    cat.upsert_remote_photos(account, &photos)?;
+    // The listing holds exactly those; converted one at a time, never a
+    // second copy of a 100,000-photo listing.
+    cat.upsert_remote_photos(account, f.photos.values().map(catalog_remote))?;
     let sets: Vec<catalog::RemoteSet> = f
         .sets
         .iter()

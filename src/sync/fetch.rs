@@ -28,8 +28,12 @@ pub struct Fetched {
     pub snapshot: RemoteSnapshot,
     /// The photos listed this time: all of them after a full listing, only
     /// the changed ones after an incremental fetch (the others are in the
-    /// sync's cache, see [`Fetched::summary`]).
+    /// sync's cache, see [`Fetched::summary`]). They are also what the
+    /// cache must remember ([`commit`]).
     pub photos: BTreeMap<PhotoId, PhotoSummary>,
+    /// The listing was let go after [`commit`] saved it in the sync's
+    /// cache ([`Fetched::release_listing`]): read it there.
+    pub released: bool,
     pub sets: Vec<Photoset>,
     pub groups: Vec<Group>,
     /// What this fetch did and found.
@@ -50,12 +54,20 @@ impl Fetched {
         if let Some(s) = self.photos.get(id) {
             return Ok(Some(s.clone()));
         }
-        if self.delta.full || self.delta.gone.contains(id) {
+        if (self.delta.full && !self.released) || self.delta.gone.contains(id) {
             return Ok(None);
         }
         Ok(store
             .photo(account, id)?
             .map(|c| c.into_summary(id.clone())))
+    }
+
+    /// After [`commit`] saved a full listing in the sync's cache, let the
+    /// in-memory copy go (at 100,000 photos it is the largest thing a sync
+    /// holds); [`Fetched::summary`] reads the cache from then on.
+    pub fn release_listing(&mut self) {
+        self.photos = BTreeMap::new();
+        self.released = true;
     }
 }
 
@@ -195,7 +207,6 @@ impl std::fmt::Display for FetchReport {
 #[derive(Clone, Debug, Default)]
 pub struct CacheDelta {
     pub full: bool,
-    pub changed: BTreeMap<PhotoId, CachedPhoto>,
     pub gone: Vec<PhotoId>,
     pub sets: Vec<(Photoset, Vec<PhotoId>)>,
     pub pools: Vec<(Group, Vec<PhotoId>)>,
@@ -255,9 +266,6 @@ pub async fn fetch(
         // listing's readers fall back to the cache for them).
         report.photos_listed = changed.len();
         for s in changed {
-            delta
-                .changed
-                .insert(s.id.clone(), CachedPhoto::from_summary(&s));
             photos.insert(s.id.clone(), s);
         }
         let known = cached.photos.len()
@@ -313,10 +321,6 @@ pub async fn fetch(
             }
             delta.gone = gone;
         }
-        delta.changed = fresh
-            .iter()
-            .map(|(k, v)| (k.clone(), CachedPhoto::from_summary(v)))
-            .collect();
         delta.full = true;
         photos = fresh;
         cached.photos.clear();
@@ -454,8 +458,14 @@ pub fn commit(
     fetched: &Fetched,
 ) -> Result<(), StateError> {
     let d = &fetched.delta;
+    // every listed photo is one the cache must (re)write: built one at a
+    // time from the listing, never a second copy of it
+    let changed = fetched
+        .photos
+        .iter()
+        .map(|(id, s)| (id, CachedPhoto::from_summary(s)));
     store.save(
-        account, d.full, &d.changed, &d.gone, &d.sets, &d.pools, &d.state,
+        account, d.full, changed, &d.gone, &d.sets, &d.pools, &d.state,
     )
 }
 
@@ -494,11 +504,6 @@ pub async fn fetch_full(client: &Client, user: &Nsid) -> Result<Fetched, FlickrE
     }
     out.report.full = true;
     out.delta.full = true;
-    out.delta.changed = out
-        .photos
-        .iter()
-        .map(|(k, v)| (k.clone(), CachedPhoto::from_summary(v)))
-        .collect();
     Ok(out)
 }
 

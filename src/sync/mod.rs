@@ -159,16 +159,26 @@ pub struct Planned {
 }
 
 /// Records the fetched photos the catalog needs: the ones listed this time,
-/// plus any the catalog does not know yet (e.g. after a dry run).
+/// plus any the catalog does not know yet (e.g. after a dry run). Then the
+/// sync's cache remembers the fetch (always after the catalog: the cache
+/// never knows a photo the catalog does not), and a full listing is let go
+/// before the snapshots load, so the two never coexist.
 fn record(
     cat: &Catalog,
     account: AccountId,
-    fetched: &fetch::Fetched,
-    store: &SyncStore,
+    fetched: &mut fetch::Fetched,
+    store: &mut SyncStore,
     defaults: &MetaDefaults,
 ) -> Result<(LocalSnapshot, BaseSnapshot), SyncError> {
     link_created_sets(cat, account, fetched)?;
     execute::record_fetched(cat, account, fetched)?;
+    let t = std::time::Instant::now();
+    fetch::commit(store, account, fetched)?;
+    tracing::debug!("sync phase: save the cache {:?}", t.elapsed());
+    cat.set_sync_cursor(account, fetched.delta.state.cursor)?;
+    if fetched.delta.full {
+        fetched.release_listing();
+    }
     let (local, base) = execute::load_snapshots(cat, account, defaults)?;
     let known: BTreeSet<&PhotoId> = local
         .photos
@@ -343,7 +353,7 @@ pub async fn plan_sync(
         ..opts.fetch.clone()
     };
     let t = std::time::Instant::now();
-    let fetched = fetch::fetch(client, &store, account, &acct.nsid, &fetch_opts).await?;
+    let mut fetched = fetch::fetch(client, &store, account, &acct.nsid, &fetch_opts).await?;
     tracing::debug!("sync phase: fetch {:?}", t.elapsed());
     progress.note(&fetched.report.to_string());
     let t = std::time::Instant::now();
@@ -352,12 +362,8 @@ pub async fn plan_sync(
     if opts.dry_run {
         (local, base) = execute::load_snapshots(cat, account, &opts.defaults)?;
     } else {
-        (local, base) = record(cat, account, &fetched, &store, &opts.defaults)?;
+        (local, base) = record(cat, account, &mut fetched, &mut store, &opts.defaults)?;
         tracing::debug!("sync phase: record + load snapshots {:?}", t.elapsed());
-        let t = std::time::Instant::now();
-        fetch::commit(&mut store, account, &fetched)?;
-        tracing::debug!("sync phase: save the cache {:?}", t.elapsed());
-        cat.set_sync_cursor(account, fetched.delta.state.cursor)?;
         if opts.identify && opts.plan.direction.downloads() {
             (identified, ambiguous) =
                 identify_step(cat, account, &fetched, &store, &local, opts, progress)?;

@@ -396,11 +396,11 @@ impl SyncStore {
     /// written (all of them after a full fetch, which first forgets the
     /// rest), `gone` ones removed; sets and pools are replaced.
     #[allow(clippy::too_many_arguments)]
-    pub fn save(
+    pub fn save<'a>(
         &mut self,
         account: AccountId,
         full: bool,
-        changed: &BTreeMap<PhotoId, CachedPhoto>,
+        changed: impl IntoIterator<Item = (&'a PhotoId, CachedPhoto)>,
         gone: &[PhotoId],
         sets: &[(Photoset, Vec<PhotoId>)],
         pools: &[(Group, Vec<PhotoId>)],
@@ -426,7 +426,7 @@ impl SyncStore {
                 )
                 .map_err(e("caching photos"))?;
             for (id, p) in changed {
-                let data = serde_json::to_string(p).unwrap_or_default();
+                let data = serde_json::to_string(&p).unwrap_or_default();
                 put.execute(params![account.0, id.as_str(), data])
                     .map_err(e("caching photos"))?;
             }
@@ -598,7 +598,7 @@ mod tests {
             .save(
                 a,
                 true,
-                &photos,
+                photos.iter().map(|(k, v)| (k, v.clone())),
                 &[],
                 &[(set.clone(), vec![id.clone()])],
                 &[],
@@ -610,7 +610,7 @@ mod tests {
         assert_eq!(back.sets, vec![(set, vec![id.clone()])]);
         assert_eq!(store.account(a).expect("state"), state);
         store
-            .save(a, false, &BTreeMap::new(), &[id], &[], &[], &state)
+            .save(a, false, [], &[id], &[], &[], &state)
             .expect("save");
         assert!(store.load(a).expect("load").photos.is_empty());
     }
