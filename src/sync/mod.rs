@@ -160,9 +160,9 @@ pub struct Planned {
 
 /// Records the fetched photos the catalog needs: the ones listed this time,
 /// plus any the catalog does not know yet (e.g. after a dry run). Then the
-/// sync's cache remembers the fetch (always after the catalog: the cache
-/// never knows a photo the catalog does not), and a full listing is let go
-/// before the snapshots load, so the two never coexist.
+/// sync's cache remembers the fetch (after the catalog recorded what was
+/// listed), and a full listing is let go before the snapshots load, so the
+/// two never coexist.
 fn record(
     cat: &Catalog,
     account: AccountId,
