@@ -203,9 +203,11 @@ impl std::fmt::Display for FetchReport {
     }
 }
 
-/// What the cache must remember after a fetch (see [`commit`]).
+/// What the cache must remember after a fetch (see [`commit`]), besides
+/// the listed photos themselves ([`Fetched::photos`]).
 #[derive(Clone, Debug, Default)]
 pub struct CacheDelta {
+    /// Everything was listed: the cache forgets what it had first.
     pub full: bool,
     pub gone: Vec<PhotoId>,
     pub sets: Vec<(Photoset, Vec<PhotoId>)>,
