@@ -177,7 +177,8 @@ pub enum Outcome {
     Execute,
     /// Selections were saved, nothing executed.
     Saved,
-    /// `q`: nothing was changed.
+    /// `q`: no choice is saved, nothing goes to Flickr, no file is written
+    /// (Flickr's listing was recorded in the catalog, as any plan does).
     Quit,
     /// There is nothing to do.
     NothingToDo,
@@ -834,7 +835,7 @@ pub fn walk(
                 _ => step4(con, r, &mut ch)?,
             };
             if let Next::Quit = next {
-                con.say("Quit: nothing was changed.")?;
+                con.say("Quit: no choice was saved, nothing was sent to Flickr and no file was written.")?;
                 return Ok(Outcome::Quit);
             }
         }

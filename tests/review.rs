@@ -345,7 +345,12 @@ fn quitting_changes_nothing() {
     // Skip the upload, edit nothing else, skip the download, then quit.
     let out = w.sync(&["--interactive"], "s 1\n\ns 1\nq\n");
     let o = text(&out.stdout);
-    assert!(o.contains("Quit: nothing was changed."), "{o}");
+    assert!(
+        o.contains(
+            "Quit: no choice was saved, nothing was sent to Flickr and no file was written."
+        ),
+        "{o}"
+    );
     assert_eq!(w.uploads(), 0);
     assert_eq!(w.titles_online(), vec!["Online".to_string()]);
     let cat = w.cat();
@@ -354,7 +359,9 @@ fn quitting_changes_nothing() {
     assert_eq!(w.files_in_folder(), vec!["a.jpg".to_string()]);
     // The end of the input is a quit too.
     let out = w.sync(&["--interactive"], "s 1\n");
-    assert!(text(&out.stdout).contains("Quit: nothing was changed."));
+    assert!(text(&out.stdout).contains(
+        "Quit: no choice was saved, nothing was sent to Flickr and no file was written."
+    ));
     assert!(!skip_of(&w.cat(), &a));
     assert_eq!(w.uploads(), 0);
 }
