@@ -34,6 +34,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
+use flickrfs::catalog::{Account, AddOutcome, Catalog, CatalogError, CollectionId, EntryName};
 use harness::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -79,12 +80,17 @@ struct Real {
     stuck: Vec<String>,
     /// Fail on such a name instead.
     strict_stuck: bool,
+    /// alice, as the catalog has her.
+    account: Account,
+    /// Another connection to the mount's catalog, as a running sync has:
+    /// `Op::External` changes go through it, behind the mount's back.
+    sync: Catalog,
 }
 
 impl Real {
     fn new(strict_dcache: bool) -> (Real, Model) {
         let w = World::new();
-        w.add_alice();
+        let account = w.add_alice();
         let cs = contents();
         let mut sources = Vec::new();
         for (i, &c) in SOURCES.iter().enumerate() {
@@ -98,8 +104,11 @@ impl Real {
         let m = w.mount_with(o);
         let acct = w.mnt.join("alice");
         let model = Model::new(cs, sources);
+        let sync = w.catalog();
         (
             Real {
+                account,
+                sync,
                 w,
                 m: Some(m),
                 acct,
@@ -116,6 +125,71 @@ impl Real {
         match f {
             Folder::Root => self.acct.clone(),
             Folder::Set(i) => self.acct.join(SETS[i]),
+        }
+    }
+
+    /// The collection of `f`, as the other connection finds it (None: no
+    /// such set).
+    fn collection(&self, f: Folder) -> Option<CollectionId> {
+        match f {
+            Folder::Root => Some(self.account.root),
+            Folder::Set(i) => self
+                .sync
+                .lookup_set(self.account.id, &EntryName::new(SETS[i]).expect("set name"))
+                .expect("lookup_set")
+                .map(|c| c.id),
+        }
+    }
+
+    /// Makes the change `e` through the other catalog connection, the very
+    /// call the mount makes for `e.as_op()` (`ln -s`: `add_file`, whose
+    /// `AlreadyInSets` the mount answers with `EEXIST`). `Err(None)`: not
+    /// attempted, a folder it names does not exist; `Err(Some(errno))`:
+    /// the catalog refused.
+    fn apply_external(&self, e: Ext, model: &Model) -> Result<(), Option<i32>> {
+        let name = |i: usize| EntryName::new(NAMES[i]).expect("entry name");
+        let coll = |f: Folder| self.collection(f).ok_or(None);
+        let refused = |e: CatalogError| Some(e.errno());
+        match e {
+            Ext::AddFile {
+                dir,
+                name: n,
+                source,
+            } => {
+                let c = coll(dir)?;
+                match self
+                    .sync
+                    .add_file(c, &name(n), &model.sources[source].0, None)
+                    .map_err(refused)?
+                {
+                    AddOutcome::AlreadyInSets { .. } => Err(Some(libc::EEXIST)),
+                    AddOutcome::NewPhoto(_) | AddOutcome::SamePhoto(_) => Ok(()),
+                }
+            }
+            Ext::Rename {
+                from,
+                name: n,
+                to,
+                to_name,
+            } => {
+                let (s, d) = (coll(from)?, coll(to)?);
+                self.sync
+                    .rename(s, &name(n), d, &name(to_name))
+                    .map(|_| ())
+                    .map_err(refused)
+            }
+            Ext::Unlink { dir, name: n } => {
+                let c = coll(dir)?;
+                self.sync.unlink(c, &name(n)).map(|_| ()).map_err(refused)
+            }
+            Ext::Mkdir { set } => self
+                .sync
+                .mkdir(
+                    self.account.id,
+                    &EntryName::new(SETS[set]).expect("set name"),
+                )
+                .map(|_| ())
+                .map_err(refused),
         }
     }
 
@@ -219,6 +293,7 @@ impl Real {
                 }
                 Ok(())
             }
+            Op::External(_) => unreachable!("run_with makes external changes itself"),
         }
     }
 
@@ -582,7 +657,7 @@ fn pick_write_target(rng: &mut StdRng, m: &Model) -> (Folder, usize) {
 fn gen_op(rng: &mut StdRng, m: &Model) -> Op {
     let name = |rng: &mut StdRng| rng.random_range(0..NAMES.len());
     let set = |rng: &mut StdRng| rng.random_range(0..SETS.len());
-    match rng.random_range(0..120) {
+    match rng.random_range(0..128) {
         0..=21 => Op::Create {
             dir: pick_folder(rng, m),
             name: name(rng),
@@ -645,6 +720,28 @@ fn gen_op(rng: &mut StdRng, m: &Model) -> Op {
                 quarters: rng.random_range(0..=4),
             }
         }
+        // about 6% of the steps: a change by another catalog connection
+        120..=127 => Op::External(match rng.random_range(0..10) {
+            0..=2 => Ext::AddFile {
+                dir: pick_folder(rng, m),
+                name: name(rng),
+                source: rng.random_range(0..SOURCES.len()),
+            },
+            3..=6 => {
+                let (from, n) = pick_entry(rng, m);
+                Ext::Rename {
+                    from,
+                    name: n,
+                    to: pick_folder(rng, m),
+                    to_name: name(rng),
+                }
+            }
+            7..=8 => {
+                let (dir, n) = pick_entry(rng, m);
+                Ext::Unlink { dir, name: n }
+            }
+            _ => Ext::Mkdir { set: set(rng) },
+        }),
         _ => {
             let (dir, n) = pick_entry(rng, m);
             let attr = match rng.random_range(0..3) {
@@ -703,7 +800,16 @@ struct Stats {
     merged: usize,
     stale: Vec<String>,
     stuck: Vec<String>,
+    /// Changes made by another catalog connection (`Op::External`) that
+    /// succeeded, and the longest wait for the mount to show one.
+    external: usize,
+    external_wait_max: Duration,
 }
+
+/// How long the mount may take to show a change another connection made
+/// (its change watcher polls every 20 ms in this test): generous, so that
+/// only a change never shown fails, not a slow machine.
+const EXTERNAL_WAIT: Duration = Duration::from_secs(10);
 
 /// Runs `ops` on a fresh mount and model, checking after every step;
 /// strict about stale names unless `FLICKRFS_MODEL_LENIENT=1`.
@@ -740,19 +846,49 @@ fn run_with(ops: &[Op], strict: bool) -> Result<Stats, Failure> {
             continue;
         }
         let before = real.default_files();
-        let got = real.apply(op, &model);
-        let want = model.apply(op);
-        match (&want, &got) {
-            (Ok(_), Ok(())) => stats.ok += 1,
-            (Err(w), Err(g)) if w == g => stats.errors += 1,
-            _ => {
-                return Err(fail(format!(
-                    "{op:?}: mount answered {}, model {}",
-                    show(got.map(|_| ())),
-                    show(want.map(|_| ()))
-                )))
+        let mut external_done = false;
+        let want = if let Op::External(e) = op {
+            // another connection changes the catalog: a refusal is only
+            // checked to be one (`Err(None)`: a folder it names is missing,
+            // nothing to call)
+            let got = real.apply_external(e, &model);
+            let want = model.apply(op);
+            match (&want, &got) {
+                (Ok(_), Ok(())) => {
+                    stats.ok += 1;
+                    stats.external += 1;
+                    external_done = true;
+                }
+                (Err(_), Err(_)) => stats.errors += 1,
+                _ => {
+                    return Err(fail(format!(
+                        "{op:?}: catalog answered {}, model {}",
+                        match got {
+                            Ok(()) => "Ok".to_string(),
+                            Err(None) => "(not attempted: no such folder)".to_string(),
+                            Err(Some(e)) => show(Err(e)),
+                        },
+                        show(want.map(|_| ()))
+                    )))
+                }
             }
-        }
+            want
+        } else {
+            let got = real.apply(op, &model);
+            let want = model.apply(op);
+            match (&want, &got) {
+                (Ok(_), Ok(())) => stats.ok += 1,
+                (Err(w), Err(g)) if w == g => stats.errors += 1,
+                _ => {
+                    return Err(fail(format!(
+                        "{op:?}: mount answered {}, model {}",
+                        show(got.map(|_| ())),
+                        show(want.map(|_| ()))
+                    )))
+                }
+            }
+            want
+        };
         let after = real.default_files();
         let new: Vec<PathBuf> = after.difference(&before).cloned().collect();
         let effect = want.unwrap_or_default();
@@ -800,6 +936,25 @@ fn run_with(ops: &[Op], strict: bool) -> Result<Stats, Failure> {
         }
         if let Some(ph) = model.photos.values().find(|p| p.path.is_none()) {
             return Err(fail(format!("model photo without a path: {ph:?}")));
+        }
+        if external_done {
+            // The mount learns of the change through its change watcher
+            // (SEMANTICS.md "Cache coherence"): wait, bounded, until the
+            // whole tree agrees with the model (a state, not a delay), then
+            // compare once more below and fail with what still differs.
+            let t = Instant::now();
+            let caught_up = eventually(EXTERNAL_WAIT, || {
+                real.check(&model, &keep, &sources).is_ok()
+            });
+            let waited = t.elapsed();
+            stats.external_wait_max = stats.external_wait_max.max(waited);
+            if !caught_up {
+                real.check(&model, &keep, &sources).map_err(|m| {
+                    fail(format!(
+                        "after {op:?}, {waited:?} for the change watcher: {m}"
+                    ))
+                })?;
+            }
         }
         real.check(&model, &keep, &sources)
             .map_err(|m| fail(format!("after {op:?}: {m}")))?;
@@ -925,6 +1080,8 @@ fn random_operations_match_the_model() {
         total.merged += s.merged;
         total.stale.extend(s.stale);
         total.stuck.extend(s.stuck);
+        total.external += s.external;
+        total.external_wait_max = total.external_wait_max.max(s.external_wait_max);
     }
     eprintln!(
         "model: {} ops succeeded, {} failed as the model said, {} skipped, {} stale dentries, in {:?}",
@@ -937,6 +1094,10 @@ fn random_operations_match_the_model() {
     eprintln!(
         "model: writes into existing entries: {} in place, {} copied first (copy-on-write), {} merged at close",
         total.in_place, total.copied, total.merged
+    );
+    eprintln!(
+        "model: {} changes made by another catalog connection, shown by the mount after at most {:?}",
+        total.external, total.external_wait_max
     );
     for s in total.stale.iter().take(5) {
         eprintln!("  stale for a while: {s}");
