@@ -3,7 +3,12 @@
 //! rmdir, mv of a set folder, setxattr with valid and invalid values, and
 //! writes into existing entries: overwrite with O_TRUNC, append, truncate)
 //! are applied to a real FUSE mount (through std::fs and libc on the
-//! mounted paths) and to the reference model in `model/reference.rs`. After
+//! mounted paths) and to the reference model in `model/reference.rs`;
+//! about 6% of the steps are instead changes made behind the mount's back
+//! by another connection to its catalog, as a running sync makes them
+//! (`Catalog::add_file`, `rename`, `unlink`, `mkdir`), after which the
+//! harness waits (bounded, 10 s, on the state of the tree) for the change
+//! watcher to show them. After
 //! every step the size `stat` gives for every name (before any listing
 //! refreshes it), the whole visible tree (names, kinds, sizes, bytes read
 //! through the mount, title/tags/privacy/source attributes) must equal the

@@ -52,6 +52,19 @@
 //!   unreferenced;
 //! - written bytes are media when they start with a JPEG head
 //!   (`media::sniff`, for the only media kind this test writes).
+//!
+//! Changes made by another catalog connection while mounted (`Op::External`,
+//! what a running sync does; SEMANTICS.md "Cache coherence"): each is the
+//! catalog call the mount itself makes for one file operation, so the model
+//! applies that operation's rule and no other (`Ext::as_op`):
+//! `Catalog::add_file` of a user's file = `ln -s` (`FsCore::symlink`; its
+//! `AlreadyInSets` is the mount's `EEXIST`), `Catalog::rename` = `mv` of a
+//! file (`FsCore::rename`), `Catalog::unlink` = `rm` (`FsCore::unlink`),
+//! `Catalog::mkdir` = `mkdir` in the account folder (`FsCore::mkdir`). A
+//! refusal is only checked to be one (path errnos such as `ENOTDIR` are the
+//! kernel's, not the catalog's). The mount must show the change once its
+//! change watcher has run: the harness waits (bounded, 10 s) until the whole
+//! tree agrees, then compares as after any step.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
