@@ -1432,6 +1432,129 @@ fn writes_into_existing_entries() {
     );
 }
 
+/// Changes by another catalog connection (a sync), one case of each (the
+/// random run reaches them too, but not every kind on every seed), each
+/// after the kernel has cached the names and listings it touches: a new
+/// photo in a set, a move into a set (leaves the account folder), a new
+/// set, a move to the account folder (out of its sets, a new title), a
+/// user's file with the content of a photo (one more name of it), leaving
+/// the last set (back in the account folder), an editor-save rename over
+/// an entry (the destination takes the source's content: a new size), and
+/// a delete of one of two names.
+#[test]
+fn changes_by_another_connection() {
+    use Folder::*;
+    let ops = [
+        Op::Mkdir { set: 0 },
+        Op::Create {
+            dir: Root,
+            name: 0,
+            content: 0,
+        },
+        Op::External(Ext::AddFile {
+            dir: Set(0),
+            name: 1,
+            source: 1,
+        }),
+        Op::External(Ext::Rename {
+            from: Root,
+            name: 0,
+            to: Set(0),
+            to_name: 2,
+        }),
+        Op::External(Ext::Mkdir { set: 1 }),
+        Op::External(Ext::Rename {
+            from: Set(0),
+            name: 2,
+            to: Root,
+            to_name: 6,
+        }),
+        Op::External(Ext::AddFile {
+            dir: Root,
+            name: 0,
+            source: 0,
+        }),
+        Op::External(Ext::Unlink {
+            dir: Set(0),
+            name: 1,
+        }),
+        Op::Create {
+            dir: Set(1),
+            name: 0,
+            content: 3,
+        },
+        Op::External(Ext::AddFile {
+            dir: Set(1),
+            name: 5,
+            source: 2,
+        }),
+        Op::External(Ext::Rename {
+            from: Set(1),
+            name: 5,
+            to: Set(1),
+            to_name: 0,
+        }),
+        Op::External(Ext::Unlink { dir: Root, name: 0 }),
+        // refused: the name is taken; the set is missing
+        Op::External(Ext::Mkdir { set: 0 }),
+        Op::External(Ext::Unlink {
+            dir: Set(2),
+            name: 0,
+        }),
+    ];
+    let stats = run_with(&ops, true).unwrap_or_else(|f| panic!("{f:?}"));
+    assert!(stats.external == 9 && stats.errors == 2, "{stats:?}");
+}
+
+/// Found by seed 12 of 30 once the generator also made external changes
+/// (shrunk by hand to this list, which has none): `truncate(2)` of an
+/// account-folder entry whose new bytes are those of a photo in sets merges
+/// it into that photo (`finish_write`), so the entry vanishes, as the model
+/// says; the mount then answers the `truncate` with `ENOENT`, because
+/// `FsCore::setattr` replies with `getattr_fh` of the inode after
+/// `finish`, whose entry is gone. The model (like an `O_TRUNC` open + close
+/// of the same bytes) says the call succeeds. A mount bug, left for review.
+#[test]
+#[ignore = "mount bug: truncate(2) merged away answers ENOENT (FsCore::setattr)"]
+fn truncate_merged_into_a_photo_in_sets_succeeds() {
+    use Folder::*;
+    let ops = [
+        Op::Mkdir { set: 0 },
+        Op::Mkdir { set: 1 },
+        Op::Create {
+            dir: Set(0),
+            name: 0,
+            content: 3,
+        },
+        // a junk name: no merge at close
+        Op::Create {
+            dir: Set(1),
+            name: 4,
+            content: 3,
+        },
+        // renamed to a real name (still no merge), then out of its last
+        // set: back in the account folder as `b.jpg`
+        Op::Rename {
+            from: Set(1),
+            name: 4,
+            to: Set(1),
+            to_name: 1,
+        },
+        Op::Unlink {
+            dir: Set(1),
+            name: 1,
+        },
+        // same size: the bytes are unchanged, the photo is merged at finish
+        Op::Truncate {
+            dir: Root,
+            name: 1,
+            quarters: 4,
+        },
+    ];
+    let r = run_with(&ops, true);
+    assert!(r.is_ok(), "{r:?}");
+}
+
 // ----- the mount for scripts/posix-suite.sh -----------------------------------
 
 /// Not a test: `scripts/posix-suite.sh` runs it to get a mount in a temp
