@@ -3,7 +3,12 @@
 //! rmdir, mv of a set folder, setxattr with valid and invalid values, and
 //! writes into existing entries: overwrite with O_TRUNC, append, truncate)
 //! are applied to a real FUSE mount (through std::fs and libc on the
-//! mounted paths) and to the reference model in `model/reference.rs`. After
+//! mounted paths) and to the reference model in `model/reference.rs`;
+//! about 6% of the steps are instead changes made behind the mount's back
+//! by another connection to its catalog, as a running sync makes them
+//! (`Catalog::add_file`, `rename`, `unlink`, `mkdir`), after which the
+//! harness waits (bounded, 10 s, on the state of the tree) for the change
+//! watcher to show them. After
 //! every step the size `stat` gives for every name (before any listing
 //! refreshes it), the whole visible tree (names, kinds, sizes, bytes read
 //! through the mount, title/tags/privacy/source attributes) must equal the
@@ -34,6 +39,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
+use flickrfs::catalog::{Account, AddOutcome, Catalog, CatalogError, CollectionId, EntryName};
 use harness::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -79,12 +85,17 @@ struct Real {
     stuck: Vec<String>,
     /// Fail on such a name instead.
     strict_stuck: bool,
+    /// alice, as the catalog has her.
+    account: Account,
+    /// Another connection to the mount's catalog, as a running sync has:
+    /// `Op::External` changes go through it, behind the mount's back.
+    sync: Catalog,
 }
 
 impl Real {
     fn new(strict_dcache: bool) -> (Real, Model) {
         let w = World::new();
-        w.add_alice();
+        let account = w.add_alice();
         let cs = contents();
         let mut sources = Vec::new();
         for (i, &c) in SOURCES.iter().enumerate() {
@@ -98,8 +109,11 @@ impl Real {
         let m = w.mount_with(o);
         let acct = w.mnt.join("alice");
         let model = Model::new(cs, sources);
+        let sync = w.catalog();
         (
             Real {
+                account,
+                sync,
                 w,
                 m: Some(m),
                 acct,
@@ -116,6 +130,71 @@ impl Real {
         match f {
             Folder::Root => self.acct.clone(),
             Folder::Set(i) => self.acct.join(SETS[i]),
+        }
+    }
+
+    /// The collection of `f`, as the other connection finds it (None: no
+    /// such set).
+    fn collection(&self, f: Folder) -> Option<CollectionId> {
+        match f {
+            Folder::Root => Some(self.account.root),
+            Folder::Set(i) => self
+                .sync
+                .lookup_set(self.account.id, &EntryName::new(SETS[i]).expect("set name"))
+                .expect("lookup_set")
+                .map(|c| c.id),
+        }
+    }
+
+    /// Makes the change `e` through the other catalog connection, the very
+    /// call the mount makes for `e.as_op()` (`ln -s`: `add_file`, whose
+    /// `AlreadyInSets` the mount answers with `EEXIST`). `Err(None)`: not
+    /// attempted, a folder it names does not exist; `Err(Some(errno))`:
+    /// the catalog refused.
+    fn apply_external(&self, e: Ext, model: &Model) -> Result<(), Option<i32>> {
+        let name = |i: usize| EntryName::new(NAMES[i]).expect("entry name");
+        let coll = |f: Folder| self.collection(f).ok_or(None);
+        let refused = |e: CatalogError| Some(e.errno());
+        match e {
+            Ext::AddFile {
+                dir,
+                name: n,
+                source,
+            } => {
+                let c = coll(dir)?;
+                match self
+                    .sync
+                    .add_file(c, &name(n), &model.sources[source].0, None)
+                    .map_err(refused)?
+                {
+                    AddOutcome::AlreadyInSets { .. } => Err(Some(libc::EEXIST)),
+                    AddOutcome::NewPhoto(_) | AddOutcome::SamePhoto(_) => Ok(()),
+                }
+            }
+            Ext::Rename {
+                from,
+                name: n,
+                to,
+                to_name,
+            } => {
+                let (s, d) = (coll(from)?, coll(to)?);
+                self.sync
+                    .rename(s, &name(n), d, &name(to_name))
+                    .map(|_| ())
+                    .map_err(refused)
+            }
+            Ext::Unlink { dir, name: n } => {
+                let c = coll(dir)?;
+                self.sync.unlink(c, &name(n)).map(|_| ()).map_err(refused)
+            }
+            Ext::Mkdir { set } => self
+                .sync
+                .mkdir(
+                    self.account.id,
+                    &EntryName::new(SETS[set]).expect("set name"),
+                )
+                .map(|_| ())
+                .map_err(refused),
         }
     }
 
@@ -219,6 +298,7 @@ impl Real {
                 }
                 Ok(())
             }
+            Op::External(_) => unreachable!("run_with makes external changes itself"),
         }
     }
 
@@ -582,7 +662,7 @@ fn pick_write_target(rng: &mut StdRng, m: &Model) -> (Folder, usize) {
 fn gen_op(rng: &mut StdRng, m: &Model) -> Op {
     let name = |rng: &mut StdRng| rng.random_range(0..NAMES.len());
     let set = |rng: &mut StdRng| rng.random_range(0..SETS.len());
-    match rng.random_range(0..120) {
+    match rng.random_range(0..128) {
         0..=21 => Op::Create {
             dir: pick_folder(rng, m),
             name: name(rng),
@@ -645,6 +725,28 @@ fn gen_op(rng: &mut StdRng, m: &Model) -> Op {
                 quarters: rng.random_range(0..=4),
             }
         }
+        // about 6% of the steps: a change by another catalog connection
+        120..=127 => Op::External(match rng.random_range(0..10) {
+            0..=2 => Ext::AddFile {
+                dir: pick_folder(rng, m),
+                name: name(rng),
+                source: rng.random_range(0..SOURCES.len()),
+            },
+            3..=6 => {
+                let (from, n) = pick_entry(rng, m);
+                Ext::Rename {
+                    from,
+                    name: n,
+                    to: pick_folder(rng, m),
+                    to_name: name(rng),
+                }
+            }
+            7..=8 => {
+                let (dir, n) = pick_entry(rng, m);
+                Ext::Unlink { dir, name: n }
+            }
+            _ => Ext::Mkdir { set: set(rng) },
+        }),
         _ => {
             let (dir, n) = pick_entry(rng, m);
             let attr = match rng.random_range(0..3) {
@@ -703,7 +805,16 @@ struct Stats {
     merged: usize,
     stale: Vec<String>,
     stuck: Vec<String>,
+    /// Changes made by another catalog connection (`Op::External`) that
+    /// succeeded, and the longest wait for the mount to show one.
+    external: usize,
+    external_wait_max: Duration,
 }
+
+/// How long the mount may take to show a change another connection made
+/// (its change watcher polls every 20 ms in this test): generous, so that
+/// only a change never shown fails, not a slow machine.
+const EXTERNAL_WAIT: Duration = Duration::from_secs(10);
 
 /// Runs `ops` on a fresh mount and model, checking after every step;
 /// strict about stale names unless `FLICKRFS_MODEL_LENIENT=1`.
@@ -740,19 +851,49 @@ fn run_with(ops: &[Op], strict: bool) -> Result<Stats, Failure> {
             continue;
         }
         let before = real.default_files();
-        let got = real.apply(op, &model);
-        let want = model.apply(op);
-        match (&want, &got) {
-            (Ok(_), Ok(())) => stats.ok += 1,
-            (Err(w), Err(g)) if w == g => stats.errors += 1,
-            _ => {
-                return Err(fail(format!(
-                    "{op:?}: mount answered {}, model {}",
-                    show(got.map(|_| ())),
-                    show(want.map(|_| ()))
-                )))
+        let mut external_done = false;
+        let want = if let Op::External(e) = op {
+            // another connection changes the catalog: a refusal is only
+            // checked to be one (`Err(None)`: a folder it names is missing,
+            // nothing to call)
+            let got = real.apply_external(e, &model);
+            let want = model.apply(op);
+            match (&want, &got) {
+                (Ok(_), Ok(())) => {
+                    stats.ok += 1;
+                    stats.external += 1;
+                    external_done = true;
+                }
+                (Err(_), Err(_)) => stats.errors += 1,
+                _ => {
+                    return Err(fail(format!(
+                        "{op:?}: catalog answered {}, model {}",
+                        match got {
+                            Ok(()) => "Ok".to_string(),
+                            Err(None) => "(not attempted: no such folder)".to_string(),
+                            Err(Some(e)) => show(Err(e)),
+                        },
+                        show(want.map(|_| ()))
+                    )))
+                }
             }
-        }
+            want
+        } else {
+            let got = real.apply(op, &model);
+            let want = model.apply(op);
+            match (&want, &got) {
+                (Ok(_), Ok(())) => stats.ok += 1,
+                (Err(w), Err(g)) if w == g => stats.errors += 1,
+                _ => {
+                    return Err(fail(format!(
+                        "{op:?}: mount answered {}, model {}",
+                        show(got.map(|_| ())),
+                        show(want.map(|_| ()))
+                    )))
+                }
+            }
+            want
+        };
         let after = real.default_files();
         let new: Vec<PathBuf> = after.difference(&before).cloned().collect();
         let effect = want.unwrap_or_default();
@@ -800,6 +941,25 @@ fn run_with(ops: &[Op], strict: bool) -> Result<Stats, Failure> {
         }
         if let Some(ph) = model.photos.values().find(|p| p.path.is_none()) {
             return Err(fail(format!("model photo without a path: {ph:?}")));
+        }
+        if external_done {
+            // The mount learns of the change through its change watcher
+            // (SEMANTICS.md "Cache coherence"): wait, bounded, until the
+            // whole tree agrees with the model (a state, not a delay), then
+            // compare once more below and fail with what still differs.
+            let t = Instant::now();
+            let caught_up = eventually(EXTERNAL_WAIT, || {
+                real.check(&model, &keep, &sources).is_ok()
+            });
+            let waited = t.elapsed();
+            stats.external_wait_max = stats.external_wait_max.max(waited);
+            if !caught_up {
+                real.check(&model, &keep, &sources).map_err(|m| {
+                    fail(format!(
+                        "after {op:?}, {waited:?} for the change watcher: {m}"
+                    ))
+                })?;
+            }
         }
         real.check(&model, &keep, &sources)
             .map_err(|m| fail(format!("after {op:?}: {m}")))?;
@@ -925,6 +1085,8 @@ fn random_operations_match_the_model() {
         total.merged += s.merged;
         total.stale.extend(s.stale);
         total.stuck.extend(s.stuck);
+        total.external += s.external;
+        total.external_wait_max = total.external_wait_max.max(s.external_wait_max);
     }
     eprintln!(
         "model: {} ops succeeded, {} failed as the model said, {} skipped, {} stale dentries, in {:?}",
@@ -937,6 +1099,10 @@ fn random_operations_match_the_model() {
     eprintln!(
         "model: writes into existing entries: {} in place, {} copied first (copy-on-write), {} merged at close",
         total.in_place, total.copied, total.merged
+    );
+    eprintln!(
+        "model: {} changes made by another catalog connection, shown by the mount after at most {:?}",
+        total.external, total.external_wait_max
     );
     for s in total.stale.iter().take(5) {
         eprintln!("  stale for a while: {s}");
@@ -1264,6 +1430,129 @@ fn writes_into_existing_entries() {
         stats.in_place >= 5 && stats.copied >= 3 && stats.merged >= 3 && stats.errors == 5,
         "{stats:?}"
     );
+}
+
+/// Changes by another catalog connection (a sync), one case of each (the
+/// random run reaches them too, but not every kind on every seed), each
+/// after the kernel has cached the names and listings it touches: a new
+/// photo in a set, a move into a set (leaves the account folder), a new
+/// set, a move to the account folder (out of its sets, a new title), a
+/// user's file with the content of a photo (one more name of it), leaving
+/// the last set (back in the account folder), an editor-save rename over
+/// an entry (the destination takes the source's content: a new size), and
+/// a delete of one of two names.
+#[test]
+fn changes_by_another_connection() {
+    use Folder::*;
+    let ops = [
+        Op::Mkdir { set: 0 },
+        Op::Create {
+            dir: Root,
+            name: 0,
+            content: 0,
+        },
+        Op::External(Ext::AddFile {
+            dir: Set(0),
+            name: 1,
+            source: 1,
+        }),
+        Op::External(Ext::Rename {
+            from: Root,
+            name: 0,
+            to: Set(0),
+            to_name: 2,
+        }),
+        Op::External(Ext::Mkdir { set: 1 }),
+        Op::External(Ext::Rename {
+            from: Set(0),
+            name: 2,
+            to: Root,
+            to_name: 6,
+        }),
+        Op::External(Ext::AddFile {
+            dir: Root,
+            name: 0,
+            source: 0,
+        }),
+        Op::External(Ext::Unlink {
+            dir: Set(0),
+            name: 1,
+        }),
+        Op::Create {
+            dir: Set(1),
+            name: 0,
+            content: 3,
+        },
+        Op::External(Ext::AddFile {
+            dir: Set(1),
+            name: 5,
+            source: 2,
+        }),
+        Op::External(Ext::Rename {
+            from: Set(1),
+            name: 5,
+            to: Set(1),
+            to_name: 0,
+        }),
+        Op::External(Ext::Unlink { dir: Root, name: 0 }),
+        // refused: the name is taken; the set is missing
+        Op::External(Ext::Mkdir { set: 0 }),
+        Op::External(Ext::Unlink {
+            dir: Set(2),
+            name: 0,
+        }),
+    ];
+    let stats = run_with(&ops, true).unwrap_or_else(|f| panic!("{f:?}"));
+    assert!(stats.external == 9 && stats.errors == 2, "{stats:?}");
+}
+
+/// Found by seed 12 of 30 once the generator also made external changes
+/// (shrunk by hand to this list, which has none): `truncate(2)` of an
+/// account-folder entry whose new bytes are those of a photo in sets merges
+/// it into that photo (`finish_write`), so the entry vanishes, as the model
+/// says; the mount then answers the `truncate` with `ENOENT`, because
+/// `FsCore::setattr` replies with `getattr_fh` of the inode after
+/// `finish`, whose entry is gone. The model (like an `O_TRUNC` open + close
+/// of the same bytes) says the call succeeds. A mount bug, left for review.
+#[test]
+#[ignore = "mount bug: truncate(2) merged away answers ENOENT (FsCore::setattr)"]
+fn truncate_merged_into_a_photo_in_sets_succeeds() {
+    use Folder::*;
+    let ops = [
+        Op::Mkdir { set: 0 },
+        Op::Mkdir { set: 1 },
+        Op::Create {
+            dir: Set(0),
+            name: 0,
+            content: 3,
+        },
+        // a junk name: no merge at close
+        Op::Create {
+            dir: Set(1),
+            name: 4,
+            content: 3,
+        },
+        // renamed to a real name (still no merge), then out of its last
+        // set: back in the account folder as `b.jpg`
+        Op::Rename {
+            from: Set(1),
+            name: 4,
+            to: Set(1),
+            to_name: 1,
+        },
+        Op::Unlink {
+            dir: Set(1),
+            name: 1,
+        },
+        // same size: the bytes are unchanged, the photo is merged at finish
+        Op::Truncate {
+            dir: Root,
+            name: 1,
+            quarters: 4,
+        },
+    ];
+    let r = run_with(&ops, true);
+    assert!(r.is_ok(), "{r:?}");
 }
 
 // ----- the mount for scripts/posix-suite.sh -----------------------------------

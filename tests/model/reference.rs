@@ -52,6 +52,19 @@
 //!   unreferenced;
 //! - written bytes are media when they start with a JPEG head
 //!   (`media::sniff`, for the only media kind this test writes).
+//!
+//! Changes made by another catalog connection while mounted (`Op::External`,
+//! what a running sync does; SEMANTICS.md "Cache coherence"): each is the
+//! catalog call the mount itself makes for one file operation, so the model
+//! applies that operation's rule and no other (`Ext::as_op`):
+//! `Catalog::add_file` of a user's file = `ln -s` (`FsCore::symlink`; its
+//! `AlreadyInSets` is the mount's `EEXIST`), `Catalog::rename` = `mv` of a
+//! file (`FsCore::rename`), `Catalog::unlink` = `rm` (`FsCore::unlink`),
+//! `Catalog::mkdir` = `mkdir` in the account folder (`FsCore::mkdir`). A
+//! refusal is only checked to be one (path errnos such as `ENOTDIR` are the
+//! kernel's, not the catalog's). The mount must show the change once its
+//! change watcher has run: the harness waits (bounded, 10 s) until the whole
+//! tree agrees, then compares as after any step.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -192,6 +205,58 @@ pub enum Op {
         name: usize,
         quarters: usize,
     },
+    /// A change made by another catalog connection (what a running sync
+    /// does) while the mount is up; see [`Ext`].
+    External(Ext),
+}
+
+/// A change another connection makes to the catalog, not through the
+/// mount. Each is the very catalog call the mount makes for the file
+/// operation [`Ext::as_op`] names, so the model applies that operation's
+/// rule: `Catalog::add_file` of a user's file is what `ln -s` does
+/// (`FsCore::symlink`), `Catalog::rename` what `mv` of a file does,
+/// `Catalog::unlink` what `rm` does, `Catalog::mkdir` what `mkdir` does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ext {
+    /// `Catalog::add_file(dir, name, user's file #source)`.
+    AddFile {
+        dir: Folder,
+        name: usize,
+        source: usize,
+    },
+    /// `Catalog::rename(from, name, to, to_name)` (within or across folders).
+    Rename {
+        from: Folder,
+        name: usize,
+        to: Folder,
+        to_name: usize,
+    },
+    /// `Catalog::unlink(dir, name)`.
+    Unlink { dir: Folder, name: usize },
+    /// `Catalog::mkdir(account, SETS[set])`.
+    Mkdir { set: usize },
+}
+
+impl Ext {
+    /// The file operation whose catalog call this is.
+    pub fn as_op(self) -> Op {
+        match self {
+            Ext::AddFile { dir, name, source } => Op::Symlink { dir, name, source },
+            Ext::Rename {
+                from,
+                name,
+                to,
+                to_name,
+            } => Op::Rename {
+                from,
+                name,
+                to,
+                to_name,
+            },
+            Ext::Unlink { dir, name } => Op::Unlink { dir, name },
+            Ext::Mkdir { set } => Op::Mkdir { set },
+        }
+    }
 }
 
 /// Bytes `Op::Append` adds: a JPEG start (appended to an empty entry it
@@ -886,6 +951,10 @@ impl Model {
                 let c = self.intern(bytes);
                 Ok(self.rewrite(p, c))
             }
+            // the same rule as the file operation making the same call; an
+            // errno here only says "refused" (the harness checks no more:
+            // the kernel's path errnos do not apply to a catalog call)
+            Op::External(e) => self.apply(e.as_op()),
         }
     }
 
@@ -898,6 +967,7 @@ impl Model {
             Op::RenameSet { set, .. } => {
                 !self.sets.contains_key(&set) && self.root.contains_key(SETS[set])
             }
+            Op::External(e) => self.skips(e.as_op()),
             _ => false,
         }
     }
