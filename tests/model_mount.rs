@@ -1513,9 +1513,8 @@ fn changes_by_another_connection() {
 /// says; the mount then answers the `truncate` with `ENOENT`, because
 /// `FsCore::setattr` replies with `getattr_fh` of the inode after
 /// `finish`, whose entry is gone. The model (like an `O_TRUNC` open + close
-/// of the same bytes) says the call succeeds. A mount bug, left for review.
+/// of the same bytes) says the call succeeds; fixed in `FsCore::setattr`.
 #[test]
-#[ignore = "mount bug: truncate(2) merged away answers ENOENT (FsCore::setattr)"]
 fn truncate_merged_into_a_photo_in_sets_succeeds() {
     use Folder::*;
     let ops = [
