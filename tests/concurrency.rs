@@ -358,34 +358,11 @@ fn errnos(stderr: &str) -> Vec<String> {
         .collect()
 }
 
-/// Files under `dir` (recursively): relative path → bytes' sha1.
-fn tree(dir: &Path) -> BTreeMap<PathBuf, String> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let p = e.path();
-            let Ok(ft) = e.file_type() else { continue };
-            if ft.is_dir() {
-                stack.push(p);
-            } else if ft.is_file() {
-                let bytes = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-                let rel = p.strip_prefix(dir).unwrap_or(&p).to_path_buf();
-                out.insert(rel, sha1_hex(&bytes));
-            }
-        }
-    }
-    out
-}
-
 /// The mount's view of the account: folder ("" for the root) → sha1s.
 fn mount_view(acct: &Path) -> BTreeMap<String, BTreeSet<String>> {
     let mut view: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     view.insert(String::new(), BTreeSet::new());
-    for (rel, sum) in tree(acct) {
+    for (rel, sum) in tree_sums(acct) {
         let comps: Vec<_> = rel.components().collect();
         let folder = match comps.len() {
             1 => String::new(),
@@ -448,7 +425,7 @@ fn flickr_view(w: &World) -> (BTreeMap<String, BTreeSet<String>>, BTreeMap<Strin
 /// Returns the number of duplicates found online (0 when it passes).
 fn assert_converged(w: &World, exempt: &BTreeSet<String>) {
     let local = mount_view(&w.acct());
-    let names: Vec<String> = tree(&w.acct())
+    let names: Vec<String> = tree_sums(&w.acct())
         .into_iter()
         .map(|(p, s)| {
             let len = std::fs::metadata(w.acct().join(&p))
@@ -806,7 +783,7 @@ fn scenario(sc: &Scenario) -> Figures {
     figs.duplicates = counts.values().filter(|n| **n > 1).map(|n| n - 1).sum();
     // Nothing lost: every copied file is in the default folder with its bytes,
     // and in the mount; every photo that was online still is.
-    let stored: BTreeSet<String> = tree(&w.default_folder).into_values().collect();
+    let stored: BTreeSet<String> = tree_sums(&w.default_folder).into_values().collect();
     let shown: BTreeSet<String> = mount_view(&w.acct()).into_values().flatten().collect();
     for (name, sum) in &copied {
         if !stored.contains(sum) || !shown.contains(sum) {
@@ -1116,7 +1093,7 @@ fn crash_scenario(with_half: bool) {
         .collect();
     assert_converged(&w, &exempt);
     // Nothing lost: every completed copy is intact, in the mount and stored.
-    let stored: BTreeSet<String> = tree(&w.default_folder).into_values().collect();
+    let stored: BTreeSet<String> = tree_sums(&w.default_folder).into_values().collect();
     for n in &completed {
         let sum = sha1_hex(&std::fs::read(w.photos.join(n)).expect("original"));
         assert!(stored.contains(&sum), "{n} is not in the default folder");

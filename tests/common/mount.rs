@@ -8,15 +8,16 @@
 
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+#[path = "proc.rs"]
+mod proc;
+
 use flickrfs::catalog::{Account, Catalog, Collection, EntryName};
 use flickrfs::fs::{spawn_mount, MountHandle, MountOptions, SyncHook};
 use flickrfs::model::Nsid;
-use sha1::{Digest, Sha1};
 
 pub struct World {
     pub tmp: Root,
@@ -266,34 +267,9 @@ pub fn jpeg_bytes(len: usize, seed: u64) -> Vec<u8> {
     v
 }
 
-pub fn sha1_of(p: &Path) -> String {
-    let bytes = std::fs::read(p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()));
-    let mut h = Sha1::new();
-    h.update(&bytes);
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Checksums of every file under `dir` (relative path → sha1).
-pub fn tree_sums(dir: &Path) -> BTreeMap<PathBuf, String> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let p = e.path();
-            let Ok(ft) = e.file_type() else { continue };
-            if ft.is_dir() {
-                stack.push(p);
-            } else if ft.is_file() {
-                let rel = p.strip_prefix(dir).unwrap_or(&p).to_path_buf();
-                out.insert(rel, sha1_of(&p));
-            }
-        }
-    }
-    out
-}
+// not every test that includes this harness uses them
+#[allow(unused_imports)]
+pub use proc::{sha1_of, tree_sums};
 
 /// Poll `f` until it returns true or `timeout` passes.
 pub fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {

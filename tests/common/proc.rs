@@ -3,7 +3,8 @@
 //! JPEGs, a seeded RNG, and the demo's minimal browser for the OAuth page.
 #![allow(dead_code)]
 
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -65,6 +66,34 @@ pub fn sha1_hex(bytes: &[u8]) -> String {
     let mut h = Sha1::new();
     h.update(bytes);
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The sha1 of the file at `p`.
+pub fn sha1_of(p: &Path) -> String {
+    let bytes = std::fs::read(p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()));
+    sha1_hex(&bytes)
+}
+
+/// Checksums of every file under `dir` (relative path → sha1).
+pub fn tree_sums(dir: &Path) -> BTreeMap<PathBuf, String> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            let Ok(ft) = e.file_type() else { continue };
+            if ft.is_dir() {
+                stack.push(p);
+            } else if ft.is_file() {
+                let rel = p.strip_prefix(dir).unwrap_or(&p).to_path_buf();
+                out.insert(rel, sha1_of(&p));
+            }
+        }
+    }
+    out
 }
 
 /// A real JPEG (decodable) of seeded noise, `side`×`side` pixels.
