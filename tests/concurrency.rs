@@ -89,11 +89,7 @@ impl World {
 
     /// `flickrfs ARGS` under the deadline.
     fn flickrfs(&self, args: &[&str], deadline: Duration) -> Output {
-        run(
-            self.cmd(args),
-            &format!("flickrfs {}", args.join(" ")),
-            deadline,
-        )
+        run_flickrfs(&self.home, args, deadline)
     }
 
     /// Adds `alice` through `flickrfs account add` and the real OAuth dance.

@@ -128,11 +128,7 @@ impl World {
     }
 
     fn flickrfs(&self, args: &[&str], deadline: Duration) -> Output {
-        run(
-            self.cmd(args),
-            &format!("flickrfs {}", args.join(" ")),
-            deadline,
-        )
+        run_flickrfs(&self.home, args, deadline)
     }
 
     /// `config set alice default_folder DIR`, then `account add` through

@@ -148,6 +148,15 @@ pub fn flickrfs_cmd(home: &Path, args: &[&str]) -> Command {
     c
 }
 
+/// `flickrfs ARGS` with `home` as HOME, under `deadline`.
+pub fn run_flickrfs(home: &Path, args: &[&str], deadline: Duration) -> Output {
+    run(
+        flickrfs_cmd(home, args),
+        &format!("flickrfs {}", args.join(" ")),
+        deadline,
+    )
+}
+
 /// `config set alice default_folder DIR`, then `flickrfs account add`
 /// through the real OAuth dance, the emulator approving on its own.
 pub fn add_account_via_cli(
