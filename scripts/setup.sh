@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(fuse3 attr rsync pkg-config libssl-dev python3 ca-certificates)
+packages=(fuse3 attr rsync pkg-config libssl-dev python3 ca-certificates sqlite3 libglib2.0-bin)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -57,6 +57,10 @@ pub enum CatalogError {
         found: i64,
         known: i64,
     },
+    /// The catalog file is somewhere SQLite cannot keep it safe (a network
+    /// filesystem, several hard links).
+    #[error("refusing to open the catalog {path}: {reason}")]
+    UnsafeLocation { path: PathBuf, reason: String },
     /// Opening or creating the catalog file itself failed.
     #[error("opening catalog {path}: {source}")]
     Open {
@@ -93,7 +97,9 @@ impl CatalogError {
                 }
                 _ => libc::EIO,
             },
-            CatalogError::TooNew { .. } | CatalogError::Open { .. } => libc::EIO,
+            CatalogError::TooNew { .. }
+            | CatalogError::Open { .. }
+            | CatalogError::UnsafeLocation { .. } => libc::EIO,
         }
     }
 

@@ -17,6 +17,7 @@
 //! at least one photoset is not.
 
 mod error;
+mod file;
 pub mod names;
 mod ops;
 mod query;
@@ -35,6 +36,7 @@ use rusqlite::Connection;
 use store::Ctx;
 
 pub use error::{CatalogError, Result};
+pub use file::{live_connections, CatalogConnection, LiveToken};
 pub use names::EntryName;
 pub use types::*;
 pub use xattr::{format_tags, parse_tags, Xattr};
@@ -45,6 +47,7 @@ pub const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 /// One connection to the catalog file. Not `Sync`: open one per thread.
 pub struct Catalog {
     conn: Connection,
+    _live: file::LiveToken,
     path: PathBuf,
 }
 
@@ -57,28 +60,9 @@ impl std::fmt::Debug for Catalog {
 impl Catalog {
     /// Opens (creating it with mode 0600 if needed) the catalog at `path`,
     /// sets WAL, foreign keys and the busy timeout, and migrates the schema.
+    /// The file is only ever opened through SQLite ([`CatalogConnection`]).
     pub fn open(path: &Path) -> Result<Catalog> {
-        use std::os::unix::fs::OpenOptionsExt;
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| CatalogError::Open {
-                path: path.to_path_buf(),
-                source,
-            })?;
-        }
-        // Create the file ourselves so that it is private from the start;
-        // SQLite gives its -wal and -shm files the same mode.
-        std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(path)
-            .map_err(|source| CatalogError::Open {
-                path: path.to_path_buf(),
-                source,
-            })?;
-        let mut conn = Connection::open(path).ctx(&format!("opening {}", path.display()))?;
+        let CatalogConnection { mut conn, _live } = CatalogConnection::open(path)?;
         conn.busy_timeout(BUSY_TIMEOUT)
             .ctx("setting the busy timeout")?;
         let mode: String = conn
@@ -94,6 +78,7 @@ impl Catalog {
         schema::migrate(&mut conn, path)?;
         Ok(Catalog {
             conn,
+            _live,
             path: path.to_path_buf(),
         })
     }

@@ -614,6 +614,14 @@ mod daemon {
         }
         // SAFETY: the fds were just created and are owned here.
         let (rd, wr) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        // A catalog connection carried across fork() would share its POSIX
+        // locks with the parent and corrupt the WAL: the child opens its own.
+        let open = crate::catalog::live_connections();
+        if open > 0 {
+            return Err(MountError::Daemon(format!(
+                "{open} catalog connection(s) open before daemonising; the daemon must open its own"
+            )));
+        }
         // SAFETY: fork in a process that has not started threads yet
         // (mount() is called before any thread is spawned).
         let pid = unsafe { libc::fork() };

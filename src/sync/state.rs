@@ -22,12 +22,17 @@ use crate::model::{Granularity, GroupId, PhotoId, SetId, TakenAt, Visibility};
 
 /// Why the sync's state could not be read or written.
 #[derive(Debug, thiserror::Error)]
-#[error("sync state in {path}: {what}: {source}")]
-pub struct StateError {
-    pub path: String,
-    pub what: &'static str,
-    #[source]
-    pub source: rusqlite::Error,
+pub enum StateError {
+    #[error("sync state in {path}: {what}: {source}")]
+    Db {
+        path: String,
+        what: &'static str,
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The catalog file could not be opened safely.
+    #[error(transparent)]
+    Open(#[from] crate::catalog::CatalogError),
 }
 
 const SCHEMA: &str = r#"
@@ -241,6 +246,7 @@ pub struct Cached {
 /// A connection to the sync's tables.
 pub struct SyncStore {
     conn: Connection,
+    _live: crate::catalog::LiveToken,
     path: String,
 }
 
@@ -250,18 +256,20 @@ impl SyncStore {
         let path = catalog_path.display().to_string();
         let err = |what: &'static str| {
             let path = path.clone();
-            move |source| StateError { path, what, source }
+            move |source| StateError::Db { path, what, source }
         };
-        let conn = Connection::open(catalog_path).map_err(err("opening"))?;
+        // Through the catalog's one way in, never a descriptor of its own.
+        let crate::catalog::CatalogConnection { conn, _live } =
+            crate::catalog::CatalogConnection::open(catalog_path)?;
         conn.busy_timeout(Duration::from_secs(30))
             .map_err(err("setting the busy timeout"))?;
         conn.execute_batch(SCHEMA)
             .map_err(err("creating the sync tables"))?;
-        Ok(SyncStore { conn, path })
+        Ok(SyncStore { conn, _live, path })
     }
 
     fn err(&self, what: &'static str) -> impl FnOnce(rusqlite::Error) -> StateError + '_ {
-        move |source| StateError {
+        move |source| StateError::Db {
             path: self.path.clone(),
             what,
             source,
@@ -409,7 +417,7 @@ impl SyncStore {
         let path = self.path.clone();
         let e = |what: &'static str| {
             let path = path.clone();
-            move |source| StateError { path, what, source }
+            move |source| StateError::Db { path, what, source }
         };
         let tx = self
             .conn
@@ -504,7 +512,7 @@ impl SyncStore {
         let path = self.path.clone();
         let e = |what: &'static str| {
             let path = path.clone();
-            move |source| StateError { path, what, source }
+            move |source| StateError::Db { path, what, source }
         };
         let tx = self
             .conn
