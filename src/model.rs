@@ -332,3 +332,83 @@ mod tests {
         assert!(TakenAt::parse("not a date at all!!").is_none());
     }
 }
+
+/// Flickr's limits on a photo's text, checked where a value enters flickrfs
+/// (`setfattr`, the review's edits) so that no sync ever sends one Flickr
+/// refuses. Each check says what is wrong in one short line, never
+/// echoing the (possibly huge) value.
+pub mod limits {
+    /// Flickr keeps at most 75 tags per photo (machine tags included).
+    pub const FLICKR_MAX_TAGS: usize = 75;
+    /// One of them is flickrfs's `flickrfs:sha1=` checksum machine tag.
+    pub const MAX_TAGS: usize = FLICKR_MAX_TAGS - 1;
+    /// Characters in a title (Flickr's title field).
+    pub const MAX_TITLE_CHARS: usize = 255;
+    /// Bytes of a description (Flickr's description field).
+    pub const MAX_DESCRIPTION_BYTES: usize = 65_535;
+    /// Characters in one tag.
+    pub const MAX_TAG_CHARS: usize = 255;
+
+    pub fn check_title(title: &str) -> Result<(), String> {
+        let n = title.chars().count();
+        if n > MAX_TITLE_CHARS {
+            return Err(format!(
+                "a title of {n} characters; Flickr keeps at most {MAX_TITLE_CHARS}"
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn check_description(description: &str) -> Result<(), String> {
+        let n = description.len();
+        if n > MAX_DESCRIPTION_BYTES {
+            return Err(format!(
+                "a description of {n} bytes; Flickr keeps at most {MAX_DESCRIPTION_BYTES}"
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn check_tags<S: AsRef<str>>(tags: &[S]) -> Result<(), String> {
+        if tags.len() > MAX_TAGS {
+            return Err(format!(
+                "{} tags; Flickr keeps at most {FLICKR_MAX_TAGS} per photo, one of them \
+                 flickrfs's checksum tag, so at most {MAX_TAGS}",
+                tags.len()
+            ));
+        }
+        if let Some(t) = tags
+            .iter()
+            .map(AsRef::as_ref)
+            .find(|t| t.chars().count() > MAX_TAG_CHARS)
+        {
+            let start: String = t.chars().take(20).collect();
+            return Err(format!(
+                "the tag \"{start}…\" has {} characters; Flickr keeps at most {MAX_TAG_CHARS}",
+                t.chars().count()
+            ));
+        }
+        Ok(())
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn limits_accept_the_edge_and_refuse_one_more_without_echoing_the_value() {
+            assert!(check_title(&"é".repeat(MAX_TITLE_CHARS)).is_ok());
+            let e = check_title(&"x".repeat(MAX_TITLE_CHARS + 1)).unwrap_err();
+            assert!(e.contains("256 characters"), "{e}");
+            assert!(check_description(&"d".repeat(MAX_DESCRIPTION_BYTES)).is_ok());
+            assert!(check_description(&"d".repeat(MAX_DESCRIPTION_BYTES + 1)).is_err());
+            let tags: Vec<String> = (0..MAX_TAGS).map(|i| format!("t{i}")).collect();
+            assert!(check_tags(&tags).is_ok());
+            let many: Vec<String> = (0..8000).map(|i| format!("tag{i}")).collect();
+            let e = check_tags(&many).unwrap_err();
+            assert!(e.len() < 200 && e.starts_with("8000 tags"), "{e}");
+            let e = check_tags(&["y".repeat(10_000)]).unwrap_err();
+            assert!(e.len() < 200, "{e}");
+        }
+    }
+}

@@ -716,3 +716,105 @@ async fn odd_reply_shapes_give_errors_or_safe_values_never_a_hang() {
     }
     eprintln!("odd shapes: {outcomes:#?}");
 }
+
+fn set_xattr(p: &Path, name: &str, value: &[u8]) -> Result<(), i32> {
+    let path = std::ffi::CString::new(p.as_os_str().as_bytes()).expect("path");
+    let name = std::ffi::CString::new(name).expect("name");
+    // SAFETY: valid C strings and a value buffer of the given length.
+    let rc = unsafe {
+        libc::setxattr(
+            path.as_ptr(),
+            name.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(-1))
+    }
+}
+
+#[test]
+fn metadata_over_flickrs_limits_is_refused_with_einval_and_one_short_status_line() {
+    use flickrfs::model::limits;
+    let w = World::new();
+    w.store_account();
+    let log = w.root.join("logs/mount.log");
+    std::fs::create_dir_all(log.parent().unwrap()).unwrap();
+    let m = w.mount(&[], &log);
+    let acct = w.mnt.join("alice");
+    wait_until("the account folder", || acct.is_dir());
+    let photo = acct.join("x.jpg");
+    std::fs::write(&photo, jpeg(7)).expect("cp");
+
+    let tags = |n: usize| -> Vec<u8> {
+        (0..n)
+            .map(|i| format!("tag{i}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+            .into_bytes()
+    };
+    let over: Vec<(&str, Vec<u8>)> = vec![
+        ("user.flickr.tags", tags(8000)),
+        ("user.flickr.tags", tags(limits::MAX_TAGS + 1)),
+        ("user.flickr.tags", vec![b'z'; limits::MAX_TAG_CHARS + 1]),
+        (
+            "user.flickr.title",
+            "é".repeat(limits::MAX_TITLE_CHARS + 1).into_bytes(),
+        ),
+        (
+            "user.flickr.description",
+            vec![b'd'; limits::MAX_DESCRIPTION_BYTES + 1],
+        ),
+    ];
+    for (name, value) in &over {
+        assert_eq!(
+            set_xattr(&photo, name, value),
+            Err(libc::EINVAL),
+            "{name} with {} bytes",
+            value.len()
+        );
+    }
+    // At the limit: accepted.
+    set_xattr(&photo, "user.flickr.tags", &tags(limits::MAX_TAGS)).expect("74 tags");
+    set_xattr(
+        &photo,
+        "user.flickr.title",
+        "é".repeat(limits::MAX_TITLE_CHARS).as_bytes(),
+    )
+    .expect("255 characters");
+
+    let status = std::fs::read_to_string(w.mnt.join(".flickrfs/status")).expect("status");
+    for needle in [
+        "8000 tags",
+        "75 tags",
+        "characters; Flickr keeps at most 255",
+        "a description of 65536 bytes",
+    ] {
+        assert!(
+            status.contains(needle),
+            "no {needle:?} in the status:\n{status}"
+        );
+    }
+    for line in status.lines() {
+        assert!(
+            line.len() < 400,
+            "a status line of {} bytes echoes the value: {}…",
+            line.len(),
+            &line[..120]
+        );
+    }
+    let out = std::process::Command::new("getfattr")
+        .args(["--only-values", "-n", "user.flickr.tags"])
+        .arg(&photo)
+        .output()
+        .expect("getfattr");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).split(' ').count(),
+        limits::MAX_TAGS
+    );
+    m.stop();
+}

@@ -581,3 +581,76 @@ fn twenty_percent_faults_still_converge_to_the_same_end_state() {
         }
     }
 }
+
+#[test]
+fn a_value_flickr_refuses_is_reported_once_and_not_sent_again_until_it_changes() {
+    let w = world(false);
+    add_local(&w, w.root, "Tagged.jpg", &jpeg([1, 2, 3]));
+    sync(&w);
+    let photo = w.cat.list(w.root).expect("root")[0].photo;
+    // 8,000 tags, as a catalog written before the limits were checked on
+    // setfattr held them (setfattr now answers EINVAL).
+    let mut meta = w.cat.photo(photo).expect("photo").meta;
+    meta.tags = Some((0..8000).map(|i| format!("tag{i}")).collect());
+    w.cat.set_meta(photo, &meta).expect("set meta");
+
+    let first = try_sync_with(&w, &opts()).expect("sync");
+    let failed = &first.executed.as_ref().expect("executed").failed;
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    let line = format!("{} {}", failed[0].0, failed[0].1);
+    assert!(line.contains("Maximum number of tags"), "{line}");
+    assert!(
+        line.len() < 600,
+        "the report repeats the value ({} bytes): {}…",
+        line.len(),
+        &line[..200]
+    );
+    let problems: Vec<_> = w
+        .cat
+        .problems(Some(w.account))
+        .expect("problems")
+        .into_iter()
+        .filter(|p| p.photo == Some(photo))
+        .collect();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].message.contains("not sent again"),
+        "{}",
+        problems[0].message
+    );
+
+    // Neither a dry run nor a sync plans it again, and nothing is lost.
+    let dry = try_sync_with(
+        &w,
+        &SyncOptions {
+            dry_run: true,
+            ..opts()
+        },
+    )
+    .expect("dry run");
+    assert!(dry.plan.is_empty(), "{}", dry.plan);
+    let again = sync(&w);
+    assert!(again.plan.is_empty(), "{}", again.plan);
+    assert_eq!(
+        w.cat
+            .photo(photo)
+            .expect("photo")
+            .meta
+            .tags
+            .map(|t| t.len()),
+        Some(8000),
+        "the user's value stays in the catalog"
+    );
+
+    // A value Flickr accepts goes up at the next sync.
+    meta.tags = Some(vec!["garden".into(), "summer light".into()]);
+    w.cat.set_meta(photo, &meta).expect("set meta");
+    let fixed = sync(&w);
+    assert_eq!(fixed.plan.actions.len(), 1, "{}", fixed.plan);
+    let online = w.emu.photos(&w.nsid);
+    assert!(
+        online[0].tags.iter().any(|t| t == "garden"),
+        "{:?}",
+        online[0].tags
+    );
+}

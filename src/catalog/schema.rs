@@ -8,7 +8,7 @@ use rusqlite::Connection;
 use super::error::{CatalogError, Result};
 
 /// The schema version this code writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 const V1: &str = r#"
 CREATE TABLE meta (
@@ -136,8 +136,19 @@ CREATE TABLE changes (
 CREATE INDEX changes_generation ON changes(generation);
 "#;
 
+/// Values of a photo's fields that Flickr refused (by a digest of the
+/// value): not sent again until the value changes.
+const V2: &str = r#"
+CREATE TABLE refused_edits (
+    photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+    field    TEXT NOT NULL,
+    digest   TEXT NOT NULL,
+    PRIMARY KEY (photo_id, field)
+) WITHOUT ROWID;
+"#;
+
 /// The migrations, index `i` bringing version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1];
+const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// Brings the schema to [`SCHEMA_VERSION`], one migration per version, each
 /// in its own transaction.

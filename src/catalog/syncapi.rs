@@ -627,6 +627,58 @@ impl Catalog {
         })
     }
 
+    /// Flickr refused these values of `photo`'s fields (`refused`: field and
+    /// a digest of the value): they are reported once, with `message`, and
+    /// not sent again until the value changes ([`Catalog::refused_edits`]).
+    pub fn record_refused_edit(
+        &self,
+        account: AccountId,
+        photo: PhotoKey,
+        refused: &RefusedEdits,
+        message: &str,
+    ) -> Result<()> {
+        self.write("recording a refused edit", |tx| {
+            for (field, digest) in refused {
+                tx.execute(
+                    "INSERT INTO refused_edits (photo_id, field, digest) VALUES (?1, ?2, ?3) \
+                     ON CONFLICT (photo_id, field) DO UPDATE SET digest = excluded.digest",
+                    params![photo.0, field.as_str(), digest],
+                )
+                .ctx("recording a refused edit")?;
+            }
+            put_problem(tx, account, Some(photo), ProblemKind::Refused, message)?;
+            Ok(())
+        })
+    }
+
+    /// The refused values of every photo of `account`.
+    pub fn refused_edits(&self, account: AccountId) -> Result<HashMap<PhotoKey, RefusedEdits>> {
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT r.photo_id, r.field, r.digest FROM refused_edits r \
+                 JOIN photos p ON p.id = r.photo_id WHERE p.account_id = ?1",
+            )
+            .ctx("reading refused edits")?;
+        let rows = st
+            .query_map([account.0], |r| {
+                Ok((
+                    PhotoKey(r.get(0)?),
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })
+            .ctx("reading refused edits")?;
+        let mut out: HashMap<PhotoKey, RefusedEdits> = HashMap::new();
+        for row in rows {
+            let (photo, field, digest) = row.ctx("reading refused edits")?;
+            if let Some(field) = meta_field(&field) {
+                out.entry(photo).or_default().insert(field, digest);
+            }
+        }
+        Ok(out)
+    }
+
     /// Clears problems of an account, optionally only one photo's and/or one kind.
     pub fn clear_problems(
         &self,

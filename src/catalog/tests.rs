@@ -748,6 +748,35 @@ fn rmdir_of_a_flickr_set_marks_it_for_deletion_and_hides_it() {
 // ------------------------------------------------------------ xattrs
 
 #[test]
+fn values_over_flickrs_limits_are_refused_and_leave_the_old_value() {
+    use crate::model::limits;
+    let f = fx();
+    let k = f.add(f.root(), "x.jpg", 1).entry().unwrap().photo;
+    let ok: Vec<String> = (0..limits::MAX_TAGS).map(|i| format!("t{i}")).collect();
+    f.cat
+        .set_xattr(k, Xattr::Tags, ok.join(" ").as_bytes())
+        .unwrap();
+    let over = |attr: Xattr, value: String| {
+        let e = f.cat.set_xattr(k, attr, value.as_bytes()).unwrap_err();
+        assert_eq!(e.errno(), libc::EINVAL, "{e}");
+        assert!(e.to_string().len() < 300, "the error echoes the value: {e}");
+    };
+    let many: Vec<String> = (0..8000).map(|i| format!("tag{i}")).collect();
+    over(Xattr::Tags, many.join(" "));
+    over(Xattr::Tags, format!("{} one-more", ok.join(" ")));
+    over(Xattr::Tags, "t".repeat(limits::MAX_TAG_CHARS + 1));
+    over(Xattr::Title, "T".repeat(limits::MAX_TITLE_CHARS + 1));
+    over(
+        Xattr::Description,
+        "d".repeat(limits::MAX_DESCRIPTION_BYTES + 1),
+    );
+    let p = f.cat.photo(k).unwrap();
+    assert_eq!(p.meta.tags.as_deref().unwrap(), ok.as_slice());
+    assert_eq!(p.meta.title, "x");
+    assert_eq!(p.meta.description, None);
+}
+
+#[test]
 fn settings_are_read_and_written_through_xattrs() {
     let f = fx();
     let e = f.add(f.root(), "x.jpg", 1).entry().unwrap().clone();

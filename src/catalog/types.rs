@@ -428,6 +428,44 @@ pub struct JournalEntry {
     pub finished_at: Option<i64>,
 }
 
+/// A field of a photo's text and privacy, as an edit sends it to Flickr.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum MetaField {
+    Title,
+    Description,
+    Tags,
+    Privacy,
+}
+
+impl MetaField {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetaField::Title => "title",
+            MetaField::Description => "description",
+            MetaField::Tags => "tags",
+            MetaField::Privacy => "privacy",
+        }
+    }
+
+    fn parse(s: &str) -> Option<MetaField> {
+        [
+            MetaField::Title,
+            MetaField::Description,
+            MetaField::Tags,
+            MetaField::Privacy,
+        ]
+        .into_iter()
+        .find(|f| f.as_str() == s)
+    }
+}
+
+/// Values Flickr refused for one photo: field → digest of the value.
+pub type RefusedEdits = std::collections::BTreeMap<MetaField, String>;
+
+pub(crate) fn meta_field(s: &str) -> Option<MetaField> {
+    MetaField::parse(s)
+}
+
 /// Kinds of status problems.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

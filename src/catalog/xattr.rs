@@ -6,7 +6,7 @@ use std::ffi::OsStr;
 
 use rusqlite::params;
 
-use crate::model::Privacy;
+use crate::model::{limits, Privacy};
 
 use super::error::{CatalogError, Result};
 use super::store::*;
@@ -106,7 +106,8 @@ impl Catalog {
     }
 
     /// Sets a setting. Read-only facts: `NotPermitted`; bad values
-    /// (privacy, resize, skip): `InvalidValue`; not UTF-8: `InvalidValue`.
+    /// (privacy, resize, skip), values over Flickr's limits
+    /// ([`crate::model::limits`]) and text that is not UTF-8: `InvalidValue`.
     /// Setting the title does not rename the entries.
     pub fn set_xattr(&self, photo: PhotoKey, attr: Xattr, value: &[u8]) -> Result<()> {
         if attr.is_read_only() {
@@ -129,10 +130,18 @@ impl Catalog {
                         "a title must be non-empty text without control characters".into(),
                     ));
                 }
+                limits::check_title(t).map_err(invalid)?;
                 ("title", t.to_string().into())
             }
-            Xattr::Description => ("description", text.to_string().into()),
-            Xattr::Tags => ("tags", tags_json(&parse_tags(text)).into()),
+            Xattr::Description => {
+                limits::check_description(text).map_err(invalid)?;
+                ("description", text.to_string().into())
+            }
+            Xattr::Tags => {
+                let tags = parse_tags(text);
+                limits::check_tags(&tags).map_err(invalid)?;
+                ("tags", tags_json(&tags).into())
+            }
             Xattr::Privacy => {
                 let p: Privacy = text.parse().map_err(invalid)?;
                 ("privacy", p.as_str().to_string().into())
@@ -230,11 +239,12 @@ pub fn format_tags(tags: &[String]) -> String {
 /// words" together; drops empties and duplicates.
 pub fn parse_tags(s: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     let mut cur = String::new();
     let mut quoted = false;
-    let push = |cur: &mut String, out: &mut Vec<String>| {
+    let mut push = |cur: &mut String, out: &mut Vec<String>| {
         let t = cur.trim().to_string();
-        if !t.is_empty() && !out.contains(&t) {
+        if !t.is_empty() && seen.insert(t.clone()) {
             out.push(t);
         }
         cur.clear();

@@ -19,14 +19,14 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 
 use super::effects::{apply_action, Minted};
 use super::fetch::{catalog_remote, Fetched};
-use super::plan::{next_base_photo, next_base_sets, Action, Plan, Side};
+use super::plan::{abbreviate, next_base_photo, next_base_sets, Action, MetaEdit, Plan, Side};
 use super::snapshot::{
     BasePhoto, BaseSet, BaseSnapshot, Checksum, FileState, LocalKey, LocalPhoto, LocalSet,
     LocalSetKey, LocalSnapshot, Media, PhotoMeta, PhotoRef, RemoteSnapshot, SetRef,
 };
 use crate::catalog::{
     self, names, AccountId, Catalog, CatalogError, CollectionId, CollectionKind, Intent,
-    MembershipChange, PhotoKey, SyncedBase,
+    MembershipChange, MetaField, PhotoKey, RefusedEdits, SyncedBase,
 };
 use crate::flickr::{
     Client, Extra, FlickrError, PhotoSummary, SafetyLevel, UploadOptions, UploadOutcome,
@@ -102,6 +102,7 @@ pub fn load_snapshots(
         .filter(|p| p.kind == catalog::ProblemKind::Refused)
         .filter_map(|p| p.photo)
         .collect();
+    let refused_edits = cat.refused_edits(account)?;
     cat.for_each_photo(account, |p| {
         let remote = p.remote_id().cloned();
         if p.ignored {
@@ -158,20 +159,25 @@ pub fn load_snapshots(
         }
         // Moved out of the catalog's rows: no second copy of every base.
         if let (Some(id), Some(b)) = (&remote, bases.remove(&p.key)) {
-            base.photos.insert(
-                id.clone(),
-                BasePhoto {
-                    meta: PhotoMeta {
-                        title: b.title,
-                        description: b.description,
-                        tags: b.tags.iter().map(|t| super::normalize_tag(t)).collect(),
-                        privacy: b.privacy,
-                    },
-                    sets: b.sets.into_iter().collect(),
-                    // The catalog keeps no pool base: pools merge as a union.
-                    pools: Default::default(),
+            let b = BasePhoto {
+                meta: PhotoMeta {
+                    title: b.title,
+                    description: b.description,
+                    tags: b.tags.iter().map(|t| super::normalize_tag(t)).collect(),
+                    privacy: b.privacy,
                 },
-            );
+                sets: b.sets.into_iter().collect(),
+                // The catalog keeps no pool base: pools merge as a union.
+                pools: Default::default(),
+            };
+            // A value Flickr refused is not a local change until it changes
+            // again: it was reported once, it is not retried at every sync.
+            for (field, digest) in refused_edits.get(&p.key).into_iter().flatten() {
+                if lp.meta.digest(*field) == *digest {
+                    lp.meta.take_field(&b.meta, *field);
+                }
+            }
+            base.photos.insert(id.clone(), b);
         }
         local.photos.insert(key, lp);
         Ok(())
@@ -258,6 +264,44 @@ pub struct Executor<'a> {
 }
 
 impl Executor<'_> {
+    /// After an edit call: when Flickr refused the value for good (an error
+    /// of the method itself, codes below 95, not a transient or account
+    /// one), remember the value so later syncs do not send it again, and
+    /// say so once in the status. The error still fails this action.
+    fn note_refusal(
+        &self,
+        photo: &PhotoId,
+        edit: &MetaEdit,
+        fields: &[MetaField],
+        result: Result<(), FlickrError>,
+    ) -> Result<(), ExecError> {
+        let Err(e) = result else { return Ok(()) };
+        if !matches!(e.code(), Some(1..=94)) {
+            return Err(e.into());
+        }
+        let sent = PhotoMeta {
+            title: edit.title.clone().unwrap_or_default(),
+            description: edit.description.clone().unwrap_or_default(),
+            tags: edit.tags.clone().unwrap_or_default(),
+            privacy: edit.privacy.unwrap_or_default(),
+        };
+        let refused: RefusedEdits = fields.iter().map(|f| (*f, sent.digest(*f))).collect();
+        let key = self.key_of(&PhotoRef::Remote(photo.clone()))?;
+        let title = self.cat.photo(key)?.meta.title;
+        let names: Vec<&str> = fields.iter().map(|f| f.as_str()).collect();
+        self.cat.record_refused_edit(
+            self.account,
+            key,
+            &refused,
+            &format!(
+                "Flickr refused the new {} of '{}' (photo {photo}): {e}; not sent again until you change it",
+                names.join(" and "),
+                abbreviate(&title, 80),
+            ),
+        )?;
+        Err(e.into())
+    }
+
     fn key_of(&self, p: &PhotoRef) -> Result<PhotoKey, ExecError> {
         match p {
             PhotoRef::Local(k) => Ok(PhotoKey(k.0)),
@@ -721,7 +765,9 @@ impl Executor<'_> {
                 }
                 Side::Remote => {
                     if let (Some(t), Some(d)) = (&edit.title, &edit.description) {
-                        self.client.set_meta(photo, t, d).await?;
+                        let r = self.client.set_meta(photo, t, d).await;
+                        let fields = [MetaField::Title, MetaField::Description];
+                        self.note_refusal(photo, edit, &fields, r)?;
                     }
                     if let Some(tags) = &edit.tags {
                         // setTags replaces every tag: keep the checksum tag.
@@ -734,10 +780,12 @@ impl Executor<'_> {
                         {
                             all.push(c.machine_tag());
                         }
-                        self.client.set_tags(photo, &all).await?;
+                        let r = self.client.set_tags(photo, &all).await;
+                        self.note_refusal(photo, edit, &[MetaField::Tags], r)?;
                     }
                     if let Some(p) = edit.privacy {
-                        self.client.set_perms(photo, p.flags()).await?;
+                        let r = self.client.set_perms(photo, p.flags()).await;
+                        self.note_refusal(photo, edit, &[MetaField::Privacy], r)?;
                     }
                 }
             },

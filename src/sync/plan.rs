@@ -257,6 +257,14 @@ impl Action {
     }
 }
 
+/// `text` cut to `max` characters, with "…" when cut.
+pub(crate) fn abbreviate(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        None => text.to_string(),
+        Some((at, _)) => format!("{}…", &text[..at]),
+    }
+}
+
 impl fmt::Display for Action {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -292,16 +300,24 @@ impl fmt::Display for Action {
                 write!(f, "rename set {set} to {title:?} ({side})")
             }
             Action::Edit { side, photo, edit } => {
+                // Values are abbreviated: this line is logged and shown in
+                // reports, and a value may be 60 KB.
                 write!(f, "edit photo {photo} ({side}):")?;
                 if let Some(t) = &edit.title {
-                    write!(f, " title={t:?}")?;
+                    write!(f, " title={:?}", abbreviate(t, 80))?;
                 }
                 if let Some(d) = &edit.description {
-                    write!(f, " description={d:?}")?;
+                    write!(f, " description={:?}", abbreviate(d, 80))?;
                 }
                 if let Some(t) = &edit.tags {
-                    let tags: Vec<&str> = t.iter().map(String::as_str).collect();
-                    write!(f, " tags=[{}]", tags.join(" "))?;
+                    const SHOWN: usize = 10;
+                    let tags: Vec<String> =
+                        t.iter().take(SHOWN).map(|t| abbreviate(t, 40)).collect();
+                    write!(f, " tags=[{}", tags.join(" "))?;
+                    if t.len() > SHOWN {
+                        write!(f, " … {} tags in all", t.len())?;
+                    }
+                    write!(f, "]")?;
                 }
                 if let Some(p) = edit.privacy {
                     write!(f, " privacy={p}")?;

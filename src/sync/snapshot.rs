@@ -116,6 +116,39 @@ pub struct PhotoMeta {
     pub privacy: Privacy,
 }
 
+impl PhotoMeta {
+    /// A digest of one field's value as an edit would send it: how a value
+    /// Flickr refused is recognised later without keeping the value.
+    pub fn digest(&self, field: crate::catalog::MetaField) -> String {
+        use crate::catalog::MetaField;
+        use sha1::{Digest, Sha1};
+        let mut h = Sha1::new();
+        match field {
+            MetaField::Title => h.update(self.title.as_bytes()),
+            MetaField::Description => h.update(self.description.as_bytes()),
+            MetaField::Tags => {
+                for t in &self.tags {
+                    h.update(t.as_bytes());
+                    h.update([0]);
+                }
+            }
+            MetaField::Privacy => h.update(self.privacy.as_str().as_bytes()),
+        }
+        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Takes `field`'s value from `other`.
+    pub fn take_field(&mut self, other: &PhotoMeta, field: crate::catalog::MetaField) {
+        use crate::catalog::MetaField;
+        match field {
+            MetaField::Title => self.title = other.title.clone(),
+            MetaField::Description => self.description = other.description.clone(),
+            MetaField::Tags => self.tags = other.tags.clone(),
+            MetaField::Privacy => self.privacy = other.privacy,
+        }
+    }
+}
+
 /// Flickr's normal form of a tag: lower case, without white space.
 /// Adapters pass tags through it so that the three sides compare equal.
 pub fn normalize_tag(raw: &str) -> String {
