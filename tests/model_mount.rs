@@ -901,8 +901,46 @@ fn run_with(ops: &[Op], strict: bool) -> Result<Stats, Failure> {
             want
         };
         let after = real.default_files();
-        let new: Vec<PathBuf> = after.difference(&before).cloned().collect();
+        let mut new: Vec<PathBuf> = after.difference(&before).cloned().collect();
         let effect = want.unwrap_or_default();
+        let mut renamed_to: Option<PathBuf> = None;
+        if let Some((pid, from, wanted)) = &effect.file_renamed {
+            // the mount's file now has the first free name made from the
+            // entry's name (`io::create_unique`'s candidates)
+            let names: BTreeSet<String> = before
+                .iter()
+                .filter(|p| *p != from && Some(*p) != effect.released.as_ref())
+                .filter_map(|p| p.file_name()?.to_str().map(str::to_owned))
+                .collect();
+            let expected = unique_name(&names, wanted);
+            let to = real.w.default_folder.join(&expected);
+            if after.contains(from) || !after.contains(&to) {
+                return Err(fail(format!(
+                    "{op:?}: expected the mount's file {} renamed to {expected:?}; new files {new:?}",
+                    from.display()
+                )));
+            }
+            new.retain(|p| *p != to);
+            renamed_to = Some(to.clone());
+            let c = keep.remove(from).expect("model: a renamed file was kept");
+            keep.insert(to.clone(), c);
+            if let Some(ph) = model.photos.get_mut(pid) {
+                ph.path = Some(to);
+            }
+        }
+        if let Some(old) = &effect.released {
+            // the replaced version's file, the mount's own: gone (its name
+            // may have gone to the renamed file)
+            if renamed_to.as_ref() != Some(old) {
+                if after.contains(old) {
+                    return Err(fail(format!(
+                        "{op:?}: the replaced version {} is left in the default folder",
+                        old.display()
+                    )));
+                }
+                keep.remove(old);
+            }
+        }
         if matches!(
             op,
             Op::Overwrite { .. } | Op::Append { .. } | Op::Truncate { .. }
@@ -973,6 +1011,18 @@ fn run_with(ops: &[Op], strict: bool) -> Result<Stats, Failure> {
     stats.stale = std::mem::take(&mut real.stale);
     stats.stuck = std::mem::take(&mut real.stuck);
     Ok(stats)
+}
+
+/// The first of `name`, `stem (1).ext`, `stem (2).ext`... not in `taken`.
+fn unique_name(taken: &BTreeSet<String>, name: &str) -> String {
+    let (stem, ext) = match name.rfind('.') {
+        Some(i) if i > 0 => (&name[..i], &name[i..]),
+        _ => (name, ""),
+    };
+    std::iter::once(name.to_owned())
+        .chain((1..).map(|n| format!("{stem} ({n}){ext}")))
+        .find(|n| !taken.contains(n))
+        .expect("a free name")
 }
 
 /// The kind of a mismatch, from its message.

@@ -1139,3 +1139,67 @@ PY"#);
     );
     assert_eq!(sha1_of(&src), before, "the user's file is untouched");
 }
+
+/// Names in the default folder, sorted.
+fn default_folder_names(w: &World) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(&w.default_folder)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+#[test]
+fn an_editors_atomic_save_leaves_the_mounts_file_under_the_entrys_name() {
+    let w = World::new();
+    let a = w.add_alice();
+    let mine = w.user_photo("mine.jpg", 50_000, 41);
+    let before = sha1_of(&mine);
+    w.user_photo("edited.jpg", 45_000, 42);
+    w.user_photo("edited-again.jpg", 44_000, 43);
+    let _m = w.mount();
+    w.ok("mkdir $M/alice/Set && ln -s $P/mine.jpg $M/alice/Set/");
+    // An editor's save: a temporary file next to the entry, written,
+    // fsynced and renamed over it (Python's idiom; GIO does the same with
+    // .goutputstream-XXXXXX).
+    w.ok(r#"python3 - "$M/alice/Set" "$P/edited.jpg" <<'PY'
+import os, sys
+folder, src = sys.argv[1], sys.argv[2]
+tmp = os.path.join(folder, ".mine.jpg.tmp")
+with open(src, "rb") as f, open(tmp, "wb") as out:
+    out.write(f.read())
+    out.flush()
+    os.fsync(out.fileno())
+os.replace(tmp, os.path.join(folder, "mine.jpg"))
+PY"#);
+    assert_eq!(sha1_of(&mine), before, "the user's file is untouched");
+    w.ok("cmp $P/edited.jpg $M/alice/Set/mine.jpg");
+    let set = w
+        .catalog()
+        .sets(a.id)
+        .unwrap()
+        .into_iter()
+        .find(|c| c.title == "Set")
+        .unwrap();
+    assert_eq!(w.names(set.id), vec!["mine.jpg"]);
+    let path = photo_of(&w, set.id, "mine.jpg").path.unwrap();
+    assert_eq!(path, w.default_folder.join("mine.jpg"));
+    assert_eq!(default_folder_names(&w), vec!["mine.jpg"]);
+
+    // Saved again the same way through GIO: the mount's file keeps the
+    // entry's name, and the bytes it replaced are not left behind.
+    w.ok("gio save $M/alice/Set/mine.jpg < $P/edited-again.jpg");
+    w.ok("cmp $P/edited-again.jpg $M/alice/Set/mine.jpg");
+    let path = photo_of(&w, set.id, "mine.jpg").path.unwrap();
+    assert_eq!(path, w.default_folder.join("mine.jpg"));
+    assert_eq!(
+        default_folder_names(&w),
+        vec!["mine.jpg"],
+        "a temporary name or the replaced bytes are left in the default folder"
+    );
+    assert_eq!(sha1_of(&mine), before, "the user's file is untouched");
+}

@@ -569,6 +569,28 @@ impl Catalog {
         })
     }
 
+    /// `photo`'s backing file was renamed on disk from `from` to `to` (the
+    /// mount renamed its own file after the entry): the record follows.
+    /// Nothing else about the file changed.
+    pub fn moved_backing_file(&self, photo: PhotoKey, from: &Path, to: &Path) -> Result<()> {
+        let to = absolute(to)?;
+        self.write("recording a renamed file", |tx| {
+            let n = tx
+                .execute(
+                    "UPDATE photos SET path = ?3 WHERE id = ?1 AND path = ?2",
+                    params![photo.0, path_blob(from), path_blob(&to)],
+                )
+                .ctx("recording a renamed file")?;
+            if n == 0 {
+                return Err(CatalogError::NotFound(format!(
+                    "photo #{photo} with the file {}",
+                    from.display()
+                )));
+            }
+            tx.touch_photo(photo)
+        })
+    }
+
     /// Stats `photo`'s backing file: marks it missing or found, and re-scans
     /// it when its size or mtime changed outside the mount. Returns the
     /// photo's state afterwards.

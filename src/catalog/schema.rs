@@ -145,6 +145,7 @@ CREATE TABLE refused_edits (
     digest   TEXT NOT NULL,
     PRIMARY KEY (photo_id, field)
 ) WITHOUT ROWID;
+CREATE INDEX photos_path ON photos(path) WHERE path IS NOT NULL;
 "#;
 
 /// The migrations, index `i` bringing version `i` to `i + 1`.

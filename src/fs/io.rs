@@ -276,22 +276,7 @@ pub fn sync_file_and_dir(file: &File, path: &Path) -> io::Result<()> {
 /// existing one: `name`, then `stem (1).ext`, `stem (2).ext`...
 pub fn create_unique(folder: &Path, name: &str) -> io::Result<(PathBuf, File)> {
     std::fs::create_dir_all(folder)?;
-    let (stem, ext) = match name.rfind('.') {
-        Some(i) if i > 0 => (&name[..i], &name[i..]),
-        _ => (name, ""),
-    };
-    for n in 0u32..10_000 {
-        let candidate = if n == 0 {
-            name.to_owned()
-        } else {
-            // keep under NAME_MAX: shorten the stem on a char boundary
-            let suffix = format!(" ({n}){ext}");
-            let mut s = stem.to_owned();
-            while s.len() + suffix.len() > super::tree::NAME_MAX {
-                s.pop();
-            }
-            format!("{s}{suffix}")
-        };
+    for candidate in unique_candidates(name) {
         let path = folder.join(&candidate);
         match OpenOptions::new()
             .read(true)
@@ -309,6 +294,84 @@ pub fn create_unique(folder: &Path, name: &str) -> io::Result<(PathBuf, File)> {
         io::ErrorKind::AlreadyExists,
         format!("no free name for {name:?} in {}", folder.display()),
     ))
+}
+
+/// Renames `from` to the first free name derived from `name` in the same
+/// folder, never replacing a file (`RENAME_NOREPLACE`). Returns the new path.
+pub fn rename_unique(from: &Path, name: &str) -> io::Result<PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
+    let folder = from.parent().unwrap_or(Path::new("."));
+    let c_from = std::ffi::CString::new(from.as_os_str().as_bytes())
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    for candidate in unique_candidates(name) {
+        let to = folder.join(&candidate);
+        let c_to = std::ffi::CString::new(to.as_os_str().as_bytes())
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        // SAFETY: two valid C strings; AT_FDCWD with absolute or cwd-relative paths.
+        let rc = unsafe {
+            libc::renameat2(
+                libc::AT_FDCWD,
+                c_from.as_ptr(),
+                libc::AT_FDCWD,
+                c_to.as_ptr(),
+                libc::RENAME_NOREPLACE,
+            )
+        };
+        if rc == 0 {
+            return Ok(to);
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::AlreadyExists {
+            return Err(e);
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        format!("no free name for {name:?} in {}", folder.display()),
+    ))
+}
+
+/// Whether `file_name` is one of the names [`create_unique`] and
+/// [`rename_unique`] would give for `name` (`name` itself or `stem (N).ext`).
+pub fn is_unique_form_of(file_name: &str, name: &str) -> bool {
+    if file_name == name {
+        return true;
+    }
+    let (stem, ext) = split_ext(name);
+    let Some(rest) = file_name.strip_suffix(ext) else {
+        return false;
+    };
+    let Some(n) = rest.strip_suffix(')').and_then(|r| r.rsplit_once(" (")) else {
+        return false;
+    };
+    !n.1.is_empty()
+        && n.1.bytes().all(|b| b.is_ascii_digit())
+        && !n.1.starts_with('0')
+        && stem.starts_with(n.0)
+}
+
+fn split_ext(name: &str) -> (&str, &str) {
+    match name.rfind('.') {
+        Some(i) if i > 0 => (&name[..i], &name[i..]),
+        _ => (name, ""),
+    }
+}
+
+/// `name`, then `stem (1).ext`, `stem (2).ext`... each under NAME_MAX.
+fn unique_candidates(name: &str) -> impl Iterator<Item = String> + '_ {
+    let (stem, ext) = split_ext(name);
+    (0u32..10_000).map(move |n| {
+        if n == 0 {
+            return name.to_owned();
+        }
+        // keep under NAME_MAX: shorten the stem on a char boundary
+        let suffix = format!(" ({n}){ext}");
+        let mut s = stem.to_owned();
+        while s.len() + suffix.len() > super::tree::NAME_MAX {
+            s.pop();
+        }
+        format!("{s}{suffix}")
+    })
 }
 
 /// Backing ids shared by every passthrough open of one inode (the kernel
@@ -353,5 +416,39 @@ mod tests {
         create_unique(dir.path(), &long).unwrap();
         let (p3, _) = create_unique(dir.path(), &long).unwrap();
         assert!(p3.file_name().unwrap().len() <= 255);
+    }
+
+    #[test]
+    fn rename_unique_never_replaces_and_unique_forms_are_recognised() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("mine.jpg"), b"user's").unwrap();
+        let tmp = dir.path().join(".mine.jpg.tmp");
+        std::fs::write(&tmp, b"new").unwrap();
+        let to = rename_unique(&tmp, "mine.jpg").unwrap();
+        assert_eq!(to.file_name().unwrap(), "mine (1).jpg");
+        assert_eq!(std::fs::read(&to).unwrap(), b"new");
+        assert_eq!(
+            std::fs::read(dir.path().join("mine.jpg")).unwrap(),
+            b"user's"
+        );
+        assert!(!tmp.exists());
+
+        let names: Vec<String> = unique_candidates("mine.jpg").take(3).collect();
+        assert_eq!(names, ["mine.jpg", "mine (1).jpg", "mine (2).jpg"]);
+        for n in &names {
+            assert!(is_unique_form_of(n, "mine.jpg"), "{n}");
+        }
+        for other in [
+            ".mine.jpg.tmp",
+            "mine (x).jpg",
+            "mine (01).jpg",
+            "mine.png",
+            "other.jpg",
+            "mine ().jpg",
+        ] {
+            assert!(!is_unique_form_of(other, "mine.jpg"), "{other}");
+        }
+        assert!(is_unique_form_of("a (2) (1).jpg", "a (2).jpg"));
+        assert!(is_unique_form_of("noext (3)", "noext"));
     }
 }

@@ -706,9 +706,33 @@ impl FsCore {
             Node::Entry(..) => {
                 let src = self.folder_of(pnode)?;
                 let dst = self.folder_of(dnode)?;
+                let replaced = match target {
+                    Some(Node::Entry(..)) => self
+                        .cat()
+                        .lookup(dst, &entry_name(newname)?)?
+                        .and_then(|t| t.path),
+                    _ => None,
+                };
                 let e = self
                     .cat()
                     .rename(src, &entry_name(name)?, dst, &entry_name(newname)?)?;
+                // Files follow only a rename that changed something: not a
+                // rename onto itself or between two names of one photo.
+                let same_photo = matches!(
+                    (node, target),
+                    (Node::Entry(_, a), Some(Node::Entry(_, b))) if a == b
+                );
+                let moved = !same_photo && (parent, name) != (newparent, newname);
+                if moved {
+                    // An editor's save (the destination photo took the new
+                    // bytes): the version it replaced goes if it was ours.
+                    if let Some(old) = replaced.filter(|old| {
+                        target == Some(Node::Entry(dst, e.photo)) && e.path.as_ref() != Some(old)
+                    }) {
+                        self.release_own_file(&old);
+                    }
+                    self.own_file_takes_entry_name(&e);
+                }
                 {
                     let mut t = lock(&self.inodes);
                     if let Some(old) = target.filter(|t| *t != node) {
@@ -754,6 +778,80 @@ impl FsCore {
                 libc::EPERM,
                 format!("{name:?} cannot be renamed"),
             )),
+        }
+    }
+
+    /// A rename replaced an entry whose bytes were in `old`: if that is the
+    /// mount's own file and no photo refers to it any more, it goes, as the
+    /// replaced file of a rename(2) does (never a user's file).
+    fn release_own_file(&self, old: &Path) {
+        if !lock(&self.own_files).contains(old) {
+            return;
+        }
+        match self.cat().path_in_use(old) {
+            Ok(false) => {}
+            Ok(true) => return,
+            Err(err) => {
+                tracing::warn!("{}: {err}", old.display());
+                return;
+            }
+        }
+        match std::fs::remove_file(old) {
+            Ok(()) => {
+                lock(&self.own_files).remove(old);
+                tracing::info!("{}: replaced by a rename; removed", old.display());
+            }
+            Err(err) => tracing::warn!("{}: could not remove: {err}", old.display()),
+        }
+    }
+
+    /// After a rename, the mount's own backing file takes the entry's name:
+    /// an editor's atomic save (write `.x.jpg.tmp`, rename it over `x.jpg`)
+    /// would otherwise leave the photo's bytes under the temporary name,
+    /// which a user cleaning up deletes. Only the mount's own files are
+    /// renamed (never a user's), to a free name (never replacing a file);
+    /// open write handles follow. Best effort: a failure leaves the file
+    /// where it is, correctly recorded.
+    fn own_file_takes_entry_name(&self, e: &Entry) {
+        let Some(from) = e.path.clone() else { return };
+        let wanted = e.name.as_str();
+        let current = from.file_name().and_then(OsStr::to_str).unwrap_or("");
+        if io::is_unique_form_of(current, wanted)
+            || crate::media::is_junk_name(wanted)
+            || !lock(&self.own_files).contains(&from)
+        {
+            return;
+        }
+        let to = match io::rename_unique(&from, wanted) {
+            Ok(to) => to,
+            Err(err) => {
+                tracing::warn!("renaming {} after its entry: {err}", from.display());
+                return;
+            }
+        };
+        if let Err(err) = self.cat().moved_backing_file(e.photo, &from, &to) {
+            tracing::warn!("recording {} as {}: {err}", from.display(), to.display());
+            if let Err(err) = std::fs::rename(&to, &from) {
+                tracing::warn!("renaming {} back: {err}", to.display());
+            }
+            return;
+        }
+        {
+            let mut own = lock(&self.own_files);
+            own.remove(&from);
+            own.insert(to.clone());
+        }
+        let handles: Vec<Arc<Handle>> = lock(&self.handles).values().cloned().collect();
+        for h in handles {
+            if let Handle::Write(w) = h.as_ref() {
+                if let WriteState::Own { path, .. } | WriteState::Copied { path, .. } =
+                    &mut *lock(&w.state)
+                {
+                    if *path == from {
+                        path.clone_from(&to);
+                    }
+                }
+            }
         }
     }
 

@@ -22,7 +22,14 @@
 //! - move into the root = out of every set; rename gives a new title
 //!   (title = the name's stem) unless the name is junk;
 //! - nothing is ever deleted from disk, except a copy the mount itself just
-//!   wrote of content the catalog already had (`create` + close, `cp`).
+//!   wrote of content the catalog already had (`create` + close, `cp`), and
+//!   the mount's file of a version an editor's save replaced (a rename over
+//!   an entry that takes the source's bytes) once no photo refers to it;
+//! - a rename by the mount moves a backing file the mount wrote to the first
+//!   free name made from the new entry name (not for junk names, nor when
+//!   its name already is that name or a ` (N)` form of it), so no file is
+//!   left under an editor's temporary name; a rename by another catalog
+//!   connection moves no file.
 //!
 //! Writes into an existing entry (open with O_TRUNC or O_APPEND, write,
 //! close; `truncate(2)`), SEMANTICS.md "write into an existing entry":
@@ -300,6 +307,15 @@ pub struct Effect {
     pub rewritten: Option<(PathBuf, usize)>,
     /// At close, the written photo was merged into this one (same content).
     pub merged_into: Option<Pid>,
+    /// A rename by the mount: this photo's backing file, one the mount
+    /// wrote, was renamed from this path to the first free name made from
+    /// this entry name (`FsCore::own_file_takes_entry_name`).
+    pub file_renamed: Option<(Pid, PathBuf, String)>,
+    /// A rename by the mount over an entry that took the source's bytes
+    /// (an editor's save): the file the mount wrote for the replaced
+    /// version, which no photo refers to any more, was removed
+    /// (`FsCore::release_own_file`).
+    pub released: Option<PathBuf>,
 }
 
 #[derive(Clone, Debug)]
@@ -326,6 +342,30 @@ pub fn set_index(name: &str) -> usize {
 
 pub fn is_junk(name: &str) -> bool {
     name.ends_with(".part") || name.starts_with(".goutputstream-") || name.ends_with('~')
+}
+
+/// `io::is_unique_form_of`: `file_name` is `name` or `stem (N).ext`, a
+/// name the mount gives a file for the entry `name` in its default folder.
+pub fn is_unique_form_of(file_name: &str, name: &str) -> bool {
+    if file_name == name {
+        return true;
+    }
+    let (stem, ext) = match name.rfind('.') {
+        Some(i) if i > 0 => (&name[..i], &name[i..]),
+        _ => (name, ""),
+    };
+    let Some(rest) = file_name.strip_suffix(ext) else {
+        return false;
+    };
+    match rest.strip_suffix(')').and_then(|r| r.rsplit_once(" (")) {
+        Some((s, n)) => {
+            !n.is_empty()
+                && n.bytes().all(|b| b.is_ascii_digit())
+                && !n.starts_with('0')
+                && stem.starts_with(s)
+        }
+        None => false,
+    }
 }
 
 /// `EntryName::stem` / `extension`: the extension is 1..=10 ASCII
@@ -678,6 +718,41 @@ impl Model {
     /// Applies `op`; returns the errno the mount must answer, or the effect.
     pub fn apply(&mut self, op: Op) -> R {
         match op {
+            // the same rule as the file operation making the same call; an
+            // errno here only says "refused" (the harness checks no more:
+            // the kernel's path errnos do not apply to a catalog call). The
+            // mount's files do not follow a catalog call: only the mount's
+            // own rename moves or removes them.
+            Op::External(e) => self.apply_as(e.as_op(), false),
+            op => self.apply_as(op, true),
+        }
+    }
+
+    /// The backing file of `p` follows its new entry name `to_name` when a
+    /// rename by the mount gave it one: only a file the mount wrote, not
+    /// for a junk name, and not when its name is already that name or a
+    /// ` (N)` form of it (`io::is_unique_form_of`).
+    fn file_follows(
+        &mut self,
+        p: Pid,
+        to_name: &str,
+        by_mount: bool,
+    ) -> Option<(Pid, PathBuf, String)> {
+        if !by_mount || !self.is_own(p) || is_junk(to_name) {
+            return None;
+        }
+        let path = self.photos[&p].path.clone()?;
+        let current = path.file_name()?.to_str()?.to_owned();
+        if is_unique_form_of(&current, to_name) {
+            return None;
+        }
+        // the harness learns the new path
+        self.photos.get_mut(&p).expect("model: photo").path = None;
+        Some((p, path, to_name.to_owned()))
+    }
+
+    fn apply_as(&mut self, op: Op, by_mount: bool) -> R {
+        match op {
             Op::Create { dir, name, content } => {
                 let name = NAMES[name];
                 if !self.folder_exists(dir) {
@@ -797,12 +872,22 @@ impl Model {
                     }
                     if self.names_of(p).len() == 1 {
                         // editor save: the destination photo takes the content
+                        let replaced_own = self.is_own(t);
                         let src = self.photos.remove(&p).expect("model: photo");
                         self.entries_mut(from).remove(name);
                         let dst = self.photos.get_mut(&t).expect("model: photo");
                         dst.content = src.content;
-                        dst.path = src.path;
-                        return Ok(Effect::default());
+                        let old = std::mem::replace(&mut dst.path, src.path);
+                        let released = old.filter(|old| {
+                            by_mount
+                                && replaced_own
+                                && !self.photos.values().any(|x| x.path.as_ref() == Some(old))
+                        });
+                        return Ok(Effect {
+                            released,
+                            file_renamed: self.file_follows(t, to_name, by_mount),
+                            ..Effect::default()
+                        });
                     }
                     self.unlink_in(to, to_name);
                 }
@@ -830,7 +915,10 @@ impl Model {
                 if !new_junk && (split_ext(name).0 != split_ext(to_name).0 || was_junk) {
                     ph.title = title_from_name(to_name);
                 }
-                Ok(Effect::default())
+                Ok(Effect {
+                    file_renamed: self.file_follows(p, to_name, by_mount),
+                    ..Effect::default()
+                })
             }
             Op::Unlink { dir, name } => {
                 let name = NAMES[name];
@@ -951,10 +1039,7 @@ impl Model {
                 let c = self.intern(bytes);
                 Ok(self.rewrite(p, c))
             }
-            // the same rule as the file operation making the same call; an
-            // errno here only says "refused" (the harness checks no more:
-            // the kernel's path errnos do not apply to a catalog call)
-            Op::External(e) => self.apply(e.as_op()),
+            Op::External(e) => self.apply_as(e.as_op(), false),
         }
     }
 
