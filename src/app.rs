@@ -518,30 +518,49 @@ fn sync_worker(
                 })
             }))
         });
-        let state = match outcome {
+        let mut board = board.lock().unwrap_or_else(|p| p.into_inner());
+        let (state, result) = match outcome {
             Ok(last) => {
-                let mut board = board.lock().unwrap_or_else(|p| p.into_inner());
-                board.last_plan = Some(last.text());
-                for line in last.text().lines() {
+                let text = last.text();
+                board.last_plan = Some(text.clone());
+                for line in text.lines() {
                     if line.trim_start().starts_with("failed") || line.contains("stopped") {
                         board.problem(line.trim().to_owned());
                     }
                 }
-                format!(
-                    "{}: {} sync finished at {}: {}",
-                    if last.ok() {
-                        "done"
-                    } else {
-                        "finished with failures"
-                    },
+                let outcome = if last.ok() {
+                    "done"
+                } else {
+                    "finished with failures"
+                };
+                let state = format!(
+                    "{outcome}: {} sync finished at {}: {}",
                     run.direction,
                     last.finished_at,
-                    last.text().lines().next().unwrap_or_default()
-                )
+                    text.lines().next().unwrap_or_default()
+                );
+                let result = crate::fs::SyncResult {
+                    request: req,
+                    finished_at: last.finished_at,
+                    outcome: outcome.into(),
+                    report: text.lines().map(str::to_owned).collect(),
+                };
+                (state, result)
             }
-            Err(e) => format!("failed: {e}"),
+            Err(e) => {
+                let result = crate::fs::SyncResult {
+                    request: req,
+                    finished_at: now_secs(),
+                    outcome: "failed".into(),
+                    report: vec![e.to_string()],
+                };
+                (format!("failed: {e}"), result)
+            }
         };
-        set_state(&board, state);
+        // One lock for both: a reader never sees the new state without
+        // its result.
+        board.sync_state = Some(state);
+        board.record_result(result);
     }
 }
 

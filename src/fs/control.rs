@@ -59,6 +59,22 @@ fn now_secs() -> u64 {
 }
 
 const MAX_PROBLEMS: usize = 500;
+/// How many finished syncs `status` keeps.
+pub const MAX_RESULTS: usize = 20;
+
+/// One finished sync run by the daemon, as `status` keeps it: a sync
+/// queued behind another gets its own result instead of replacing it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SyncResult {
+    /// The request it answered.
+    pub request: SyncRequest,
+    /// Seconds since the epoch.
+    pub finished_at: u64,
+    /// `done`, `finished with failures` or `failed`.
+    pub outcome: String,
+    /// What it did, per account (or why it failed), one line each.
+    pub report: Vec<String>,
+}
 
 /// What `status` shows; shared by the mount and the sync hook.
 #[derive(Debug, Default, Serialize)]
@@ -74,9 +90,19 @@ pub struct StatusBoard {
     /// What the last sync run by the engine planned and did, per account
     /// (its summary lines), shown in `plan` under the catalog's counts.
     pub last_plan: Option<String>,
+    /// The last [`MAX_RESULTS`] finished syncs, oldest first.
+    pub results: VecDeque<SyncResult>,
 }
 
 impl StatusBoard {
+    /// Keeps a finished sync's result (the oldest goes past [`MAX_RESULTS`]).
+    pub fn record_result(&mut self, result: SyncResult) {
+        if self.results.len() >= MAX_RESULTS {
+            self.results.pop_front();
+        }
+        self.results.push_back(result);
+    }
+
     pub fn problem(&mut self, line: impl Into<String>) {
         let line = line.into();
         if self.problems.back() == Some(&line) {
@@ -132,6 +158,32 @@ impl StatusBoard {
                 }
             ));
         }
+        if !self.results.is_empty() {
+            s.push_str(&format!(
+                "syncs ({} finished, the last {MAX_RESULTS} kept, oldest first):\n",
+                self.results.len()
+            ));
+            for r in &self.results {
+                s.push_str(&format!(
+                    "  {}: {}{}{} sync requested at {}, finished at {}\n",
+                    r.outcome,
+                    r.request.direction,
+                    if r.request.accounts.is_empty() {
+                        ""
+                    } else {
+                        " "
+                    },
+                    r.request.accounts.join(" "),
+                    r.request.requested_at,
+                    r.finished_at
+                ));
+                for line in &r.report {
+                    s.push_str("    ");
+                    s.push_str(line);
+                    s.push('\n');
+                }
+            }
+        }
         for l in catalog_lines {
             s.push_str(l);
             s.push('\n');
@@ -153,6 +205,7 @@ impl StatusBoard {
             "sync_state": self.sync_state,
             "engine_attached": self.engine_attached,
             "requests": self.requests,
+            "results": self.results,
             "catalog": catalog_lines,
             "problems": self.problems,
         });
@@ -165,6 +218,40 @@ impl StatusBoard {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_finished_sync_keeps_its_result_up_to_the_bound() {
+        let mut b = StatusBoard::default();
+        let result = |i: u64, dir: Direction| SyncResult {
+            request: SyncRequest {
+                direction: dir,
+                accounts: vec![],
+                requested_at: i,
+            },
+            finished_at: 100 + i,
+            outcome: "done".into(),
+            report: vec![format!("alice: run {i}")],
+        };
+        b.record_result(result(1, Direction::Up));
+        b.record_result(result(2, Direction::Down));
+        let text = b.status_text(&[]);
+        assert!(
+            text.contains("done: up sync requested at 1, finished at 101"),
+            "{text}"
+        );
+        assert!(
+            text.contains("done: down sync requested at 2, finished at 102"),
+            "{text}"
+        );
+        assert!(text.contains("alice: run 1") && text.contains("alice: run 2"));
+        for i in 3..=(MAX_RESULTS as u64 + 5) {
+            b.record_result(result(i, Direction::Both));
+        }
+        assert_eq!(b.results.len(), MAX_RESULTS);
+        assert_eq!(b.results.front().unwrap().request.requested_at, 6);
+        let json: serde_json::Value = serde_json::from_str(&b.status_json(&[])).unwrap();
+        assert_eq!(json["results"].as_array().unwrap().len(), MAX_RESULTS);
+    }
 
     #[test]
     fn sync_requests_parse_and_garbage_is_refused() {

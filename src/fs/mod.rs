@@ -63,7 +63,7 @@ use fuser::{BackgroundSession, Config, MountOption, Session, SessionACL};
 
 use crate::catalog::{Catalog, CatalogError};
 
-pub use control::{StatusBoard, SyncHook, SyncRequest};
+pub use control::{StatusBoard, SyncHook, SyncRequest, SyncResult};
 
 /// How to mount.
 #[derive(Clone)]

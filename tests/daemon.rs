@@ -1,9 +1,12 @@
-//! The catalog under a running mount stays one catalog, whatever else opens
-//! and closes it: `sqlite3` run by a curious user, `flickrfs plan`. Each of
-//! those closing its connection must not make SQLite think it was the last
-//! user and delete the WAL the mount daemon is writing to (which lost every
-//! photo copied afterwards, issue 16). The daemon is a real child process
-//! (`flickrfs mount --foreground`), killed with SIGKILL at the end.
+//! The mount daemon as a real child process (`flickrfs mount --foreground`)
+//! with an account added through the real OAuth flow:
+//! - the catalog under it stays one catalog, whatever else opens and closes
+//!   it: `sqlite3` run by a curious user, `flickrfs plan`. Each of those
+//!   closing its connection must not make SQLite think it was the last user
+//!   and delete the WAL the daemon is writing to (which lost every photo
+//!   copied afterwards, issue 16); then a SIGKILL loses nothing;
+//! - syncs queued through `.flickrfs/sync` each keep their result in the
+//!   status.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -193,5 +196,55 @@ fn outside_readers_of_the_catalog_never_lose_a_photo_copied_into_the_mount() {
         );
     }
     assert_eq!(planned_uploads(&w), copied.len());
+    daemon.unmount();
+}
+
+#[test]
+fn a_sync_queued_behind_another_keeps_its_own_result_in_the_status() {
+    let w = World::new(None);
+    for i in 0..4 {
+        w.seed_online(&format!("online_{i}"), 700 + i);
+    }
+    w.add_account();
+    let daemon = w.mount();
+    for i in 0..3u64 {
+        w.original(&format!("local_{i}.jpg"), 800 + i, 64);
+    }
+    let out = run(w.sh("cp \"$P\"/local_*.jpg \"$M/\""), "cp", OP_DEADLINE);
+    assert!(out.status.success(), "cp: {}", text(&out.stderr));
+    // Slow calls keep the first sync running while the second is queued.
+    w.emu.set_faults(flickrfs::emulator::FaultConfig {
+        latency_ms: 100,
+        ..Default::default()
+    });
+    let control = w.mnt.join(".flickrfs/sync");
+    std::fs::write(&control, "up\n").expect("request an upload");
+    std::fs::write(&control, "down\n").expect("request a download");
+    let status_json = w.mnt.join(".flickrfs/status.json");
+    let mut status = serde_json::Value::Null;
+    wait_for("both syncs to finish", SYNC_DEADLINE, || {
+        status = std::fs::read_to_string(&status_json)
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or(serde_json::Value::Null);
+        status["results"].as_array().is_some_and(|r| r.len() >= 2)
+    });
+    let results = status["results"].as_array().expect("results");
+    assert_eq!(results.len(), 2, "{status:#}");
+    let directions: Vec<&str> = results
+        .iter()
+        .map(|r| r["request"]["direction"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(directions, ["up", "down"], "{status:#}");
+    for (r, what) in results.iter().zip(["3 uploads", "4 downloads"]) {
+        assert_eq!(r["outcome"], "done", "{r:#}");
+        let report = r["report"].to_string();
+        assert!(report.contains(what), "no {what:?} in {report}");
+    }
+    let text = std::fs::read_to_string(w.mnt.join(".flickrfs/status")).expect("status");
+    assert!(
+        text.contains("done: up sync") && text.contains("done: down sync"),
+        "{text}"
+    );
     daemon.unmount();
 }
