@@ -38,6 +38,7 @@ use store::Ctx;
 pub use error::{CatalogError, Result};
 pub use file::{live_connections, CatalogConnection, LiveToken};
 pub use names::EntryName;
+pub use store::POOLS_DIR;
 pub use types::*;
 pub use xattr::{format_tags, parse_tags, Xattr};
 

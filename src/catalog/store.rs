@@ -20,7 +20,9 @@ use super::types::*;
 use super::Catalog;
 
 /// The folder name reserved in an account folder for the pools.
-pub(crate) const POOLS_DIR: &str = "Pools";
+/// The name of the folder of group pools inside an account folder: no set,
+/// entry or pool may take it there.
+pub const POOLS_DIR: &str = "Pools";
 /// How many generations of change rows are kept.
 const CHANGES_KEPT: i64 = 20_000;
 
