@@ -27,7 +27,7 @@ mod syncapi;
 mod types;
 mod xattr;
 
-pub use ops::WriteOutcome;
+pub use ops::{WriteOutcome, Written};
 
 use std::path::{Path, PathBuf};
 

@@ -17,8 +17,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use fuser::{BackingId, FileAttr, FileType, FopenFlags, INodeNo, OpenFlags, TimeOrNow};
 
 use crate::catalog::{
-    Account, AccountId, AddOutcome, Catalog, CollectionId, Entry, EntryName, UnlinkOutcome,
-    WriteOutcome, Xattr,
+    Account, AccountId, AddOutcome, Catalog, CollectionId, Entry, EntryName, FileAction, PhotoKey,
+    UnlinkOutcome, WriteOutcome, Written, Xattr,
 };
 
 use super::control::{parse_sync_requests, StatusBoard, SyncHook};
@@ -90,9 +90,6 @@ pub struct FsCore {
     started: SystemTime,
     /// Folders read ahead of a walker.
     prefetch: Prefetcher,
-    /// Files this mount created (in the default folder) in this session:
-    /// the only files it writes in place.
-    own_files: Mutex<std::collections::HashSet<PathBuf>>,
     /// Asks the change watcher for an immediate pass.
     kicker: Kicker,
 }
@@ -138,7 +135,6 @@ impl FsCore {
             passthrough: AtomicBool::new(false),
             backing: BackingCache::default(),
             started: SystemTime::now(),
-            own_files: Mutex::new(Default::default()),
             prefetch,
             kicker,
         }
@@ -583,33 +579,11 @@ impl FsCore {
             Node::Entry(..) => {
                 let src = self.folder_of(pnode)?;
                 let dst = self.folder_of(dnode)?;
-                let replaced = match target {
-                    Some(Node::Entry(..)) => self
-                        .cat()
-                        .lookup(dst, &entry_name(newname)?)?
-                        .and_then(|t| t.path),
-                    _ => None,
-                };
-                let e = self
-                    .cat()
-                    .rename(src, &entry_name(name)?, dst, &entry_name(newname)?)?;
-                // Files follow only a rename that changed something: not a
-                // rename onto itself or between two names of one photo.
-                let same_photo = matches!(
-                    (node, target),
-                    (Node::Entry(_, a), Some(Node::Entry(_, b))) if a == b
-                );
-                let moved = !same_photo && (parent, name) != (newparent, newname);
-                if moved {
-                    // An editor's save (the destination photo took the new
-                    // bytes): the version it replaced goes if it was ours.
-                    if let Some(old) = replaced.filter(|old| {
-                        target == Some(Node::Entry(dst, e.photo)) && e.path.as_ref() != Some(old)
-                    }) {
-                        self.release_own_file(&old);
-                    }
-                    self.own_file_takes_entry_name(&e);
-                }
+                let renamed =
+                    self.cat()
+                        .rename(src, &entry_name(name)?, dst, &entry_name(newname)?)?;
+                self.apply_files(&renamed.files);
+                let e = renamed.entry;
                 {
                     let mut t = self.inodes();
                     if let Some(old) = target.filter(|t| *t != node) {
@@ -629,28 +603,25 @@ impl FsCore {
                 self.settle(&[parent, newparent]);
                 Ok(())
             }
-            Node::Folder(c) => match (pnode, dnode) {
-                (Node::Account(a), Node::Account(b)) if a == b => {
-                    let set = self.cat().rename_set(c, &entry_name(newname)?)?;
-                    let mut t = self.inodes();
-                    if let Some(ino) = t.ino_of(&node) {
-                        t.rekey(
-                            ino,
-                            node,
-                            Some((parent, name)),
-                            newparent,
-                            set.name.as_str(),
-                            None,
-                        );
-                    }
-                    Ok(())
+            Node::Folder(c) => {
+                let into = match dnode {
+                    Node::Account(b) => Some(b),
+                    _ => None,
+                };
+                let set = self.cat().rename_set(c, into, &entry_name(newname)?)?;
+                let mut t = self.inodes();
+                if let Some(ino) = t.ino_of(&node) {
+                    t.rekey(
+                        ino,
+                        node,
+                        Some((parent, name)),
+                        newparent,
+                        set.name.as_str(),
+                        None,
+                    );
                 }
-                (Node::Account(_), Node::Account(_)) => Err(FsError::quiet(libc::EXDEV)),
-                _ => Err(FsError::new(
-                    libc::EPERM,
-                    format!("{name:?}: a set folder can only be renamed within its account"),
-                )),
-            },
+                Ok(())
+            }
             _ => Err(FsError::new(
                 libc::EPERM,
                 format!("{name:?} cannot be renamed"),
@@ -658,65 +629,42 @@ impl FsCore {
         }
     }
 
-    /// A rename replaced an entry whose bytes were in `old`: if that is the
-    /// mount's own file and no photo refers to it any more, it goes, as the
-    /// replaced file of a rename(2) does (never a user's file).
-    fn release_own_file(&self, old: &Path) {
-        if !lock(&self.own_files).contains(old) {
-            return;
-        }
-        match self.cat().path_in_use(old) {
-            Ok(false) => {}
-            Ok(true) => return,
-            Err(err) => {
-                tracing::warn!("{}: {err}", old.display());
-                return;
+    /// Does on disk what the catalog decided ([`FileAction`]), to files the
+    /// mount wrote itself only. Best effort: a failure leaves the file
+    /// where it is (logged), and the catalog still describes the disk.
+    fn apply_files(&self, actions: &[FileAction]) {
+        for a in actions {
+            match a {
+                FileAction::Remove(path) => match std::fs::remove_file(path) {
+                    Ok(()) => tracing::info!(
+                        "{}: no photo refers to it any more; removed",
+                        path.display()
+                    ),
+                    Err(err) => tracing::warn!("{}: could not remove: {err}", path.display()),
+                },
+                FileAction::Rename { photo, from, name } => {
+                    self.rename_own_file(*photo, from, name)
+                }
             }
-        }
-        match std::fs::remove_file(old) {
-            Ok(()) => {
-                lock(&self.own_files).remove(old);
-                tracing::info!("{}: replaced by a rename; removed", old.display());
-            }
-            Err(err) => tracing::warn!("{}: could not remove: {err}", old.display()),
         }
     }
 
-    /// After a rename, the mount's own backing file takes the entry's name:
-    /// an editor's atomic save (write `.x.jpg.tmp`, rename it over `x.jpg`)
-    /// would otherwise leave the photo's bytes under the temporary name,
-    /// which a user cleaning up deletes. Only the mount's own files are
-    /// renamed (never a user's), to a free name (never replacing a file);
-    /// open write handles follow. Best effort: a failure leaves the file
-    /// where it is, correctly recorded.
-    fn own_file_takes_entry_name(&self, e: &Entry) {
-        let Some(from) = e.path.clone() else { return };
-        let wanted = e.name.as_str();
-        let current = from.file_name().and_then(OsStr::to_str).unwrap_or("");
-        if io::is_unique_form_of(current, wanted)
-            || crate::media::is_junk_name(wanted)
-            || !lock(&self.own_files).contains(&from)
-        {
-            return;
-        }
-        let to = match io::rename_unique(&from, wanted) {
+    /// The mount's file `from` of `photo` takes the first free name made
+    /// from `name`; open write handles follow it.
+    fn rename_own_file(&self, photo: PhotoKey, from: &Path, name: &str) {
+        let to = match io::rename_unique(from, name) {
             Ok(to) => to,
             Err(err) => {
                 tracing::warn!("renaming {} after its entry: {err}", from.display());
                 return;
             }
         };
-        if let Err(err) = self.cat().moved_backing_file(e.photo, &from, &to) {
+        if let Err(err) = self.cat().moved_backing_file(photo, from, &to) {
             tracing::warn!("recording {} as {}: {err}", from.display(), to.display());
-            if let Err(err) = std::fs::rename(&to, &from) {
+            if let Err(err) = std::fs::rename(&to, from) {
                 tracing::warn!("renaming {} back: {err}", to.display());
             }
             return;
-        }
-        {
-            let mut own = lock(&self.own_files);
-            own.remove(&from);
-            own.insert(to.clone());
         }
         let handles: Vec<Arc<Handle>> = lock(&self.handles).values().cloned().collect();
         for h in handles {
@@ -724,7 +672,7 @@ impl FsCore {
                 if let WriteState::Own { path, .. } | WriteState::Copied { path, .. } =
                     &mut *lock(&w.state)
                 {
-                    if *path == from {
+                    if path == from {
                         path.clone_from(&to);
                     }
                 }
@@ -872,7 +820,6 @@ impl FsCore {
             Some(&entry),
         );
         let attr = self.entry_attr(ino, &entry);
-        lock(&self.own_files).insert(path.clone());
         let fh = self.new_fh(Handle::Write(WriteHandle::new(
             ino,
             (coll, entry.photo),
@@ -947,7 +894,7 @@ impl FsCore {
     /// this mount created in this session, otherwise borrowing the file
     /// until the first change copies it (copy-on-write).
     fn write_state(&self, e: &Entry, path: &Path, truncate: bool) -> FsResult<WriteState> {
-        if lock(&self.own_files).contains(path) {
+        if self.cat().is_own_file(path)? {
             let file = OpenOptions::new()
                 .read(true)
                 .write(true)
@@ -1179,17 +1126,18 @@ impl FsCore {
         let (coll, photo) = *lock(&w.target);
         if copied {
             // the copy becomes the photo's file; the original is untouched
-            lock(&self.own_files).insert(path.clone());
             self.cat().record_written(photo, &path, &facts)?;
             tracing::info!("photo {}: changes written to {}", photo.0, path.display());
         }
         let settle = copied;
-        let outcome = self.cat().finish_write(photo, Some(facts))?;
+        let written = if w.created || copied {
+            Written::NewFile
+        } else {
+            Written::InPlace
+        };
+        let outcome = self.cat().finish_write(photo, Some(facts), written)?;
         let merged = matches!(outcome, WriteOutcome::Merged { .. });
-        if let WriteOutcome::Merged {
-            into, redundant, ..
-        } = outcome
-        {
+        if let WriteOutcome::Merged { into, remove, .. } = outcome {
             *lock(&w.target) = (coll, into);
             {
                 let mut t = self.inodes();
@@ -1199,25 +1147,13 @@ impl FsCore {
                     .unwrap_or((0, "".into()));
                 t.rekey(w.ino, Node::Entry(coll, into), None, parent, &name, None);
             }
-            if let Some(r) = redundant {
-                // A byte copy this handle wrote (a new file, or the copy
-                // its first change made of someone else's file), of content
-                // the catalog already has in another file: ours, never a
-                // user's file. A file changed in place stays.
-                if (w.created || copied) && r == path && lock(&self.own_files).contains(&r) {
-                    match std::fs::remove_file(&r) {
-                        Ok(()) => tracing::info!(
-                            "{}: same content as a photo already in the catalog; removed this copy",
-                            r.display()
-                        ),
-                        Err(e) => {
-                            tracing::warn!("{}: could not remove duplicate copy: {e}", r.display())
-                        }
-                    }
-                    // should this handle write again, it copies first
-                    if let Err(e) = lock(&w.state).demote() {
-                        tracing::warn!("{}: {e}", r.display());
-                    }
+            if let Some(r) = remove {
+                // the copy this write made, of content the catalog already
+                // had in another file
+                self.apply_files(&[FileAction::Remove(r.clone())]);
+                // should this handle write again, it copies first
+                if let Err(e) = lock(&w.state).demote() {
+                    tracing::warn!("{}: {e}", r.display());
                 }
             }
         }
