@@ -440,7 +440,7 @@ impl Catalog {
                 )));
             }
             let listed: i64 = tx
-                .query_row(
+                .cached_row(
                     "SELECT COUNT(*) FROM memberships m JOIN photos p ON p.id = m.photo_id \
                      WHERE m.collection_id = ?1 AND p.ignored = 0",
                     [c.id.0],
@@ -545,7 +545,7 @@ impl Catalog {
     pub fn unignore(&self, account: AccountId, id: &PhotoId) -> Result<Photo> {
         self.write("restoring an ignored photo", |tx| {
             let key: i64 = tx
-                .query_row(
+                .cached_row(
                     "SELECT id FROM photos WHERE account_id = ?1 AND remote_id = ?2",
                     params![account.0, id.as_str()],
                     |r| r.get(0),
@@ -627,7 +627,7 @@ impl Catalog {
         }
         self.write("relocating a file", |tx| {
             let found: Option<i64> = tx
-                .query_row(
+                .cached_row(
                     "SELECT id FROM photos WHERE account_id = ?1 AND \
                      ((checksum = ?2 AND (missing = 1 OR path IS NULL)) OR (path IS NULL AND r_checksum = ?2)) \
                      ORDER BY id LIMIT 1",
@@ -743,7 +743,7 @@ fn same_account(s: &Collection, d: &Collection, name: &EntryName) -> Result<()> 
 }
 
 fn count_names(tx: &Tx, photo: PhotoKey) -> Result<i64> {
-    tx.query_row(
+    tx.cached_row(
         "SELECT COUNT(*) FROM memberships WHERE photo_id = ?1",
         [photo.0],
         |r| r.get(0),
@@ -1007,7 +1007,7 @@ fn own_file(tx: &Tx, path: &Path) -> Result<()> {
 /// forgotten and returned, to be deleted (a user's file never is).
 fn release_own_file(tx: &Tx, path: &Path) -> Result<Option<PathBuf>> {
     let in_use: bool = tx
-        .query_row(
+        .cached_row(
             "SELECT EXISTS (SELECT 1 FROM photos WHERE path = ?1)",
             [path_blob(path)],
             |r| r.get(0),
@@ -1033,7 +1033,7 @@ fn file_follows_name(tx: &Tx, e: &Entry) -> Result<Option<FileAction>> {
         return Ok(None);
     }
     let own: bool = tx
-        .query_row(
+        .cached_row(
             "SELECT EXISTS (SELECT 1 FROM own_files WHERE path = ?1)",
             [path_blob(path)],
             |r| r.get(0),

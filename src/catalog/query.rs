@@ -35,7 +35,7 @@ impl Catalog {
         }
         let id = self.write("registering an account", |tx| {
             let other: Option<String> = tx
-                .query_row(
+                .cached_row(
                     "SELECT nsid FROM accounts WHERE collection_name = ?1",
                     [name.as_str()],
                     |r| r.get(0),
@@ -48,7 +48,7 @@ impl Catalog {
                 )));
             }
             let existing: Option<i64> = tx
-                .query_row("SELECT id FROM accounts WHERE nsid = ?1", [nsid.as_str()], |r| r.get(0))
+                .cached_row("SELECT id FROM accounts WHERE nsid = ?1", [nsid.as_str()], |r| r.get(0))
                 .optional()
                 .ctx("registering an account")?;
             let id = match existing {

@@ -66,7 +66,7 @@ use crate::catalog::{Catalog, CatalogError};
 
 pub use control::{StatusBoard, SyncHook, SyncRequest, SyncResult};
 pub use error::{FsError, FsResult};
-pub use ops::FsCore;
+pub use ops::{DirEntry, DirHandle, FsCore, Opened};
 
 /// How to mount.
 #[derive(Clone)]

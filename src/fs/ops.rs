@@ -47,7 +47,7 @@ pub struct CoreConfig {
 
 /// A directory listing snapshot, taken at `opendir`.
 #[derive(Debug)]
-pub struct Child {
+pub struct DirEntry {
     pub name: Vec<u8>,
     pub ino: u64,
     pub attr: FileAttr,
@@ -57,11 +57,11 @@ pub struct Child {
 #[derive(Debug)]
 pub struct DirHandle {
     pub ino: u64,
-    pub list: std::sync::OnceLock<Vec<Child>>,
+    pub list: std::sync::OnceLock<Vec<DirEntry>>,
 }
 
 impl DirHandle {
-    pub fn children(&self) -> &[Child] {
+    pub fn children(&self) -> &[DirEntry] {
         self.list.get().map(Vec::as_slice).unwrap_or(&[])
     }
 }
@@ -395,22 +395,22 @@ impl FsCore {
     /// inode numbers and attributes (entries' from the catalog's recorded
     /// size and mtime: a listing costs one query, not one stat per file;
     /// `getattr` and `open` look at the file itself).
-    fn listing(&self, ino: u64) -> FsResult<Vec<Child>> {
+    fn listing(&self, ino: u64) -> FsResult<Vec<DirEntry>> {
         let node = self.node(ino)?;
         let kids = self.layout(|l| l.children(node))?;
         self.assemble(ino, kids)
     }
 
     /// `.`, `..` and the children, with inode numbers and attributes.
-    fn assemble(&self, ino: u64, kids: Vec<tree::Child>) -> FsResult<Vec<Child>> {
+    fn assemble(&self, ino: u64, kids: Vec<tree::Child>) -> FsResult<Vec<DirEntry>> {
         let parent = self.inodes().get(ino).and_then(|s| s.parent()).unwrap_or(1);
         let mut list = Vec::with_capacity(kids.len() + 2);
-        list.push(Child {
+        list.push(DirEntry {
             name: b".".to_vec(),
             ino,
             attr: self.dir_attr(ino),
         });
-        list.push(Child {
+        list.push(DirEntry {
             name: b"..".to_vec(),
             ino: parent,
             attr: self.dir_attr(parent),
@@ -427,7 +427,7 @@ impl FsCore {
                 Some(e) => self.recorded_attr(cino, e),
                 None => self.attr_of(cino, node, None)?,
             };
-            list.push(Child {
+            list.push(DirEntry {
                 name: name.into_bytes(),
                 ino: cino,
                 attr,
@@ -467,7 +467,7 @@ impl FsCore {
 
     /// Folder `ino` was just listed: have the folder a walker lists next
     /// (its first set folder, or its next sibling) listed ahead.
-    fn list_ahead(&self, ino: u64, list: &[Child]) {
+    fn list_ahead(&self, ino: u64, list: &[DirEntry]) {
         let (parent, folders) = {
             let t = self.inodes();
             let parent = t.get(ino).and_then(|s| s.parent()).unwrap_or(1);

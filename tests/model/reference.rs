@@ -270,7 +270,7 @@ impl Ext {
 /// makes a 4-byte "photo"), and a line of text.
 pub const TAILS: [&[u8]; 2] = [&[0xFF, 0xD8, 0xFF, 0xE0], b"edited\n"];
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Photo {
     pub content: usize,
     /// The backing file (None until the harness learns the new file's path).
