@@ -332,20 +332,19 @@ impl<F: Fn(&str) -> std::io::Result<()> + Send + Sync> UrlOpener for F {
     }
 }
 
-/// The desktop's browser through `xdg-open` (does nothing useful on a
-/// headless machine; the URL is printed anyway).
+/// The desktop's browser, through the `opener` crate: `xdg-open` (or the
+/// copy of it that opener carries when the system has none, or WSL's
+/// Windows browser), started detached and reaped. Does nothing useful on a
+/// headless machine; the URL is printed anyway.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SystemBrowser;
 
 impl UrlOpener for SystemBrowser {
     fn open(&self, url: &str) -> std::io::Result<()> {
-        std::process::Command::new("xdg-open")
-            .arg(url)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .map(drop)
+        opener::open(url).map_err(|e| match e {
+            opener::OpenError::Io(e) => e,
+            other => std::io::Error::other(other),
+        })
     }
 }
 
