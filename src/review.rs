@@ -361,13 +361,7 @@ pub fn replan(
                 source: Box::new(source),
             }
         })?;
-    let before = plan.actions.len();
-    plan.actions.retain(
-        |a| !matches!(a, Action::Download { photo, .. } if still_ambiguous.contains(photo)),
-    );
-    let dropped = before - plan.actions.len();
-    plan.summary.downloads -= dropped;
-    plan.summary.file_downloads = plan.summary.downloads as u64;
+    plan.hold_back_ambiguous(still_ambiguous);
     review.plan = plan;
     list_items(cat, review, &local)?;
     Ok(())
