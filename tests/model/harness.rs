@@ -106,10 +106,7 @@ impl Harness {
             Under::Core => {
                 o.force_pread = true;
                 let core = flickrfs::fs::unmounted_core(&o).expect("the core");
-                (
-                    None,
-                    Box::new(CoreVfs::new(core, w.mnt.clone())),
-                )
+                (None, Box::new(CoreVfs::new(core, w.mnt.clone())))
             }
         };
         let acct = w.mnt.join("alice");
@@ -780,7 +777,8 @@ impl Run {
         if let Some(ph) = self.model.photos.values().find(|p| p.path.is_none()) {
             return Err(fail(format!("model photo without a path: {ph:?}")));
         }
-        let depth = if self.h.vfs.has_kernel_caches() || self.step % FULL_CHECK_EVERY == 0 {
+        let depth = if self.h.vfs.has_kernel_caches() || self.step.is_multiple_of(FULL_CHECK_EVERY)
+        {
             Depth::Full
         } else {
             Depth::Changed {
