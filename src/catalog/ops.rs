@@ -386,11 +386,7 @@ impl Catalog {
     /// Whether `path` is a file the mount wrote itself (see
     /// [`FileAction`]): the only kind it changes in place.
     pub fn is_own_file(&self, path: &Path) -> Result<bool> {
-        self.conn
-            .prepare_cached("SELECT EXISTS (SELECT 1 FROM own_files WHERE path = ?1)")
-            .ctx("looking up a file")?
-            .query_row([path_blob(path)], |r| r.get(0))
-            .ctx("looking up a file")
+        is_own_file(&self.conn, path)
     }
 
     /// Delete an entry. In a set or pool: removed from it only (listed in the
@@ -1006,14 +1002,7 @@ fn own_file(tx: &Tx, path: &Path) -> Result<()> {
 /// `path` is no longer any photo's file: if the mount wrote it, it is
 /// forgotten and returned, to be deleted (a user's file never is).
 fn release_own_file(tx: &Tx, path: &Path) -> Result<Option<PathBuf>> {
-    let in_use: bool = tx
-        .cached_row(
-            "SELECT EXISTS (SELECT 1 FROM photos WHERE path = ?1)",
-            [path_blob(path)],
-            |r| r.get(0),
-        )
-        .ctx("looking up a file")?;
-    if in_use {
+    if path_in_use(tx, path)? {
         return Ok(None);
     }
     let n = tx
@@ -1032,14 +1021,7 @@ fn file_follows_name(tx: &Tx, e: &Entry) -> Result<Option<FileAction>> {
     if names::is_file_name_for(current, e.name.as_str()) || is_junk_name(e.name.as_str()) {
         return Ok(None);
     }
-    let own: bool = tx
-        .cached_row(
-            "SELECT EXISTS (SELECT 1 FROM own_files WHERE path = ?1)",
-            [path_blob(path)],
-            |r| r.get(0),
-        )
-        .ctx("looking up a file")?;
-    Ok(own.then(|| FileAction::Rename {
+    Ok(is_own_file(tx, path)?.then(|| FileAction::Rename {
         photo: e.photo,
         from: path.clone(),
         name: e.name.as_str().to_owned(),

@@ -289,15 +289,6 @@ impl Catalog {
     }
 
     /// One photo (`NotFound` if absent).
-    /// Whether any photo's backing file is `path`.
-    pub fn path_in_use(&self, path: &Path) -> Result<bool> {
-        self.conn
-            .prepare_cached("SELECT EXISTS (SELECT 1 FROM photos WHERE path = ?1)")
-            .ctx("looking up a file")?
-            .query_row([path_blob(path)], |r| r.get(0))
-            .ctx("looking up a file")
-    }
-
     pub fn photo(&self, key: PhotoKey) -> Result<Photo> {
         load_photo(&self.conn, key)
     }

@@ -48,6 +48,26 @@ impl CachedRow for Connection {
     }
 }
 
+/// Whether any photo's backing file is `path`.
+pub(crate) fn path_in_use(c: &Connection, path: &Path) -> Result<bool> {
+    c.cached_row(
+        "SELECT EXISTS (SELECT 1 FROM photos WHERE path = ?1)",
+        [path_blob(path)],
+        |r| r.get(0),
+    )
+    .ctx("looking up a file")
+}
+
+/// Whether the mount wrote `path` (see `FileAction`).
+pub(crate) fn is_own_file(c: &Connection, path: &Path) -> Result<bool> {
+    c.cached_row(
+        "SELECT EXISTS (SELECT 1 FROM own_files WHERE path = ?1)",
+        [path_blob(path)],
+        |r| r.get(0),
+    )
+    .ctx("looking up a file")
+}
+
 /// Adds context to rusqlite errors.
 pub(crate) trait Ctx<T> {
     fn ctx(self, what: &str) -> Result<T>;

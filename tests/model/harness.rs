@@ -427,27 +427,7 @@ impl Harness {
                 Err(e) => return Err(format!("backing file {} is gone: {e}", p.display())),
             }
         }
-        for (p, t) in sources {
-            if mtime_of(p) != *t {
-                return Err(format!(
-                    "backing file {} changed: its mtime moved",
-                    p.display()
-                ));
-            }
-        }
-        let on_disk = self.default_files();
-        let kept: BTreeSet<PathBuf> = keep
-            .keys()
-            .filter(|p| p.starts_with(&self.w.default_folder))
-            .cloned()
-            .collect();
-        if on_disk != kept {
-            return Err(format!(
-                "default folder holds {:?}, expected {:?}",
-                on_disk, kept
-            ));
-        }
-        Ok(())
+        self.check_sources_and_folder(keep, sources)
     }
 
     /// The disk after a step, as far as the step changed it: the backing
@@ -472,6 +452,16 @@ impl Harness {
                 }
             }
         }
+        self.check_sources_and_folder(keep, sources)
+    }
+
+    /// The user's files kept their mtime, and the default folder holds
+    /// exactly the files the mount must have left there.
+    fn check_sources_and_folder(
+        &self,
+        keep: &BTreeMap<PathBuf, usize>,
+        sources: &BTreeMap<PathBuf, SystemTime>,
+    ) -> Result<(), String> {
         for (p, t) in sources {
             if mtime_of(p) != *t {
                 return Err(format!(
