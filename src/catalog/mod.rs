@@ -24,6 +24,7 @@ mod query;
 mod schema;
 mod store;
 mod syncapi;
+mod trash;
 mod types;
 mod xattr;
 
@@ -39,6 +40,7 @@ pub use error::{CatalogError, Result};
 pub use file::{live_connections, CatalogConnection, LiveToken};
 pub use names::EntryName;
 pub use store::POOLS_DIR;
+pub use trash::{TrashId, Trashed};
 pub use types::*;
 pub use xattr::{format_tags, parse_tags, Xattr};
 

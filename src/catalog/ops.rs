@@ -738,14 +738,6 @@ fn same_account(s: &Collection, d: &Collection, name: &EntryName) -> Result<()> 
     Ok(())
 }
 
-fn count_names(tx: &Tx, photo: PhotoKey) -> Result<i64> {
-    tx.cached_row(
-        "SELECT COUNT(*) FROM memberships WHERE photo_id = ?1",
-        [photo.0],
-        |r| r.get(0),
-    )
-    .ctx("counting names")
-}
 
 /// A photo of the account with the same content, if the content identifies
 /// a photo at all (media, not empty, not junk). Photos on Flickr first.

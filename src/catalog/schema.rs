@@ -152,6 +152,18 @@ CREATE INDEX photos_path ON photos(path) WHERE path IS NOT NULL;
 CREATE TABLE own_files (
     path BLOB PRIMARY KEY
 ) WITHOUT ROWID;
+-- The mount's trash: what was moved to MOUNT/.Trash-$UID/files/, under
+-- which name, from where (catalog/trash.rs).
+CREATE TABLE trash (
+    id            INTEGER PRIMARY KEY,
+    account_id    INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    photo_id      INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+    name          TEXT NOT NULL UNIQUE,
+    collection_id INTEGER REFERENCES collections(id) ON DELETE SET NULL,
+    origin_name   TEXT NOT NULL,
+    held          INTEGER NOT NULL,
+    at            INTEGER NOT NULL
+);
 "#;
 
 /// The migrations, index `i` bringing version `i` to `i + 1`.

@@ -404,6 +404,16 @@ pub(crate) fn photo_collections(c: &Connection, photo: PhotoKey) -> Result<Vec<C
 }
 
 /// How many photosets list `photo`.
+/// How many names `photo` has, in any folder.
+pub(crate) fn count_names(tx: &Connection, photo: PhotoKey) -> Result<i64> {
+    tx.cached_row(
+        "SELECT COUNT(*) FROM memberships WHERE photo_id = ?1",
+        [photo.0],
+        |r| r.get(0),
+    )
+    .ctx("counting names")
+}
+
 pub(crate) fn set_count(c: &Connection, photo: PhotoKey) -> Result<i64> {
     c.prepare_cached(
         "SELECT COUNT(DISTINCT m.collection_id) FROM memberships m \

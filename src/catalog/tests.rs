@@ -1449,3 +1449,81 @@ fn an_unfinished_or_failed_write_is_never_uploadable_and_its_bytes_stay() {
         .count();
     assert_eq!(listed, 2);
 }
+
+// ------------------------------------------------------------ trash
+
+#[test]
+fn trash_from_a_set_is_rm_then_restore_undoes_it_and_emptying_deletes_nothing() {
+    let f = fx();
+    let trip = f.set("Trip");
+    let garden = f.set("Garden");
+    let e = f.add(trip, "a.jpg", 1).entry().unwrap().clone();
+    f.cat.link(trip, &n("a.jpg"), garden, &n("a.jpg")).unwrap();
+    let path = e.path.clone().unwrap();
+
+    let t = f.cat.trash(trip, &n("a.jpg"), "a.jpg").unwrap();
+    assert!(!t.held);
+    assert!(f.names(trip).is_empty(), "out of that set, as rm");
+    assert_eq!(f.names(garden), vec!["a.jpg"], "its other sets kept");
+    assert_eq!(f.cat.trashed().unwrap().len(), 1);
+    assert_eq!(
+        f.cat.trash(garden, &n("a.jpg"), "a.jpg").unwrap_err().errno(),
+        libc::EEXIST,
+        "one name in the trash once"
+    );
+    f.check();
+
+    // moving it back to where it was: in that set again
+    f.cat.restore_trashed("a.jpg", trip, &n("a.jpg")).unwrap();
+    assert_eq!(f.names(trip), vec!["a.jpg"]);
+    assert!(f.cat.trashed().unwrap().is_empty());
+    f.check();
+
+    // trashed from its last set, then emptied: in the account folder, as rm
+    f.cat.unlink(garden, &n("a.jpg")).unwrap();
+    f.cat.trash(trip, &n("a.jpg"), "a.2.jpg").unwrap();
+    assert_eq!(f.names(f.root()), vec!["a.jpg"]);
+    f.cat.empty_trashed("a.2.jpg").unwrap();
+    assert_eq!(f.names(f.root()), vec!["a.jpg"]);
+    assert!(path.exists(), "emptying the trash deletes no byte");
+    f.check();
+}
+
+#[test]
+fn trash_from_the_account_folder_holds_the_photo_until_emptied() {
+    let f = fx();
+    let local = f.add(f.root(), "l.jpg", 1).entry().unwrap().clone();
+    let online = f.add(f.root(), "o.jpg", 2).entry().unwrap().clone();
+    f.cat
+        .record_upload(online.photo, &remote("5301", "o"))
+        .unwrap();
+
+    let t = f.cat.trash(f.root(), &n("l.jpg"), "l.jpg").unwrap();
+    assert!(t.held);
+    f.cat.trash(f.root(), &n("o.jpg"), "o.jpg").unwrap();
+    assert!(f.names(f.root()).is_empty(), "neither is listed");
+    let l = f.cat.photo(local.photo).unwrap();
+    assert!(l.ignored, "a held local photo is not uploaded");
+    f.check();
+
+    // restore brings the local one back with its settings
+    f.cat.set_xattr(local.photo, Xattr::Tags, b"kept").unwrap();
+    f.cat
+        .restore_trashed("l.jpg", f.root(), &n("l.jpg"))
+        .unwrap();
+    let l = f.cat.photo(local.photo).unwrap();
+    assert!(!l.ignored);
+    assert_eq!(l.meta.tags.as_deref().unwrap(), ["kept".to_string()]);
+    assert_eq!(f.names(f.root()), vec!["l.jpg"]);
+
+    // emptying: the local photo leaves the catalog (file stays), the
+    // online one stays ignored
+    f.cat.trash(f.root(), &n("l.jpg"), "l.jpg").unwrap();
+    f.cat.empty_trashed("l.jpg").unwrap();
+    f.cat.empty_trashed("o.jpg").unwrap();
+    assert!(f.cat.photo(local.photo).is_err());
+    assert!(local.path.as_ref().unwrap().exists());
+    assert!(f.cat.photo(online.photo).unwrap().ignored);
+    assert!(f.cat.trashed().unwrap().is_empty());
+    f.check();
+}
