@@ -37,7 +37,15 @@ fn mount_shows_control_dir_account_and_pools() {
     w.add_alice();
     let m = w.mount();
     let root = w.ok("ls -A $M");
-    assert_eq!(root.lines().collect::<Vec<_>>(), vec![".flickrfs", "alice"]);
+    // SAFETY: geteuid has no preconditions.
+    let uid = unsafe { libc::geteuid() };
+    assert_eq!(
+        root.lines().collect::<Vec<_>>(),
+        vec![".Trash", &format!(".Trash-{uid}"), ".flickrfs", "alice"]
+    );
+    // the trash folders, as the freedesktop.org Trash specification wants
+    assert_eq!(w.ok("stat -c %a $M/.Trash").trim(), "1777");
+    assert_eq!(w.ok(&format!("stat -c %a $M/.Trash-{uid}")).trim(), "700");
     let ctl = w.ok("ls $M/.flickrfs");
     assert_eq!(
         ctl.split_whitespace().collect::<Vec<_>>(),

@@ -738,7 +738,6 @@ fn same_account(s: &Collection, d: &Collection, name: &EntryName) -> Result<()> 
     Ok(())
 }
 
-
 /// A photo of the account with the same content, if the content identifies
 /// a photo at all (media, not empty, not junk). Photos on Flickr first.
 fn dedup_candidate(

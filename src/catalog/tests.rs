@@ -1467,7 +1467,10 @@ fn trash_from_a_set_is_rm_then_restore_undoes_it_and_emptying_deletes_nothing() 
     assert_eq!(f.names(garden), vec!["a.jpg"], "its other sets kept");
     assert_eq!(f.cat.trashed().unwrap().len(), 1);
     assert_eq!(
-        f.cat.trash(garden, &n("a.jpg"), "a.jpg").unwrap_err().errno(),
+        f.cat
+            .trash(garden, &n("a.jpg"), "a.jpg")
+            .unwrap_err()
+            .errno(),
         libc::EEXIST,
         "one name in the trash once"
     );

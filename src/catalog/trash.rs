@@ -39,7 +39,8 @@ pub struct Trashed {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TrashId(pub i64);
 
-const SELECT: &str = "SELECT t.id, t.account_id, t.photo_id, t.name, t.collection_id, t.origin_name, \
+const SELECT: &str =
+    "SELECT t.id, t.account_id, t.photo_id, t.name, t.collection_id, t.origin_name, \
      t.held, p.path, COALESCE(p.size, 0), COALESCE(p.mtime_ns, 0) \
      FROM trash t JOIN photos p ON p.id = t.photo_id";
 
@@ -75,6 +76,16 @@ impl Catalog {
             .ctx("reading the trash")?;
         let rows = st.query_map([], from_row).ctx("reading the trash")?;
         rows.collect::<rusqlite::Result<Vec<_>>>()
+            .ctx("reading the trash")
+    }
+
+    /// The trash entry `id`.
+    pub fn trashed_by_id(&self, id: TrashId) -> Result<Option<Trashed>> {
+        self.conn
+            .prepare_cached(&format!("{SELECT} WHERE t.id = ?1"))
+            .ctx("reading the trash")?
+            .query_row([id.0], from_row)
+            .optional()
             .ctx("reading the trash")
     }
 

@@ -28,8 +28,8 @@ pub struct Adapter {
 const GEN: Generation = Generation(0);
 
 impl Adapter {
-    fn ttl(&self) -> Duration {
-        self.core.cfg.ttl
+    fn ttl(&self, ino: u64) -> Duration {
+        self.core.ttl_of(ino)
     }
 
     /// Run a core call; a panic becomes EIO with a log line.
@@ -108,14 +108,14 @@ impl Filesystem for Adapter {
 
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
         match self.guard("lookup", || self.core.lookup(parent.0, name)) {
-            Ok(attr) => reply.entry(&self.ttl(), &attr, GEN),
+            Ok(attr) => reply.entry(&self.ttl(attr.ino.0), &attr, GEN),
             Err(e) => reply.error(self.fail("lookup", &Name(name), e)),
         }
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, fh: Option<FileHandle>, reply: ReplyAttr) {
         match self.guard("getattr", || self.core.getattr_fh(ino.0, fh.map(|f| f.0))) {
-            Ok(attr) => reply.attr(&self.ttl(), &attr),
+            Ok(attr) => reply.attr(&self.ttl(attr.ino.0), &attr),
             Err(e) => reply.error(self.fail("getattr", &ino.0, e)),
         }
     }
@@ -142,7 +142,7 @@ impl Filesystem for Adapter {
             self.core
                 .setattr(ino.0, size, atime, mtime, fh.map(|f| f.0))
         }) {
-            Ok(attr) => reply.attr(&self.ttl(), &attr),
+            Ok(attr) => reply.attr(&self.ttl(attr.ino.0), &attr),
             Err(e) => reply.error(self.fail("setattr", &ino.0, e)),
         }
     }
@@ -157,7 +157,7 @@ impl Filesystem for Adapter {
         reply: ReplyEntry,
     ) {
         match self.guard("mkdir", || self.core.mkdir(parent.0, name)) {
-            Ok(attr) => reply.entry(&self.ttl(), &attr, GEN),
+            Ok(attr) => reply.entry(&self.ttl(attr.ino.0), &attr, GEN),
             Err(e) => reply.error(self.fail("mkdir", &Name(name), e)),
         }
     }
@@ -228,7 +228,7 @@ impl Filesystem for Adapter {
         reply: ReplyEntry,
     ) {
         match self.guard("link", || self.core.link(ino.0, newparent.0, newname)) {
-            Ok(attr) => reply.entry(&self.ttl(), &attr, GEN),
+            Ok(attr) => reply.entry(&self.ttl(attr.ino.0), &attr, GEN),
             Err(e) => reply.error(self.fail("link", &Name(newname), e)),
         }
     }
@@ -338,10 +338,11 @@ impl Filesystem for Adapter {
             // the kernel keeps listings across opens; it drops them itself
             // when the directory changes through the mount, and the change
             // watcher drops them (inval_inode) when the catalog changes
-            Ok(fh) => reply.opened(
+            Ok(fh) if self.core.caches_listing(ino.0) => reply.opened(
                 FileHandle(fh),
                 FopenFlags::FOPEN_CACHE_DIR | FopenFlags::FOPEN_KEEP_CACHE,
             ),
+            Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::empty()),
             Err(e) => reply.error(self.fail("opendir", &ino.0, e)),
         }
     }
@@ -382,13 +383,12 @@ impl Filesystem for Adapter {
     ) {
         match self.guard("readdirplus", || self.core.dir_listing(fh.0)) {
             Ok(dir) => {
-                let ttl = self.ttl();
                 for (i, c) in dir.children().iter().enumerate().skip(offset as usize) {
                     if reply.add(
                         INodeNo(c.ino),
                         (i + 1) as u64,
                         OsStr::from_bytes_compat(&c.name),
-                        &ttl,
+                        &self.ttl(c.ino),
                         &c.attr,
                         GEN,
                     ) {
@@ -506,7 +506,7 @@ impl Filesystem for Adapter {
     ) {
         match self.guard("create", || self.core.create(parent.0, name, req.pid())) {
             Ok((attr, fh)) => reply.created(
-                &self.ttl(),
+                &self.ttl(attr.ino.0),
                 &attr,
                 GEN,
                 FileHandle(fh),

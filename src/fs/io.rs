@@ -28,6 +28,8 @@ pub enum Handle {
     Passthrough { _backing: Arc<BackingId> },
     /// A writable handle on a backing file (new or existing).
     Write(WriteHandle),
+    /// A `.trashinfo` file of the trash: a plain real file.
+    Info { file: File },
     /// A control file: content rendered at open, input parsed on write.
     Control {
         file: ControlFile,

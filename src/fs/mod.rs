@@ -50,6 +50,7 @@ mod io;
 mod locks;
 mod ops;
 mod prefetch;
+mod trash;
 pub mod tree;
 mod xattr;
 
@@ -240,6 +241,11 @@ fn build_core(opts: &MountOptions, mountpoint: &Path) -> Result<Built, MountErro
         gid,
         want_passthrough: !opts.force_pread,
         ttl: opts.ttl,
+        trash_info: opts
+            .catalog_path
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join("trash-info"),
     };
     let shared = invalidate::Shared::new(
         opts.status

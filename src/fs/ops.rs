@@ -28,6 +28,7 @@ use super::invalidate::{Kicker, Shared};
 use super::io::{self, BackingCache, Handle, WriteHandle, WriteState};
 use super::locks::lock;
 use super::prefetch::{FolderRef, Prefetcher};
+use super::trash::InfoDir;
 use super::tree::{self, ControlFile, Layout, Node, POOLS_DIR};
 use super::xattr;
 
@@ -43,6 +44,8 @@ pub struct CoreConfig {
     /// Use kernel passthrough for reads when the kernel and privileges allow.
     pub want_passthrough: bool,
     pub ttl: Duration,
+    /// The real folder behind the trash's `info/` (`fs/trash.rs`).
+    pub trash_info: PathBuf,
 }
 
 /// A directory listing snapshot, taken at `opendir`.
@@ -92,6 +95,8 @@ pub struct FsCore {
     prefetch: Prefetcher,
     /// Asks the change watcher for an immediate pass.
     kicker: Kicker,
+    /// The trash's `info/` files.
+    info: InfoDir,
 }
 
 impl std::fmt::Debug for FsCore {
@@ -124,7 +129,9 @@ impl FsCore {
         prefetch: Prefetcher,
     ) -> Self {
         lock(&shared.status).engine_attached = sync_hook.is_some();
+        let info = InfoDir::new(cfg.trash_info.clone());
         FsCore {
+            info,
             cfg,
             cat: Mutex::new(catalog),
             shared,
@@ -151,6 +158,20 @@ impl FsCore {
 
     pub(crate) fn cat(&self) -> MutexGuard<'_, Catalog> {
         lock(&self.cat)
+    }
+
+    /// How long the kernel may keep the name and attributes of `ino`: not
+    /// at all for the trash (it changes through other folders).
+    pub fn ttl_of(&self, ino: u64) -> Duration {
+        match self.node(ino) {
+            Ok(n) if n.uncached() => Duration::ZERO,
+            _ => self.cfg.ttl,
+        }
+    }
+
+    /// Whether the kernel may keep the listing of directory `ino`.
+    pub fn caches_listing(&self, ino: u64) -> bool {
+        !self.node(ino).is_ok_and(|n| n.uncached())
     }
 
     /// Record a line in the status (and the log).
@@ -248,6 +269,29 @@ impl FsCore {
 
     fn attr_of(&self, ino: u64, node: Node, entry: Option<&Entry>) -> FsResult<FileAttr> {
         Ok(match node {
+            // the trash folders: the user's alone (0700), the shared one
+            // sticky and open to all, as the Trash specification wants
+            Node::SharedTrash => {
+                let mut a = self.dir_attr(ino);
+                a.perm = 0o1777;
+                a
+            }
+            Node::Trash(_) | Node::TrashFiles(_) | Node::TrashInfo(_) => {
+                let mut a = self.dir_attr(ino);
+                a.perm = 0o700;
+                a
+            }
+            Node::TrashFile(_, id) => self.trashed_attr(ino, id)?,
+            Node::InfoFile(_, id) => {
+                let name = self
+                    .info
+                    .name(id)
+                    .ok_or_else(|| FsError::quiet(libc::ENOENT))?;
+                let m = std::fs::metadata(self.info.path(&name))
+                    .map_err(|e| FsError::new(e.raw_os_error().unwrap_or(libc::ENOENT), ""))?;
+                let mtime = m.modified().unwrap_or(UNIX_EPOCH);
+                self.file_attr(ino, m.len(), mtime, 0o600)
+            }
             n if n.is_dir() => self.dir_attr(ino),
             Node::Control(c) => self.file_attr(
                 ino,
@@ -271,6 +315,22 @@ impl FsCore {
             },
             _ => self.dir_attr(ino),
         })
+    }
+
+    /// An entry in the trash: its photo's file as it is now.
+    fn trashed_attr(&self, ino: u64, id: crate::catalog::TrashId) -> FsResult<FileAttr> {
+        let t = self.trashed(id)?;
+        if let Some(m) = t.path.as_ref().and_then(|p| std::fs::metadata(p).ok()) {
+            let mtime = m.modified().unwrap_or(UNIX_EPOCH);
+            return Ok(self.file_attr(ino, m.len(), mtime, 0o644));
+        }
+        Ok(self.file_attr(ino, t.size, time_from_ns(t.mtime_ns), 0o644))
+    }
+
+    fn trashed(&self, id: crate::catalog::TrashId) -> FsResult<crate::catalog::Trashed> {
+        self.cat()
+            .trashed_by_id(id)?
+            .ok_or_else(|| FsError::quiet(libc::ENOENT))
     }
 
     /// The catalog entry behind an entry inode, refreshed.
@@ -346,6 +406,8 @@ impl FsCore {
         f(&Layout {
             cat: &cat,
             accounts: &accounts,
+            uid: self.cfg.uid,
+            info: &self.info,
         })
     }
 
@@ -491,7 +553,18 @@ impl FsCore {
 
     pub fn mkdir(&self, parent: u64, name: &OsStr) -> FsResult<FileAttr> {
         let name = tree::new_name(name)?;
-        let Node::Account(a) = self.node(parent)? else {
+        let pnode = self.node(parent)?;
+        // the trash folders always exist (a file manager makes sure of them)
+        if pnode.uncached() || pnode == Node::Root {
+            if self.resolve(pnode, name).is_ok() {
+                return Err(FsError::quiet(libc::EEXIST));
+            }
+            return Err(FsError::new(
+                libc::EPERM,
+                format!("mkdir {name:?}: photosets are folders directly under an account folder"),
+            ));
+        }
+        let Node::Account(a) = pnode else {
             return Err(FsError::new(
                 libc::EPERM,
                 format!("mkdir {name:?}: photosets are folders directly under an account folder"),
@@ -532,6 +605,22 @@ impl FsCore {
                 libc::EPERM,
                 format!("{name:?} cannot be removed"),
             ));
+        }
+        match pnode {
+            // emptying the trash: what rm would have done; no byte goes
+            Node::TrashFiles(_) => {
+                let t = self.cat().empty_trashed(name)?;
+                tracing::info!("emptied {name:?} from the trash (photo {})", t.photo.0);
+                self.settle(&[parent]);
+                return Ok(());
+            }
+            Node::TrashInfo(_) => {
+                return self
+                    .info
+                    .remove(name)
+                    .map_err(|e| FsError::from_io(e, format!("removing {name:?}")));
+            }
+            _ => {}
         }
         let coll = self.folder_of(pnode)?;
         let outcome = self.cat().unlink(coll, &entry_name(name)?)?;
@@ -574,6 +663,13 @@ impl FsCore {
         let target = self.resolve(dnode, newname).ok().map(|(n, _)| n);
         if noreplace && target.is_some() {
             return Err(FsError::quiet(libc::EEXIST));
+        }
+        let from = (parent, pnode, name);
+        let to = (newparent, dnode, newname);
+        if let Some(moved) = self.rename_trash(node, from, to, target)? {
+            self.moved_node(node, (parent, name), moved, (newparent, newname));
+            self.settle(&[parent, newparent]);
+            return Ok(());
         }
         match node {
             Node::Entry(..) => {
@@ -677,6 +773,87 @@ impl FsCore {
                     }
                 }
             }
+        }
+    }
+
+    /// A rename into, out of or inside the trash (`Some` when it was one):
+    /// into `files/`, the entry is trashed (what rm means, restorable);
+    /// from `files/` to a photo folder, it is restored; inside `files/` or
+    /// `info/`, a new name there.
+    /// Returns the node the moved name is now (`None`: not a trash move).
+    fn rename_trash(
+        &self,
+        node: Node,
+        (_, pnode, name): (u64, Node, &str),
+        (_, dnode, newname): (u64, Node, &str),
+        target: Option<Node>,
+    ) -> FsResult<Option<Node>> {
+        let involved = pnode.uncached() || dnode.uncached();
+        if !involved {
+            return Ok(None);
+        }
+        let moved = match (node, dnode) {
+            (Node::Entry(..), Node::TrashFiles(d)) => {
+                let coll = self.folder_of(pnode)?;
+                let t = self.cat().trash(coll, &entry_name(name)?, newname)?;
+                tracing::info!("{name:?} moved to the trash as {newname:?} (photo {})", t.photo.0);
+                Node::TrashFile(d, t.id)
+            }
+            (Node::TrashFile(..), Node::TrashFiles(_)) => {
+                self.cat().rename_trashed(name, newname)?;
+                node
+            }
+            (Node::TrashFile(..), Node::Account(_) | Node::Folder(_)) => {
+                if target.is_some() {
+                    return Err(FsError::new(
+                        libc::EEXIST,
+                        format!("{newname:?}: restoring never replaces an entry"),
+                    )
+                    .with_status());
+                }
+                let coll = self.folder_of(dnode)?;
+                let e = self
+                    .cat()
+                    .restore_trashed(name, coll, &entry_name(newname)?)?;
+                tracing::info!("{name:?} restored from the trash as {newname:?}");
+                Node::Entry(e.collection, e.photo)
+            }
+            (Node::InfoFile(..), Node::TrashInfo(d)) => {
+                self.info
+                    .rename(name, newname)
+                    .map_err(|e| FsError::from_io(e, format!("renaming {name:?}")))?;
+                Node::InfoFile(d, self.info.id(newname))
+            }
+            (Node::Folder(_), Node::TrashFiles(_)) => {
+                return Err(FsError::new(
+                    libc::EPERM,
+                    format!(
+                        "{name:?}: a set folder cannot go to the trash; move its photos out and rmdir it"
+                    ),
+                )
+                .with_status())
+            }
+            _ => {
+                return Err(FsError::new(
+                    libc::EPERM,
+                    format!("{name:?} cannot be moved there"),
+                ))
+            }
+        };
+        Ok(Some(moved))
+    }
+
+    /// After a rename that made `node`'s name (`from`) another node at
+    /// `to`: the inode the kernel moved is that node now, when no other
+    /// name still uses it and the node has no inode yet (else the kernel
+    /// finds out at its next lookup: these names are never cached long).
+    fn moved_node(&self, node: Node, from: (u64, &str), moved: Node, to: (u64, &str)) {
+        let mut t = self.inodes();
+        let Some(ino) = t.ino_of(&node) else { return };
+        t.unlink_ino(ino, from.0, from.1);
+        let alone = t.get(ino).is_some_and(|s| s.links.is_empty());
+        if alone && (moved == node || t.ino_of(&moved).is_none()) {
+            t.rekey(ino, moved, None, to.0, to.1, None);
         }
     }
 
@@ -789,6 +966,22 @@ impl FsCore {
         if pnode == Node::ControlDir {
             return Err(FsError::new(libc::EPERM, "no new files in .flickrfs"));
         }
+        if let Node::TrashInfo(d) = pnode {
+            let file = self
+                .info
+                .create(name)
+                .map_err(|e| FsError::from_io(e, format!("creating {name:?}")))?;
+            let node = Node::InfoFile(d, self.info.id(name));
+            let ino = self.assign(node, parent, name, None);
+            let attr = self.attr_of(ino, node, None)?;
+            return Ok((attr, self.new_fh(Handle::Info { file })));
+        }
+        if pnode.uncached() {
+            return Err(FsError::new(
+                libc::EPERM,
+                format!("{name:?}: the trash takes entries moved into it, not new files"),
+            ));
+        }
         let coll = self.folder_of(pnode)?;
         let ename = entry_name(name)?;
         if self.resolve(pnode, name).is_ok() {
@@ -847,6 +1040,36 @@ impl FsCore {
                     input: Mutex::new(Vec::new()),
                 });
                 Ok(Opened::Plain(fh, FopenFlags::FOPEN_DIRECT_IO))
+            }
+            Node::InfoFile(_, id) => {
+                let name = self
+                    .info
+                    .name(id)
+                    .ok_or_else(|| FsError::quiet(libc::ENOENT))?;
+                let file = self
+                    .info
+                    .open(&name, flags.0)
+                    .map_err(|e| FsError::from_io(e, format!("opening {name:?}")))?;
+                Ok(Opened::Plain(
+                    self.new_fh(Handle::Info { file }),
+                    FopenFlags::FOPEN_DIRECT_IO,
+                ))
+            }
+            Node::TrashFile(_, id) => {
+                if writing {
+                    return Err(FsError::new(
+                        libc::EPERM,
+                        "an entry in the trash cannot be changed; restore it first",
+                    ));
+                }
+                let t = self.trashed(id)?;
+                let path = t.path.ok_or_else(|| FsError::quiet(libc::EIO))?;
+                let file = File::open(&path)
+                    .map_err(|e| FsError::from_io(e, format!("opening {}", path.display())))?;
+                Ok(Opened::Plain(
+                    self.new_fh(Handle::Read { file }),
+                    FopenFlags::FOPEN_DIRECT_IO,
+                ))
             }
             Node::Entry(c, p) => {
                 let e = self.entry_of_ino(ino)?;
@@ -999,7 +1222,7 @@ impl FsCore {
     pub fn read(&self, fh: u64, offset: u64, size: u32) -> FsResult<Vec<u8>> {
         let h = self.handle(fh)?;
         match &*h {
-            Handle::Read { file } => io::pread(file, offset, size)
+            Handle::Read { file } | Handle::Info { file } => io::pread(file, offset, size)
                 .map_err(|e| FsError::from_io(e, format!("reading at {offset}"))),
             Handle::Write(w) => w
                 .read_at(offset, size)
@@ -1023,6 +1246,12 @@ impl FsCore {
                 w.note_writer(tid);
                 w.write_at(data, offset)
                     .map(|n| n as u32)
+                    .map_err(|e| FsError::from_io(e, format!("writing at {offset}")))
+            }
+            Handle::Info { file } => {
+                use std::os::unix::fs::FileExt;
+                file.write_all_at(data, offset)
+                    .map(|()| data.len() as u32)
                     .map_err(|e| FsError::from_io(e, format!("writing at {offset}")))
             }
             Handle::Control { file, input, .. } => {
@@ -1189,6 +1418,9 @@ impl FsCore {
     pub fn fsync(&self, fh: u64) -> FsResult<()> {
         let h = self.handle(fh)?;
         match &*h {
+            Handle::Info { file } => file
+                .sync_all()
+                .map_err(|e| FsError::from_io(e, "fsync".into())),
             Handle::Write(w) => {
                 let st = lock(&w.state);
                 let (file, path) = st.readable();
@@ -1220,9 +1452,28 @@ impl FsCore {
         fh: Option<u64>,
     ) -> FsResult<FileAttr> {
         let node = self.node(ino)?;
+        if let Node::InfoFile(_, id) = node {
+            let name = self
+                .info
+                .name(id)
+                .ok_or_else(|| FsError::quiet(libc::ENOENT))?;
+            let path = self.info.path(&name);
+            if let Some(size) = size {
+                OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .and_then(|f| f.set_len(size))
+                    .map_err(|e| FsError::from_io(e, format!("truncating {name:?}")))?;
+            }
+            if atime.is_some() || mtime.is_some() {
+                set_times(&path, atime, mtime)
+                    .map_err(|e| FsError::from_io(e, format!("utimens {name:?}")))?;
+            }
+            return self.getattr(ino);
+        }
         let Node::Entry(c, p) = node else {
-            // folders and control files: nothing to change (`echo > sync`
-            // truncates first)
+            // folders, control files, the trash's entries: nothing to
+            // change (`echo > sync` truncates first)
             return self.getattr(ino);
         };
         let handle = fh.and_then(|f| self.handle(f).ok());

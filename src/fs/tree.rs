@@ -10,6 +10,12 @@
 //! /                                   Node::Root
 //! /.flickrfs/                         Node::ControlDir
 //! /.flickrfs/{sync,status,...}        Node::Control(ControlFile)
+//! /.Trash-$UID/                       Node::Trash(PerUser)        (freedesktop.org trash)
+//! /.Trash/                            Node::SharedTrash           (sticky; holds $UID/)
+//! /.Trash/$UID/                       Node::Trash(Shared)
+//! <trash>/files/, <trash>/info/       Node::TrashFiles, Node::TrashInfo
+//! <trash>/files/<name>                Node::TrashFile             (catalog::Trashed)
+//! <trash>/info/<name>.trashinfo       Node::InfoFile              (a real file, fs/trash.rs)
 //! /<account>/                         Node::Account            (entries of its root collection)
 //! /<account>/Pools/                   Node::Pools
 //! /<account>/<set>/                   Node::Folder(set)
@@ -22,8 +28,10 @@ use std::ffi::OsStr;
 use std::sync::Mutex;
 
 use super::error::FsError;
+use super::trash::{InfoDir, InfoId};
 use crate::catalog::{
     Account, AccountId, Catalog, CatalogError, Changes, CollectionId, Entry, EntryName, PhotoKey,
+    TrashId,
 };
 
 pub use crate::catalog::POOLS_DIR;
@@ -50,13 +58,57 @@ pub enum Node {
     /// a symlink, so `ln -s` gets this short-lived stub (zero timeouts); the
     /// next lookup of the name finds the entry, a plain file.
     LinkStub(CollectionId, PhotoKey),
+    /// `/.Trash`, the shared trash folder (sticky), holding the user's.
+    SharedTrash,
+    /// A trash folder, holding `files/` and `info/`.
+    Trash(TrashDir),
+    TrashFiles(TrashDir),
+    TrashInfo(TrashDir),
+    /// An entry moved to the trash.
+    TrashFile(TrashDir, TrashId),
+    /// A `.trashinfo` file.
+    InfoFile(TrashDir, InfoId),
+}
+
+/// The two trash folders a mount's top may hold, by the freedesktop.org
+/// Trash specification: `.Trash-$UID`, and `$UID` inside the shared
+/// `.Trash`. Both show the same trash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TrashDir {
+    PerUser,
+    Shared,
+}
+
+impl Node {
+    /// Nodes whose names and attributes the kernel must not keep: the
+    /// trash, which changes by operations on other folders and is rarely
+    /// listed.
+    pub fn uncached(self) -> bool {
+        matches!(
+            self,
+            Node::SharedTrash
+                | Node::Trash(_)
+                | Node::TrashFiles(_)
+                | Node::TrashInfo(_)
+                | Node::TrashFile(..)
+                | Node::InfoFile(..)
+        )
+    }
 }
 
 impl Node {
     pub fn is_dir(self) -> bool {
         matches!(
             self,
-            Node::Root | Node::ControlDir | Node::Account(_) | Node::Pools(_) | Node::Folder(_)
+            Node::Root
+                | Node::ControlDir
+                | Node::Account(_)
+                | Node::Pools(_)
+                | Node::Folder(_)
+                | Node::SharedTrash
+                | Node::Trash(_)
+                | Node::TrashFiles(_)
+                | Node::TrashInfo(_)
         )
     }
 }
@@ -162,7 +214,18 @@ pub type Child = (String, Node, Option<Entry>);
 pub struct Layout<'a> {
     pub cat: &'a Catalog,
     pub accounts: &'a [Account],
+    /// The user whose trash `.Trash-$UID` is.
+    pub uid: u32,
+    pub info: &'a InfoDir,
 }
+
+/// `.Trash-` and the user id.
+pub fn per_user_trash_name(uid: u32) -> String {
+    format!(".Trash-{uid}")
+}
+
+/// `.Trash`.
+pub const SHARED_TRASH: &str = ".Trash";
 
 impl Layout<'_> {
     fn account(&self, id: AccountId) -> Result<&Account, FsError> {
@@ -178,13 +241,21 @@ impl Layout<'_> {
         match node {
             Node::Account(a) => Ok(self.account(a)?.root),
             Node::Folder(c) => Ok(c),
-            Node::Root | Node::ControlDir | Node::Pools(_) => Err(FsError::new(
+            Node::Root
+            | Node::ControlDir
+            | Node::Pools(_)
+            | Node::SharedTrash
+            | Node::Trash(_)
+            | Node::TrashFiles(_)
+            | Node::TrashInfo(_) => Err(FsError::new(
                 libc::EPERM,
                 "only account, set and pool folders hold photos",
             )),
-            Node::Control(_) | Node::Entry(..) | Node::LinkStub(..) => {
-                Err(FsError::quiet(libc::ENOTDIR))
-            }
+            Node::Control(_)
+            | Node::Entry(..)
+            | Node::LinkStub(..)
+            | Node::TrashFile(..)
+            | Node::InfoFile(..) => Err(FsError::quiet(libc::ENOTDIR)),
         }
     }
 
@@ -195,6 +266,12 @@ impl Layout<'_> {
             Node::Root => {
                 if name == CONTROL_DIR {
                     return Ok((Node::ControlDir, None));
+                }
+                if name == per_user_trash_name(self.uid) {
+                    return Ok((Node::Trash(TrashDir::PerUser), None));
+                }
+                if name == SHARED_TRASH {
+                    return Ok((Node::SharedTrash, None));
                 }
                 self.accounts
                     .iter()
@@ -233,9 +310,32 @@ impl Layout<'_> {
                     .map(|e| (Node::Entry(c, e.photo), Some(e)))
                     .ok_or_else(nf)
             }
-            Node::Control(_) | Node::Entry(..) | Node::LinkStub(..) => {
-                Err(FsError::quiet(libc::ENOTDIR))
+            Node::SharedTrash if name == self.uid.to_string() => {
+                Ok((Node::Trash(TrashDir::Shared), None))
             }
+            Node::SharedTrash => Err(nf()),
+            Node::Trash(d) => match name {
+                "files" => Ok((Node::TrashFiles(d), None)),
+                "info" => Ok((Node::TrashInfo(d), None)),
+                _ => Err(nf()),
+            },
+            Node::TrashFiles(d) => self
+                .cat
+                .trashed_named(name)?
+                .map(|t| (Node::TrashFile(d, t.id), None))
+                .ok_or_else(nf),
+            Node::TrashInfo(d) => {
+                if self.info.path(name).is_file() {
+                    Ok((Node::InfoFile(d, self.info.id(name)), None))
+                } else {
+                    Err(nf())
+                }
+            }
+            Node::Control(_)
+            | Node::Entry(..)
+            | Node::LinkStub(..)
+            | Node::TrashFile(..)
+            | Node::InfoFile(..) => Err(FsError::quiet(libc::ENOTDIR)),
         }
     }
 
@@ -245,6 +345,12 @@ impl Layout<'_> {
         match dir {
             Node::Root => {
                 out.push((CONTROL_DIR.to_owned(), Node::ControlDir, None));
+                out.push((
+                    per_user_trash_name(self.uid),
+                    Node::Trash(TrashDir::PerUser),
+                    None,
+                ));
+                out.push((SHARED_TRASH.to_owned(), Node::SharedTrash, None));
                 for a in self.accounts {
                     out.push((
                         a.collection_name.as_str().to_owned(),
@@ -274,9 +380,33 @@ impl Layout<'_> {
                 }
             }
             Node::Folder(c) => out.extend(entries_of(c, self.cat.list(c)?)),
-            Node::Control(_) | Node::Entry(..) | Node::LinkStub(..) => {
-                return Err(FsError::quiet(libc::ENOTDIR))
+            Node::SharedTrash => {
+                out.push((self.uid.to_string(), Node::Trash(TrashDir::Shared), None));
             }
+            Node::Trash(d) => {
+                out.push(("files".to_owned(), Node::TrashFiles(d), None));
+                out.push(("info".to_owned(), Node::TrashInfo(d), None));
+            }
+            Node::TrashFiles(d) => {
+                for t in self.cat.trashed()? {
+                    out.push((t.name.clone(), Node::TrashFile(d, t.id), None));
+                }
+            }
+            Node::TrashInfo(d) => {
+                let names = self
+                    .info
+                    .list()
+                    .map_err(|e| FsError::from_io(e, "listing the trash's info folder".into()))?;
+                for n in names {
+                    let id = self.info.id(&n);
+                    out.push((n, Node::InfoFile(d, id), None));
+                }
+            }
+            Node::Control(_)
+            | Node::Entry(..)
+            | Node::LinkStub(..)
+            | Node::TrashFile(..)
+            | Node::InfoFile(..) => return Err(FsError::quiet(libc::ENOTDIR)),
         }
         Ok(out)
     }

@@ -147,6 +147,8 @@ impl World {
             .env("P", &self.photos)
             .env("D", &self.default_folder)
             .env("LC_ALL", "C")
+            // GIO as a file manager uses it, without a GVfs daemon
+            .env("GIO_USE_VFS", "local")
             .output()
             .expect("run bash")
     }
