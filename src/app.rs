@@ -12,6 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use crate::accounts::{AccountError, CredentialStore, StoredAccount};
+use crate::catalog::PhotoKey;
 use crate::catalog::{Account, Catalog, CatalogError};
 use crate::config::{resolve_api_key, Config, ConfigError, Endpoint, Paths, Prefs};
 use crate::flickr::{ApiCredentials, Client, ClientOptions, Endpoints, FlickrError, RateLimit};
@@ -477,6 +478,120 @@ pub fn daemon_sync_hook(
             let _ = tx.send(req);
         }
     })
+}
+
+/// How long an open may wait for Flickr to answer at all: offline, it
+/// fails within seconds instead of hanging the program that opened it.
+const ON_DEMAND_CONNECT: std::time::Duration = std::time::Duration::from_secs(4);
+
+/// Photos on demand inside the mount daemon: a photo opened before its
+/// original is on disk is fetched by one worker thread (started at the
+/// first open, so after the daemon has forked), through the sync's own
+/// download path (`sync::download`), while the FUSE thread that asked
+/// waits for the answer. Two opens of one photo share one download.
+pub fn on_demand_hook(paths: Paths) -> crate::fs::FetchHook {
+    use std::collections::HashMap;
+    use std::sync::mpsc;
+    use std::sync::{Arc, Mutex};
+    type Reply = mpsc::Sender<Result<(), String>>;
+    type Requests = mpsc::Sender<(PhotoKey, Reply)>;
+    let sender: Arc<Mutex<Option<Requests>>> = Default::default();
+    Arc::new(move |photo: PhotoKey| {
+        let (reply, answer) = mpsc::channel();
+        {
+            let mut guard = sender.lock().unwrap_or_else(|p| p.into_inner());
+            if guard.is_none() {
+                let (tx, rx) = mpsc::channel::<(PhotoKey, Reply)>();
+                let paths = paths.clone();
+                std::thread::Builder::new()
+                    .name("flickrfs-fetch".into())
+                    .spawn(move || {
+                        let waiting: Arc<Mutex<HashMap<PhotoKey, Vec<Reply>>>> = Arc::default();
+                        for (photo, r) in rx {
+                            let first = {
+                                let mut w = waiting.lock().unwrap_or_else(|p| p.into_inner());
+                                let list = w.entry(photo).or_default();
+                                list.push(r);
+                                list.len() == 1
+                            };
+                            if !first {
+                                continue;
+                            }
+                            // one thread per photo being fetched: a large
+                            // original does not hold up a small one
+                            let (paths, waiting_here) = (paths.clone(), waiting.clone());
+                            let spawned = std::thread::Builder::new()
+                                .name("flickrfs-fetch-1".into())
+                                .spawn(move || {
+                                    let result = tokio::runtime::Builder::new_current_thread()
+                                        .enable_all()
+                                        .build()
+                                        .map_err(|e| format!("no runtime: {e}"))
+                                        .and_then(|rt| rt.block_on(fetch_one(&paths, photo)));
+                                    let replies = waiting_here
+                                        .lock()
+                                        .unwrap_or_else(|p| p.into_inner())
+                                        .remove(&photo)
+                                        .unwrap_or_default();
+                                    for r in replies {
+                                        let _ = r.send(result.clone());
+                                    }
+                                });
+                            if let Err(e) = spawned {
+                                let replies = waiting
+                                    .lock()
+                                    .unwrap_or_else(|p| p.into_inner())
+                                    .remove(&photo)
+                                    .unwrap_or_default();
+                                for r in replies {
+                                    let _ = r.send(Err(format!("cannot start a download: {e}")));
+                                }
+                            }
+                        }
+                    })
+                    .map_err(|e| format!("cannot start the fetcher: {e}"))?;
+                *guard = Some(tx);
+            }
+            if let Some(tx) = guard.as_ref() {
+                tx.send((photo, reply))
+                    .map_err(|_| "the fetcher stopped".to_string())?;
+            }
+        }
+        answer
+            .recv()
+            .map_err(|_| "the fetcher stopped".to_string())?
+    })
+}
+
+/// Downloads one photo's original for the mount.
+async fn fetch_one(paths: &Paths, photo: PhotoKey) -> Result<(), String> {
+    let session =
+        Session::open(paths.clone(), &ApiOverrides::default()).map_err(|e| e.to_string())?;
+    let cat = session.catalog().map_err(|e| e.to_string())?;
+    let account = cat
+        .account(cat.photo(photo).map_err(|e| e.to_string())?.account)
+        .map_err(|e| e.to_string())?;
+    let target = session
+        .targets(&[])
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .find(|t| t.account.id == account.id)
+        .ok_or_else(|| format!("no credentials for {}", account.collection_name))?;
+    let mut opts = session.client_options();
+    opts.connect_timeout = ON_DEMAND_CONNECT;
+    opts.retry.max_attempts = opts.retry.max_attempts.min(2);
+    let client = target
+        .stored
+        .client(
+            session.endpoints.clone(),
+            session.api().map_err(|e| e.to_string())?.clone(),
+            opts,
+        )
+        .map_err(|e| e.to_string())?;
+    crate::sync::download::fetch_on_demand(&cat, &client, photo, &account.default_folder)
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 fn set_state(board: &std::sync::Mutex<crate::fs::StatusBoard>, state: String) {

@@ -277,6 +277,29 @@ pub struct Prefs {
     pub identify: bool,
     /// Uploads/downloads in flight at once.
     pub parallelism: u32,
+    /// Whether the sync downloads every original, or the mount fetches
+    /// one when it is opened.
+    pub download: DownloadMode,
+}
+
+/// When originals come down.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DownloadMode {
+    /// The sync downloads every original not on disk (the default).
+    #[default]
+    All,
+    /// The sync downloads nothing; opening a photo in the mount fetches it.
+    OnDemand,
+}
+
+impl std::fmt::Display for DownloadMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DownloadMode::All => "all",
+            DownloadMode::OnDemand => "on-demand",
+        })
+    }
 }
 
 impl Default for Prefs {
@@ -291,6 +314,7 @@ impl Default for Prefs {
             pools: Selection::All,
             identify: true,
             parallelism: 4,
+            download: DownloadMode::All,
         }
     }
 }
@@ -318,6 +342,7 @@ pub const PREF_KEYS: &[(&str, &str)] = &[
     ),
     ("identify", "true or false"),
     ("parallelism", "a number from 1 to 32"),
+    ("download", "\"all\" (the sync downloads every original) or \"on-demand\" (opening a photo in the mount fetches it)"),
 ];
 
 impl Prefs {
@@ -337,6 +362,7 @@ impl Prefs {
             "pools" => self.pools.to_string(),
             "identify" => self.identify.to_string(),
             "parallelism" => self.parallelism.to_string(),
+            "download" => self.download.to_string(),
             _ => return Err(unknown_key(key)),
         })
     }
@@ -386,6 +412,13 @@ impl Prefs {
                 Ok(n) if (1..=32).contains(&n) => self.parallelism = n,
                 _ => return Err(invalid()),
             },
+            "download" => {
+                self.download = match v {
+                    "all" => DownloadMode::All,
+                    "on-demand" => DownloadMode::OnDemand,
+                    _ => return Err(invalid()),
+                }
+            }
             _ => return Err(unknown_key(key)),
         }
         Ok(())

@@ -185,6 +185,7 @@ fn mount_command(paths: &Paths, args: MountArgs) -> Result<()> {
     opts.allow_other = args.allow_other;
     opts.force_pread = args.no_passthrough;
     opts.sync_hook = Some(app::daemon_sync_hook(paths.clone(), board.clone()));
+    opts.fetch_hook = Some(app::on_demand_hook(paths.clone()));
     opts.status = Some(board);
     flickrfs::fs::mount(opts)?;
     if !args.foreground {

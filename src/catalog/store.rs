@@ -307,9 +307,14 @@ pub(crate) fn photo_from_row(r: &Row) -> rusqlite::Result<Photo> {
     })
 }
 
+/// An entry's columns. A photo not on disk yet shows its date taken (else
+/// its last update on Flickr) as its time, not 1970.
 pub(crate) const ENTRY_SELECT: &str =
     "SELECT m.collection_id, m.name, m.photo_id, p.path, COALESCE(p.size, 0), \
-     COALESCE(p.mtime_ns, 0), p.missing, p.writing, p.remote_id \
+     CASE WHEN p.path IS NULL \
+          THEN COALESCE(unixepoch(p.r_date_taken), p.r_lastupdate, 0) * 1000000000 \
+          ELSE COALESCE(p.mtime_ns, 0) END, \
+     p.missing, p.writing, p.remote_id \
      FROM memberships m JOIN photos p ON p.id = m.photo_id";
 
 pub(crate) fn entry_from_row(r: &Row) -> rusqlite::Result<Entry> {

@@ -29,6 +29,12 @@ pub struct SyncRequest {
 /// channel or spawn) for every valid request written to `sync`.
 pub type SyncHook = Arc<dyn Fn(SyncRequest) + Send + Sync>;
 
+/// Called on a FUSE thread when a photo that is on Flickr but not on disk
+/// is opened: brings its original down into the default folder and
+/// records it in the catalog (the daemon's sync engine does it, on its own
+/// threads), or says why it could not, quickly when Flickr is unreachable.
+pub type FetchHook = Arc<dyn Fn(crate::catalog::PhotoKey) -> Result<(), String> + Send + Sync>;
+
 /// Parse what was written to `sync`: `both|up|down [account ...]`, one
 /// request per non-empty line.
 pub fn parse_sync_requests(text: &str) -> Result<Vec<SyncRequest>, String> {

@@ -26,6 +26,8 @@ pub struct Fingerprint {
     pub size: u64,
     pub mtime_ns: i64,
     pub path: u64,
+    /// The photo has a file on disk (else it is fetched when opened).
+    pub has_file: bool,
 }
 
 impl Fingerprint {
@@ -36,6 +38,7 @@ impl Fingerprint {
             size: e.size,
             mtime_ns: e.mtime_ns,
             path: h.finish(),
+            has_file: e.path.is_some(),
         }
     }
 }

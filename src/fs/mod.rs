@@ -65,7 +65,7 @@ use fuser::{BackgroundSession, Config, MountOption, Session, SessionACL};
 
 use crate::catalog::{Catalog, CatalogError};
 
-pub use control::{StatusBoard, SyncHook, SyncRequest, SyncResult};
+pub use control::{FetchHook, StatusBoard, SyncHook, SyncRequest, SyncResult};
 pub use error::{FsError, FsResult};
 pub use ops::{DirEntry, DirHandle, FsCore, Opened};
 
@@ -95,6 +95,9 @@ pub struct MountOptions {
     /// running inside the daemon). Without it, requests are recorded and the
     /// status says no engine is attached.
     pub sync_hook: Option<SyncHook>,
+    /// Brings down the original of a photo opened before it is on disk
+    /// (photos on demand); without it such an open answers EIO.
+    pub fetch_hook: Option<FetchHook>,
     /// The board `/.flickrfs/status` shows; pass one to share it with the
     /// sync engine (which sets `sync_state` and may add problems).
     pub status: Option<Arc<Mutex<StatusBoard>>>,
@@ -111,6 +114,7 @@ impl std::fmt::Debug for MountOptions {
             .field("force_pread", &self.force_pread)
             .field("threads", &self.threads)
             .field("sync_hook", &self.sync_hook.is_some())
+            .field("fetch_hook", &self.fetch_hook.is_some())
             .finish()
     }
 }
@@ -130,6 +134,7 @@ impl MountOptions {
             poll_interval: Duration::from_secs(1),
             ttl: Duration::from_secs(3600),
             sync_hook: None,
+            fetch_hook: None,
             status: None,
         }
     }
@@ -257,7 +262,10 @@ fn build_core(opts: &MountOptions, mountpoint: &Path) -> Result<Built, MountErro
         cfg,
         catalog,
         shared.clone(),
-        opts.sync_hook.clone(),
+        ops::Hooks {
+            sync: opts.sync_hook.clone(),
+            fetch: opts.fetch_hook.clone(),
+        },
         kicker,
         prefetch::Prefetcher::start(&opts.catalog_path),
     ));

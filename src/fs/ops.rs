@@ -21,7 +21,7 @@ use crate::catalog::{
     UnlinkOutcome, WriteOutcome, Written, Xattr,
 };
 
-use super::control::{parse_sync_requests, StatusBoard, SyncHook};
+use super::control::{parse_sync_requests, FetchHook, StatusBoard, SyncHook};
 use super::error::{FsError, FsResult};
 use super::inodes::InodeTable;
 use super::invalidate::{Kicker, Shared};
@@ -78,6 +78,14 @@ pub enum Opened {
     Backing { ino: u64, file: File },
 }
 
+/// What the daemon gives the mount to call: the sync engine, and the
+/// fetcher of photos on demand.
+#[derive(Default)]
+pub struct Hooks {
+    pub sync: Option<SyncHook>,
+    pub fetch: Option<FetchHook>,
+}
+
 pub struct FsCore {
     pub(crate) cfg: CoreConfig,
     cat: Mutex<Catalog>,
@@ -88,6 +96,7 @@ pub struct FsCore {
     dirs: Mutex<HashMap<u64, Arc<DirHandle>>>,
     next_fh: AtomicU64,
     sync_hook: Option<SyncHook>,
+    fetch_hook: Option<FetchHook>,
     pub(crate) passthrough: AtomicBool,
     backing: BackingCache,
     started: SystemTime,
@@ -124,11 +133,11 @@ impl FsCore {
         cfg: CoreConfig,
         catalog: Catalog,
         shared: Shared,
-        sync_hook: Option<SyncHook>,
+        hooks: Hooks,
         kicker: Kicker,
         prefetch: Prefetcher,
     ) -> Self {
-        lock(&shared.status).engine_attached = sync_hook.is_some();
+        lock(&shared.status).engine_attached = hooks.sync.is_some();
         let info = InfoDir::new(cfg.trash_info.clone());
         FsCore {
             info,
@@ -138,7 +147,8 @@ impl FsCore {
             handles: Mutex::new(HashMap::new()),
             dirs: Mutex::new(HashMap::new()),
             next_fh: AtomicU64::new(1),
-            sync_hook,
+            sync_hook: hooks.sync,
+            fetch_hook: hooks.fetch,
             passthrough: AtomicBool::new(false),
             backing: BackingCache::default(),
             started: SystemTime::now(),
@@ -161,10 +171,14 @@ impl FsCore {
     }
 
     /// How long the kernel may keep the name and attributes of `ino`: not
-    /// at all for the trash (it changes through other folders).
+    /// at all for the trash (it changes through other folders), nor for a
+    /// photo not downloaded yet (its size comes when it is opened).
     pub fn ttl_of(&self, ino: u64) -> Duration {
-        match self.node(ino) {
-            Ok(n) if n.uncached() => Duration::ZERO,
+        let t = self.inodes();
+        match t.get(ino) {
+            Some(s) if s.node.uncached() => Duration::ZERO,
+            // a photo not on disk yet: its size is known once fetched
+            Some(s) if s.fp.is_some_and(|fp| !fp.has_file) => Duration::ZERO,
             _ => self.cfg.ttl,
         }
     }
@@ -1072,7 +1086,10 @@ impl FsCore {
                 ))
             }
             Node::Entry(c, p) => {
-                let e = self.entry_of_ino(ino)?;
+                let mut e = self.entry_of_ino(ino)?;
+                if e.path.is_none() {
+                    e = self.fetch_original(ino, e)?;
+                }
                 let Some(path) = e.path.clone() else {
                     return Err(FsError::new(
                         libc::EIO,
@@ -1111,6 +1128,29 @@ impl FsCore {
             }
             _ => Err(FsError::quiet(libc::EISDIR)),
         }
+    }
+
+    /// A photo on Flickr and not on disk was opened: its original comes
+    /// down now (photos on demand) through the daemon's fetcher, with no
+    /// lock held while it does; then the entry refers to it.
+    fn fetch_original(&self, ino: u64, e: Entry) -> FsResult<Entry> {
+        let Some(fetch) = &self.fetch_hook else {
+            return Ok(e);
+        };
+        let t = std::time::Instant::now();
+        fetch(e.photo).map_err(|why| {
+            FsError::new(
+                libc::EIO,
+                format!("{}: fetching the original from Flickr: {why}", e.name),
+            )
+            .with_status()
+        })?;
+        tracing::info!(
+            "{}: original fetched on demand in {:?}",
+            e.name,
+            t.elapsed()
+        );
+        self.entry_of_ino(ino)
     }
 
     /// How a write handle on an existing entry starts: in place on a file

@@ -605,48 +605,31 @@ impl Executor<'_> {
 
     async fn download(&self, photo: &PhotoId, into: LocalKey) -> Result<(), ExecError> {
         let summary = self.fetched.photos.get(photo);
-        let url = match summary.and_then(|s| s.url_o.clone()) {
-            Some(u) => u,
-            None => self.client.original_url(photo).await?,
-        };
-        let ext = summary
-            .and_then(|s| s.original_format.clone())
-            .unwrap_or_else(|| "jpg".into());
-        let title = summary.map(|s| s.title.clone()).unwrap_or_default();
-        let mut dir = self.default_folder.clone();
-        let first_set = self
+        let set_title = self
             .remote
             .photos
             .get(photo)
             .and_then(|p| p.sets.iter().next())
-            .and_then(|s| self.remote.sets.get(s));
-        if let Some(set) = first_set {
-            dir.push(names::sanitize_title(&set.title).unwrap_or_else(|| set.id.to_string()));
-        }
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| ExecError::Inconsistent(format!("creating {}: {e}", dir.display())))?;
-        let name = names::name_for_title(&title, Some(&ext), photo.as_str());
-        let mut dest = dir.join(name.as_str());
-        let journal = self.cat.journal_begin(
+            .and_then(|s| self.remote.sets.get(s))
+            .map(|s| s.title.clone());
+        super::download::download_original(
+            self.cat,
+            self.client,
             self.account,
-            &Intent::DownloadStarted {
-                id: photo.clone(),
-                dest: dest.clone(),
+            &self.default_folder,
+            super::download::Original {
+                photo,
+                into: PhotoKey(into.0),
+                url: summary.and_then(|s| s.url_o.clone()),
+                ext: summary
+                    .and_then(|s| s.original_format.clone())
+                    .unwrap_or_else(|| "jpg".into()),
+                title: summary.map(|s| s.title.clone()).unwrap_or_default(),
+                set_title,
             },
-        )?;
-        match self.client.download_to(&url, &dest).await {
-            Err(FlickrError::DestinationExists { .. }) => {
-                dest = dir.join(names::with_suffix(&name, photo.as_str()).as_str());
-                self.client.download_to(&url, &dest).await?;
-            }
-            other => {
-                other?;
-            }
-        }
-        let facts = crate::media::FileFacts::scan(&dest)?;
-        self.cat.set_local_file(PhotoKey(into.0), &dest, &facts)?;
-        self.cat.journal_finish(journal)?;
-        Ok(())
+        )
+        .await
+        .map(|_| ())
     }
 
     /// Performs one action on the catalog and Flickr; returns the ids it minted.

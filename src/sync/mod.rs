@@ -4,7 +4,8 @@
 //!
 //! This module never touches FUSE; the mount and the CLI call its entry points.
 
-pub mod effects;
+pub mod download;
+mod effects;
 pub mod execute;
 pub mod fetch;
 pub mod identify;
@@ -53,6 +54,9 @@ pub struct SyncOptions {
     pub identify: bool,
     /// Folders searched besides the default folder (`--search DIR`).
     pub search: Vec<PathBuf>,
+    /// Download the originals not on disk (`download = all`); without it
+    /// the mount fetches one when it is opened (`on-demand`).
+    pub download_originals: bool,
 }
 
 impl Default for SyncOptions {
@@ -66,6 +70,7 @@ impl Default for SyncOptions {
             parallelism: 4,
             identify: true,
             search: Vec::new(),
+            download_originals: true,
         }
     }
 }
@@ -107,6 +112,7 @@ impl SyncOptions {
             },
             parallelism: prefs.parallelism.clamp(1, 32) as usize,
             identify: prefs.identify,
+            download_originals: prefs.download == crate::config::DownloadMode::All,
             ..SyncOptions::default()
         }
     }
@@ -376,6 +382,9 @@ pub async fn plan_sync(
     let mut plan = plan::plan(&local, &base, &fetched.snapshot, &opts.plan)?;
     tracing::debug!("sync phase: plan {:?}", t.elapsed());
     plan.hold_back_ambiguous(ambiguous.iter().map(|(p, _)| p));
+    if !opts.download_originals {
+        plan.leave_downloads_to_the_mount();
+    }
     if !opts.dry_run {
         note_videos(cat, account, &plan)?;
     }

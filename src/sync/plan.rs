@@ -685,6 +685,17 @@ impl Plan {
         }
         self.summary.skipped = self.skipped.len();
     }
+
+    /// `download = on-demand`: the originals of photos the catalog already
+    /// holds a record of are not downloaded; the mount fetches one when it
+    /// is opened.
+    pub fn leave_downloads_to_the_mount(&mut self) {
+        let before = self.actions.len();
+        self.actions
+            .retain(|a| !matches!(a, Action::Download { into: Some(_), .. }));
+        self.summary.downloads -= before - self.actions.len();
+        self.summary.file_downloads = self.summary.downloads as u64;
+    }
 }
 
 impl fmt::Display for Plan {

@@ -1,0 +1,116 @@
+//! Bringing one original down from Flickr into the default folder: a
+//! subfolder per (first) set, the title as name (the photo id added when a
+//! different file has that name), through a temporary file, fsync and
+//! rename (`Client::download_to`), journaled, then recorded as the photo's
+//! file. The sync's downloads and the mount's photos on demand
+//! ([`fetch_on_demand`]) both come here.
+
+use std::path::{Path, PathBuf};
+
+use crate::catalog::{names, AccountId, Catalog, CollectionKind, Intent, PhotoKey};
+use crate::flickr::{Client, FlickrError};
+use crate::model::PhotoId;
+
+use super::execute::ExecError;
+
+/// What to download and where.
+pub struct Original<'a> {
+    pub photo: &'a PhotoId,
+    /// The catalog record that gets the file.
+    pub into: PhotoKey,
+    /// `url_o` when the listing gave it; else asked for (`getSizes`).
+    pub url: Option<String>,
+    /// `jpg`, `png`... (Flickr's `originalformat`).
+    pub ext: String,
+    pub title: String,
+    /// The title of the set whose subfolder it goes in, if any.
+    pub set_title: Option<String>,
+}
+
+/// Downloads `o` into `default_folder` and records it; returns its path.
+pub async fn download_original(
+    cat: &Catalog,
+    client: &Client,
+    account: AccountId,
+    default_folder: &Path,
+    o: Original<'_>,
+) -> Result<PathBuf, ExecError> {
+    let url = match o.url {
+        Some(u) => u,
+        None => client.original_url(o.photo).await?,
+    };
+    let mut dir = default_folder.to_path_buf();
+    if let Some(set) = &o.set_title {
+        dir.push(names::sanitize_title(set).unwrap_or_else(|| o.photo.to_string()));
+    }
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| ExecError::Inconsistent(format!("creating {}: {e}", dir.display())))?;
+    let name = names::name_for_title(&o.title, Some(&o.ext), o.photo.as_str());
+    let mut dest = dir.join(name.as_str());
+    let journal = cat.journal_begin(
+        account,
+        &Intent::DownloadStarted {
+            id: o.photo.clone(),
+            dest: dest.clone(),
+        },
+    )?;
+    match client.download_to(&url, &dest).await {
+        Err(FlickrError::DestinationExists { .. }) => {
+            dest = dir.join(names::with_suffix(&name, o.photo.as_str()).as_str());
+            client.download_to(&url, &dest).await?;
+        }
+        other => {
+            other?;
+        }
+    }
+    let facts = crate::media::FileFacts::scan(&dest)?;
+    cat.set_local_file(o.into, &dest, &facts)?;
+    cat.journal_finish(journal)?;
+    Ok(dest)
+}
+
+/// The mount opened `photo`, which is on Flickr and not on disk: its
+/// original comes down now, as a sync would bring it, into the default
+/// folder of its account (`default_folder`).
+pub async fn fetch_on_demand(
+    cat: &Catalog,
+    client: &Client,
+    photo: PhotoKey,
+    default_folder: &Path,
+) -> Result<PathBuf, ExecError> {
+    let p = cat.photo(photo)?;
+    if let Some(l) = p.local.as_ref().filter(|l| !l.missing) {
+        return Ok(l.path.clone());
+    }
+    let r = p
+        .remote
+        .as_ref()
+        .ok_or_else(|| ExecError::Inconsistent(format!("'{}' is not on Flickr", p.meta.title)))?;
+    if r.media_video {
+        return Err(ExecError::Inconsistent(format!(
+            "'{}' is a video: Flickr gives no video original through the API; download it by hand",
+            p.meta.title
+        )));
+    }
+    let set_title = cat
+        .memberships(photo)?
+        .into_iter()
+        .filter_map(|c| cat.collection(c).ok())
+        .find(|c| matches!(c.kind, CollectionKind::Photoset(_)))
+        .map(|c| c.title);
+    download_original(
+        cat,
+        client,
+        p.account,
+        default_folder,
+        Original {
+            photo: &r.id,
+            into: photo,
+            url: r.url_original.clone(),
+            ext: r.original_format.clone().unwrap_or_else(|| "jpg".into()),
+            title: r.title.clone(),
+            set_title,
+        },
+    )
+    .await
+}

@@ -1,0 +1,125 @@
+//! Photos on demand, end to end: an account with `download = on-demand`,
+//! the mount daemon as a child process, its sync bringing down no original;
+//! the photos listed with their dates taken, and fetched from the emulator
+//! (20 ms latency) when opened: by `cp -r` of a set, by Pillow, through
+//! `mmap`. Offline, an open fails within seconds with a status line.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+#[path = "common/proc.rs"]
+mod proc;
+use proc::*;
+#[path = "common/world.rs"]
+mod world;
+use world::*;
+
+fn files_under(dir: &Path) -> usize {
+    tree_sums(dir).len()
+}
+
+#[test]
+fn photos_on_flickr_are_readable_entries_fetched_when_opened() {
+    let w = World::new(None);
+    let ids: Vec<String> = (0..4)
+        .map(|i| w.seed_online(&format!("photo_{i}"), 900 + i))
+        .collect();
+    w.seed_set("Trip", &ids);
+    w.add_account();
+    let out = w.flickrfs(
+        &["config", "set", "alice", "download", "on-demand"],
+        OP_DEADLINE,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let daemon = w.mount();
+    let state = w.control_sync();
+    assert!(state.starts_with("done"), "{state}");
+    assert_eq!(
+        files_under(&w.default_folder),
+        0,
+        "on-demand: the sync downloads no original"
+    );
+
+    // listed with a date (the date taken), not 1970, and no download yet
+    let listing = run(
+        w.sh("ls -l --time-style=+%Y \"$M/Trip\""),
+        "ls",
+        OP_DEADLINE,
+    );
+    let listing = text(&listing.stdout);
+    assert_eq!(
+        listing.lines().filter(|l| l.contains("photo_")).count(),
+        4,
+        "{listing}"
+    );
+    assert!(!listing.contains(" 1970 "), "{listing}");
+    assert_eq!(files_under(&w.default_folder), 0, "listing fetches nothing");
+
+    // cp -r of the set, with Flickr 20 ms away: every byte right
+    w.emu.set_faults(flickrfs::emulator::FaultConfig {
+        latency_ms: 20,
+        ..Default::default()
+    });
+    let copy = w.tmp.path().join("copy");
+    let out = run(
+        w.sh(&format!("cp -r \"$M/Trip\" '{}'", copy.display())),
+        "cp -r",
+        OP_DEADLINE,
+    );
+    assert!(out.status.success(), "cp -r: {}", text(&out.stderr));
+    for i in 0..4 {
+        let name = format!("photo_{i}.jpg");
+        assert_eq!(
+            sha1_of(&copy.join(&name)),
+            sha1_of(&w.photos.join(&name)),
+            "{name} as copied out of the mount"
+        );
+    }
+    assert_eq!(
+        files_under(&w.default_folder),
+        4,
+        "fetched into the default folder"
+    );
+
+    // a program opening one more: Pillow, and a memory map
+    let extra = w.seed_online("late", 950);
+    w.seed_set("Late", &[extra]);
+    let state = w.control_sync();
+    assert!(state.starts_with("done"), "{state}");
+    let py = "import sys, mmap\nfrom PIL import Image\nim = Image.open(sys.argv[1]); im.load(); print(im.size[0])\nwith open(sys.argv[1], 'rb') as f:\n    m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)\n    print(m[:2].hex())\n";
+    let out = run(
+        w.sh(&format!(
+            "/usr/bin/python3 -c \"{py}\" \"$M/Late/late.jpg\""
+        )),
+        "python3 Pillow",
+        OP_DEADLINE,
+    );
+    assert!(out.status.success(), "Pillow: {}", text(&out.stderr));
+    let said = text(&out.stdout);
+    assert!(said.lines().nth(1) == Some("ffd8"), "{said}");
+
+    // offline: Flickr unreachable; an open fails fast, and says why
+    let offline = w.seed_online("offline", 960);
+    w.seed_set("Away", &[offline]);
+    let state = w.control_sync();
+    assert!(state.starts_with("done"), "{state}");
+    let (target, status_file) = (
+        w.acct().join("Away/offline.jpg"),
+        w.mnt.join(".flickrfs/status"),
+    );
+    w.emu.stop();
+    let t = Instant::now();
+    let err = std::fs::read(&target).expect_err("offline");
+    assert_eq!(err.raw_os_error(), Some(libc::EIO), "{err}");
+    assert!(
+        t.elapsed() < Duration::from_secs(10),
+        "an offline open took {:?}",
+        t.elapsed()
+    );
+    let status = std::fs::read_to_string(&status_file).expect("status");
+    assert!(
+        status.contains("offline.jpg: fetching the original from Flickr"),
+        "{status}"
+    );
+    daemon.unmount();
+}
