@@ -10,6 +10,7 @@ pub mod accounts;
 pub mod app;
 pub mod catalog;
 pub mod config;
+pub mod daemon;
 pub mod demo;
 pub mod emulator;
 pub mod flickr;

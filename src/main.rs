@@ -184,8 +184,8 @@ fn mount_command(paths: &Paths, args: MountArgs) -> Result<()> {
     opts.foreground = args.foreground;
     opts.allow_other = args.allow_other;
     opts.force_pread = args.no_passthrough;
-    opts.sync_hook = Some(app::daemon_sync_hook(paths.clone(), board.clone()));
-    opts.fetch_hook = Some(app::on_demand_hook(paths.clone()));
+    opts.sync_hook = Some(flickrfs::daemon::daemon_sync_hook(paths.clone(), board.clone()));
+    opts.fetch_hook = Some(flickrfs::daemon::on_demand_hook(paths.clone()));
     opts.status = Some(board);
     flickrfs::fs::mount(opts)?;
     if !args.foreground {
