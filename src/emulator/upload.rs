@@ -192,13 +192,15 @@ async fn handle(app: Arc<App>, req: Request, kind: Kind) -> Response {
         Ok(body) => (xml(body), None),
         Err(e) => (fail_xml(&e), Some(e.err.code)),
     };
-    if app.faults.should_reset() {
+    // "Stored, then the reply lost": only a successful upload counts down.
+    let dropped = kind == Kind::Upload && code.is_none() && app.faults.take_upload_drop();
+    if dropped || app.faults.should_reset() {
         app.faults.record(LoggedCall {
             method: name.into(),
             ok: false,
             code,
             http_status: 200,
-            fault: Some("reset".into()),
+            fault: Some(if dropped { "reply_dropped" } else { "reset" }.into()),
         });
         return faults::cut_off(resp).await;
     }
