@@ -433,11 +433,7 @@ async fn sync_one(
                 .collect();
             if let Some(exec) = report.executed {
                 result.done = exec.done;
-                result.failed = exec
-                    .failed
-                    .iter()
-                    .map(|(action, why)| format!("{action}: {why}"))
-                    .collect();
+                result.failed = exec.failed.iter().map(|(_, line)| line.clone()).collect();
             }
         }
         Err(e) => result.error = Some(e.to_string()),
@@ -587,15 +583,15 @@ impl crate::sync::Progress for BoardProgress {
     }
     fn finished(
         &mut self,
-        action: &crate::sync::Action,
-        result: Result<(), &crate::sync::execute::ExecError>,
+        _action: &crate::sync::Action,
+        _result: Result<(), &crate::sync::execute::ExecError>,
     ) {
         self.done += 1;
-        if let Err(e) = result {
-            self.board
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .problem(format!("{}: {action}: {e}", self.account));
-        }
+    }
+    fn failed(&mut self, line: &str) {
+        self.board
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .problem(format!("{}: {line}", self.account));
     }
 }

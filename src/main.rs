@@ -285,13 +285,13 @@ impl flickrfs::sync::Progress for BarProgress {
     }
     fn finished(
         &mut self,
-        action: &flickrfs::sync::Action,
-        result: std::result::Result<(), &flickrfs::sync::execute::ExecError>,
+        _action: &flickrfs::sync::Action,
+        _result: std::result::Result<(), &flickrfs::sync::execute::ExecError>,
     ) {
         self.bar.inc(1);
-        if let Err(e) = result {
-            self.bar.println(format!("failed: {action}: {e}"));
-        }
+    }
+    fn failed(&mut self, line: &str) {
+        self.bar.println(format!("failed: {line}"));
     }
 }
 

@@ -55,7 +55,7 @@ pub struct FaultConfig {
 #[serde(default)]
 pub struct SetChange {
     /// The method whose successful call on `photoset_id` triggers it, e.g.
-    /// `flickr.photosets.getPhotos`.
+    /// `flickr.photosets.getPhotos`; `upload` for the next successful upload.
     pub after: String,
     pub photoset_id: String,
     /// Photos added to the set (at its end).
@@ -191,14 +191,15 @@ impl Faults {
         true
     }
 
-    /// The set change due after a successful `method` on `set`, removed
-    /// from the configuration so it happens once.
-    pub fn take_set_change(&self, method: &str, set: &str) -> Option<SetChange> {
+    /// The set change due after a successful `method` on `set` (any set
+    /// for a call that names none, like `upload`), removed from the
+    /// configuration so it happens once.
+    pub fn take_set_change(&self, method: &str, set: Option<&str>) -> Option<SetChange> {
         let mut c = self.cfg.lock().ok()?;
         let i = c
             .set_changes
             .iter()
-            .position(|s| s.after == method && s.photoset_id == set)?;
+            .position(|s| s.after == method && set.is_none_or(|x| x == s.photoset_id))?;
         Some(c.set_changes.remove(i))
     }
 

@@ -408,7 +408,7 @@ fn dispatch(app: &App, inc: &Incoming) -> ApiResult {
         };
         let reply = run_method(&ctx, c, name)?;
         if let Some(set) = ctx.p.nonempty("photoset_id") {
-            if let Some(change) = app.faults.take_set_change(name, set) {
+            if let Some(change) = app.faults.take_set_change(name, Some(set)) {
                 apply_set_change(app, c, &change)?;
             }
         }
@@ -417,7 +417,11 @@ fn dispatch(app: &App, inc: &Incoming) -> ApiResult {
 }
 
 /// A fault knob: another client's change to a set, right after our call.
-fn apply_set_change(app: &App, c: &Connection, ch: &faults::SetChange) -> Result<(), ApiError> {
+pub(super) fn apply_set_change(
+    app: &App,
+    c: &Connection,
+    ch: &faults::SetChange,
+) -> Result<(), ApiError> {
     let Some(set) = parse_id(Some(&ch.photoset_id)) else {
         return Ok(());
     };

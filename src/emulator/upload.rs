@@ -292,7 +292,13 @@ fn process(app: &App, form: Form, kind: Kind) -> Result<String, UploadError> {
             return Err(err(2, "No photo specified"));
         };
         match kind {
-            Kind::Upload => new_photo(app, c, &me.nsid, pairs, bytes, file_name.as_deref()),
+            Kind::Upload => {
+                let reply = new_photo(app, c, &me.nsid, pairs, bytes, file_name.as_deref())?;
+                if let Some(change) = app.faults.take_set_change("upload", None) {
+                    rest::apply_set_change(app, c, &change)?;
+                }
+                Ok(reply)
+            }
             Kind::Replace => replace_photo(app, c, &me.nsid, pairs, bytes),
         }
     })
