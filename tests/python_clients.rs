@@ -4,66 +4,17 @@
 //! (tests/python/flickrapi_client.py).
 //!
 //! The library is installed by this test into a virtual environment under
-//! Cargo's target folder (`python3 -m venv`, then `pip install`), so a fresh
-//! machine needs only Python 3 with venv and PyPI. When that cannot be
-//! done the test fails and says why; it never skips.
+//! Cargo's target folder (tests/common/python.rs), so a fresh machine needs
+//! only Python 3 with venv and PyPI. When that cannot be done the test
+//! fails and says why; it never skips.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use flickrfs::emulator::{Emulator, EmulatorConfig};
 
-const FLICKRAPI: &str = "flickrapi==2.4.0";
-
-/// A Python with flickrapi installed: a venv made (once) under the target folder.
-fn python_with_flickrapi() -> PathBuf {
-    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("py-flickrapi-2.4.0");
-    let python = venv.join("bin").join("python");
-    let has_it = |py: &Path| {
-        Command::new(py)
-            .args([
-                "-c",
-                "import flickrapi, sys; sys.exit(flickrapi.__version__ != '2.4.0')",
-            ])
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    if python.exists() && has_it(&python) {
-        return python;
-    }
-    let run = |cmd: &mut Command, what: &str| {
-        let out = cmd
-            .output()
-            .unwrap_or_else(|e| panic!("{what}: cannot run it: {e}"));
-        assert!(
-            out.status.success(),
-            "{what} failed ({}):\n{}\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    run(
-        Command::new("python3").arg("-m").arg("venv").arg(&venv),
-        "python3 -m venv (Python 3 with venv is needed to install flickrapi from PyPI)",
-    );
-    run(
-        Command::new(&python).args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            FLICKRAPI,
-        ]),
-        &format!("pip install {FLICKRAPI} (from PyPI)"),
-    );
-    assert!(
-        has_it(&python),
-        "{FLICKRAPI} did not import after pip install"
-    );
-    python
-}
+#[path = "common/python.rs"]
+mod python;
 
 fn jpeg(path: &Path) {
     let img = image::RgbImage::from_fn(64, 48, |x, y| image::Rgb([x as u8 * 3, y as u8 * 5, 90]));
@@ -73,7 +24,7 @@ fn jpeg(path: &Path) {
 
 #[test]
 fn python_flickrapi_drives_the_emulator_in_xml_and_json_with_oauth_in_the_header() {
-    let python = python_with_flickrapi();
+    let python = python::python_with("flickrapi==2.4.0", "flickrapi");
     let tmp = tempfile::tempdir().expect("tmp");
     let emu = Emulator::start(EmulatorConfig {
         state_dir: tmp.path().join("emu"),

@@ -710,6 +710,10 @@ fn new_sets_are_created_as_their_first_photo_lands_and_filled_in_one_edit_each()
     assert_eq!(calls(&w, "flickr.photosets.create"), 2);
     assert_eq!(calls(&w, "flickr.photosets.editPhotos"), 2);
     assert_eq!(calls(&w, "flickr.photosets.addPhoto"), 0);
+    // The new sets were read by one getList before the edits (and listed by
+    // the fetch), then each once after its edit.
+    assert_eq!(calls(&w, "flickr.photosets.getList"), 2);
+    assert_eq!(calls(&w, "flickr.photosets.getPhotos"), 2);
     // Each set was created right after its first photo landed, before the
     // other uploads.
     let log: Vec<String> = w.emu.request_log().into_iter().map(|c| c.method).collect();
@@ -796,6 +800,45 @@ fn a_member_added_on_flickr_while_the_sync_runs_is_kept_by_the_edit() {
         .map(|e| e.name.as_str().to_owned())
         .collect();
     assert!(titles.contains("Y.jpg"), "{titles:?}");
+}
+
+#[test]
+fn a_member_added_to_a_new_set_after_its_creation_is_kept() {
+    let w = world(false);
+    let y = w
+        .emu
+        .add_photo(
+            &w.nsid,
+            NewEmuPhoto {
+                title: "Y".into(),
+                bytes: jpeg([240, 9, 9]),
+                ..Default::default()
+            },
+        )
+        .expect("photo");
+    sync(&w);
+    let c = w.cat.mkdir(w.account, &name("Fresh")).expect("mkdir").id;
+    for i in 0..6u8 {
+        add_local(&w, c, &format!("F{i}.jpg"), &distinct(i, 7));
+    }
+    // Someone adds Y to the set as soon as this sync has created it.
+    w.emu.set_faults(FaultConfig {
+        set_changes: vec![flickrfs::emulator::SetChange {
+            after: "flickr.photosets.create".into(),
+            photoset_id: String::new(),
+            add: vec![y.clone()],
+            remove: vec![],
+        }],
+        ..Default::default()
+    });
+    w.emu.reset_request_log();
+    let report = sync_with(&w, &par(3));
+    assert!(report.executed.expect("executed").failed.is_empty());
+    // The set no longer looked untouched: it was read before the edit.
+    assert_eq!(calls(&w, "flickr.photosets.getPhotos"), 2);
+    let mut want: BTreeSet<String> = (0..6).map(|i| format!("F{i}")).collect();
+    want.insert("Y".into());
+    assert_eq!(emu_sets(&w).get("Fresh"), Some(&want));
 }
 
 #[test]

@@ -57,6 +57,7 @@ pub struct SetChange {
     /// The method whose successful call on `photoset_id` triggers it, e.g.
     /// `flickr.photosets.getPhotos`; `upload` for the next successful upload.
     pub after: String,
+    /// The set changed; empty: the set the call named or created.
     pub photoset_id: String,
     /// Photos added to the set (at its end).
     pub add: Vec<String>,
@@ -196,10 +197,10 @@ impl Faults {
     /// configuration so it happens once.
     pub fn take_set_change(&self, method: &str, set: Option<&str>) -> Option<SetChange> {
         let mut c = self.cfg.lock().ok()?;
-        let i = c
-            .set_changes
-            .iter()
-            .position(|s| s.after == method && set.is_none_or(|x| x == s.photoset_id))?;
+        let i = c.set_changes.iter().position(|s| {
+            s.after == method
+                && (s.photoset_id.is_empty() || set.is_none_or(|x| x == s.photoset_id))
+        })?;
         Some(c.set_changes.remove(i))
     }
 

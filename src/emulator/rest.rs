@@ -407,8 +407,23 @@ fn dispatch(app: &App, inc: &Incoming) -> ApiResult {
             p: Params(&inc.pairs),
         };
         let reply = run_method(&ctx, c, name)?;
-        if let Some(set) = ctx.p.nonempty("photoset_id") {
-            if let Some(change) = app.faults.take_set_change(name, Some(set)) {
+        // The set the call named, or the one it created.
+        let target = ctx
+            .p
+            .nonempty("photoset_id")
+            .map(str::to_owned)
+            .or_else(|| {
+                reply
+                    .get("photoset")
+                    .and_then(|p| p.get("id"))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            });
+        if let Some(set) = target {
+            if let Some(mut change) = app.faults.take_set_change(name, Some(&set)) {
+                if change.photoset_id.is_empty() {
+                    change.photoset_id = set;
+                }
                 apply_set_change(app, c, &change)?;
             }
         }

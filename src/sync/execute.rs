@@ -961,10 +961,15 @@ impl Executor<'_> {
         jobs
     }
 
-    async fn run_job(&self, plan: &Plan, job: Job) -> Vec<(usize, Result<Minted, ExecError>)> {
+    async fn run_job(
+        &self,
+        plan: &Plan,
+        job: Job,
+        known: &BTreeMap<SetId, Vec<PhotoId>>,
+    ) -> Vec<(usize, Result<Minted, ExecError>)> {
         match job {
             Job::One(k) => vec![(k, self.perform(&plan.actions[k]).await)],
-            Job::SetMembers { add, items } => self.set_members(plan, add, &items).await,
+            Job::SetMembers { add, items } => self.set_members(plan, add, &items, known).await,
         }
     }
 
@@ -975,6 +980,7 @@ impl Executor<'_> {
         plan: &Plan,
         add: bool,
         items: &[usize],
+        known: &BTreeMap<SetId, Vec<PhotoId>>,
     ) -> Vec<(usize, Result<Minted, ExecError>)> {
         let mut out: Vec<(usize, Result<Minted, ExecError>)> = Vec::new();
         let Some(Action::AddToSet { set, .. } | Action::RemoveFromSet { set, .. }) =
@@ -1021,13 +1027,15 @@ impl Executor<'_> {
         }
         let ids: Vec<PhotoId> = send.iter().map(|(_, id)| id.clone()).collect();
         let results = if add {
-            let known = self
+            let members = self
                 .remote
                 .photos
                 .values()
                 .filter(|p| p.sets.contains(&set_id))
                 .count();
-            let (path, r) = super::setedit::add_photos(self.client, &set_id, &ids, known).await;
+            let current = known.get(&set_id).cloned();
+            let (path, r) =
+                super::setedit::add_photos(self.client, &set_id, &ids, members, current).await;
             tracing::debug!("added {} photos to set {set_id}: {path:?}", ids.len());
             r
         } else {
@@ -1059,6 +1067,8 @@ impl Executor<'_> {
         let par = self.parallelism.max(1);
         // Set creations already run during the uploads.
         let mut early: BTreeSet<usize> = BTreeSet::new();
+        // Sets this run created, with the primary each was created with.
+        let mut created: BTreeMap<SetId, PhotoId> = BTreeMap::new();
         let mut i = 0;
         while i < total {
             let first = &plan.actions[i];
@@ -1089,9 +1099,20 @@ impl Executor<'_> {
                     }
                 }
             }
+            // Members of this run's new sets, when one read shows them untouched.
+            let adds_to_new = indices.iter().any(|k| {
+                matches!(&plan.actions[*k], Action::AddToSet { side: Side::Remote, set, .. }
+                    if self.set_id_of(set).is_ok_and(|id| created.contains_key(&id)))
+            });
+            let known = if adds_to_new {
+                super::setedit::unchanged_new_sets(self.client, &created).await
+            } else {
+                BTreeMap::new()
+            };
             let mut results: Vec<(usize, Result<Minted, ExecError>)> = Vec::new();
             {
                 let this = &*self;
+                let known = &known;
                 let mut queue = Self::jobs(plan, &indices).into_iter();
                 let mut ready: VecDeque<Job> = VecDeque::new();
                 let mut running = FuturesUnordered::new();
@@ -1103,7 +1124,7 @@ impl Executor<'_> {
                         for k in job.indices() {
                             progress.starting(k, total, &plan.actions[k]);
                         }
-                        running.push(this.run_job(plan, job));
+                        running.push(this.run_job(plan, job, known));
                     }
                     if running.is_empty() {
                         break;
@@ -1141,6 +1162,17 @@ impl Executor<'_> {
                     Ok(minted) => {
                         if minted.resumed {
                             report.resumed_uploads += 1;
+                        }
+                        if let (Action::CreateRemoteSet { primary, .. }, Some(set)) =
+                            (a, &minted.set)
+                        {
+                            let primary = match &minted.primary {
+                                Some(p) => Some(p.clone()),
+                                None => self.id_of(primary).ok(),
+                            };
+                            if let Some(p) = primary {
+                                created.insert(set.clone(), p);
+                            }
                         }
                         if let Err(e) = apply_action(&mut self.local, &mut self.remote, a, &minted)
                         {

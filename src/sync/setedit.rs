@@ -4,7 +4,9 @@
 //! Additions to one set go in one `photosets.editPhotos` (the whole new
 //! list) when that is cheaper than one `addPhoto` each: the set is read
 //! right before the edit and the new list is what was read plus the new
-//! photos, so every member that existed at the read is kept; the set is
+//! photos, so every member that existed at the read is kept (for the sets
+//! this run created, one `photosets.getList` for all of them stands for
+//! that read when it shows a set unchanged since its creation); the set is
 //! read again after the edit, and when it is not exactly what was written
 //! (someone changed it meanwhile) the photos of ours that are missing are
 //! added one by one. Removals go in one `photosets.removePhotos`, which only
@@ -36,25 +38,71 @@ pub enum AddPath {
     EditedThenRepaired,
 }
 
-/// Calls of read + edit + verify for a set of `members` photos growing by `adding`.
-fn batch_cost(members: usize, adding: usize) -> usize {
+/// Calls of read + edit + verify for a set of `members` photos growing by
+/// `adding` (without the read when the members are known already).
+fn batch_cost(members: usize, adding: usize, read: bool) -> usize {
     let pages = |n: usize| n.div_ceil(PAGE).max(1);
-    pages(members) + 1 + pages(members + adding)
+    (if read { pages(members) } else { 0 }) + 1 + pages(members + adding)
+}
+
+/// The sets this run created whose state, in one `photosets.getList` read
+/// right before the edits, shows no change since their creation: still
+/// their one photo, `date_update` equal to `date_create`. Their members are
+/// known (the primary they were created with), so they need no read of
+/// their own. `created`: set → the primary it was created with.
+pub async fn unchanged_new_sets(
+    client: &Client,
+    created: &std::collections::BTreeMap<SetId, PhotoId>,
+) -> std::collections::BTreeMap<SetId, Vec<PhotoId>> {
+    let mut out = std::collections::BTreeMap::new();
+    if created.is_empty() {
+        return out;
+    }
+    let Ok(sets) = client.list_all_photosets().await else {
+        // Each set is then read on its own.
+        return out;
+    };
+    for s in sets {
+        let Some(primary) = created.get(&s.id) else {
+            continue;
+        };
+        let untouched = s.photos + s.videos == 1
+            && s.date_create.is_some()
+            && s.date_update == s.date_create
+            && s.primary.as_ref() == Some(primary);
+        if untouched {
+            out.insert(s.id, vec![primary.clone()]);
+        }
+    }
+    out
+}
+
+/// The calls the plan expects for `add` additions to and `remove` removals
+/// from one set (a set of up to 500 photos; a larger one reads more pages).
+pub fn planned_calls(add: usize, remove: usize) -> u64 {
+    let add = add.min(batch_cost(0, add, true));
+    let remove = remove.min(1);
+    (add + remove) as u64
 }
 
 /// Adds `photos` (none of them known to be in the set) to `set`; one result
 /// per photo, in order. `known_members` is the set's size as last listed,
 /// used only to judge which way is cheaper.
+///
+/// `current`: the set's members as just read some other way (the primary
+/// first), when known; the set is then not read again before the edit.
 pub async fn add_photos(
     client: &Client,
     set: &SetId,
     photos: &[PhotoId],
     known_members: usize,
+    current: Option<Vec<PhotoId>>,
 ) -> (AddPath, Vec<Result<(), FlickrError>>) {
-    if photos.len() <= batch_cost(known_members, photos.len()) {
+    let cost = batch_cost(known_members, photos.len(), current.is_none());
+    if photos.len() <= cost {
         return (AddPath::PerPhoto, one_by_one(client, set, photos).await);
     }
-    match edit_in(client, set, photos).await {
+    match edit_in(client, set, photos, current).await {
         Ok(None) => (AddPath::Edited, photos.iter().map(|_| Ok(())).collect()),
         Ok(Some(missing)) => {
             tracing::info!(
@@ -85,14 +133,20 @@ async fn edit_in(
     client: &Client,
     set: &SetId,
     photos: &[PhotoId],
+    current: Option<Vec<PhotoId>>,
 ) -> Result<Option<Vec<PhotoId>>, FlickrError> {
-    let before = client.list_all_set_photos(set, &[]).await?;
-    let primary = before
-        .iter()
-        .find(|p| p.is_primary == Some(true))
-        .or(before.first())
-        .map(|p| p.id.clone());
-    let mut list: Vec<PhotoId> = before.iter().map(|p| p.id.clone()).collect();
+    let (primary, mut list) = match current {
+        Some(list) => (list.first().cloned(), list),
+        None => {
+            let before = client.list_all_set_photos(set, &[]).await?;
+            let primary = before
+                .iter()
+                .find(|p| p.is_primary == Some(true))
+                .or(before.first())
+                .map(|p| p.id.clone());
+            (primary, before.into_iter().map(|p| p.id).collect())
+        }
+    };
     for p in photos {
         if !list.contains(p) {
             list.push(p.clone());
@@ -163,10 +217,14 @@ mod tests {
     #[test]
     fn editing_is_chosen_only_when_it_saves_calls() {
         // A new set (1 member): read + edit + verify = 3 calls.
-        assert_eq!(batch_cost(1, 99), 3);
-        assert_eq!(batch_cost(0, 3), 3);
+        assert_eq!(batch_cost(1, 99, true), 3);
+        assert_eq!(batch_cost(0, 3, true), 3);
+        // A set whose members are known already: edit and verify only.
+        assert_eq!(batch_cost(1, 99, false), 2);
         // 499 members + 2: the verify reads two pages.
-        assert_eq!(batch_cost(499, 2), 4);
-        assert_eq!(batch_cost(1200, 10), 7);
+        assert_eq!(batch_cost(499, 2, true), 4);
+        assert_eq!(batch_cost(1200, 10, true), 7);
+        assert_eq!(planned_calls(2, 0), 2);
+        assert_eq!(planned_calls(99, 5), 4);
     }
 }
