@@ -269,6 +269,18 @@ if base:
     A.REQUEST_TOKEN_URL = base + "/services/oauth/request_token"
     A.AUTHORIZE_URL = base + "/services/oauth/authorize"
     A.ACCESS_TOKEN_URL = base + "/services/oauth/access_token"
+    # flickrapi keeps one requests.Session on the class: the processes
+    # flickr-uploader forks for -p share its pooled connections, replies go
+    # to the wrong process, and requests stall or arrive garbled (Flickr
+    # error 112 for a method ""). One session per process fixes that.
+    import requests
+    _sessions = {}
+    def _session(self):
+        s = _sessions.get(os.getpid())
+        if s is None:
+            s = _sessions[os.getpid()] = requests.Session()
+        return s
+    A.session = property(_session)
 "#;
 
 /// Stores the token where flickr-uploader's flickrapi looks for it.
