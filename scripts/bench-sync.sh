@@ -9,8 +9,9 @@
 #                                sets, 20 ms per request, one at a time and each at its best
 #                                parallelism; wall time and API calls from the emulator's log.
 #                                knobs: FLICKRFS_PEER_PHOTOS (500), FLICKRFS_PEER_SETS (5),
-#                                FLICKRFS_PEER_LATENCY_MS (20), FLICKRFS_PEER_FLICKRFS_PAR (16),
-#                                FLICKRFS_PEER_UPLOADER_PAR (8)
+#                                FLICKRFS_PEER_LATENCY_MS (20), the parallel settings tried:
+#                                FLICKRFS_PEER_FLICKRFS_PARS (4,8,16), FLICKRFS_PEER_UPLOADER_PARS
+#                                (8,16,32, its -p)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}
