@@ -569,11 +569,11 @@ struct BoardProgress {
 }
 
 impl crate::sync::Progress for BoardProgress {
-    fn starting(&mut self, index: usize, total: usize, action: &crate::sync::Action) {
+    fn starting(&mut self, index: usize, total: usize, _action: &crate::sync::Action, what: &str) {
         set_state(
             &self.board,
             format!(
-                "running: {} sync of {}: {}/{} {action}",
+                "running: {} sync of {}: {}/{} {what}",
                 self.direction,
                 self.account,
                 index + 1,

@@ -284,9 +284,15 @@ impl BarProgress {
 }
 
 impl flickrfs::sync::Progress for BarProgress {
-    fn starting(&mut self, _index: usize, total: usize, action: &flickrfs::sync::Action) {
+    fn starting(
+        &mut self,
+        _index: usize,
+        total: usize,
+        _action: &flickrfs::sync::Action,
+        what: &str,
+    ) {
         self.bar.set_length(total as u64);
-        self.bar.set_message(action.to_string());
+        self.bar.set_message(what.to_owned());
     }
     fn finished(
         &mut self,

@@ -961,7 +961,35 @@ fn failures_name_the_file_and_the_set_title_never_internal_keys() {
     let mut bad = vec![0xFF, 0xD8, 0xFF, 0xE0];
     bad.extend(std::iter::repeat_n(0u8, 200));
     let path = add_local(&w, c, "Unreadable.jpg", &bad);
-    let report = try_sync_with(&w, &opts()).expect("sync");
+    let good = w.cat.mkdir(w.account, &name("Good set")).expect("mkdir").id;
+    for i in 0..4 {
+        add_local(&w, good, &format!("Fine{i}.jpg"), &distinct(i, 9));
+    }
+    // What the progress bar and the status board show while it runs.
+    #[derive(Default)]
+    struct Lines(Vec<String>);
+    impl flickrfs::sync::Progress for Lines {
+        fn starting(&mut self, _: usize, _: usize, _: &flickrfs::sync::Action, what: &str) {
+            self.0.push(what.to_owned());
+        }
+        fn failed(&mut self, line: &str) {
+            self.0.push(line.to_owned());
+        }
+    }
+    let mut lines = Lines::default();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let report = rt
+        .block_on(run_sync(&w.cat, &w.client, w.account, &opts(), &mut lines))
+        .expect("sync");
+    assert!(lines.0.len() >= 6, "{:?}", lines.0);
+    for l in &lines.0 {
+        assert!(!l.contains("local#") && !l.contains("local-set#"), "{l}");
+    }
+    let shown = lines.0.join("\n");
+    assert!(shown.contains("Fine2.jpg' to set \"Good set\""), "{shown}");
     let failed = report.executed.expect("executed").failed;
     assert!(!failed.is_empty());
     let lines: Vec<&str> = failed.iter().map(|(_, l)| l.as_str()).collect();

@@ -227,8 +227,9 @@ pub fn record_fetched(cat: &Catalog, account: AccountId, f: &Fetched) -> Result<
 
 /// Progress of an execution.
 pub trait Progress {
-    /// Called before action `index` (0-based) of `total`.
-    fn starting(&mut self, _index: usize, _total: usize, _action: &Action) {}
+    /// Called before action `index` (0-based) of `total`; `what` names it
+    /// for people (files, titles and set titles, never internal keys).
+    fn starting(&mut self, _index: usize, _total: usize, _action: &Action, _what: &str) {}
     /// Called after it, with its outcome.
     fn finished(&mut self, _action: &Action, _result: Result<(), &ExecError>) {}
     /// A message for people about the sync as a whole (the fetch's
@@ -1122,7 +1123,8 @@ impl Executor<'_> {
                             break;
                         };
                         for k in job.indices() {
-                            progress.starting(k, total, &plan.actions[k]);
+                            let a = &plan.actions[k];
+                            progress.starting(k, total, a, &this.describe(a));
                         }
                         running.push(this.run_job(plan, job, known));
                     }
