@@ -14,14 +14,21 @@
 use std::fmt;
 use std::fs::{self, OpenOptions};
 use std::io::{BufRead, Write};
+use std::net::Ipv4Addr;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::Html;
+use axum::routing::get;
+use axum::Router;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::flickr::{
     AccessToken, ApiCredentials, Client, ClientOptions, Endpoints, FlickrError, RequestToken,
@@ -332,20 +339,19 @@ impl<F: Fn(&str) -> std::io::Result<()> + Send + Sync> UrlOpener for F {
     }
 }
 
-/// The desktop's browser through `xdg-open` (does nothing useful on a
-/// headless machine; the URL is printed anyway).
+/// The desktop's browser, through the `opener` crate: `xdg-open` (or the
+/// copy of it that opener carries when the system has none, or WSL's
+/// Windows browser), started detached and reaped. Does nothing useful on a
+/// headless machine; the URL is printed anyway.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SystemBrowser;
 
 impl UrlOpener for SystemBrowser {
     fn open(&self, url: &str) -> std::io::Result<()> {
-        std::process::Command::new("xdg-open")
-            .arg(url)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .map(drop)
+        opener::open(url).map_err(|e| match e {
+            opener::OpenError::Io(e) => e,
+            other => std::io::Error::other(other),
+        })
     }
 }
 
@@ -406,24 +412,11 @@ pub async fn add_account(
         opts.client_options.clone(),
     )?;
     let listener = match verifier {
-        VerifierSource::Callback => Some(
-            TcpListener::bind(("127.0.0.1", 0))
-                .await
-                .map_err(io_err("listening for the OAuth callback on 127.0.0.1"))?,
-        ),
+        VerifierSource::Callback => Some(CallbackListener::bind().await?),
         VerifierSource::Paste(_) => None,
     };
-    let callback = match &listener {
-        Some(l) => {
-            let port = l
-                .local_addr()
-                .map_err(io_err("OAuth callback listener"))?
-                .port();
-            format!("http://127.0.0.1:{port}/callback")
-        }
-        None => "oob".to_owned(),
-    };
-    let request = client.request_token(&callback).await?;
+    let callback = listener.as_ref().map_or("oob", |l| l.url());
+    let request = client.request_token(callback).await?;
     let url = client.authorize_url(&request, opts.perms);
     say(
         &mut opts.prompt,
@@ -444,7 +437,7 @@ pub async fn add_account(
                 &mut opts.prompt,
                 "Waiting for Flickr to send the browser back…",
             );
-            tokio::time::timeout(opts.callback_timeout, serve_callback(&listener, &request))
+            tokio::time::timeout(opts.callback_timeout, listener.verifier(&request))
                 .await
                 .map_err(|_| AccountError::CallbackTimeout(opts.callback_timeout))??
         }
@@ -502,113 +495,133 @@ fn say(out: &mut Box<dyn Write + Send>, text: &str) {
     let _ = out.flush();
 }
 
-/// Serves requests on the listener until Flickr's redirect for `request`
-/// arrives; returns its verifier. Other paths get a 404, a different token a
-/// 400, and both keep the listener waiting.
-async fn serve_callback(
-    listener: &TcpListener,
-    request: &RequestToken,
-) -> Result<String, AccountError> {
-    loop {
-        let (mut stream, _) = listener
-            .accept()
+/// The one-shot HTTP listener Flickr sends the browser back to, bound to
+/// 127.0.0.1 only (never another interface) on a free port.
+struct CallbackListener {
+    listener: TcpListener,
+    url: String,
+}
+
+/// What the callback route needs: the request token it waits for, and where
+/// to hand Flickr's answer.
+struct CallbackState {
+    token: String,
+    outcome: mpsc::Sender<Result<String, AccountError>>,
+}
+
+/// How long the last page may take to reach the browser once the verifier
+/// is in. The server waits for open connections on shutdown; a stray one
+/// that never finishes its request must not hold the dance up.
+const CALLBACK_DRAIN: Duration = Duration::from_secs(5);
+
+impl CallbackListener {
+    async fn bind() -> Result<CallbackListener, AccountError> {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
             .await
-            .map_err(io_err("OAuth callback listener"))?;
-        let Some(target) = read_request_target(&mut stream).await else {
-            respond(&mut stream, 400, "Bad request.").await;
-            continue;
+            .map_err(io_err("listening for the OAuth callback on 127.0.0.1"))?;
+        let port = listener
+            .local_addr()
+            .map_err(io_err("OAuth callback listener"))?
+            .port();
+        Ok(CallbackListener {
+            listener,
+            url: format!("http://127.0.0.1:{port}/callback"),
+        })
+    }
+
+    /// The `oauth_callback` URL to give Flickr.
+    fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Serves `/callback` until Flickr's redirect for `request` arrives;
+    /// returns its verifier. Other paths get a 404, a different token a 400,
+    /// and both keep the listener waiting; the right token without a
+    /// verifier (a refusal) is an error. Connections are served side by side,
+    /// so a stray one cannot hold up the redirect.
+    async fn verifier(self, request: &RequestToken) -> Result<String, AccountError> {
+        let (outcome, mut answers) = mpsc::channel(1);
+        let state = Arc::new(CallbackState {
+            token: request.token.clone(),
+            outcome,
+        });
+        let app = Router::new()
+            .route("/callback", get(callback).fallback(bad_request))
+            .fallback(page_not_found)
+            .with_state(state);
+        // Dropping `stop` (this future given up on a timeout) stops the server too.
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = axum::serve(self.listener, app).with_graceful_shutdown(async move {
+            let _ = stopped.await;
+        });
+        let mut server = std::pin::pin!(std::future::IntoFuture::into_future(server));
+        let answer = tokio::select! {
+            answer = answers.recv() => answer,
+            ended = &mut server => {
+                ended.map_err(io_err("OAuth callback listener"))?;
+                None
+            }
         };
-        let (path, query) = target.split_once('?').unwrap_or((&target, ""));
-        if path != "/callback" {
-            respond(&mut stream, 404, "Not found.").await;
-            continue;
-        }
-        let pairs: Vec<(String, String)> = query
-            .split('&')
-            .filter(|s| !s.is_empty())
-            .map(|kv| {
-                let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-                (form_decode(k), form_decode(v))
-            })
-            .collect();
-        let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-        if get("oauth_token").as_deref() != Some(request.token.as_str()) {
-            respond(
-                &mut stream,
-                400,
-                "This answer is for another authorisation request; flickrfs is still waiting.",
+        let _ = stop.send(());
+        let _ = tokio::time::timeout(CALLBACK_DRAIN, server).await;
+        answer.unwrap_or_else(|| Err(AccountError::Callback("the listener stopped".into())))
+    }
+}
+
+/// `GET /callback?oauth_token=…&oauth_verifier=…`, Flickr's redirect.
+async fn callback(
+    State(state): State<Arc<CallbackState>>,
+    RawQuery(query): RawQuery,
+) -> (StatusCode, Html<String>) {
+    let query = query.unwrap_or_default();
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    if get("oauth_token") != Some(state.token.as_str()) {
+        return page(
+            StatusCode::BAD_REQUEST,
+            "This answer is for another authorisation request; flickrfs is still waiting.",
+        );
+    }
+    // Capacity one: the first answer for our token is the one that counts.
+    match get("oauth_verifier").filter(|v| !v.is_empty()) {
+        Some(v) => {
+            let _ = state.outcome.try_send(Ok(v.to_owned()));
+            page(
+                StatusCode::OK,
+                "flickrfs is now authorised. You can close this window.",
             )
-            .await;
-            continue;
         }
-        match get("oauth_verifier").filter(|v| !v.is_empty()) {
-            Some(v) => {
-                respond(
-                    &mut stream,
-                    200,
-                    "flickrfs is now authorised. You can close this window.",
-                )
-                .await;
-                return Ok(v);
-            }
-            None => {
-                respond(&mut stream, 400, "Flickr did not approve the request.").await;
-                return Err(AccountError::Callback(
-                    "Flickr redirected back without a verifier (authorisation refused?)".into(),
-                ));
-            }
+        None => {
+            let _ = state.outcome.try_send(Err(AccountError::Callback(
+                "Flickr redirected back without a verifier (authorisation refused?)".into(),
+            )));
+            page(
+                StatusCode::BAD_REQUEST,
+                "Flickr did not approve the request.",
+            )
         }
     }
 }
 
-fn form_decode(s: &str) -> String {
-    percent_encoding::percent_decode_str(&s.replace('+', " "))
-        .decode_utf8_lossy()
-        .into_owned()
+/// Any other method on `/callback`.
+async fn bad_request() -> (StatusCode, Html<String>) {
+    page(StatusCode::BAD_REQUEST, "Bad request.")
 }
 
-/// Reads a request head (up to 16 KiB) and returns the target of a GET.
-async fn read_request_target(stream: &mut TcpStream) -> Option<String> {
-    let mut buf = Vec::with_capacity(1024);
-    let mut chunk = [0u8; 1024];
-    let read = async {
-        while !buf.windows(4).any(|w| w == b"\r\n\r\n") && buf.len() < 16 * 1024 {
-            let n = stream.read(&mut chunk).await.ok()?;
-            if n == 0 {
-                break;
-            }
-            buf.extend_from_slice(&chunk[..n]);
-        }
-        Some(())
-    };
-    tokio::time::timeout(Duration::from_secs(10), read)
-        .await
-        .ok()??;
-    let head = String::from_utf8_lossy(&buf);
-    let line = head.lines().next()?;
-    let mut parts = line.split_whitespace();
-    let method = parts.next()?;
-    let target = parts.next()?;
-    (method == "GET").then(|| target.to_owned())
+async fn page_not_found() -> (StatusCode, Html<String>) {
+    page(StatusCode::NOT_FOUND, "Not found.")
 }
 
-async fn respond(stream: &mut TcpStream, status: u16, message: &str) {
-    let reason = match status {
-        200 => "OK",
-        404 => "Not Found",
-        _ => "Bad Request",
-    };
-    let body = format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>flickrfs</title></head>\
-         <body><p>{message}</p></body></html>"
-    );
-    let reply = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: text/html; charset=utf-8\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let _ = stream.write_all(reply.as_bytes()).await;
-    let _ = stream.shutdown().await;
+fn page(status: StatusCode, message: &str) -> (StatusCode, Html<String>) {
+    (
+        status,
+        Html(format!(
+            "<!doctype html><html><head><meta charset=\"utf-8\"><title>flickrfs</title></head>\
+             <body><p>{message}</p></body></html>"
+        )),
+    )
 }
 
 #[cfg(test)]
@@ -708,48 +721,80 @@ mod tests {
         assert!(err.contains("not a valid credentials file"), "{err}");
     }
 
-    #[tokio::test]
-    async fn callback_listener_ignores_strays_and_returns_the_verifier() {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let request = RequestToken {
+    fn request_token() -> RequestToken {
+        RequestToken {
             token: "reqtok".into(),
             secret: "s".into(),
             callback_confirmed: true,
-        };
-        let client = tokio::spawn(async move {
+        }
+    }
+
+    /// Sends `(method, path and query)` to the listener one after the other;
+    /// returns each answer's status and page.
+    fn browser(
+        base: String,
+        requests: &[(&str, &str)],
+    ) -> tokio::task::JoinHandle<Vec<(u16, String)>> {
+        let requests: Vec<(reqwest::Method, String)> = requests
+            .iter()
+            .map(|(m, p)| (m.parse().unwrap(), format!("{base}{p}")))
+            .collect();
+        tokio::spawn(async move {
             let http = reqwest::Client::new();
-            let base = format!("http://127.0.0.1:{port}");
-            let a = http
-                .get(format!("{base}/favicon.ico"))
-                .send()
-                .await
-                .unwrap();
-            let b = http
-                .get(format!(
-                    "{base}/callback?oauth_token=other&oauth_verifier=x"
-                ))
-                .send()
-                .await
-                .unwrap();
-            let c = http
-                .get(format!(
-                    "{base}/callback?oauth_token=reqtok&oauth_verifier=123-456-789"
-                ))
-                .send()
-                .await
-                .unwrap();
-            (
-                a.status().as_u16(),
-                b.status().as_u16(),
-                c.status().as_u16(),
-                c.text().await.unwrap(),
-            )
-        });
-        let v = serve_callback(&listener, &request).await.unwrap();
-        assert_eq!(v, "123-456-789");
-        let (a, b, c, page) = client.await.unwrap();
-        assert_eq!((a, b, c), (404, 400, 200));
-        assert!(page.contains("You can close this window"));
+            let mut out = Vec::new();
+            for (method, url) in requests {
+                let r = http.request(method, url).send().await.unwrap();
+                out.push((r.status().as_u16(), r.text().await.unwrap()));
+            }
+            out
+        })
+    }
+
+    #[tokio::test]
+    async fn callback_listener_ignores_strays_and_returns_the_verifier() {
+        let listener = CallbackListener::bind().await.unwrap();
+        let base = listener.url().trim_end_matches("/callback").to_owned();
+        let client = browser(
+            base,
+            &[
+                ("GET", "/favicon.ico"),
+                ("GET", "/callback?oauth_token=other&oauth_verifier=x"),
+                ("POST", "/callback?oauth_token=reqtok&oauth_verifier=x"),
+                (
+                    "GET",
+                    "/callback?oauth_token=reqtok&oauth_verifier=123-456%2B789+0",
+                ),
+            ],
+        );
+        let v = listener.verifier(&request_token()).await.unwrap();
+        assert_eq!(v, "123-456+789 0");
+        let answers = client.await.unwrap();
+        let statuses: Vec<u16> = answers.iter().map(|(s, _)| *s).collect();
+        assert_eq!(statuses, [404, 400, 400, 200]);
+        assert!(answers[1].1.contains("another authorisation request"));
+        assert!(answers[3].1.contains("You can close this window"));
+    }
+
+    #[tokio::test]
+    async fn a_redirect_without_a_verifier_is_a_refusal() {
+        let listener = CallbackListener::bind().await.unwrap();
+        let base = listener.url().trim_end_matches("/callback").to_owned();
+        let client = browser(base, &[("GET", "/callback?oauth_token=reqtok")]);
+        let err = listener.verifier(&request_token()).await.unwrap_err();
+        assert!(matches!(err, AccountError::Callback(_)), "{err:?}");
+        let answers = client.await.unwrap();
+        assert_eq!(answers[0].0, 400);
+        assert!(answers[0].1.contains("did not approve"), "{}", answers[0].1);
+    }
+
+    #[tokio::test]
+    async fn the_callback_listener_is_on_loopback_only() {
+        let listener = CallbackListener::bind().await.unwrap();
+        let addr = listener.listener.local_addr().unwrap();
+        assert_eq!(addr.ip(), std::net::IpAddr::from(Ipv4Addr::LOCALHOST));
+        assert_eq!(
+            listener.url(),
+            format!("http://127.0.0.1:{}/callback", addr.port())
+        );
     }
 }

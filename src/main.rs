@@ -465,12 +465,8 @@ fn photo_command(paths: &Paths, cmd: Command) -> Result<()> {
                 anyhow::Ok(())
             })?;
             println!("{}", dest.display());
-            let _ = std::process::Command::new("xdg-open")
-                .arg(&dest)
-                .stdin(std::process::Stdio::null())
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn();
+            // Best effort: the path is printed above for a headless machine.
+            let _ = opener::open(&dest);
         }
         _ => unreachable!("photo_command is only called for photo commands"),
     }

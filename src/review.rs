@@ -361,13 +361,7 @@ pub fn replan(
                 source: Box::new(source),
             }
         })?;
-    let before = plan.actions.len();
-    plan.actions.retain(
-        |a| !matches!(a, Action::Download { photo, .. } if still_ambiguous.contains(photo)),
-    );
-    let dropped = before - plan.actions.len();
-    plan.summary.downloads -= dropped;
-    plan.summary.file_downloads = plan.summary.downloads as u64;
+    plan.hold_back_ambiguous(still_ambiguous);
     review.plan = plan;
     list_items(cat, review, &local)?;
     Ok(())
@@ -436,6 +430,71 @@ struct Choices {
     skip_downloads: BTreeSet<usize>,
 }
 
+/// What a step's own command leaves on screen before the next prompt.
+enum Then {
+    /// The list again, with the choices as they now stand.
+    List,
+    /// Only the prompt, so that a message (help, an error) stays in view.
+    Prompt,
+    Quit,
+}
+
+/// One interactive step (identify, uploads, downloads): a numbered list and
+/// the commands that act on it. [`run_step`] does what all steps share.
+trait Step {
+    const PROMPT: &'static str;
+    const HELP: &'static str;
+    /// Prints the list, marking the choices made so far.
+    fn show(&self, con: &mut Console) -> Result<()>;
+    /// Handles one of the step's own commands; `None` for one it does not know.
+    fn command(&mut self, con: &mut Console, cmd: &str, args: &str) -> Result<Option<Then>>;
+}
+
+/// Shows the list, asks, and handles what every step answers the same way:
+/// Enter or `a` continues, `q` (or the end of the input) quits, `?` helps,
+/// an unknown command is named; the rest goes to the step.
+fn run_step<S: Step>(con: &mut Console, step: &mut S) -> Result<Next> {
+    let mut show = true;
+    loop {
+        if show {
+            step.show(con)?;
+        }
+        let Some(line) = con.ask(S::PROMPT)? else {
+            return Ok(Next::Quit);
+        };
+        let (cmd, args) = command(&line);
+        show = match cmd {
+            "" | "a" => return Ok(Next::Continue),
+            "q" => return Ok(Next::Quit),
+            "?" | "h" | "help" => {
+                con.say(S::HELP)?;
+                false
+            }
+            _ => match step.command(con, cmd, args)? {
+                Some(Then::List) => true,
+                Some(Then::Prompt) => false,
+                Some(Then::Quit) => return Ok(Next::Quit),
+                None => {
+                    con.say(&format!("  {cmd:?} is not a command here; `?` lists them"))?;
+                    false
+                }
+            },
+        };
+    }
+}
+
+/// Item numbers in `args` (see [`parse_numbers`]); a mistake is said, and
+/// gives `None`.
+fn numbers(con: &mut Console, args: &str, len: usize) -> Result<Option<Vec<usize>>> {
+    match parse_numbers(args, len) {
+        Ok(ns) => Ok(Some(ns)),
+        Err(e) => {
+            con.say(&format!("  {e}"))?;
+            Ok(None)
+        }
+    }
+}
+
 fn step2(con: &mut Console, r: &AccountReview, ch: &mut Choices) -> Result<Next> {
     con.say(&format!("\nStep 2 of 5: identify ({})", r.name))?;
     if r.identified.is_empty() && r.ambiguous.is_empty() {
@@ -456,43 +515,46 @@ fn step2(con: &mut Console, r: &AccountReview, ch: &mut Choices) -> Result<Next>
     if r.ambiguous.is_empty() {
         return Ok(Next::Continue);
     }
-    let mut show = true;
-    loop {
-        if show {
-            con.say(
-                "  Ambiguous (several local files may be the photo; not downloaded until settled):",
-            )?;
-            for (n, a) in r.ambiguous.iter().enumerate() {
-                let choice = match ch.identify.get(&n) {
-                    Some(Some(c)) => format!(" [= {}]", c + 1),
-                    Some(None) => " [ignore]".to_string(),
-                    None => String::new(),
-                };
-                con.say(&format!(
-                    "  {:>3}. photo {} {:?}{choice}",
-                    n + 1,
-                    a.photo,
-                    a.title
-                ))?;
-                for (m, c) in a.candidates.iter().enumerate() {
-                    con.say(&format!("         {}) {}", m + 1, c.display()))?;
-                }
+    run_step(con, &mut IdentifyStep { r, ch })
+}
+
+/// Step 2's list: photos with several candidate files.
+struct IdentifyStep<'a> {
+    r: &'a AccountReview,
+    ch: &'a mut Choices,
+}
+
+impl Step for IdentifyStep<'_> {
+    const PROMPT: &'static str = "identify [p N M, i N, u N, a/Enter, q, ?]> ";
+    const HELP: &'static str = IDENTIFY_HELP;
+
+    fn show(&self, con: &mut Console) -> Result<()> {
+        con.say(
+            "  Ambiguous (several local files may be the photo; not downloaded until settled):",
+        )?;
+        for (n, a) in self.r.ambiguous.iter().enumerate() {
+            let choice = match self.ch.identify.get(&n) {
+                Some(Some(c)) => format!(" [= {}]", c + 1),
+                Some(None) => " [ignore]".to_string(),
+                None => String::new(),
+            };
+            con.say(&format!(
+                "  {:>3}. photo {} {:?}{choice}",
+                n + 1,
+                a.photo,
+                a.title
+            ))?;
+            for (m, c) in a.candidates.iter().enumerate() {
+                con.say(&format!("         {}) {}", m + 1, c.display()))?;
             }
-            con.say("  See one: flickrfs thumbnail PHOTO_ID; settle one later: flickrfs identify PHOTO_ID FILE")?;
         }
-        show = true;
-        let Some(line) = con.ask("identify [p N M, i N, u N, a/Enter, q, ?]> ")? else {
-            return Ok(Next::Quit);
-        };
-        let (cmd, args) = command(&line);
+        con.say("  See one: flickrfs thumbnail PHOTO_ID; settle one later: flickrfs identify PHOTO_ID FILE")
+    }
+
+    fn command(&mut self, con: &mut Console, cmd: &str, args: &str) -> Result<Option<Then>> {
+        let (r, ch) = (self.r, &mut *self.ch);
         let len = r.ambiguous.len();
         match cmd {
-            "" | "a" => return Ok(Next::Continue),
-            "q" => return Ok(Next::Quit),
-            "?" | "h" | "help" => {
-                con.say(IDENTIFY_HELP)?;
-                show = false;
-            }
             "p" => {
                 let nums: Vec<&str> = args.split_whitespace().collect();
                 let parsed = match nums.as_slice() {
@@ -510,34 +572,28 @@ fn step2(con: &mut Console, r: &AccountReview, ch: &mut Choices) -> Result<Next>
                         } else {
                             ch.identify.insert(n - 1, Some(m - 1));
                         }
+                        Ok(Some(Then::List))
                     }
                     Err(e) => {
                         con.say(&format!("  {e}"))?;
-                        show = false;
+                        Ok(Some(Then::Prompt))
                     }
                 }
             }
-            "i" | "u" => match parse_numbers(args, len) {
-                Ok(ns) => {
-                    for n in ns {
-                        if cmd == "u" {
-                            ch.identify.remove(&(n - 1));
-                        } else if r.ambiguous[n - 1].key.is_some() {
-                            ch.identify.insert(n - 1, None);
-                        }
+            "i" | "u" => {
+                let Some(ns) = numbers(con, args, len)? else {
+                    return Ok(Some(Then::Prompt));
+                };
+                for n in ns {
+                    if cmd == "u" {
+                        ch.identify.remove(&(n - 1));
+                    } else if r.ambiguous[n - 1].key.is_some() {
+                        ch.identify.insert(n - 1, None);
                     }
                 }
-                Err(e) => {
-                    con.say(&format!("  {e}"))?;
-                    show = false;
-                }
-            },
-            other => {
-                con.say(&format!(
-                    "  {other:?} is not a command here; `?` lists them"
-                ))?;
-                show = false;
+                Ok(Some(Then::List))
             }
+            _ => Ok(None),
         }
     }
 }
@@ -636,65 +692,63 @@ fn step3(con: &mut Console, r: &mut AccountReview, ch: &mut Choices) -> Result<N
         con.say("  Nothing to upload.")?;
         return Ok(Next::Continue);
     }
-    let mut show = true;
-    loop {
-        if show {
-            for (n, u) in r.uploads.iter().enumerate() {
-                con.say(&show_upload(n, u, ch.skip_uploads.contains(&n)))?;
-            }
+    run_step(con, &mut UploadStep { r, ch })
+}
+
+/// Step 3's list: the files to upload, each with what it will be online.
+struct UploadStep<'a> {
+    r: &'a mut AccountReview,
+    ch: &'a mut Choices,
+}
+
+impl Step for UploadStep<'_> {
+    const PROMPT: &'static str = "uploads [s N, u N, e N, a/Enter, q, ?]> ";
+    const HELP: &'static str = UPLOAD_HELP;
+
+    fn show(&self, con: &mut Console) -> Result<()> {
+        for (n, u) in self.r.uploads.iter().enumerate() {
+            con.say(&show_upload(n, u, self.ch.skip_uploads.contains(&n)))?;
         }
-        show = true;
-        let Some(line) = con.ask("uploads [s N, u N, e N, a/Enter, q, ?]> ")? else {
-            return Ok(Next::Quit);
-        };
-        let (cmd, args) = command(&line);
+        Ok(())
+    }
+
+    fn command(&mut self, con: &mut Console, cmd: &str, args: &str) -> Result<Option<Then>> {
+        let (r, ch) = (&mut *self.r, &mut *self.ch);
         let len = r.uploads.len();
         match cmd {
-            "" | "a" => return Ok(Next::Continue),
-            "q" => return Ok(Next::Quit),
-            "?" | "h" | "help" => {
-                con.say(UPLOAD_HELP)?;
-                show = false;
-            }
-            "s" | "u" => match parse_numbers(args, len) {
-                Ok(ns) => {
-                    for n in ns {
-                        if cmd == "s" {
-                            ch.skip_uploads.insert(n - 1);
-                        } else {
-                            ch.skip_uploads.remove(&(n - 1));
-                        }
+            "s" | "u" => {
+                let Some(ns) = numbers(con, args, len)? else {
+                    return Ok(Some(Then::Prompt));
+                };
+                for n in ns {
+                    if cmd == "s" {
+                        ch.skip_uploads.insert(n - 1);
+                    } else {
+                        ch.skip_uploads.remove(&(n - 1));
                     }
                 }
-                Err(e) => {
-                    con.say(&format!("  {e}"))?;
-                    show = false;
-                }
-            },
-            "e" => match parse_numbers(args, len) {
-                Ok(ns) if ns.len() == 1 => {
-                    let n = ns[0] - 1;
-                    let mut item = r.uploads[n].clone();
-                    match edit_upload(con, &mut item)? {
-                        None => return Ok(Next::Quit),
-                        Some(edits) => {
-                            r.uploads[n] = item;
-                            ch.edits.entry(n).or_default().extend(edits);
-                        }
+                Ok(Some(Then::List))
+            }
+            "e" => {
+                let Some(ns) = numbers(con, args, len)? else {
+                    return Ok(Some(Then::Prompt));
+                };
+                let [n] = ns[..] else {
+                    con.say("  Edit one item at a time: `e N`")?;
+                    return Ok(Some(Then::List));
+                };
+                let n = n - 1;
+                let mut item = r.uploads[n].clone();
+                match edit_upload(con, &mut item)? {
+                    None => Ok(Some(Then::Quit)),
+                    Some(edits) => {
+                        r.uploads[n] = item;
+                        ch.edits.entry(n).or_default().extend(edits);
+                        Ok(Some(Then::List))
                     }
                 }
-                Ok(_) => con.say("  Edit one item at a time: `e N`")?,
-                Err(e) => {
-                    con.say(&format!("  {e}"))?;
-                    show = false;
-                }
-            },
-            other => {
-                con.say(&format!(
-                    "  {other:?} is not a command here; `?` lists them"
-                ))?;
-                show = false;
             }
+            _ => Ok(None),
         }
     }
 }
@@ -705,66 +759,61 @@ fn step4(con: &mut Console, r: &AccountReview, ch: &mut Choices) -> Result<Next>
         con.say("  Nothing to download.")?;
         return Ok(Next::Continue);
     }
-    let mut show = true;
-    loop {
-        if show {
-            for (n, d) in r.downloads.iter().enumerate() {
-                con.say(&format!(
-                    "  {:>3}.{} photo {} {:?}{}",
-                    n + 1,
-                    if ch.skip_downloads.contains(&n) {
-                        " [skip]"
-                    } else {
-                        ""
-                    },
-                    d.photo,
-                    d.title,
-                    if d.sets.is_empty() {
-                        String::new()
-                    } else {
-                        format!(", sets {}", d.sets.join(", "))
-                    }
-                ))?;
-            }
+    run_step(con, &mut DownloadStep { r, ch })
+}
+
+/// Step 4's list: the photos to download.
+struct DownloadStep<'a> {
+    r: &'a AccountReview,
+    ch: &'a mut Choices,
+}
+
+impl Step for DownloadStep<'_> {
+    const PROMPT: &'static str = "downloads [s N, u N, a/Enter, q, ?]> ";
+    const HELP: &'static str = DOWNLOAD_HELP;
+
+    fn show(&self, con: &mut Console) -> Result<()> {
+        for (n, d) in self.r.downloads.iter().enumerate() {
+            con.say(&format!(
+                "  {:>3}.{} photo {} {:?}{}",
+                n + 1,
+                if self.ch.skip_downloads.contains(&n) {
+                    " [skip]"
+                } else {
+                    ""
+                },
+                d.photo,
+                d.title,
+                if d.sets.is_empty() {
+                    String::new()
+                } else {
+                    format!(", sets {}", d.sets.join(", "))
+                }
+            ))?;
         }
-        show = true;
-        let Some(line) = con.ask("downloads [s N, u N, a/Enter, q, ?]> ")? else {
-            return Ok(Next::Quit);
+        Ok(())
+    }
+
+    fn command(&mut self, con: &mut Console, cmd: &str, args: &str) -> Result<Option<Then>> {
+        let (r, ch) = (self.r, &mut *self.ch);
+        if !matches!(cmd, "s" | "u") {
+            return Ok(None);
+        }
+        let Some(ns) = numbers(con, args, r.downloads.len())? else {
+            return Ok(Some(Then::Prompt));
         };
-        let (cmd, args) = command(&line);
-        match cmd {
-            "" | "a" => return Ok(Next::Continue),
-            "q" => return Ok(Next::Quit),
-            "?" | "h" | "help" => {
-                con.say(DOWNLOAD_HELP)?;
-                show = false;
-            }
-            "s" | "u" => match parse_numbers(args, r.downloads.len()) {
-                Ok(ns) => {
-                    for n in ns {
-                        if cmd == "u" {
-                            ch.skip_downloads.remove(&(n - 1));
-                        } else if r.downloads[n - 1].key.is_some() {
-                            ch.skip_downloads.insert(n - 1);
-                        } else {
-                            con.say(&format!(
-                                "  item {n} is not in the catalog yet and cannot be skipped"
-                            ))?;
-                        }
-                    }
-                }
-                Err(e) => {
-                    con.say(&format!("  {e}"))?;
-                    show = false;
-                }
-            },
-            other => {
+        for n in ns {
+            if cmd == "u" {
+                ch.skip_downloads.remove(&(n - 1));
+            } else if r.downloads[n - 1].key.is_some() {
+                ch.skip_downloads.insert(n - 1);
+            } else {
                 con.say(&format!(
-                    "  {other:?} is not a command here; `?` lists them"
+                    "  item {n} is not in the catalog yet and cannot be skipped"
                 ))?;
-                show = false;
             }
         }
+        Ok(Some(Then::List))
     }
 }
 

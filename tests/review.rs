@@ -417,3 +417,23 @@ fn identify_step_lists_matches_and_settles_an_ambiguous_photo_by_number() {
         ]
     );
 }
+
+#[test]
+fn an_ambiguous_photo_left_unsettled_is_not_downloaded() {
+    let w = World::new();
+    w.add_remote("Red", [200, 10, 10]);
+    std::fs::create_dir_all(w.folder.join("sub")).expect("mkdir");
+    std::fs::write(w.folder.join("Red.jpg"), jpeg([200, 10, 10])).expect("write");
+    std::fs::write(w.folder.join("sub/Red.jpg"), jpeg([200, 10, 10])).expect("write");
+    // Enter at the identify step: the photo stays ambiguous.
+    let out = w.sync(&["--down", "--interactive"], "\n\n\n\n");
+    let o = text(&out.stdout);
+    assert!(o.contains("Ambiguous"), "{o}");
+    // The recomputed plan (step 5) holds its download back too.
+    assert!(o.contains("0 downloads"), "{o}");
+    assert!(o.contains("Nothing to do."), "{o}");
+    assert_eq!(
+        w.files_in_folder(),
+        vec!["Red.jpg".to_string(), "sub/Red.jpg".to_string()]
+    );
+}

@@ -27,17 +27,18 @@ mod syncapi;
 mod types;
 mod xattr;
 
-pub use ops::WriteOutcome;
+pub use ops::{WriteOutcome, Written};
 
 use std::path::{Path, PathBuf};
 
 use rusqlite::Connection;
 
-use store::Ctx;
+use store::{CachedRow, Ctx};
 
 pub use error::{CatalogError, Result};
 pub use file::{live_connections, CatalogConnection, LiveToken};
 pub use names::EntryName;
+pub use store::POOLS_DIR;
 pub use types::*;
 pub use xattr::{format_tags, parse_tags, Xattr};
 
@@ -102,12 +103,12 @@ impl Catalog {
     pub fn changes_since(&self, since: Generation) -> Result<Changes> {
         let tx = self.conn.unchecked_transaction().ctx("reading changes")?;
         let generation: i64 = tx
-            .query_row("SELECT value FROM meta WHERE key = 'generation'", [], |r| {
+            .cached_row("SELECT value FROM meta WHERE key = 'generation'", [], |r| {
                 r.get(0)
             })
             .ctx("reading the generation")?;
         let floor: i64 = tx
-            .query_row(
+            .cached_row(
                 "SELECT value FROM meta WHERE key = 'changes_floor'",
                 [],
                 |r| r.get(0),

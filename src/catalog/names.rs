@@ -217,9 +217,78 @@ pub fn title_from_name(name: &EntryName) -> String {
     }
 }
 
+/// The names a backing file the mount writes for the entry `name` may
+/// take in its folder, first free one wins: `name`, then `stem (1).ext`,
+/// `stem (2).ext`... each at most `max` bytes (the stem shortened on a
+/// character boundary).
+pub fn file_names_for(name: &str, max: usize) -> impl Iterator<Item = String> + '_ {
+    let (stem, ext) = split_file_ext(name);
+    (0u32..10_000).map(move |n| {
+        if n == 0 {
+            return name.to_owned();
+        }
+        let suffix = format!(" ({n}){ext}");
+        let mut s = stem.to_owned();
+        while s.len() + suffix.len() > max {
+            s.pop();
+        }
+        format!("{s}{suffix}")
+    })
+}
+
+/// Whether `file_name` is one of [`file_names_for`]`(name)`: a backing file
+/// already named after its entry.
+pub fn is_file_name_for(file_name: &str, name: &str) -> bool {
+    if file_name == name {
+        return true;
+    }
+    let (stem, ext) = split_file_ext(name);
+    let Some(rest) = file_name.strip_suffix(ext) else {
+        return false;
+    };
+    let Some((s, n)) = rest.strip_suffix(')').and_then(|r| r.rsplit_once(" (")) else {
+        return false;
+    };
+    !n.is_empty()
+        && n.bytes().all(|b| b.is_ascii_digit())
+        && !n.starts_with('0')
+        && stem.starts_with(s)
+}
+
+/// `a.jpg` → (`a`, `.jpg`); a leading dot is not an extension.
+fn split_file_ext(name: &str) -> (&str, &str) {
+    match name.rfind('.') {
+        Some(i) if i > 0 => (&name[..i], &name[i..]),
+        _ => (name, ""),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn backing_file_names_and_their_forms() {
+        let names: Vec<String> = file_names_for("mine.jpg", 255).take(3).collect();
+        assert_eq!(names, ["mine.jpg", "mine (1).jpg", "mine (2).jpg"]);
+        for n in &names {
+            assert!(is_file_name_for(n, "mine.jpg"), "{n}");
+        }
+        for other in [
+            ".mine.jpg.tmp",
+            "mine (x).jpg",
+            "mine (01).jpg",
+            "mine.png",
+            "other.jpg",
+            "mine ().jpg",
+        ] {
+            assert!(!is_file_name_for(other, "mine.jpg"), "{other}");
+        }
+        assert!(is_file_name_for("a (2) (1).jpg", "a (2).jpg"));
+        assert!(is_file_name_for("noext (3)", "noext"));
+        let long = format!("{}.jpg", "x".repeat(251));
+        assert!(file_names_for(&long, 255).take(20).all(|n| n.len() <= 255));
+    }
     use std::os::unix::ffi::OsStrExt;
 
     #[test]

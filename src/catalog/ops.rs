@@ -24,16 +24,28 @@ pub enum WriteOutcome {
     /// The photo's own facts (size, checksum, kind, EXIF) were updated.
     Updated { photo: PhotoKey },
     /// The written content was already a photo of the account: the entries
-    /// of `from` now refer to `into` and `from` left the catalog. `redundant`
-    /// is the file the caller wrote when `into` kept its own backing file
-    /// (the catalog never deletes it). `dropped` lists account-folder names
-    /// that were not kept because `into` is in photosets.
+    /// of `from` now refer to `into` and `from` left the catalog. `remove`
+    /// is the copy this write made ([`Written::NewFile`], an own file),
+    /// which nothing refers to now that `into` kept its own backing file:
+    /// the mount deletes it. A file changed in place stays. `dropped` lists
+    /// account-folder names that were not kept because `into` is in
+    /// photosets.
     Merged {
         from: PhotoKey,
         into: PhotoKey,
-        redundant: Option<PathBuf>,
+        remove: Option<PathBuf>,
         dropped: Vec<EntryName>,
     },
+}
+
+/// How the bytes [`Catalog::finish_write`] finishes were written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Written {
+    /// Into a new file the mount made for this write (a `create`, or the
+    /// copy a first change of someone else's file made).
+    NewFile,
+    /// Into the photo's existing file, in place.
+    InPlace,
 }
 
 impl Catalog {
@@ -73,8 +85,9 @@ impl Catalog {
         })
     }
 
-    /// `create`: registers an entry whose bytes are being written to `path`
-    /// (a zero-byte, in-progress photo, [`LocalFile::writing`]). Call
+    /// `create`: registers an entry whose bytes are being written to `path`,
+    /// a new file the mount made (an own file, see [`Catalog::is_own_file`]):
+    /// a zero-byte, in-progress photo ([`LocalFile::writing`]). Call
     /// [`Catalog::finish_write`] on `release`/`fsync`, and again after any
     /// later rewrite. `Exists` if the name is taken.
     pub fn create_entry(
@@ -98,6 +111,7 @@ impl Catalog {
             let key = insert_local_photo(tx, coll.account, name, &path, &facts, junk, true)?;
             tx.execute("UPDATE photos SET checksum = NULL WHERE id = ?1", [key.0])
                 .ctx("creating a file")?;
+            own_file(tx, &path)?;
             insert_membership(tx, coll.id, name, key)?;
             fix_root(tx, key, None)?;
             require_entry(tx, &coll, name)
@@ -107,8 +121,14 @@ impl Catalog {
     /// The bytes of `photo`'s backing file are complete (release/fsync after
     /// writes, or a truncate): records size, mtime, checksum, kind and EXIF
     /// (`facts`, computed when `None`). A local-only photo whose content
-    /// already exists in the account is merged into that photo.
-    pub fn finish_write(&self, photo: PhotoKey, facts: Option<FileFacts>) -> Result<WriteOutcome> {
+    /// already exists in the account is merged into that photo; the copy
+    /// this write made then goes ([`WriteOutcome::Merged`]'s `remove`).
+    pub fn finish_write(
+        &self,
+        photo: PhotoKey,
+        facts: Option<FileFacts>,
+        written: Written,
+    ) -> Result<WriteOutcome> {
         let p = self.photo(photo)?;
         let Some(local) = p.local else {
             return Err(CatalogError::NotPermitted(format!(
@@ -128,10 +148,16 @@ impl Catalog {
             if p.remote.is_none() {
                 if let Some(into) = dedup_candidate(tx, p.account, &facts, p.junk, Some(photo))? {
                     let (redundant, dropped) = merge_into(tx, photo, into)?;
+                    let remove = match redundant {
+                        Some(r) if written == Written::NewFile && r == local.path => {
+                            release_own_file(tx, &r)?
+                        }
+                        _ => None,
+                    };
                     return Ok(WriteOutcome::Merged {
                         from: photo,
                         into,
-                        redundant,
+                        remove,
                         dropped,
                     });
                 }
@@ -142,14 +168,16 @@ impl Catalog {
         })
     }
 
-    /// The bytes written are durable at `path` (the photo's file, or the
-    /// copy a rewrite of someone else's file made) and their `facts` are
-    /// recorded; the photo stays [`LocalFile::writing`] (never uploaded)
-    /// until [`Catalog::finish_write`].
+    /// The bytes written are durable at `path`, the copy a first change of
+    /// someone else's file made in the default folder (an own file from
+    /// now on), and their `facts` are recorded; the photo stays
+    /// [`LocalFile::writing`] (never uploaded) until
+    /// [`Catalog::finish_write`].
     pub fn record_written(&self, photo: PhotoKey, path: &Path, facts: &FileFacts) -> Result<()> {
         let path = absolute(path)?;
         self.write("recording written bytes", |tx| {
             load_photo(tx, photo)?;
+            own_file(tx, &path)?;
             set_local_cols(tx, photo, &path, facts, true)?;
             clear_problem(tx, photo, ProblemKind::MissingFile)?;
             tx.touch_photo(photo)
@@ -300,19 +328,26 @@ impl Catalog {
         src_name: &EntryName,
         dst: CollectionId,
         dst_name: &EntryName,
-    ) -> Result<Entry> {
+    ) -> Result<Renamed> {
         self.write("renaming", |tx| {
             let s = load_listed_collection(tx, src)?;
             let d = load_listed_collection(tx, dst)?;
             same_account(&s, &d, src_name)?;
             let e = require_entry(tx, &s, src_name)?;
+            let unchanged = |entry| {
+                Ok(Renamed {
+                    entry,
+                    files: Vec::new(),
+                })
+            };
             if s.id == d.id && src_name == dst_name {
-                return Ok(e);
+                return unchanged(e);
             }
+            let mut files = Vec::new();
             if let Some(t) = lookup_entry(tx, d.id, dst_name)? {
                 if t.photo == e.photo {
                     // rename(2) between two links of one file does nothing.
-                    return Ok(t);
+                    return unchanged(t);
                 }
                 let p = load_photo(tx, e.photo)?;
                 let fresh = p.remote.is_none()
@@ -320,8 +355,18 @@ impl Catalog {
                     && photo_collections(tx, e.photo)?.len() == 1
                     && count_names(tx, e.photo)? == 1;
                 if fresh {
+                    // An editor's save: the destination takes the new bytes;
+                    // the mount's file of the version replaced goes.
                     adopt_content(tx, e.photo, t.photo)?;
-                    return require_entry(tx, &d, dst_name);
+                    if let Some(old) = t
+                        .path
+                        .filter(|old| Some(old) != p.local.as_ref().map(|l| &l.path))
+                    {
+                        files.extend(release_own_file(tx, &old)?.map(FileAction::Remove));
+                    }
+                    let entry = require_entry(tx, &d, dst_name)?;
+                    files.extend(file_follows_name(tx, &entry)?);
+                    return Ok(Renamed { entry, files });
                 }
                 unlink_in(tx, &d, dst_name)?;
             } else if taken_in(tx, &d, dst_name.as_str())? {
@@ -332,8 +377,16 @@ impl Catalog {
             }
             move_entry(tx, &s, &e, &d, dst_name)?;
             retitle(tx, e.photo, src_name, dst_name)?;
-            require_entry(tx, &d, dst_name)
+            let entry = require_entry(tx, &d, dst_name)?;
+            files.extend(file_follows_name(tx, &entry)?);
+            Ok(Renamed { entry, files })
         })
+    }
+
+    /// Whether `path` is a file the mount wrote itself (see
+    /// [`FileAction`]): the only kind it changes in place.
+    pub fn is_own_file(&self, path: &Path) -> Result<bool> {
+        is_own_file(&self.conn, path)
     }
 
     /// Delete an entry. In a set or pool: removed from it only (listed in the
@@ -383,7 +436,7 @@ impl Catalog {
                 )));
             }
             let listed: i64 = tx
-                .query_row(
+                .cached_row(
                     "SELECT COUNT(*) FROM memberships m JOIN photos p ON p.id = m.photo_id \
                      WHERE m.collection_id = ?1 AND p.ignored = 0",
                     [c.id.0],
@@ -421,7 +474,17 @@ impl Catalog {
     }
 
     /// Rename a set folder: the set's new title (pushed at the next sync).
-    pub fn rename_set(&self, collection: CollectionId, new_name: &EntryName) -> Result<Collection> {
+    ///
+    /// `into` is the account whose folder the set is moved into (`None`:
+    /// any other folder): a set folder lives directly under its own
+    /// account's folder, so another account's folder is `CrossAccount`
+    /// (EXDEV, as between filesystems) and anywhere else `NotPermitted`.
+    pub fn rename_set(
+        &self,
+        collection: CollectionId,
+        into: Option<AccountId>,
+        new_name: &EntryName,
+    ) -> Result<Collection> {
         self.write("renaming a set", |tx| {
             let c = load_listed_collection(tx, collection)?;
             if !c.is_set() {
@@ -429,6 +492,16 @@ impl Catalog {
                     "'{}' is not a photoset folder",
                     c.name
                 )));
+            }
+            match into {
+                Some(a) if a == c.account => {}
+                Some(_) => return Err(CatalogError::CrossAccount(format!("set '{}'", c.name))),
+                None => {
+                    return Err(CatalogError::NotPermitted(format!(
+                        "'{}': a set folder can only be renamed within its account folder",
+                        c.name
+                    )))
+                }
             }
             if &c.name == new_name {
                 return Ok(c);
@@ -468,7 +541,7 @@ impl Catalog {
     pub fn unignore(&self, account: AccountId, id: &PhotoId) -> Result<Photo> {
         self.write("restoring an ignored photo", |tx| {
             let key: i64 = tx
-                .query_row(
+                .cached_row(
                     "SELECT id FROM photos WHERE account_id = ?1 AND remote_id = ?2",
                     params![account.0, id.as_str()],
                     |r| r.get(0),
@@ -550,7 +623,7 @@ impl Catalog {
         }
         self.write("relocating a file", |tx| {
             let found: Option<i64> = tx
-                .query_row(
+                .cached_row(
                     "SELECT id FROM photos WHERE account_id = ?1 AND \
                      ((checksum = ?2 AND (missing = 1 OR path IS NULL)) OR (path IS NULL AND r_checksum = ?2)) \
                      ORDER BY id LIMIT 1",
@@ -587,6 +660,11 @@ impl Catalog {
                     from.display()
                 )));
             }
+            tx.execute(
+                "UPDATE own_files SET path = ?2 WHERE path = ?1",
+                params![path_blob(from), path_blob(&to)],
+            )
+            .ctx("recording a renamed file")?;
             tx.touch_photo(photo)
         })
     }
@@ -661,7 +739,7 @@ fn same_account(s: &Collection, d: &Collection, name: &EntryName) -> Result<()> 
 }
 
 fn count_names(tx: &Tx, photo: PhotoKey) -> Result<i64> {
-    tx.query_row(
+    tx.cached_row(
         "SELECT COUNT(*) FROM memberships WHERE photo_id = ?1",
         [photo.0],
         |r| r.get(0),
@@ -909,6 +987,45 @@ fn copy_local(tx: &Tx, photo: PhotoKey, l: &LocalFile) -> Result<()> {
     ])
     .ctx("recording a file")?;
     tx.touch_photo(photo)
+}
+
+/// `path` is a file the mount wrote.
+fn own_file(tx: &Tx, path: &Path) -> Result<()> {
+    tx.execute(
+        "INSERT OR IGNORE INTO own_files (path) VALUES (?1)",
+        [path_blob(path)],
+    )
+    .ctx("recording a file the mount wrote")?;
+    Ok(())
+}
+
+/// `path` is no longer any photo's file: if the mount wrote it, it is
+/// forgotten and returned, to be deleted (a user's file never is).
+fn release_own_file(tx: &Tx, path: &Path) -> Result<Option<PathBuf>> {
+    if path_in_use(tx, path)? {
+        return Ok(None);
+    }
+    let n = tx
+        .execute("DELETE FROM own_files WHERE path = ?1", [path_blob(path)])
+        .ctx("forgetting a file the mount wrote")?;
+    Ok((n > 0).then(|| path.to_path_buf()))
+}
+
+/// After a rename: an own backing file named otherwise than its entry
+/// (say `.mine.jpg.tmp` for `mine.jpg`) takes the entry's name, so no
+/// photo's bytes stay under a temporary name a user would clean up. Not
+/// for a junk entry name, nor a user's file.
+fn file_follows_name(tx: &Tx, e: &Entry) -> Result<Option<FileAction>> {
+    let Some(path) = &e.path else { return Ok(None) };
+    let current = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    if names::is_file_name_for(current, e.name.as_str()) || is_junk_name(e.name.as_str()) {
+        return Ok(None);
+    }
+    Ok(is_own_file(tx, path)?.then(|| FileAction::Rename {
+        photo: e.photo,
+        from: path.clone(),
+        name: e.name.as_str().to_owned(),
+    }))
 }
 
 /// `rename(2)` of a fresh local-only file over an entry: the entry's photo

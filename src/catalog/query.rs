@@ -35,7 +35,7 @@ impl Catalog {
         }
         let id = self.write("registering an account", |tx| {
             let other: Option<String> = tx
-                .query_row(
+                .cached_row(
                     "SELECT nsid FROM accounts WHERE collection_name = ?1",
                     [name.as_str()],
                     |r| r.get(0),
@@ -48,7 +48,7 @@ impl Catalog {
                 )));
             }
             let existing: Option<i64> = tx
-                .query_row("SELECT id FROM accounts WHERE nsid = ?1", [nsid.as_str()], |r| r.get(0))
+                .cached_row("SELECT id FROM accounts WHERE nsid = ?1", [nsid.as_str()], |r| r.get(0))
                 .optional()
                 .ctx("registering an account")?;
             let id = match existing {
@@ -289,15 +289,6 @@ impl Catalog {
     }
 
     /// One photo (`NotFound` if absent).
-    /// Whether any photo's backing file is `path`.
-    pub fn path_in_use(&self, path: &Path) -> Result<bool> {
-        self.conn
-            .prepare_cached("SELECT EXISTS (SELECT 1 FROM photos WHERE path = ?1)")
-            .ctx("looking up a file")?
-            .query_row([path_blob(path)], |r| r.get(0))
-            .ctx("looking up a file")
-    }
-
     pub fn photo(&self, key: PhotoKey) -> Result<Photo> {
         load_photo(&self.conn, key)
     }

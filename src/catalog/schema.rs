@@ -146,6 +146,12 @@ CREATE TABLE refused_edits (
     PRIMARY KEY (photo_id, field)
 ) WITHOUT ROWID;
 CREATE INDEX photos_path ON photos(path) WHERE path IS NOT NULL;
+-- Backing files the mount itself wrote (a copy into the mount, the copy a
+-- first change of someone else's file made): the only files flickrfs ever
+-- changes in place, renames or deletes.
+CREATE TABLE own_files (
+    path BLOB PRIMARY KEY
+) WITHOUT ROWID;
 "#;
 
 /// The migrations, index `i` bringing version `i` to `i + 1`.

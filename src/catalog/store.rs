@@ -20,9 +20,53 @@ use super::types::*;
 use super::Catalog;
 
 /// The folder name reserved in an account folder for the pools.
-pub(crate) const POOLS_DIR: &str = "Pools";
+/// The name of the folder of group pools inside an account folder: no set,
+/// entry or pool may take it there.
+pub const POOLS_DIR: &str = "Pools";
 /// How many generations of change rows are kept.
 const CHANGES_KEPT: i64 = 20_000;
+
+/// `query_row` through the connection's statement cache: the mount's
+/// lookups run thousands of times a second and must not parse SQL each time.
+pub(crate) trait CachedRow {
+    fn cached_row<T, P: rusqlite::Params, F: FnOnce(&Row<'_>) -> rusqlite::Result<T>>(
+        &self,
+        sql: &str,
+        params: P,
+        f: F,
+    ) -> rusqlite::Result<T>;
+}
+
+impl CachedRow for Connection {
+    fn cached_row<T, P: rusqlite::Params, F: FnOnce(&Row<'_>) -> rusqlite::Result<T>>(
+        &self,
+        sql: &str,
+        params: P,
+        f: F,
+    ) -> rusqlite::Result<T> {
+        self.prepare_cached(sql)?.query_row(params, f)
+    }
+}
+
+/// Whether any photo's backing file is `path`.
+pub(crate) fn path_in_use(c: &Connection, path: &Path) -> Result<bool> {
+    c.cached_row(
+        "SELECT EXISTS (SELECT 1 FROM photos WHERE path = ?1)",
+        [path_blob(path)],
+        |r| r.get(0),
+    )
+    .ctx("looking up a file")
+}
+
+/// Whether the mount wrote `path` (see `FileAction`).
+pub(crate) fn is_own_file(c: &Connection, path: &Path) -> Result<bool> {
+    c.cached_row(
+        "SELECT EXISTS (SELECT 1 FROM own_files WHERE path = ?1)",
+        [path_blob(path)],
+        |r| r.get(0),
+    )
+    .ctx("looking up a file")
+}
 
 /// Adds context to rusqlite errors.
 pub(crate) trait Ctx<T> {
@@ -108,7 +152,7 @@ impl Catalog {
         let accts = std::mem::take(&mut *tx.accounts.borrow_mut());
         if !colls.is_empty() || !accts.is_empty() {
             let gen: i64 = tx
-                .query_row(
+                .cached_row(
                     "UPDATE meta SET value = value + 1 WHERE key = 'generation' RETURNING value",
                     [],
                     |r| r.get(0),
@@ -285,7 +329,7 @@ pub(crate) fn entry_from_row(r: &Row) -> rusqlite::Result<Entry> {
 // ---------------------------------------------------------------- loads
 
 pub(crate) fn load_account(c: &Connection, id: AccountId) -> Result<Account> {
-    c.query_row(
+    c.cached_row(
         &format!("SELECT {ACCOUNT_COLS} FROM {ACCOUNT_FROM} WHERE a.id = ?1"),
         [id.0],
         account_from_row,
@@ -296,7 +340,7 @@ pub(crate) fn load_account(c: &Connection, id: AccountId) -> Result<Account> {
 }
 
 pub(crate) fn load_collection(c: &Connection, id: CollectionId) -> Result<Collection> {
-    c.query_row(
+    c.cached_row(
         &format!("SELECT {COLL_COLS} FROM collections WHERE id = ?1"),
         [id.0],
         collection_from_row,
@@ -319,7 +363,7 @@ pub(crate) fn load_listed_collection(c: &Connection, id: CollectionId) -> Result
 }
 
 pub(crate) fn load_photo(c: &Connection, key: PhotoKey) -> Result<Photo> {
-    c.query_row(
+    c.cached_row(
         &format!("SELECT {PHOTO_COLS} FROM photos WHERE id = ?1"),
         [key.0],
         photo_from_row,
@@ -483,7 +527,7 @@ pub(crate) fn unique_set_name(
     let free = |n: &EntryName| -> Result<bool> {
         if let Some(me) = except {
             let mine: bool = c
-                .query_row(
+                .cached_row(
                     "SELECT EXISTS (SELECT 1 FROM collections WHERE id = ?1 AND name = ?2)",
                     params![me.0, n.as_str()],
                     |r| r.get(0),

@@ -111,7 +111,7 @@ impl Catalog {
                     None => None,
                 };
                 let existing: Option<i64> = tx
-                    .query_row(
+                    .cached_row(
                         "SELECT id FROM collections WHERE account_id = ?1 AND kind = 'set' AND remote_id = ?2",
                         params![account.0, set.id.as_str()],
                         |r| r.get(0),
@@ -165,7 +165,7 @@ impl Catalog {
             let mut out = Vec::with_capacity(pools.len());
             for pool in pools {
                 let existing: Option<(i64, String)> = tx
-                    .query_row(
+                    .cached_row(
                         "SELECT id, title FROM collections WHERE account_id = ?1 AND kind = 'pool' AND remote_id = ?2",
                         params![account.0, pool.id.as_str()],
                         |r| Ok((r.get(0)?, r.get(1)?)),
@@ -795,7 +795,7 @@ fn add_member(tx: &Tx, c: &Collection, photo: PhotoKey) -> Result<()> {
 
 fn remove_member(tx: &Tx, c: &Collection, photo: PhotoKey) -> Result<()> {
     let name: Option<String> = tx
-        .query_row(
+        .cached_row(
             "SELECT name FROM memberships WHERE collection_id = ?1 AND photo_id = ?2 ORDER BY name LIMIT 1",
             params![c.id.0, photo.0],
             |r| r.get(0),
@@ -817,7 +817,7 @@ fn unique_pool_name(
 ) -> Result<names::EntryName> {
     let base = names::name_for_title(title, None, fallback);
     let taken = |n: &names::EntryName| -> Result<bool> {
-        tx.query_row(
+        tx.cached_row(
             "SELECT EXISTS (SELECT 1 FROM collections WHERE account_id = ?1 AND kind = 'pool' \
              AND name = ?2 AND id != ?3)",
             params![account.0, n.as_str(), except.unwrap_or(-1)],

@@ -345,7 +345,7 @@ fn create_write_release_records_the_content_and_a_rewrite_updates_it() {
     let bytes = testdata::jpeg_with_exif(10, 10, None, 3);
     std::fs::write(&path, &bytes).unwrap();
     assert_eq!(
-        f.cat.finish_write(e.photo, None).unwrap(),
+        f.cat.finish_write(e.photo, None, Written::NewFile).unwrap(),
         WriteOutcome::Updated { photo: e.photo }
     );
     let p = f.cat.photo(e.photo).unwrap();
@@ -358,7 +358,7 @@ fn create_write_release_records_the_content_and_a_rewrite_updates_it() {
 
     let bytes2 = testdata::jpeg_with_exif(12, 10, None, 4);
     std::fs::write(&path, &bytes2).unwrap();
-    f.cat.finish_write(e.photo, None).unwrap();
+    f.cat.finish_write(e.photo, None, Written::NewFile).unwrap();
     let l = f.cat.photo(e.photo).unwrap().local.unwrap();
     assert_eq!(l.checksum.unwrap(), media::sha1_bytes(&bytes2));
     assert_eq!(l.size, bytes2.len() as u64);
@@ -379,17 +379,21 @@ fn a_written_file_with_known_content_becomes_a_membership_of_that_photo() {
         testdata::jpeg_with_exif(8, 6, Some("2020:05:06 07:08:09"), 7),
     )
     .unwrap();
-    let out = f.cat.finish_write(e.photo, None).unwrap();
+    let out = f.cat.finish_write(e.photo, None, Written::NewFile).unwrap();
     assert_eq!(
         out,
         WriteOutcome::Merged {
             from: e.photo,
             into: orig,
-            redundant: Some(path.clone()),
+            remove: Some(path.clone()),
             dropped: vec![]
         }
     );
-    assert!(path.exists());
+    assert!(
+        path.exists(),
+        "the catalog says what to delete; it deletes nothing"
+    );
+    assert!(!f.cat.is_own_file(&path).unwrap());
     assert_eq!(f.entry(trip, "a copy.jpg").photo, orig);
     assert!(f.names(f.root()).is_empty());
     assert_eq!(f.cat.photos(f.acct.id).unwrap().len(), 1);
@@ -441,7 +445,7 @@ fn renaming_within_a_folder_gives_a_new_title() {
         .cat
         .rename(f.root(), &n("IMG_0001.jpg"), f.root(), &n("Beach day.jpg"))
         .unwrap();
-    assert_eq!(r.photo, e.photo);
+    assert_eq!(r.entry.photo, e.photo);
     assert_eq!(f.cat.photo(e.photo).unwrap().meta.title, "Beach day");
     assert_eq!(f.names(f.root()), vec!["Beach day.jpg"]);
     // Renaming to a junk name keeps the title and marks a local-only photo junk.
@@ -477,17 +481,26 @@ fn an_editor_saving_through_a_temp_file_keeps_the_photo_identity() {
         .create_entry(trip, &n(".goutputstream-XYZ"), &tmp)
         .unwrap();
     std::fs::write(&tmp, testdata::jpeg_with_exif(8, 6, None, 2)).unwrap();
-    f.cat.finish_write(t.photo, None).unwrap();
+    f.cat.finish_write(t.photo, None, Written::NewFile).unwrap();
     let r = f
         .cat
         .rename(trip, &n(".goutputstream-XYZ"), trip, &n("Sunset.jpg"))
         .unwrap();
     assert_eq!(
-        r.photo, e.photo,
+        r.entry.photo, e.photo,
         "the edited photo keeps its identity and Flickr id"
     );
     let p = f.cat.photo(e.photo).unwrap();
     assert_eq!(p.local.as_ref().unwrap().path, tmp);
+    // the mount's file leaves its temporary name; the user's file stays
+    assert_eq!(
+        r.files,
+        vec![FileAction::Rename {
+            photo: e.photo,
+            from: tmp.clone(),
+            name: "Sunset.jpg".into()
+        }]
+    );
     assert_eq!(p.remote_id().unwrap().as_str(), "5301");
     assert_eq!(f.names(trip), vec!["Sunset.jpg"]);
     assert_eq!(f.cat.photos(f.acct.id).unwrap().len(), 1);
@@ -501,7 +514,7 @@ fn moving_between_sets_reassigns_without_a_new_photo() {
     let b = f.set("B");
     let e = f.add(a, "x.jpg", 1).entry().unwrap().clone();
     let m = f.cat.rename(a, &n("x.jpg"), b, &n("x.jpg")).unwrap();
-    assert_eq!(m.photo, e.photo);
+    assert_eq!(m.entry.photo, e.photo);
     assert_eq!(f.cat.memberships(e.photo).unwrap(), vec![b]);
     assert!(f.names(a).is_empty());
     assert_eq!(f.cat.photo(e.photo).unwrap().meta.title, "x");
@@ -704,14 +717,34 @@ fn mkdir_rmdir_and_rename_of_set_folders() {
         libc::EEXIST
     );
 
-    let r = f.cat.rename_set(s.id, &n("Trip 2024")).unwrap();
+    let r = f
+        .cat
+        .rename_set(s.id, Some(f.acct.id), &n("Trip 2024"))
+        .unwrap();
     assert_eq!(
         (r.name.as_str(), r.title.as_str()),
         ("Trip 2024", "Trip 2024")
     );
     assert_eq!(
-        f.cat.rename_set(s.id, &n("x.jpg")).unwrap_err().errno(),
+        f.cat
+            .rename_set(s.id, Some(f.acct.id), &n("x.jpg"))
+            .unwrap_err()
+            .errno(),
         libc::EEXIST
+    );
+    // out of the account folder: into another account's (as between
+    // filesystems), or anywhere else (a set folder lives there only)
+    let other = AccountId(f.acct.id.0 + 1000);
+    assert_eq!(
+        f.cat
+            .rename_set(s.id, Some(other), &n("T"))
+            .unwrap_err()
+            .errno(),
+        libc::EXDEV
+    );
+    assert_eq!(
+        f.cat.rename_set(s.id, None, &n("T")).unwrap_err().errno(),
+        libc::EPERM
     );
 
     f.add(s.id, "y.jpg", 2);

@@ -284,6 +284,31 @@ pub struct Entry {
     pub remote_id: Option<PhotoId>,
 }
 
+/// What the mount must then do on disk, decided by the catalog. Only ever
+/// about a file the mount wrote itself (an *own* file): never a user's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FileAction {
+    /// Delete this file: a copy the mount wrote that no photo refers to any
+    /// more (the catalog has already forgotten it).
+    Remove(PathBuf),
+    /// Give `photo`'s file `from` the first free name made from `name` in
+    /// its folder (an editor's temporary name must not stay), then record
+    /// it with [`super::Catalog::moved_backing_file`].
+    Rename {
+        photo: PhotoKey,
+        from: PathBuf,
+        name: String,
+    },
+}
+
+/// What [`super::Catalog::rename`] did: the entry at its new name, and what
+/// to do on disk.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Renamed {
+    pub entry: Entry,
+    pub files: Vec<FileAction>,
+}
+
 /// What [`super::Catalog::add_file`] and [`super::Catalog::finish_write`] did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AddOutcome {

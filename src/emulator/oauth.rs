@@ -30,21 +30,10 @@ pub fn encode(s: &str) -> String {
     utf8_percent_encode(s, OAUTH_ENCODE).to_string()
 }
 
-/// Decodes one `application/x-www-form-urlencoded` component (`+` is a space).
-pub fn form_decode(s: &str) -> String {
-    let spaced = s.replace('+', " ");
-    percent_decode_str(&spaced).decode_utf8_lossy().into_owned()
-}
-
-/// Parses a query string or a form body into ordered name/value pairs.
+/// Parses a query string or a form body (`application/x-www-form-urlencoded`)
+/// into ordered name/value pairs.
 pub fn parse_form(s: &str) -> Vec<(String, String)> {
-    s.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|pair| match pair.split_once('=') {
-            Some((k, v)) => (form_decode(k), form_decode(v)),
-            None => (form_decode(pair), String::new()),
-        })
-        .collect()
+    form_urlencoded::parse(s.as_bytes()).into_owned().collect()
 }
 
 /// Parses an `Authorization: OAuth k="v", ...` header into its parameters
@@ -260,7 +249,10 @@ mod tests {
     fn encoding_follows_rfc3986() {
         assert_eq!(encode("a b+c~d*e"), "a%20b%2Bc~d%2Ae");
         assert_eq!(encode("é"), "%C3%A9");
-        assert_eq!(form_decode("a+b%20c"), "a b c");
+        assert_eq!(
+            parse_form("a+b=c%20d+e%2B&&f&=g"),
+            vec![p("a b", "c d e+"), p("f", ""), p("", "g")]
+        );
         assert_eq!(
             normalized_url("HTTP", "Example.com:80", "/x"),
             "http://example.com/x"

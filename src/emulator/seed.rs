@@ -1,13 +1,14 @@
 //! Seeding: the small hand-made demo account and large synthetic accounts,
 //! plus the image bytes both need.
 //!
-//! Demo photos are real JPEGs drawn with the `image` crate, each carrying a
-//! minimal Exif APP1 segment (written here: a tiny big-endian TIFF with
-//! Make, Model and DateTimeOriginal) so the upload path's EXIF reading and
-//! `getExif` have something true to report. Synthetic accounts store no
-//! bytes at all: a photo's original is rebuilt from its id on request
-//! (a cached template JPEG + an Exif segment + a comment naming the id), so
-//! 100,000 photos seed in one transaction in seconds.
+//! Demo photos are real JPEGs drawn with the `image` crate, each carrying an
+//! Exif APP1 segment with Make, Model and DateTimeOriginal (written by
+//! `media::testdata`, the crate's one EXIF writer: test data, not a client
+//! type) so the upload path's EXIF reading and `getExif` have something true
+//! to report. Synthetic accounts store no bytes at all: a photo's original
+//! is rebuilt from its id on request (a cached template JPEG + an Exif
+//! segment + a comment naming the id), so 100,000 photos seed in one
+//! transaction in seconds.
 
 use std::sync::OnceLock;
 
@@ -15,90 +16,21 @@ use image::{Rgb, RgbImage};
 use rusqlite::{params, Connection};
 
 use super::state::{self, PhotoRow, StateError};
+use crate::media::testdata::{self, Camera};
 
 // ---------------------------------------------------------------- Exif
 
-struct IfdEntry {
-    tag: u16,
-    typ: u16,
-    count: u32,
-    data: Vec<u8>,
-}
+/// The camera the emulator's photos name in their Exif block.
+const EMULATOR_CAMERA: Camera<'static> = Camera {
+    make: "flickrfs",
+    model: "Emulator Camera",
+};
 
-const ASCII: u16 = 2;
-const LONG: u16 = 4;
-
-fn ascii(tag: u16, s: &str) -> IfdEntry {
-    let mut data = s.as_bytes().to_vec();
-    data.push(0);
-    IfdEntry {
-        tag,
-        typ: ASCII,
-        count: data.len() as u32,
-        data,
-    }
-}
-
-/// Serialises one IFD starting at TIFF offset `start`: entries, next-IFD
-/// offset 0, then the values that do not fit in four bytes.
-fn write_ifd(entries: &[IfdEntry], start: usize) -> Vec<u8> {
-    let mut head = Vec::new();
-    let mut extra = Vec::new();
-    let extra_start = start + 2 + entries.len() * 12 + 4;
-    head.extend_from_slice(&(entries.len() as u16).to_be_bytes());
-    for e in entries {
-        head.extend_from_slice(&e.tag.to_be_bytes());
-        head.extend_from_slice(&e.typ.to_be_bytes());
-        head.extend_from_slice(&e.count.to_be_bytes());
-        if e.data.len() <= 4 {
-            let mut v = e.data.clone();
-            v.resize(4, 0);
-            head.extend_from_slice(&v);
-        } else {
-            let off = (extra_start + extra.len()) as u32;
-            head.extend_from_slice(&off.to_be_bytes());
-            extra.extend_from_slice(&e.data);
-            if extra.len() % 2 == 1 {
-                extra.push(0);
-            }
-        }
-    }
-    head.extend_from_slice(&0u32.to_be_bytes());
-    head.extend_from_slice(&extra);
-    head
-}
-
-/// A JPEG APP1 segment holding Exif with Make, Model and DateTimeOriginal
-/// (`taken` as `YYYY-MM-DD HH:MM:SS` or EXIF's `YYYY:MM:DD HH:MM:SS`).
+/// A JPEG APP1 segment holding Exif with Make, Model, DateTimeOriginal and
+/// DateTimeDigitized (`taken` as `YYYY-MM-DD HH:MM:SS` or EXIF's
+/// `YYYY:MM:DD HH:MM:SS`), from the crate's one EXIF writer.
 pub fn exif_app1(taken: &str) -> Vec<u8> {
-    let exif_date = taken.replacen('-', ":", 2);
-    let ifd0 = |exif_ptr: u32| {
-        vec![
-            ascii(0x010F, "flickrfs"),
-            ascii(0x0110, "Emulator Camera"),
-            IfdEntry {
-                tag: 0x8769,
-                typ: LONG,
-                count: 1,
-                data: exif_ptr.to_be_bytes().to_vec(),
-            },
-        ]
-    };
-    let first = write_ifd(&ifd0(0), 8);
-    let exif_off = 8 + first.len();
-    let ifd0_bytes = write_ifd(&ifd0(exif_off as u32), 8);
-    let exif_ifd = write_ifd(
-        &[ascii(0x9003, &exif_date), ascii(0x9004, &exif_date)],
-        exif_off,
-    );
-    let mut tiff = b"MM\x00\x2a\x00\x00\x00\x08".to_vec();
-    tiff.extend_from_slice(&ifd0_bytes);
-    tiff.extend_from_slice(&exif_ifd);
-    let mut seg = vec![0xFF, 0xE1];
-    seg.extend_from_slice(&((2 + 6 + tiff.len()) as u16).to_be_bytes());
-    seg.extend_from_slice(b"Exif\0\0");
-    seg.extend_from_slice(&tiff);
-    seg
+    testdata::exif_app1(taken, Some(EMULATOR_CAMERA))
 }
 
 /// A JPEG COM segment.
@@ -109,7 +41,9 @@ fn comment(text: &str) -> Vec<u8> {
     seg
 }
 
-/// Inserts segments right after a JPEG's SOI marker.
+/// Inserts segments right after a JPEG's SOI marker. Concatenation, not a
+/// parse: synthetic originals are rebuilt on every request from templates
+/// encoded once, so their Exif goes in without decoding or re-encoding.
 pub fn with_segments(jpeg: &[u8], segments: &[Vec<u8>]) -> Vec<u8> {
     let mut out = Vec::with_capacity(jpeg.len() + 256);
     out.extend_from_slice(&jpeg[..2.min(jpeg.len())]);
@@ -473,6 +407,14 @@ mod tests {
         match &f.value {
             exif::Value::Ascii(v) => assert_eq!(v[0], b"2021:07:04 18:30:01"),
             other => panic!("unexpected {other:?}"),
+        }
+        // getExif reports the camera from these.
+        for (tag, want) in [
+            (exif::Tag::Make, "flickrfs"),
+            (exif::Tag::Model, "Emulator Camera"),
+        ] {
+            let f = exif.get_field(tag, exif::In::PRIMARY).unwrap();
+            assert_eq!(f.display_value().to_string(), format!("\"{want}\""));
         }
         let img = image::load_from_memory(&jpeg).unwrap();
         assert_eq!((img.width(), img.height()), (32, 24));

@@ -257,18 +257,21 @@ mod tests {
         for _ in 0..3 {
             first.acquire("t").await;
         }
+        let emptied = Instant::now();
         // A second "run" with a fresh limiter finds the bucket empty: its
         // first calls wait for the sustained rate instead of a new burst.
+        // Measured from when the bucket was emptied, so a slow machine
+        // (time passing before the second run) cannot make it pass early
+        // or fail.
         let second = RateLimiter::new(limit);
         second.persist_to(&file);
-        let start = Instant::now();
         for _ in 0..3 {
             second.acquire("t").await;
         }
         assert!(
-            start.elapsed() >= Duration::from_millis(200),
-            "{:?}",
-            start.elapsed()
+            emptied.elapsed() >= Duration::from_millis(250),
+            "three calls of a fresh run {:?} after the bucket was emptied",
+            emptied.elapsed()
         );
         let text = std::fs::read_to_string(&file).unwrap();
         assert_eq!(text.split(' ').count(), 2, "{text}");

@@ -10,7 +10,6 @@
 use std::num::NonZeroU64;
 
 use oauth1_request as oauth;
-use percent_encoding::percent_decode_str;
 
 /// Per-request OAuth options beyond the key pairs.
 #[derive(Clone, Copy, Debug, Default)]
@@ -71,21 +70,12 @@ pub(crate) fn signed_form(
     }
 }
 
-/// Splits a form string back into decoded `(name, value)` pairs.
+/// Splits a form string back into decoded `(name, value)` pairs, in order
+/// (`application/x-www-form-urlencoded`: `+` is a space, then percent-decoding).
 pub(crate) fn form_pairs(form: &str) -> Vec<(String, String)> {
-    form.split('&')
-        .filter(|s| !s.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (decode_component(k), decode_component(v))
-        })
+    form_urlencoded::parse(form.as_bytes())
+        .into_owned()
         .collect()
-}
-
-/// Percent-decodes one form component (`+` means a space in forms).
-pub(crate) fn decode_component(s: &str) -> String {
-    let s = s.replace('+', " ");
-    percent_decode_str(&s).decode_utf8_lossy().into_owned()
 }
 
 #[cfg(test)]
@@ -169,5 +159,18 @@ mod tests {
         assert!(pairs
             .iter()
             .any(|(k, v)| k == "title" && v == "Été & co/ +1 ~ok"));
+    }
+
+    #[test]
+    fn form_pairs_decode_plus_as_space_and_keep_order() {
+        assert_eq!(
+            form_pairs("oauth_problem=token_rejected&x=a+b%2Bc&&flag&=v"),
+            vec![
+                ("oauth_problem".to_owned(), "token_rejected".to_owned()),
+                ("x".to_owned(), "a b+c".to_owned()),
+                ("flag".to_owned(), String::new()),
+                (String::new(), "v".to_owned()),
+            ]
+        );
     }
 }

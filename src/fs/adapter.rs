@@ -17,8 +17,9 @@ use fuser::{
     Request, TimeOrNow, WriteFlags,
 };
 
+use super::error::{FsError, FsResult};
 use super::ops::{FsCore, Opened};
-use super::{xattr, FsError, FsResult};
+use super::xattr;
 
 pub struct Adapter {
     pub core: Arc<FsCore>,

@@ -13,20 +13,85 @@
 //! waits (bounded) for it, so the next system call already sees the change.
 
 use std::collections::{HashMap, HashSet};
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use fuser::{INodeNo, Notifier};
 
+use super::locks::lock;
 use crate::catalog::{Catalog, CollectionId, Generation};
 
-use super::ops::{lock, FsCore};
-use super::tree::Node;
+use super::control::StatusBoard;
+use super::inodes::InodeTable;
+use super::tree::{listed_collection, Accounts, Node, Roots, Touched};
+
+/// The kernel's side of the mount, told when its caches are stale. It is
+/// known once the FUSE session exists, which is made from the filesystem,
+/// so after the core: until [`Kernel::attach`] (and in a core run without
+/// a kernel, as in tests) notifications go nowhere.
+#[derive(Default)]
+pub struct Kernel {
+    notifier: OnceLock<Notifier>,
+}
+
+impl std::fmt::Debug for Kernel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kernel")
+            .field("attached", &self.notifier.get().is_some())
+            .finish()
+    }
+}
+
+impl Kernel {
+    pub fn attach(&self, notifier: Notifier) {
+        let _ = self.notifier.set(notifier);
+    }
+
+    /// The kernel's attributes and pages of `ino` are stale.
+    pub fn inval_inode(&self, ino: u64) {
+        if let Some(n) = self.notifier.get() {
+            tracing::debug!("inval_inode({ino})");
+            if let Err(e) = n.inval_inode(INodeNo(ino), 0, 0) {
+                tracing::debug!("inval_inode {ino} refused: {e}");
+            }
+        }
+    }
+
+    /// The kernel's entry `name` in directory `parent` is stale.
+    pub fn inval_entry(&self, parent: u64, name: &OsStr) {
+        if let Some(n) = self.notifier.get() {
+            tracing::debug!("inval_entry({parent}, {name:?})");
+            if let Err(e) = n.inval_entry(INodeNo(parent), name) {
+                tracing::debug!("inval_entry {parent} {name:?} refused: {e}");
+            }
+        }
+    }
+}
+
+/// What the core shares with the change watcher, made before either.
+#[derive(Clone, Debug)]
+pub struct Shared {
+    pub inodes: Arc<Mutex<InodeTable>>,
+    pub accounts: Arc<Accounts>,
+    pub status: Arc<Mutex<StatusBoard>>,
+    pub kernel: Arc<Kernel>,
+}
+
+impl Shared {
+    pub fn new(status: Arc<Mutex<StatusBoard>>) -> Shared {
+        Shared {
+            inodes: Arc::new(Mutex::new(InodeTable::new())),
+            accounts: Arc::default(),
+            status,
+            kernel: Arc::default(),
+        }
+    }
+}
 
 /// (inode, parent inode, name, photo, entry) as the kernel was last told.
 type SlotView = (
@@ -82,9 +147,8 @@ pub fn kicker() -> (Kicker, Receiver<Kick>) {
 
 /// Start the watcher; it stops when `stop` is set.
 pub fn spawn(
-    core: Arc<FsCore>,
+    shared: Shared,
     catalog_path: PathBuf,
-    notifier: Notifier,
     interval: Duration,
     stop: Arc<AtomicBool>,
     kicks: Receiver<Kick>,
@@ -95,9 +159,9 @@ pub fn spawn(
             let cat = match Catalog::open(&catalog_path) {
                 Ok(c) => c,
                 Err(e) => {
-                    core.problem(format!(
-                        "change watcher disabled: cannot open the catalog: {e}"
-                    ));
+                    let line = format!("change watcher disabled: cannot open the catalog: {e}");
+                    tracing::warn!("{line}");
+                    lock(&shared.status).problem(line);
                     return;
                 }
             };
@@ -124,7 +188,7 @@ pub fn spawn(
                         let _ = w.done.try_send(());
                     }
                 };
-                match pass(&core, &cat, last, &notifier, &locked, &mut release) {
+                match pass(&shared, &cat, last, &locked, &mut release) {
                     Ok(g) => last = g,
                     Err(e) => tracing::warn!("change watcher: {e}"),
                 }
@@ -138,10 +202,9 @@ pub fn spawn(
 /// directories are sent after `release` (the kicking operation can then
 /// return and unlock them).
 fn pass(
-    core: &FsCore,
+    shared: &Shared,
     cat: &Catalog,
     last: Generation,
-    notifier: &Notifier,
     locked: &HashSet<u64>,
     release: &mut dyn FnMut(),
 ) -> Result<Generation, crate::catalog::CatalogError> {
@@ -150,13 +213,11 @@ fn pass(
         return Ok(g);
     }
     let changes = cat.changes_since(last)?;
-    core.forget_cached_accounts();
-    let colls: HashSet<CollectionId> = changes.collections.iter().copied().collect();
-    let accts: HashSet<_> = changes.accounts.iter().copied().collect();
-    let everything = changes.everything;
+    shared.accounts.forget();
+    let touched = Touched::from(&changes);
 
     // Which collection each directory inode lists.
-    let roots: HashMap<crate::catalog::AccountId, CollectionId> = cat
+    let roots: Roots = cat
         .accounts()?
         .into_iter()
         .map(|a| (a.id, a.root))
@@ -170,25 +231,10 @@ fn pass(
     // Directories whose listing the kernel may hold (FOPEN_CACHE_DIR).
     let mut dirs: Vec<u64> = Vec::new();
     {
-        let t = lock(&core.inodes);
-        let folder_of = |dir: u64| match t.get(dir).map(|s| s.node) {
-            Some(Node::Account(a)) => roots.get(&a).copied(),
-            Some(Node::Folder(c)) => Some(c),
-            _ => None,
-        };
+        let t = lock(&shared.inodes);
+        let folder_of = |dir: u64| listed_collection(t.get(dir)?.node, &roots);
         for (ino, s) in t.slots() {
-            let listing_changed = match s.node {
-                Node::Root => everything || !accts.is_empty(),
-                Node::Account(a) => {
-                    everything
-                        || accts.contains(&a)
-                        || roots.get(&a).is_some_and(|r| colls.contains(r))
-                }
-                Node::Pools(a) => everything || accts.contains(&a),
-                Node::Folder(c) => everything || colls.contains(&c),
-                _ => false,
-            };
-            if listing_changed {
+            if touched.listing(s.node, &roots) {
                 dirs.push(ino);
             }
             for (parent, name) in &s.links {
@@ -196,7 +242,7 @@ fn pass(
                 match s.node {
                     Node::Entry(_, p) => {
                         if let Some(c) = folder_of(parent) {
-                            if everything || colls.contains(&c) {
+                            if touched.collection(c) {
                                 entries
                                     .entry(c)
                                     .or_default()
@@ -205,7 +251,7 @@ fn pass(
                         }
                     }
                     Node::Folder(c) => folders.push((ino, parent, name, c)),
-                    Node::Account(a) if everything || accts.contains(&a) => {
+                    Node::Account(a) if touched.account(a) => {
                         account_dirs.push((ino, parent, name, a))
                     }
                     _ => {}
@@ -240,7 +286,7 @@ fn pass(
     }
     for (ino, parent, name, c) in folders {
         let gone = match cat.collection(c) {
-            Ok(coll) if coll.name.as_str() == name && !accts.contains(&coll.account) => false,
+            Ok(coll) if coll.name.as_str() == name && !touched.account(coll.account) => false,
             Ok(coll) if coll.name.as_str() == name => {
                 // same name; still listed (not deleted)?
                 let listed = coll.is_pool()
@@ -270,7 +316,7 @@ fn pass(
         }
     }
     {
-        let mut t = lock(&core.inodes);
+        let mut t = lock(&shared.inodes);
         for (ino, fp) in fresh {
             if let Some(s) = t.get_mut(ino) {
                 s.fp = Some(fp);
@@ -288,9 +334,9 @@ fn pass(
         Inval::Entry(parent, _) => locked.contains(parent),
         Inval::Inode(ino) => locked.contains(ino),
     });
-    send(notifier, now);
+    send(&shared.kernel, now);
     release();
-    send(notifier, later);
+    send(&shared.kernel, later);
     if n > 0 {
         tracing::debug!(
             "catalog generation {:?}: {n} invalidations",
@@ -300,20 +346,11 @@ fn pass(
     Ok(changes.generation)
 }
 
-fn send(notifier: &Notifier, invals: Vec<Inval>) {
+fn send(kernel: &Kernel, invals: Vec<Inval>) {
     for inv in invals {
-        let r = match &inv {
-            Inval::Entry(parent, name) => {
-                tracing::debug!("inval_entry({parent}, {name:?})");
-                notifier.inval_entry(INodeNo(*parent), name)
-            }
-            Inval::Inode(ino) => {
-                tracing::debug!("inval_inode({ino})");
-                notifier.inval_inode(INodeNo(*ino), 0, 0)
-            }
-        };
-        if let Err(e) = r {
-            tracing::debug!("invalidation refused: {e}");
+        match &inv {
+            Inval::Entry(parent, name) => kernel.inval_entry(*parent, name),
+            Inval::Inode(ino) => kernel.inval_inode(*ino),
         }
     }
 }

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex, Weak};
 
 use fuser::BackingId;
 
+use crate::catalog::names::file_names_for;
 use crate::catalog::{CollectionId, PhotoKey};
 
 use super::tree::ControlFile;
@@ -276,7 +277,7 @@ pub fn sync_file_and_dir(file: &File, path: &Path) -> io::Result<()> {
 /// existing one: `name`, then `stem (1).ext`, `stem (2).ext`...
 pub fn create_unique(folder: &Path, name: &str) -> io::Result<(PathBuf, File)> {
     std::fs::create_dir_all(folder)?;
-    for candidate in unique_candidates(name) {
+    for candidate in file_names_for(name, super::tree::NAME_MAX) {
         let path = folder.join(&candidate);
         match OpenOptions::new()
             .read(true)
@@ -303,7 +304,7 @@ pub fn rename_unique(from: &Path, name: &str) -> io::Result<PathBuf> {
     let folder = from.parent().unwrap_or(Path::new("."));
     let c_from = std::ffi::CString::new(from.as_os_str().as_bytes())
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-    for candidate in unique_candidates(name) {
+    for candidate in file_names_for(name, super::tree::NAME_MAX) {
         let to = folder.join(&candidate);
         let c_to = std::ffi::CString::new(to.as_os_str().as_bytes())
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
@@ -329,49 +330,6 @@ pub fn rename_unique(from: &Path, name: &str) -> io::Result<PathBuf> {
         io::ErrorKind::AlreadyExists,
         format!("no free name for {name:?} in {}", folder.display()),
     ))
-}
-
-/// Whether `file_name` is one of the names [`create_unique`] and
-/// [`rename_unique`] would give for `name` (`name` itself or `stem (N).ext`).
-pub fn is_unique_form_of(file_name: &str, name: &str) -> bool {
-    if file_name == name {
-        return true;
-    }
-    let (stem, ext) = split_ext(name);
-    let Some(rest) = file_name.strip_suffix(ext) else {
-        return false;
-    };
-    let Some(n) = rest.strip_suffix(')').and_then(|r| r.rsplit_once(" (")) else {
-        return false;
-    };
-    !n.1.is_empty()
-        && n.1.bytes().all(|b| b.is_ascii_digit())
-        && !n.1.starts_with('0')
-        && stem.starts_with(n.0)
-}
-
-fn split_ext(name: &str) -> (&str, &str) {
-    match name.rfind('.') {
-        Some(i) if i > 0 => (&name[..i], &name[i..]),
-        _ => (name, ""),
-    }
-}
-
-/// `name`, then `stem (1).ext`, `stem (2).ext`... each under NAME_MAX.
-fn unique_candidates(name: &str) -> impl Iterator<Item = String> + '_ {
-    let (stem, ext) = split_ext(name);
-    (0u32..10_000).map(move |n| {
-        if n == 0 {
-            return name.to_owned();
-        }
-        // keep under NAME_MAX: shorten the stem on a char boundary
-        let suffix = format!(" ({n}){ext}");
-        let mut s = stem.to_owned();
-        while s.len() + suffix.len() > super::tree::NAME_MAX {
-            s.pop();
-        }
-        format!("{s}{suffix}")
-    })
 }
 
 /// Backing ids shared by every passthrough open of one inode (the kernel
@@ -419,7 +377,7 @@ mod tests {
     }
 
     #[test]
-    fn rename_unique_never_replaces_and_unique_forms_are_recognised() {
+    fn rename_unique_never_replaces() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("mine.jpg"), b"user's").unwrap();
         let tmp = dir.path().join(".mine.jpg.tmp");
@@ -432,23 +390,5 @@ mod tests {
             b"user's"
         );
         assert!(!tmp.exists());
-
-        let names: Vec<String> = unique_candidates("mine.jpg").take(3).collect();
-        assert_eq!(names, ["mine.jpg", "mine (1).jpg", "mine (2).jpg"]);
-        for n in &names {
-            assert!(is_unique_form_of(n, "mine.jpg"), "{n}");
-        }
-        for other in [
-            ".mine.jpg.tmp",
-            "mine (x).jpg",
-            "mine (01).jpg",
-            "mine.png",
-            "other.jpg",
-            "mine ().jpg",
-        ] {
-            assert!(!is_unique_form_of(other, "mine.jpg"), "{other}");
-        }
-        assert!(is_unique_form_of("a (2) (1).jpg", "a (2).jpg"));
-        assert!(is_unique_form_of("noext (3)", "noext"));
     }
 }

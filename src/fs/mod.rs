@@ -43,15 +43,16 @@
 
 mod adapter;
 pub mod control;
+mod error;
 mod inodes;
 mod invalidate;
 mod io;
+mod locks;
 mod ops;
 mod prefetch;
 pub mod tree;
 mod xattr;
 
-use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -64,6 +65,8 @@ use fuser::{BackgroundSession, Config, MountOption, Session, SessionACL};
 use crate::catalog::{Catalog, CatalogError};
 
 pub use control::{StatusBoard, SyncHook, SyncRequest, SyncResult};
+pub use error::{FsError, FsResult};
+pub use ops::{DirEntry, DirHandle, FsCore, Opened};
 
 /// How to mount.
 #[derive(Clone)]
@@ -166,62 +169,6 @@ pub enum MountError {
     },
 }
 
-/// An operation's failure: the errno for the kernel and a message logged
-/// once (and put in the status when `status`).
-#[derive(Debug, Clone)]
-pub struct FsError {
-    pub errno: i32,
-    pub message: String,
-    pub status: bool,
-}
-
-pub type FsResult<T> = Result<T, FsError>;
-
-impl FsError {
-    pub fn new(errno: i32, message: impl Into<String>) -> Self {
-        FsError {
-            errno,
-            message: message.into(),
-            status: false,
-        }
-    }
-    /// An expected answer (ENOENT on lookup...): logged at debug level only.
-    pub fn quiet(errno: i32) -> Self {
-        FsError::new(errno, "")
-    }
-    pub fn not_found(what: &str) -> Self {
-        FsError::new(libc::ENOENT, what.to_owned())
-    }
-    pub fn name_too_long(name: &OsStr) -> Self {
-        FsError::new(
-            libc::ENAMETOOLONG,
-            format!(
-                "name of {} bytes is longer than 255: {:?}...",
-                name.len(),
-                name.to_string_lossy().chars().take(40).collect::<String>()
-            ),
-        )
-        .with_status()
-    }
-    /// Also show this in `/.flickrfs/status`.
-    pub fn with_status(mut self) -> Self {
-        self.status = true;
-        self
-    }
-    pub fn from_io(e: std::io::Error, context: String) -> Self {
-        FsError::new(
-            e.raw_os_error().unwrap_or(libc::EIO),
-            format!("{context}: {e}"),
-        )
-    }
-}
-
-impl From<CatalogError> for FsError {
-    fn from(e: CatalogError) -> Self {
-        FsError::new(e.errno(), e.to_string())
-    }
-}
-
 fn check_mountpoint(p: &Path) -> Result<PathBuf, MountError> {
     let meta = std::fs::metadata(p).map_err(|_| MountError::MissingMountpoint(p.to_path_buf()))?;
     if !meta.is_dir() {
@@ -258,7 +205,16 @@ fn fuse_config(opts: &MountOptions) -> Config {
     cfg
 }
 
-fn build_core(opts: &MountOptions, mountpoint: &Path) -> Result<Arc<ops::FsCore>, MountError> {
+/// The core and the watcher's side, built in dependency order: what the
+/// core shares with the change watcher first, then the core, complete; the
+/// watcher starts once the kernel session exists.
+struct Built {
+    core: Arc<ops::FsCore>,
+    shared: invalidate::Shared,
+    kicks: std::sync::mpsc::Receiver<invalidate::Kick>,
+}
+
+fn build_core(opts: &MountOptions, mountpoint: &Path) -> Result<Built, MountError> {
     let catalog = Catalog::open(&opts.catalog_path).map_err(|source| MountError::Catalog {
         path: opts.catalog_path.clone(),
         source,
@@ -285,14 +241,33 @@ fn build_core(opts: &MountOptions, mountpoint: &Path) -> Result<Arc<ops::FsCore>
         want_passthrough: !opts.force_pread,
         ttl: opts.ttl,
     };
-    Ok(Arc::new(ops::FsCore::new(
-        cfg,
-        catalog,
+    let shared = invalidate::Shared::new(
         opts.status
             .clone()
             .unwrap_or_else(|| Arc::new(Mutex::new(StatusBoard::default()))),
+    );
+    let (kicker, kicks) = invalidate::kicker();
+    let core = Arc::new(ops::FsCore::new(
+        cfg,
+        catalog,
+        shared.clone(),
         opts.sync_hook.clone(),
-    )))
+        kicker,
+        prefetch::Prefetcher::start(&opts.catalog_path),
+    ));
+    Ok(Built {
+        core,
+        shared,
+        kicks,
+    })
+}
+
+/// The filesystem core without a kernel mount: every operation of the mount
+/// as a method call (`lookup`, `create`, `write`, `rename`...), for tests
+/// that drive it in-process. `opts.mountpoint` is only used to refuse `ln -s`
+/// targets inside it.
+pub fn unmounted_core(opts: &MountOptions) -> Result<Arc<ops::FsCore>, MountError> {
+    Ok(build_core(opts, &opts.mountpoint)?.core)
 }
 
 /// A mount running in this process (tests, embedding). Dropping it
@@ -323,7 +298,7 @@ impl MountHandle {
     }
     /// The status board (what `/.flickrfs/status` shows).
     pub fn status(&self) -> Arc<Mutex<StatusBoard>> {
-        self.core.status.clone()
+        self.core.status().clone()
     }
     /// Unmount and wait for the FUSE threads.
     pub fn unmount(mut self) -> Result<(), MountError> {
@@ -357,7 +332,11 @@ impl Drop for MountHandle {
 /// Mount in this process, serving requests on background threads.
 pub fn spawn_mount(opts: MountOptions) -> Result<MountHandle, MountError> {
     let mountpoint = check_mountpoint(&opts.mountpoint)?;
-    let core = build_core(&opts, &mountpoint)?;
+    let Built {
+        core,
+        shared,
+        kicks,
+    } = build_core(&opts, &mountpoint)?;
     let session = Session::new(
         adapter::Adapter { core: core.clone() },
         &mountpoint,
@@ -367,20 +346,15 @@ pub fn spawn_mount(opts: MountOptions) -> Result<MountHandle, MountError> {
         path: mountpoint.clone(),
         source,
     })?;
-    let notifier = session.notifier();
-    let _ = core.notifier.set(notifier.clone());
-    prefetch::start(&core, &opts.catalog_path);
+    shared.kernel.attach(session.notifier());
     let bg = session.spawn().map_err(|source| MountError::Fuse {
         path: mountpoint.clone(),
         source,
     })?;
     let stop = Arc::new(AtomicBool::new(false));
-    let (kicker, kicks) = invalidate::kicker();
-    let _ = core.kicker.set(kicker);
     let poller = invalidate::spawn(
-        core.clone(),
+        shared,
         opts.catalog_path.clone(),
-        notifier,
         opts.poll_interval,
         stop.clone(),
         kicks,
@@ -414,7 +388,11 @@ pub fn mount(opts: MountOptions) -> Result<(), MountError> {
 
 /// Mount, tell a waiting parent, serve until unmounted.
 fn serve(opts: &MountOptions, mountpoint: &Path) -> Result<(), MountError> {
-    let core = build_core(opts, mountpoint)?;
+    let Built {
+        core,
+        shared,
+        kicks,
+    } = build_core(opts, mountpoint)?;
     let mut session = Session::new(
         adapter::Adapter { core: core.clone() },
         mountpoint,
@@ -424,17 +402,13 @@ fn serve(opts: &MountOptions, mountpoint: &Path) -> Result<(), MountError> {
         path: mountpoint.to_path_buf(),
         source,
     })?;
-    let notifier = session.notifier();
-    let _ = core.notifier.set(notifier.clone());
-    prefetch::start(&core, &opts.catalog_path);
+    shared.kernel.attach(session.notifier());
+    drop(core);
     let unmounter = session.unmount_callable();
     let stop = Arc::new(AtomicBool::new(false));
-    let (kicker, kicks) = invalidate::kicker();
-    let _ = core.kicker.set(kicker);
     let poller = invalidate::spawn(
-        core,
+        shared,
         opts.catalog_path.clone(),
-        notifier,
         opts.poll_interval,
         stop.clone(),
         kicks,
@@ -582,7 +556,7 @@ mod daemon {
 
     /// Tell the waiting parent the mount is up.
     pub fn notify_ready() {
-        if let Some(mut f) = super::ops::lock(&READY).take() {
+        if let Some(mut f) = super::locks::lock(&READY).take() {
             let _ = f.write_all(b"ok");
         }
     }
@@ -659,12 +633,12 @@ mod daemon {
             libc::dup2(logf.as_raw_fd(), 2);
         }
         let _ = std::env::set_current_dir("/");
-        *super::ops::lock(&READY) = Some(std::fs::File::from(wr));
+        *super::locks::lock(&READY) = Some(std::fs::File::from(wr));
         let code = match run() {
             Ok(()) => 0,
             Err(e) => {
                 eprintln!("flickrfs mount: {e}");
-                if let Some(mut f) = super::ops::lock(&READY).take() {
+                if let Some(mut f) = super::locks::lock(&READY).take() {
                     let _ = f.write_all(e.to_string().as_bytes());
                 }
                 1

@@ -17,24 +17,22 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use fuser::{BackingId, FileAttr, FileType, FopenFlags, INodeNo, OpenFlags, TimeOrNow};
 
 use crate::catalog::{
-    Account, AccountId, AddOutcome, Catalog, CollectionId, Entry, EntryName, UnlinkOutcome,
-    WriteOutcome, Xattr,
+    Account, AccountId, AddOutcome, Catalog, CollectionId, Entry, EntryName, FileAction, PhotoKey,
+    UnlinkOutcome, WriteOutcome, Written, Xattr,
 };
 
 use super::control::{parse_sync_requests, StatusBoard, SyncHook};
+use super::error::{FsError, FsResult};
 use super::inodes::InodeTable;
+use super::invalidate::{Kicker, Shared};
 use super::io::{self, BackingCache, Handle, WriteHandle, WriteState};
-use super::tree::{self, ControlFile, Node, CONTROL_DIR, POOLS_DIR};
-use super::{xattr, FsError, FsResult};
+use super::locks::lock;
+use super::prefetch::{FolderRef, Prefetcher};
+use super::tree::{self, ControlFile, Layout, Node, POOLS_DIR};
+use super::xattr;
 
 /// The block size folders report; see `dir_attr`.
 const DIR_BLKSIZE: u32 = 1024 * 1024;
-
-/// Lock a mutex, recovering from poisoning (a panic elsewhere must not
-/// take the whole mount down).
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 /// Settings of the core, fixed at mount time.
 #[derive(Clone, Debug)]
@@ -49,7 +47,7 @@ pub struct CoreConfig {
 
 /// A directory listing snapshot, taken at `opendir`.
 #[derive(Debug)]
-pub struct Child {
+pub struct DirEntry {
     pub name: Vec<u8>,
     pub ino: u64,
     pub attr: FileAttr,
@@ -59,11 +57,11 @@ pub struct Child {
 #[derive(Debug)]
 pub struct DirHandle {
     pub ino: u64,
-    pub list: std::sync::OnceLock<Vec<Child>>,
+    pub list: std::sync::OnceLock<Vec<DirEntry>>,
 }
 
 impl DirHandle {
-    pub fn children(&self) -> &[Child] {
+    pub fn children(&self) -> &[DirEntry] {
         self.list.get().map(Vec::as_slice).unwrap_or(&[])
     }
 }
@@ -80,24 +78,20 @@ pub enum Opened {
 pub struct FsCore {
     pub(crate) cfg: CoreConfig,
     cat: Mutex<Catalog>,
-    pub(crate) inodes: Mutex<InodeTable>,
+    /// Shared with the change watcher: the inode table, the accounts, the
+    /// status board and the kernel's ear.
+    pub(crate) shared: Shared,
     handles: Mutex<HashMap<u64, Arc<Handle>>>,
     dirs: Mutex<HashMap<u64, Arc<DirHandle>>>,
     next_fh: AtomicU64,
-    pub(crate) status: Arc<Mutex<StatusBoard>>,
     sync_hook: Option<SyncHook>,
     pub(crate) passthrough: AtomicBool,
     backing: BackingCache,
-    accounts: Mutex<Option<Vec<Account>>>,
     started: SystemTime,
-    /// Set once the session exists (to tell the kernel a file changed).
-    pub(crate) notifier: std::sync::OnceLock<fuser::Notifier>,
-    /// Files this mount created (in the default folder) in this session:
-    /// the only files it writes in place.
-    pub(crate) prefetch: super::prefetch::Prefetcher,
-    own_files: Mutex<std::collections::HashSet<PathBuf>>,
-    /// Set once the change watcher runs.
-    pub(crate) kicker: std::sync::OnceLock<super::invalidate::Kicker>,
+    /// Folders read ahead of a walker.
+    prefetch: Prefetcher,
+    /// Asks the change watcher for an immediate pass.
+    kicker: Kicker,
 }
 
 impl std::fmt::Debug for FsCore {
@@ -119,31 +113,40 @@ fn entry_name(name: &str) -> FsResult<EntryName> {
 }
 
 impl FsCore {
+    /// A complete core: `shared` and `kicker` come from the change watcher's
+    /// side (`invalidate`), `prefetch` from listing ahead.
     pub fn new(
         cfg: CoreConfig,
         catalog: Catalog,
-        status: Arc<Mutex<StatusBoard>>,
+        shared: Shared,
         sync_hook: Option<SyncHook>,
+        kicker: Kicker,
+        prefetch: Prefetcher,
     ) -> Self {
-        lock(&status).engine_attached = sync_hook.is_some();
+        lock(&shared.status).engine_attached = sync_hook.is_some();
         FsCore {
             cfg,
             cat: Mutex::new(catalog),
-            inodes: Mutex::new(InodeTable::new()),
+            shared,
             handles: Mutex::new(HashMap::new()),
             dirs: Mutex::new(HashMap::new()),
             next_fh: AtomicU64::new(1),
-            status,
             sync_hook,
             passthrough: AtomicBool::new(false),
             backing: BackingCache::default(),
-            accounts: Mutex::new(None),
             started: SystemTime::now(),
-            notifier: std::sync::OnceLock::new(),
-            kicker: std::sync::OnceLock::new(),
-            own_files: Mutex::new(Default::default()),
-            prefetch: Default::default(),
+            prefetch,
+            kicker,
         }
+    }
+
+    /// The status board (what `/.flickrfs/status` shows).
+    pub fn status(&self) -> &Arc<Mutex<StatusBoard>> {
+        &self.shared.status
+    }
+
+    fn inodes(&self) -> MutexGuard<'_, InodeTable> {
+        lock(&self.shared.inodes)
     }
 
     pub(crate) fn cat(&self) -> MutexGuard<'_, Catalog> {
@@ -154,7 +157,7 @@ impl FsCore {
     pub fn problem(&self, line: impl Into<String>) {
         let line = line.into();
         tracing::warn!("{line}");
-        lock(&self.status).problem(line);
+        lock(&self.shared.status).problem(line);
     }
 
     /// The operation just done may have changed other folders: have the
@@ -162,53 +165,25 @@ impl FsCore {
     /// `locked`: directories the current operation holds locked in the
     /// kernel; invalidations there are sent after the operation returns.
     fn settle(&self, locked: &[u64]) {
-        if let Some(k) = self.kicker.get() {
-            k.kick_and_wait(locked);
-        }
+        self.kicker.kick_and_wait(locked);
     }
 
-    /// Forget cached catalog facts (the catalog changed).
-    pub(crate) fn forget_cached_accounts(&self) {
-        *lock(&self.accounts) = None;
-    }
-
-    fn accounts(&self) -> FsResult<Vec<Account>> {
-        let mut cache = lock(&self.accounts);
-        if let Some(a) = cache.as_ref() {
-            return Ok(a.clone());
-        }
-        let list = self.cat().accounts()?;
-        *cache = Some(list.clone());
-        Ok(list)
+    fn all_accounts(&self) -> FsResult<Vec<Account>> {
+        Ok(self.shared.accounts.get(&self.cat())?)
     }
 
     fn account(&self, id: AccountId) -> FsResult<Account> {
-        self.accounts()?
+        self.all_accounts()?
             .into_iter()
             .find(|a| a.id == id)
             .ok_or_else(|| FsError::not_found("account"))
     }
 
     fn node(&self, ino: u64) -> FsResult<Node> {
-        lock(&self.inodes)
+        self.inodes()
             .get(ino)
             .map(|s| s.node)
             .ok_or_else(|| FsError::new(libc::ENOENT, format!("unknown inode {ino}")))
-    }
-
-    /// The collection whose entries a directory node lists.
-    fn folder_of(&self, node: Node) -> FsResult<CollectionId> {
-        match node {
-            Node::Account(a) => Ok(self.account(a)?.root),
-            Node::Folder(c) => Ok(c),
-            Node::Root | Node::ControlDir | Node::Pools(_) => Err(FsError::new(
-                libc::EPERM,
-                "only account, set and pool folders hold photos",
-            )),
-            Node::Control(_) | Node::Entry(..) | Node::LinkStub(..) => {
-                Err(FsError::quiet(libc::ENOTDIR))
-            }
-        }
     }
 
     // ----- attributes -------------------------------------------------
@@ -305,7 +280,8 @@ impl FsCore {
         c: CollectionId,
         p: crate::catalog::PhotoKey,
     ) -> FsResult<Entry> {
-        let names: Vec<String> = lock(&self.inodes)
+        let names: Vec<String> = self
+            .inodes()
             .get(ino)
             .map(|s| s.links.iter().rev().map(|(_, n)| n.to_string()).collect())
             .unwrap_or_default();
@@ -329,7 +305,7 @@ impl FsCore {
         match self.node(ino)? {
             Node::Entry(c, p) => {
                 let e = self.entry_by_key(ino, c, p)?;
-                if let Some(s) = lock(&self.inodes).get_mut(ino) {
+                if let Some(s) = self.inodes().get_mut(ino) {
                     s.fp = Some(super::inodes::Fingerprint::of(&e));
                 }
                 Ok(e)
@@ -361,114 +337,30 @@ impl FsCore {
         self.getattr(ino)
     }
 
-    // ----- the resolver ----------------------------------------------
+    // ----- the resolver: tree::Layout -------------------------------
+
+    /// The virtual layout over the core's catalog connection.
+    fn layout<R>(&self, f: impl FnOnce(&Layout) -> FsResult<R>) -> FsResult<R> {
+        let cat = self.cat();
+        let accounts = self.shared.accounts.get(&cat)?;
+        f(&Layout {
+            cat: &cat,
+            accounts: &accounts,
+        })
+    }
 
     /// What `name` is inside directory `parent`.
     fn resolve(&self, parent: Node, name: &str) -> FsResult<(Node, Option<Entry>)> {
-        let nf = || FsError::quiet(libc::ENOENT);
-        match parent {
-            Node::Root => {
-                if name == CONTROL_DIR {
-                    return Ok((Node::ControlDir, None));
-                }
-                let acct = self
-                    .accounts()?
-                    .into_iter()
-                    .find(|a| a.collection_name.as_str() == name);
-                acct.map(|a| (Node::Account(a.id), None)).ok_or_else(nf)
-            }
-            Node::ControlDir => ControlFile::from_name(name)
-                .map(|c| (Node::Control(c), None))
-                .ok_or_else(nf),
-            Node::Account(a) => {
-                if name == POOLS_DIR {
-                    return Ok((Node::Pools(a), None));
-                }
-                let n = EntryName::new(name).map_err(|_| nf())?;
-                let root = self.account(a)?.root;
-                let cat = self.cat();
-                if let Some(set) = cat.lookup_set(a, &n)? {
-                    return Ok((Node::Folder(set.id), None));
-                }
-                cat.lookup(root, &n)?
-                    .map(|e| (Node::Entry(root, e.photo), Some(e)))
-                    .ok_or_else(nf)
-            }
-            Node::Pools(a) => {
-                let n = EntryName::new(name).map_err(|_| nf())?;
-                self.cat()
-                    .lookup_pool(a, &n)?
-                    .map(|p| (Node::Folder(p.id), None))
-                    .ok_or_else(nf)
-            }
-            Node::Folder(c) => {
-                let n = EntryName::new(name).map_err(|_| nf())?;
-                self.cat()
-                    .lookup(c, &n)?
-                    .map(|e| (Node::Entry(c, e.photo), Some(e)))
-                    .ok_or_else(nf)
-            }
-            Node::Control(_) | Node::Entry(..) | Node::LinkStub(..) => {
-                Err(FsError::quiet(libc::ENOTDIR))
-            }
-        }
+        self.layout(|l| l.resolve(parent, name))
     }
 
-    /// Every child of a directory node: (name, node, entry).
-    fn children(&self, dir: Node) -> FsResult<Vec<(String, Node, Option<Entry>)>> {
-        let mut out = Vec::new();
-        match dir {
-            Node::Root => {
-                out.push((CONTROL_DIR.to_owned(), Node::ControlDir, None));
-                for a in self.accounts()? {
-                    out.push((
-                        a.collection_name.as_str().to_owned(),
-                        Node::Account(a.id),
-                        None,
-                    ));
-                }
-            }
-            Node::ControlDir => {
-                for c in ControlFile::ALL {
-                    out.push((c.name().to_owned(), Node::Control(c), None));
-                }
-            }
-            Node::Account(a) => {
-                let root = self.account(a)?.root;
-                out.push((POOLS_DIR.to_owned(), Node::Pools(a), None));
-                let cat = self.cat();
-                for s in cat.sets(a)? {
-                    if s.name.as_str() != POOLS_DIR {
-                        out.push((s.name.as_str().to_owned(), Node::Folder(s.id), None));
-                    }
-                }
-                for e in cat.list(root)? {
-                    out.push((
-                        e.name.as_str().to_owned(),
-                        Node::Entry(root, e.photo),
-                        Some(e),
-                    ));
-                }
-            }
-            Node::Pools(a) => {
-                for p in self.cat().pools(a)? {
-                    out.push((p.name.as_str().to_owned(), Node::Folder(p.id), None));
-                }
-            }
-            Node::Folder(c) => {
-                for e in self.cat().list(c)? {
-                    out.push((e.name.as_str().to_owned(), Node::Entry(c, e.photo), Some(e)));
-                }
-            }
-            Node::Control(_) | Node::Entry(..) | Node::LinkStub(..) => {
-                return Err(FsError::quiet(libc::ENOTDIR))
-            }
-        }
-        Ok(out)
+    /// The collection whose entries a directory node lists.
+    fn folder_of(&self, node: Node) -> FsResult<CollectionId> {
+        self.layout(|l| l.folder_of(node))
     }
 
     fn assign(&self, node: Node, parent: u64, name: &str, entry: Option<&Entry>) -> u64 {
-        lock(&self.inodes).assign(node, parent, name, entry)
+        self.inodes().assign(node, parent, name, entry)
     }
 
     pub fn lookup(&self, parent: u64, name: &OsStr) -> FsResult<FileAttr> {
@@ -503,56 +395,29 @@ impl FsCore {
     /// inode numbers and attributes (entries' from the catalog's recorded
     /// size and mtime: a listing costs one query, not one stat per file;
     /// `getattr` and `open` look at the file itself).
-    fn listing(&self, ino: u64) -> FsResult<Vec<Child>> {
+    fn listing(&self, ino: u64) -> FsResult<Vec<DirEntry>> {
         let node = self.node(ino)?;
-        let kids = self.children(node)?;
-        self.assemble(ino, kids)
-    }
-
-    /// The listing of set folder `ino` (collection `coll`) from its
-    /// catalog entries, read on another connection (listing ahead).
-    pub(crate) fn folder_listing(
-        &self,
-        ino: u64,
-        coll: CollectionId,
-        entries: Vec<Entry>,
-    ) -> FsResult<Vec<Child>> {
-        if self.node(ino)? != Node::Folder(coll) {
-            return Err(FsError::quiet(libc::ENOENT));
-        }
-        let kids = entries
-            .into_iter()
-            .map(|e| {
-                (
-                    e.name.as_str().to_owned(),
-                    Node::Entry(coll, e.photo),
-                    Some(e),
-                )
-            })
-            .collect();
+        let kids = self.layout(|l| l.children(node))?;
         self.assemble(ino, kids)
     }
 
     /// `.`, `..` and the children, with inode numbers and attributes.
-    fn assemble(&self, ino: u64, kids: Vec<(String, Node, Option<Entry>)>) -> FsResult<Vec<Child>> {
-        let parent = lock(&self.inodes)
-            .get(ino)
-            .and_then(|s| s.parent())
-            .unwrap_or(1);
+    fn assemble(&self, ino: u64, kids: Vec<tree::Child>) -> FsResult<Vec<DirEntry>> {
+        let parent = self.inodes().get(ino).and_then(|s| s.parent()).unwrap_or(1);
         let mut list = Vec::with_capacity(kids.len() + 2);
-        list.push(Child {
+        list.push(DirEntry {
             name: b".".to_vec(),
             ino,
             attr: self.dir_attr(ino),
         });
-        list.push(Child {
+        list.push(DirEntry {
             name: b"..".to_vec(),
             ino: parent,
             attr: self.dir_attr(parent),
         });
         // one lock for the whole listing
         let inos: Vec<u64> = {
-            let mut t = lock(&self.inodes);
+            let mut t = self.inodes();
             kids.iter()
                 .map(|(name, node, entry)| t.assign(*node, ino, name, entry.as_ref()))
                 .collect()
@@ -562,7 +427,7 @@ impl FsCore {
                 Some(e) => self.recorded_attr(cino, e),
                 None => self.attr_of(cino, node, None)?,
             };
-            list.push(Child {
+            list.push(DirEntry {
                 name: name.into_bytes(),
                 ino: cino,
                 attr,
@@ -582,9 +447,16 @@ impl FsCore {
             .cloned()
             .ok_or_else(|| FsError::quiet(libc::EBADF))?;
         if d.list.get().is_none() {
-            let ahead = self.prefetch.take(d.ino, || self.cat().generation().ok());
+            let node = self.node(d.ino)?;
+            let ahead = match node {
+                Node::Folder(coll) => self
+                    .prefetch
+                    .take(d.ino, coll, || self.cat().generation().ok())
+                    .map(|entries| tree::entries_of(coll, entries).collect()),
+                _ => None,
+            };
             let list = match ahead {
-                Some(list) => list,
+                Some(kids) => self.assemble(d.ino, kids)?,
                 None => self.listing(d.ino)?,
             };
             self.list_ahead(d.ino, &list);
@@ -595,16 +467,16 @@ impl FsCore {
 
     /// Folder `ino` was just listed: have the folder a walker lists next
     /// (its first set folder, or its next sibling) listed ahead.
-    fn list_ahead(&self, ino: u64, list: &[Child]) {
+    fn list_ahead(&self, ino: u64, list: &[DirEntry]) {
         let (parent, folders) = {
-            let t = lock(&self.inodes);
+            let t = self.inodes();
             let parent = t.get(ino).and_then(|s| s.parent()).unwrap_or(1);
             let folders = list
                 .iter()
                 .skip(2) // . and ..
                 .filter(|c| c.attr.kind == FileType::Directory)
                 .filter_map(|c| match t.get(c.ino)?.node {
-                    Node::Folder(coll) => Some(super::prefetch::FolderRef { ino: c.ino, coll }),
+                    Node::Folder(coll) => Some(FolderRef { ino: c.ino, coll }),
                     _ => None,
                 })
                 .collect();
@@ -639,7 +511,7 @@ impl FsCore {
         match node {
             Node::Folder(c) => {
                 self.cat().rmdir(c)?;
-                lock(&self.inodes).unlink(&node, parent, name);
+                self.inodes().unlink(&node, parent, name);
                 Ok(())
             }
             n if n.is_dir() => Err(FsError::new(
@@ -670,7 +542,8 @@ impl FsCore {
             | UnlinkOutcome::Forgotten { photo, .. }
             | UnlinkOutcome::Ignored { photo, .. } => *photo,
         };
-        lock(&self.inodes).unlink(&Node::Entry(coll, photo), parent, name);
+        self.inodes()
+            .unlink(&Node::Entry(coll, photo), parent, name);
         if let UnlinkOutcome::Forgotten { path: Some(p), .. } = &outcome {
             tracing::info!("{} stays on disk", p.display());
         }
@@ -706,35 +579,13 @@ impl FsCore {
             Node::Entry(..) => {
                 let src = self.folder_of(pnode)?;
                 let dst = self.folder_of(dnode)?;
-                let replaced = match target {
-                    Some(Node::Entry(..)) => self
-                        .cat()
-                        .lookup(dst, &entry_name(newname)?)?
-                        .and_then(|t| t.path),
-                    _ => None,
-                };
-                let e = self
-                    .cat()
-                    .rename(src, &entry_name(name)?, dst, &entry_name(newname)?)?;
-                // Files follow only a rename that changed something: not a
-                // rename onto itself or between two names of one photo.
-                let same_photo = matches!(
-                    (node, target),
-                    (Node::Entry(_, a), Some(Node::Entry(_, b))) if a == b
-                );
-                let moved = !same_photo && (parent, name) != (newparent, newname);
-                if moved {
-                    // An editor's save (the destination photo took the new
-                    // bytes): the version it replaced goes if it was ours.
-                    if let Some(old) = replaced.filter(|old| {
-                        target == Some(Node::Entry(dst, e.photo)) && e.path.as_ref() != Some(old)
-                    }) {
-                        self.release_own_file(&old);
-                    }
-                    self.own_file_takes_entry_name(&e);
-                }
+                let renamed =
+                    self.cat()
+                        .rename(src, &entry_name(name)?, dst, &entry_name(newname)?)?;
+                self.apply_files(&renamed.files);
+                let e = renamed.entry;
                 {
-                    let mut t = lock(&self.inodes);
+                    let mut t = self.inodes();
                     if let Some(old) = target.filter(|t| *t != node) {
                         t.unlink(&old, newparent, newname); // replaced: the kernel drops it
                     }
@@ -752,28 +603,25 @@ impl FsCore {
                 self.settle(&[parent, newparent]);
                 Ok(())
             }
-            Node::Folder(c) => match (pnode, dnode) {
-                (Node::Account(a), Node::Account(b)) if a == b => {
-                    let set = self.cat().rename_set(c, &entry_name(newname)?)?;
-                    let mut t = lock(&self.inodes);
-                    if let Some(ino) = t.ino_of(&node) {
-                        t.rekey(
-                            ino,
-                            node,
-                            Some((parent, name)),
-                            newparent,
-                            set.name.as_str(),
-                            None,
-                        );
-                    }
-                    Ok(())
+            Node::Folder(c) => {
+                let into = match dnode {
+                    Node::Account(b) => Some(b),
+                    _ => None,
+                };
+                let set = self.cat().rename_set(c, into, &entry_name(newname)?)?;
+                let mut t = self.inodes();
+                if let Some(ino) = t.ino_of(&node) {
+                    t.rekey(
+                        ino,
+                        node,
+                        Some((parent, name)),
+                        newparent,
+                        set.name.as_str(),
+                        None,
+                    );
                 }
-                (Node::Account(_), Node::Account(_)) => Err(FsError::quiet(libc::EXDEV)),
-                _ => Err(FsError::new(
-                    libc::EPERM,
-                    format!("{name:?}: a set folder can only be renamed within its account"),
-                )),
-            },
+                Ok(())
+            }
             _ => Err(FsError::new(
                 libc::EPERM,
                 format!("{name:?} cannot be renamed"),
@@ -781,65 +629,42 @@ impl FsCore {
         }
     }
 
-    /// A rename replaced an entry whose bytes were in `old`: if that is the
-    /// mount's own file and no photo refers to it any more, it goes, as the
-    /// replaced file of a rename(2) does (never a user's file).
-    fn release_own_file(&self, old: &Path) {
-        if !lock(&self.own_files).contains(old) {
-            return;
-        }
-        match self.cat().path_in_use(old) {
-            Ok(false) => {}
-            Ok(true) => return,
-            Err(err) => {
-                tracing::warn!("{}: {err}", old.display());
-                return;
+    /// Does on disk what the catalog decided ([`FileAction`]), to files the
+    /// mount wrote itself only. Best effort: a failure leaves the file
+    /// where it is (logged), and the catalog still describes the disk.
+    fn apply_files(&self, actions: &[FileAction]) {
+        for a in actions {
+            match a {
+                FileAction::Remove(path) => match std::fs::remove_file(path) {
+                    Ok(()) => tracing::info!(
+                        "{}: no photo refers to it any more; removed",
+                        path.display()
+                    ),
+                    Err(err) => tracing::warn!("{}: could not remove: {err}", path.display()),
+                },
+                FileAction::Rename { photo, from, name } => {
+                    self.rename_own_file(*photo, from, name)
+                }
             }
-        }
-        match std::fs::remove_file(old) {
-            Ok(()) => {
-                lock(&self.own_files).remove(old);
-                tracing::info!("{}: replaced by a rename; removed", old.display());
-            }
-            Err(err) => tracing::warn!("{}: could not remove: {err}", old.display()),
         }
     }
 
-    /// After a rename, the mount's own backing file takes the entry's name:
-    /// an editor's atomic save (write `.x.jpg.tmp`, rename it over `x.jpg`)
-    /// would otherwise leave the photo's bytes under the temporary name,
-    /// which a user cleaning up deletes. Only the mount's own files are
-    /// renamed (never a user's), to a free name (never replacing a file);
-    /// open write handles follow. Best effort: a failure leaves the file
-    /// where it is, correctly recorded.
-    fn own_file_takes_entry_name(&self, e: &Entry) {
-        let Some(from) = e.path.clone() else { return };
-        let wanted = e.name.as_str();
-        let current = from.file_name().and_then(OsStr::to_str).unwrap_or("");
-        if io::is_unique_form_of(current, wanted)
-            || crate::media::is_junk_name(wanted)
-            || !lock(&self.own_files).contains(&from)
-        {
-            return;
-        }
-        let to = match io::rename_unique(&from, wanted) {
+    /// The mount's file `from` of `photo` takes the first free name made
+    /// from `name`; open write handles follow it.
+    fn rename_own_file(&self, photo: PhotoKey, from: &Path, name: &str) {
+        let to = match io::rename_unique(from, name) {
             Ok(to) => to,
             Err(err) => {
                 tracing::warn!("renaming {} after its entry: {err}", from.display());
                 return;
             }
         };
-        if let Err(err) = self.cat().moved_backing_file(e.photo, &from, &to) {
+        if let Err(err) = self.cat().moved_backing_file(photo, from, &to) {
             tracing::warn!("recording {} as {}: {err}", from.display(), to.display());
-            if let Err(err) = std::fs::rename(&to, &from) {
+            if let Err(err) = std::fs::rename(&to, from) {
                 tracing::warn!("renaming {} back: {err}", to.display());
             }
             return;
-        }
-        {
-            let mut own = lock(&self.own_files);
-            own.remove(&from);
-            own.insert(to.clone());
         }
         let handles: Vec<Arc<Handle>> = lock(&self.handles).values().cloned().collect();
         for h in handles {
@@ -847,7 +672,7 @@ impl FsCore {
                 if let WriteState::Own { path, .. } | WriteState::Copied { path, .. } =
                     &mut *lock(&w.state)
                 {
-                    if *path == from {
+                    if path == from {
                         path.clone_from(&to);
                     }
                 }
@@ -995,7 +820,6 @@ impl FsCore {
             Some(&entry),
         );
         let attr = self.entry_attr(ino, &entry);
-        lock(&self.own_files).insert(path.clone());
         let fh = self.new_fh(Handle::Write(WriteHandle::new(
             ino,
             (coll, entry.photo),
@@ -1070,7 +894,7 @@ impl FsCore {
     /// this mount created in this session, otherwise borrowing the file
     /// until the first change copies it (copy-on-write).
     fn write_state(&self, e: &Entry, path: &Path, truncate: bool) -> FsResult<WriteState> {
-        if lock(&self.own_files).contains(path) {
+        if self.cat().is_own_file(path)? {
             let file = OpenOptions::new()
                 .read(true)
                 .write(true)
@@ -1105,7 +929,7 @@ impl FsCore {
     fn keep_cache(&self, ino: u64, file: &File) -> bool {
         let Ok(m) = file.metadata() else { return false };
         let stamp = (m.len(), m.modified().unwrap_or(UNIX_EPOCH));
-        let mut t = lock(&self.inodes);
+        let mut t = self.inodes();
         let Some(slot) = t.get_mut(ino) else {
             return false;
         };
@@ -1115,11 +939,7 @@ impl FsCore {
             // The backing file changed behind the mount since the kernel
             // cached this inode: drop its attributes (size) too, not only
             // the pages, so reads are not cut at the old size.
-            if let Some(n) = self.notifier.get() {
-                if let Err(e) = n.inval_inode(INodeNo(ino), 0, 0) {
-                    tracing::debug!("inval_inode {ino}: {e}");
-                }
-            }
+            self.shared.kernel.inval_inode(ino);
         }
         before == Some(stamp)
     }
@@ -1237,7 +1057,7 @@ impl FsCore {
         })?;
         for r in reqs {
             tracing::info!("sync requested: {} {:?}", r.direction, r.accounts);
-            lock(&self.status).requests.push(r.clone());
+            lock(&self.shared.status).requests.push(r.clone());
             if let Some(hook) = &self.sync_hook {
                 hook(r);
             }
@@ -1306,45 +1126,34 @@ impl FsCore {
         let (coll, photo) = *lock(&w.target);
         if copied {
             // the copy becomes the photo's file; the original is untouched
-            lock(&self.own_files).insert(path.clone());
             self.cat().record_written(photo, &path, &facts)?;
             tracing::info!("photo {}: changes written to {}", photo.0, path.display());
         }
         let settle = copied;
-        let outcome = self.cat().finish_write(photo, Some(facts))?;
+        let written = if w.created || copied {
+            Written::NewFile
+        } else {
+            Written::InPlace
+        };
+        let outcome = self.cat().finish_write(photo, Some(facts), written)?;
         let merged = matches!(outcome, WriteOutcome::Merged { .. });
-        if let WriteOutcome::Merged {
-            into, redundant, ..
-        } = outcome
-        {
+        if let WriteOutcome::Merged { into, remove, .. } = outcome {
             *lock(&w.target) = (coll, into);
             {
-                let mut t = lock(&self.inodes);
+                let mut t = self.inodes();
                 let (parent, name) = t
                     .get(w.ino)
                     .and_then(|s| s.links.last().cloned())
                     .unwrap_or((0, "".into()));
                 t.rekey(w.ino, Node::Entry(coll, into), None, parent, &name, None);
             }
-            if let Some(r) = redundant {
-                // A byte copy this handle wrote (a new file, or the copy
-                // its first change made of someone else's file), of content
-                // the catalog already has in another file: ours, never a
-                // user's file. A file changed in place stays.
-                if (w.created || copied) && r == path && lock(&self.own_files).contains(&r) {
-                    match std::fs::remove_file(&r) {
-                        Ok(()) => tracing::info!(
-                            "{}: same content as a photo already in the catalog; removed this copy",
-                            r.display()
-                        ),
-                        Err(e) => {
-                            tracing::warn!("{}: could not remove duplicate copy: {e}", r.display())
-                        }
-                    }
-                    // should this handle write again, it copies first
-                    if let Err(e) = lock(&w.state).demote() {
-                        tracing::warn!("{}: {e}", r.display());
-                    }
+            if let Some(r) = remove {
+                // the copy this write made, of content the catalog already
+                // had in another file
+                self.apply_files(&[FileAction::Remove(r.clone())]);
+                // should this handle write again, it copies first
+                if let Err(e) = lock(&w.state).demote() {
+                    tracing::warn!("{}: {e}", r.display());
                 }
             }
         }
@@ -1470,7 +1279,7 @@ impl FsCore {
 
     fn render_control(&self, c: ControlFile) -> String {
         let catalog_lines = self.catalog_status_lines();
-        let status = lock(&self.status);
+        let status = lock(&self.shared.status);
         match c {
             ControlFile::Sync => status.sync_text(),
             ControlFile::Status => status.status_text(&catalog_lines),
@@ -1507,7 +1316,7 @@ impl FsCore {
         let mut s = String::from(
             "plan (from the catalog; the sync computes the full plan with Flickr's state)\n",
         );
-        let accounts = match self.accounts() {
+        let accounts = match self.all_accounts() {
             Ok(a) => a,
             Err(e) => return format!("{s}catalog unavailable: {}\n", e.message),
         };
@@ -1590,7 +1399,7 @@ impl FsCore {
     /// The filesystem holding the default folder of the node's account
     /// (or of the first account).
     pub fn statfs_path(&self, ino: u64) -> PathBuf {
-        let accounts = self.accounts().unwrap_or_default();
+        let accounts = self.all_accounts().unwrap_or_default();
         let acct = match self.node(ino) {
             Ok(Node::Account(a)) | Ok(Node::Pools(a)) => accounts.iter().find(|x| x.id == a),
             _ => None,

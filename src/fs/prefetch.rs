@@ -5,19 +5,20 @@
 //! folder that comes next, so the next request is answered at once: the
 //! daemon's work overlaps the kernel's instead of adding to it.
 //!
-//! A prefetched listing is only a head start: it is used when the
-//! catalog's change generation has not moved since it was taken, and
-//! rebuilt otherwise. At most [`KEPT`] wait unused; a walker going
-//! elsewhere costs one wasted listing, never a wrong one.
+//! A prefetched listing is only a head start: the folder's catalog
+//! entries, used when the catalog's change generation has not moved since
+//! they were read, and read again otherwise. At most [`KEPT`] wait unused;
+//! a walker going elsewhere costs one wasted listing, never a wrong one.
+//! This knows nothing of the core: it reads the catalog, the core turns
+//! the entries into a listing.
 
 use std::collections::{HashMap, VecDeque};
 use std::path::Path;
 use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 
-use crate::catalog::{Catalog, CollectionId, Generation};
-
-use super::ops::{lock, Child, FsCore};
+use super::locks::lock;
+use crate::catalog::{Catalog, CollectionId, Entry, Generation};
 
 /// Prefetched listings kept waiting for their folder's readdir.
 const KEPT: usize = 4;
@@ -29,11 +30,12 @@ pub struct FolderRef {
     pub coll: CollectionId,
 }
 
-/// A listing taken ahead, with the catalog generation read before it.
+/// A folder's entries read ahead, with the catalog generation read before.
 struct Prefetched {
     ino: u64,
+    coll: CollectionId,
     generation: Generation,
-    children: Vec<Child>,
+    entries: Vec<Entry>,
 }
 
 #[derive(Default)]
@@ -47,10 +49,11 @@ struct State {
 }
 
 /// The listings ahead and the channel to the thread that takes them.
+/// Dropping it ends the thread.
 #[derive(Default)]
 pub struct Prefetcher {
     tx: Mutex<Option<Sender<FolderRef>>>,
-    state: Mutex<State>,
+    state: Arc<Mutex<State>>,
 }
 
 impl std::fmt::Debug for Prefetcher {
@@ -60,15 +63,21 @@ impl std::fmt::Debug for Prefetcher {
 }
 
 impl Prefetcher {
-    /// The listing of folder `ino` taken ahead, if there is one and the
-    /// catalog has not changed since (`now` reads the current generation).
-    pub fn take(&self, ino: u64, now: impl FnOnce() -> Option<Generation>) -> Option<Vec<Child>> {
+    /// The entries of folder `ino` (collection `coll`) read ahead, if
+    /// there are any and the catalog has not changed since (`now` reads
+    /// the current generation).
+    pub fn take(
+        &self,
+        ino: u64,
+        coll: CollectionId,
+        now: impl FnOnce() -> Option<Generation>,
+    ) -> Option<Vec<Entry>> {
         let p = {
             let mut st = lock(&self.state);
             let i = st.ready.iter().position(|p| p.ino == ino)?;
             st.ready.remove(i)?
         };
-        (now() == Some(p.generation)).then_some(p.children)
+        (p.coll == coll && now() == Some(p.generation)).then_some(p.entries)
     }
 
     /// Folder `ino` was just listed with these set folders in it (empty
@@ -103,62 +112,62 @@ impl Prefetcher {
         }
     }
 
-    fn store(&self, p: Prefetched) {
-        let mut st = lock(&self.state);
-        st.queued.retain(|&i| i != p.ino);
-        st.ready.retain(|q| q.ino != p.ino);
-        st.ready.push_back(p);
-        while st.ready.len() > KEPT {
-            st.ready.pop_front();
+    /// Starts the thread that reads folders ahead, on its own catalog
+    /// connection; it ends when the prefetcher is dropped. Without it (the
+    /// catalog cannot be opened twice) nothing is read ahead and nothing
+    /// else changes.
+    pub fn start(catalog_path: &Path) -> Prefetcher {
+        let p = Prefetcher::default();
+        let cat = match Catalog::open(catalog_path) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!("listing ahead disabled: {e}");
+                return p;
+            }
+        };
+        let (tx, rx) = mpsc::channel();
+        let state = p.state.clone();
+        let spawned = std::thread::Builder::new()
+            .name("flickrfs-ahead".into())
+            .spawn(move || run(&state, cat, rx));
+        match spawned {
+            Ok(_) => *lock(&p.tx) = Some(tx),
+            Err(e) => tracing::warn!("listing ahead disabled: {e}"),
         }
-    }
-
-    fn forget(&self, ino: u64) {
-        lock(&self.state).queued.retain(|&i| i != ino);
+        p
     }
 }
 
-/// Start the thread that lists folders ahead, on its own catalog
-/// connection. It ends when the core is dropped. Without it (the catalog
-/// cannot be opened twice) nothing is listed ahead and nothing else
-/// changes.
-pub fn start(core: &Arc<FsCore>, catalog_path: &Path) {
-    let cat = match Catalog::open(catalog_path) {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::warn!("listing ahead disabled: {e}");
-            return;
+impl State {
+    fn store(&mut self, p: Prefetched) {
+        self.queued.retain(|&i| i != p.ino);
+        self.ready.retain(|q| q.ino != p.ino);
+        self.ready.push_back(p);
+        while self.ready.len() > KEPT {
+            self.ready.pop_front();
         }
-    };
-    let (tx, rx) = mpsc::channel();
-    let weak = Arc::downgrade(core);
-    let spawned = std::thread::Builder::new()
-        .name("flickrfs-ahead".into())
-        .spawn(move || run(weak, cat, rx));
-    match spawned {
-        Ok(_) => *lock(&core.prefetch.tx) = Some(tx),
-        Err(e) => tracing::warn!("listing ahead disabled: {e}"),
+    }
+
+    fn forget(&mut self, ino: u64) {
+        self.queued.retain(|&i| i != ino);
     }
 }
 
-fn run(core: Weak<FsCore>, cat: Catalog, rx: Receiver<FolderRef>) {
+fn run(state: &Mutex<State>, cat: Catalog, rx: Receiver<FolderRef>) {
     while let Ok(f) = rx.recv() {
-        let Some(core) = core.upgrade() else { return };
         // the generation first: a change landing during the listing makes
-        // it look older than it is (rebuilt), never newer
+        // it look older than it is (read again), never newer
         let listed = cat.generation().and_then(|g| Ok((g, cat.list(f.coll)?)));
         match listed {
-            Ok((generation, entries)) => match core.folder_listing(f.ino, f.coll, entries) {
-                Ok(children) => core.prefetch.store(Prefetched {
-                    ino: f.ino,
-                    generation,
-                    children,
-                }),
-                Err(_) => core.prefetch.forget(f.ino),
-            },
+            Ok((generation, entries)) => lock(state).store(Prefetched {
+                ino: f.ino,
+                coll: f.coll,
+                generation,
+                entries,
+            }),
             Err(e) => {
                 tracing::debug!("listing ahead: {e}");
-                core.prefetch.forget(f.ino);
+                lock(state).forget(f.ino);
             }
         }
     }
@@ -179,24 +188,31 @@ mod tests {
         lock(&p.state).queued.clone()
     }
 
+    fn store(p: &Prefetcher, ino: u64, generation: i64) {
+        lock(&p.state).store(Prefetched {
+            ino,
+            coll: CollectionId(ino as i64),
+            generation: Generation(generation),
+            entries: Vec::new(),
+        });
+    }
+
     #[test]
     fn asks_for_the_first_set_then_each_next_sibling() {
         let p = Prefetcher::default();
         // the account folder (ino 2, parent 1) holds sets 10, 11, 12
         p.listed(2, 1, vec![folder(10), folder(11), folder(12)]);
         assert_eq!(queued(&p), vec![10]);
-        p.store(Prefetched {
-            ino: 10,
-            generation: Generation(5),
-            children: Vec::new(),
-        });
+        store(&p, 10, 5);
         assert!(queued(&p).is_empty());
         // set 10 is listed (from the prefetch): ask for 11
-        assert!(p.take(10, || Some(Generation(5))).is_some());
+        assert!(p
+            .take(10, CollectionId(10), || Some(Generation(5)))
+            .is_some());
         p.listed(10, 2, Vec::new());
         assert_eq!(queued(&p), vec![11]);
         // the last set has no next sibling
-        p.forget(11);
+        lock(&p.state).forget(11);
         p.listed(12, 2, Vec::new());
         assert!(queued(&p).is_empty());
     }
@@ -204,29 +220,32 @@ mod tests {
     #[test]
     fn a_listing_taken_before_a_change_is_not_used() {
         let p = Prefetcher::default();
-        p.store(Prefetched {
-            ino: 10,
-            generation: Generation(5),
-            children: Vec::new(),
-        });
-        assert!(p.take(10, || Some(Generation(6))).is_none());
+        store(&p, 10, 5);
+        assert!(p
+            .take(10, CollectionId(10), || Some(Generation(6)))
+            .is_none());
         // and it is gone: the next readdir lists afresh
-        assert!(p.take(10, || Some(Generation(5))).is_none());
-        assert!(p.take(99, || Some(Generation(5))).is_none());
+        assert!(p
+            .take(10, CollectionId(10), || Some(Generation(5)))
+            .is_none());
+        assert!(p
+            .take(99, CollectionId(99), || Some(Generation(5)))
+            .is_none());
+        // read for another collection under that inode: not used
+        store(&p, 10, 5);
+        assert!(p
+            .take(10, CollectionId(11), || Some(Generation(5)))
+            .is_none());
     }
 
     #[test]
     fn keeps_only_a_few_unused_listings() {
         let p = Prefetcher::default();
         for ino in 0..10 {
-            p.store(Prefetched {
-                ino,
-                generation: Generation(1),
-                children: Vec::new(),
-            });
+            store(&p, ino, 1);
         }
         assert_eq!(lock(&p.state).ready.len(), KEPT);
-        assert!(p.take(9, || Some(Generation(1))).is_some());
-        assert!(p.take(0, || Some(Generation(1))).is_none());
+        assert!(p.take(9, CollectionId(9), || Some(Generation(1))).is_some());
+        assert!(p.take(0, CollectionId(0), || Some(Generation(1))).is_none());
     }
 }

@@ -1,5 +1,10 @@
 //! The virtual tree in one place: the kinds of node a path can resolve to,
-//! and the rules for names the kernel hands us.
+//! the rules for names the kernel hands us, and [`Layout`], the one
+//! resolver: what a name in a folder is, what a folder lists, which
+//! collection a folder shows, and whether a catalog change touches a
+//! folder's listing. The core (`ops.rs`), the change watcher
+//! (`invalidate.rs`) and listing ahead (`prefetch.rs`) all ask it; what
+//! each name *means* is the catalog's business.
 //!
 //! ```text
 //! /                                   Node::Root
@@ -11,20 +16,20 @@
 //! /<account>/Pools/<group>/           Node::Folder(pool)
 //! <folder>/<title>.<ext>              Node::Entry(collection, photo)
 //! ```
-//!
-//! Which children a directory has is answered by `ops::FsCore::children`
-//! and `ops::FsCore::resolve`, which match on these kinds and nothing else;
-//! what each name means is the catalog's business.
 
+use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
+use std::sync::Mutex;
 
-use super::FsError;
-use crate::catalog::{AccountId, CollectionId, PhotoKey};
+use super::error::FsError;
+use crate::catalog::{
+    Account, AccountId, Catalog, CatalogError, Changes, CollectionId, Entry, EntryName, PhotoKey,
+};
+
+pub use crate::catalog::POOLS_DIR;
 
 /// The name of the control directory at the root of the mount.
 pub const CONTROL_DIR: &str = ".flickrfs";
-/// The name of the folder of group pools inside an account folder.
-pub const POOLS_DIR: &str = "Pools";
 /// Longest file name accepted (bytes), as on ext4.
 pub const NAME_MAX: usize = 255;
 
@@ -123,6 +128,228 @@ pub fn new_name(name: &OsStr) -> Result<&str, FsError> {
         return Err(FsError::new(libc::EINVAL, format!("invalid name {s:?}")));
     }
     Ok(s)
+}
+
+/// The accounts, cached: every lookup at the root and in an account
+/// folder needs them. The change watcher forgets them when the catalog
+/// changes.
+#[derive(Debug, Default)]
+pub struct Accounts {
+    cache: Mutex<Option<Vec<Account>>>,
+}
+
+impl Accounts {
+    pub fn get(&self, cat: &Catalog) -> Result<Vec<Account>, CatalogError> {
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(a) = cache.as_ref() {
+            return Ok(a.clone());
+        }
+        let list = cat.accounts()?;
+        *cache = Some(list.clone());
+        Ok(list)
+    }
+
+    pub fn forget(&self) {
+        *self.cache.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+}
+
+/// A child of a directory: its name, its node, and the catalog entry
+/// behind it (for photos).
+pub type Child = (String, Node, Option<Entry>);
+
+/// The virtual layout over one catalog connection and the accounts.
+pub struct Layout<'a> {
+    pub cat: &'a Catalog,
+    pub accounts: &'a [Account],
+}
+
+impl Layout<'_> {
+    fn account(&self, id: AccountId) -> Result<&Account, FsError> {
+        self.accounts
+            .iter()
+            .find(|a| a.id == id)
+            .ok_or_else(|| FsError::not_found("account"))
+    }
+
+    /// The collection whose entries a directory node lists: EPERM for the
+    /// folders that hold no photos, ENOTDIR for files.
+    pub fn folder_of(&self, node: Node) -> Result<CollectionId, FsError> {
+        match node {
+            Node::Account(a) => Ok(self.account(a)?.root),
+            Node::Folder(c) => Ok(c),
+            Node::Root | Node::ControlDir | Node::Pools(_) => Err(FsError::new(
+                libc::EPERM,
+                "only account, set and pool folders hold photos",
+            )),
+            Node::Control(_) | Node::Entry(..) | Node::LinkStub(..) => {
+                Err(FsError::quiet(libc::ENOTDIR))
+            }
+        }
+    }
+
+    /// What `name` is inside directory `parent`.
+    pub fn resolve(&self, parent: Node, name: &str) -> Result<(Node, Option<Entry>), FsError> {
+        let nf = || FsError::quiet(libc::ENOENT);
+        match parent {
+            Node::Root => {
+                if name == CONTROL_DIR {
+                    return Ok((Node::ControlDir, None));
+                }
+                self.accounts
+                    .iter()
+                    .find(|a| a.collection_name.as_str() == name)
+                    .map(|a| (Node::Account(a.id), None))
+                    .ok_or_else(nf)
+            }
+            Node::ControlDir => ControlFile::from_name(name)
+                .map(|c| (Node::Control(c), None))
+                .ok_or_else(nf),
+            Node::Account(a) => {
+                if name == POOLS_DIR {
+                    return Ok((Node::Pools(a), None));
+                }
+                let n = EntryName::new(name).map_err(|_| nf())?;
+                if let Some(set) = self.cat.lookup_set(a, &n)? {
+                    return Ok((Node::Folder(set.id), None));
+                }
+                let root = self.account(a)?.root;
+                self.cat
+                    .lookup(root, &n)?
+                    .map(|e| (Node::Entry(root, e.photo), Some(e)))
+                    .ok_or_else(nf)
+            }
+            Node::Pools(a) => {
+                let n = EntryName::new(name).map_err(|_| nf())?;
+                self.cat
+                    .lookup_pool(a, &n)?
+                    .map(|p| (Node::Folder(p.id), None))
+                    .ok_or_else(nf)
+            }
+            Node::Folder(c) => {
+                let n = EntryName::new(name).map_err(|_| nf())?;
+                self.cat
+                    .lookup(c, &n)?
+                    .map(|e| (Node::Entry(c, e.photo), Some(e)))
+                    .ok_or_else(nf)
+            }
+            Node::Control(_) | Node::Entry(..) | Node::LinkStub(..) => {
+                Err(FsError::quiet(libc::ENOTDIR))
+            }
+        }
+    }
+
+    /// Every child of a directory node.
+    pub fn children(&self, dir: Node) -> Result<Vec<Child>, FsError> {
+        let mut out = Vec::new();
+        match dir {
+            Node::Root => {
+                out.push((CONTROL_DIR.to_owned(), Node::ControlDir, None));
+                for a in self.accounts {
+                    out.push((
+                        a.collection_name.as_str().to_owned(),
+                        Node::Account(a.id),
+                        None,
+                    ));
+                }
+            }
+            Node::ControlDir => {
+                for c in ControlFile::ALL {
+                    out.push((c.name().to_owned(), Node::Control(c), None));
+                }
+            }
+            Node::Account(a) => {
+                let root = self.account(a)?.root;
+                out.push((POOLS_DIR.to_owned(), Node::Pools(a), None));
+                for s in self.cat.sets(a)? {
+                    if s.name.as_str() != POOLS_DIR {
+                        out.push((s.name.as_str().to_owned(), Node::Folder(s.id), None));
+                    }
+                }
+                out.extend(entries_of(root, self.cat.list(root)?));
+            }
+            Node::Pools(a) => {
+                for p in self.cat.pools(a)? {
+                    out.push((p.name.as_str().to_owned(), Node::Folder(p.id), None));
+                }
+            }
+            Node::Folder(c) => out.extend(entries_of(c, self.cat.list(c)?)),
+            Node::Control(_) | Node::Entry(..) | Node::LinkStub(..) => {
+                return Err(FsError::quiet(libc::ENOTDIR))
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The children of a folder listing collection `coll`, from its entries.
+pub fn entries_of(coll: CollectionId, entries: Vec<Entry>) -> impl Iterator<Item = Child> {
+    entries.into_iter().map(move |e| {
+        (
+            e.name.as_str().to_owned(),
+            Node::Entry(coll, e.photo),
+            Some(e),
+        )
+    })
+}
+
+/// Each account's root collection (what its folder lists).
+pub type Roots = HashMap<AccountId, CollectionId>;
+
+/// The collection a directory node lists, if any (an account folder lists
+/// its root collection).
+pub fn listed_collection(node: Node, roots: &Roots) -> Option<CollectionId> {
+    match node {
+        Node::Account(a) => roots.get(&a).copied(),
+        Node::Folder(c) => Some(c),
+        _ => None,
+    }
+}
+
+/// What a catalog change touched, ready for many questions.
+#[derive(Debug, Default)]
+pub struct Touched {
+    pub everything: bool,
+    pub collections: HashSet<CollectionId>,
+    pub accounts: HashSet<AccountId>,
+}
+
+impl From<&Changes> for Touched {
+    fn from(c: &Changes) -> Self {
+        Touched {
+            everything: c.everything,
+            collections: c.collections.iter().copied().collect(),
+            accounts: c.accounts.iter().copied().collect(),
+        }
+    }
+}
+
+impl Touched {
+    /// Whether the listing of directory `node` may have changed.
+    pub fn listing(&self, node: Node, roots: &Roots) -> bool {
+        match node {
+            Node::Root => self.everything || !self.accounts.is_empty(),
+            Node::Account(a) => {
+                self.everything
+                    || self.accounts.contains(&a)
+                    || roots.get(&a).is_some_and(|r| self.collections.contains(r))
+            }
+            Node::Pools(a) => self.everything || self.accounts.contains(&a),
+            Node::Folder(c) => self.everything || self.collections.contains(&c),
+            _ => false,
+        }
+    }
+
+    /// Whether the entries of collection `c` may have changed.
+    pub fn collection(&self, c: CollectionId) -> bool {
+        self.everything || self.collections.contains(&c)
+    }
+
+    /// Whether account `a`'s folder list (sets, pools, its name) may have
+    /// changed.
+    pub fn account(&self, a: AccountId) -> bool {
+        self.everything || self.accounts.contains(&a)
+    }
 }
 
 #[cfg(test)]

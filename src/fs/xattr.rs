@@ -6,7 +6,7 @@ use std::ffi::OsStr;
 
 use crate::catalog::Xattr;
 
-use super::FsError;
+use super::error::FsError;
 
 /// The attribute named `name`, or the errno for a name the mount does not
 /// keep. Reading: a `user.*` name the mount does not hold is ENODATA (the

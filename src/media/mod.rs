@@ -37,8 +37,6 @@ pub enum MediaError {
     Decode { path: PathBuf, message: String },
     #[error("encoding image {path}: {message}")]
     Encode { path: PathBuf, message: String },
-    #[error("{path} is not a JPEG: {message}")]
-    NotJpeg { path: PathBuf, message: String },
 }
 
 impl MediaError {

@@ -1,10 +1,18 @@
 //! Resize for upload that keeps the original EXIF block: decode, scale to a
-//! longest edge, encode JPEG, and splice the source's APP1 Exif segment back in
-//! so that DateTimeOriginal (and identification by shooting time) survives.
+//! longest edge, and encode a JPEG that carries the source's Exif data
+//! unchanged, so that DateTimeOriginal (and identification by shooting time)
+//! survives.
+//!
+//! Nothing here walks JPEG segments: kamadak-exif finds the source's Exif
+//! block (the same reader `exif.rs` identifies photos with, so the block kept
+//! is the one whose date identification reads), and the `image` crate's JPEG
+//! encoder writes it as the APP1 segment after the JFIF header.
 
+use std::io::Cursor;
 use std::path::Path;
 
 use image::imageops::FilterType;
+use image::ImageEncoder as _;
 
 use super::MediaError;
 
@@ -12,8 +20,8 @@ use super::MediaError;
 const QUALITY: u8 = 90;
 
 /// Writes to `dst` a JPEG of `src` scaled so its longest edge is at most
-/// `longest_edge` pixels (never enlarged), carrying `src`'s original APP1 Exif
-/// segment when it has one. Returns the output's (width, height).
+/// `longest_edge` pixels (never enlarged), carrying `src`'s original Exif
+/// block when `src` is a JPEG that has one. Returns the output's (width, height).
 ///
 /// A JPEG already small enough is copied byte for byte.
 pub fn resize_keep_exif(
@@ -39,95 +47,28 @@ pub fn resize_keep_exif(
         img
     };
     let rgb = scaled.to_rgb8();
-    let mut out = Vec::new();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, QUALITY)
-        .encode_image(&rgb)
-        .map_err(|e| MediaError::Encode {
-            path: dst.to_path_buf(),
-            message: e.to_string(),
-        })?;
-    let out = match exif_segment(&bytes) {
-        Some(seg) => insert_app1(&out, seg).map_err(|message| MediaError::NotJpeg {
-            path: dst.to_path_buf(),
-            message,
-        })?,
-        None => out,
+    let encode_error = |message: String| MediaError::Encode {
+        path: dst.to_path_buf(),
+        message,
     };
+    let mut out = Vec::new();
+    let mut encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, QUALITY);
+    if let Some(exif) = exif_block(&bytes) {
+        encoder
+            .set_exif_metadata(exif)
+            .map_err(|e| encode_error(e.to_string()))?;
+    }
+    encoder
+        .encode_image(&rgb)
+        .map_err(|e| encode_error(e.to_string()))?;
     std::fs::write(dst, &out).map_err(|e| MediaError::io(dst, e))?;
     Ok((rgb.width(), rgb.height()))
 }
 
-/// The whole APP1 Exif segment of a JPEG (marker `FF E1`, length, `Exif\0\0`
-/// and the TIFF block), if it has one before the image data.
-pub(crate) fn exif_segment(jpeg: &[u8]) -> Option<&[u8]> {
-    if !jpeg.starts_with(&[0xFF, 0xD8]) {
-        return None;
-    }
-    let mut i = 2;
-    while i + 4 <= jpeg.len() {
-        if jpeg[i] != 0xFF {
-            return None;
-        }
-        let marker = jpeg[i + 1];
-        if marker == 0xFF {
-            i += 1; // fill byte
-            continue;
-        }
-        if marker == 0xDA || marker == 0xD9 {
-            return None; // start of scan / end of image
-        }
-        if (0xD0..=0xD7).contains(&marker) || marker == 0x01 {
-            i += 2;
-            continue;
-        }
-        let len = u16::from_be_bytes([jpeg[i + 2], jpeg[i + 3]]) as usize;
-        if len < 2 || i + 2 + len > jpeg.len() {
-            return None;
-        }
-        let seg = &jpeg[i..i + 2 + len];
-        if marker == 0xE1 && seg.len() >= 10 && &seg[4..10] == b"Exif\0\0" {
-            return Some(seg);
-        }
-        i += 2 + len;
-    }
-    None
-}
-
-/// `jpeg` with `segment` (a complete APP1 segment) inserted after SOI and any
-/// APP0 (JFIF) segment; any APP1 Exif segment `jpeg` already had is dropped.
-pub(crate) fn insert_app1(jpeg: &[u8], segment: &[u8]) -> Result<Vec<u8>, String> {
-    if !jpeg.starts_with(&[0xFF, 0xD8]) {
-        return Err("no SOI marker".into());
-    }
-    let mut out = Vec::with_capacity(jpeg.len() + segment.len());
-    out.extend_from_slice(&jpeg[..2]);
-    let mut i = 2;
-    let mut inserted = false;
-    while i + 4 <= jpeg.len() && jpeg[i] == 0xFF {
-        let marker = jpeg[i + 1];
-        if marker == 0xDA || !(0xE0..=0xEF).contains(&marker) && marker != 0xFE {
-            break;
-        }
-        let len = u16::from_be_bytes([jpeg[i + 2], jpeg[i + 3]]) as usize;
-        if len < 2 || i + 2 + len > jpeg.len() {
-            return Err(format!("truncated segment at byte {i}"));
-        }
-        let seg = &jpeg[i..i + 2 + len];
-        let is_exif = marker == 0xE1 && seg.len() >= 10 && &seg[4..10] == b"Exif\0\0";
-        if marker != 0xE0 && !inserted {
-            out.extend_from_slice(segment);
-            inserted = true;
-        }
-        if !is_exif {
-            out.extend_from_slice(seg);
-        }
-        i += 2 + len;
-    }
-    if !inserted {
-        out.extend_from_slice(segment);
-    }
-    out.extend_from_slice(&jpeg[i..]);
-    Ok(out)
+/// The Exif block of a JPEG (the TIFF data that follows `Exif\0\0` in its
+/// first APP1 Exif segment), byte for byte and unparsed, if it has one.
+pub(crate) fn exif_block(jpeg: &[u8]) -> Option<Vec<u8>> {
+    exif::get_exif_attr_from_jpeg(&mut Cursor::new(jpeg)).ok()
 }
 
 #[cfg(test)]
@@ -149,9 +90,9 @@ mod tests {
         assert_eq!((info.width, info.height), (Some(100), Some(75)));
         let out = std::fs::read(&dst).unwrap();
         assert_eq!(
-            exif_segment(&out),
-            exif_segment(&original),
-            "the original APP1 segment, byte for byte"
+            exif_block(&out),
+            exif_block(&original),
+            "the original Exif block, byte for byte"
         );
         assert!(image::load_from_memory(&out).is_ok());
         // The source is untouched.
@@ -180,7 +121,7 @@ mod tests {
         assert_eq!(resize_keep_exif(&src, 32, &dst).unwrap(), (16, 32));
         let out = std::fs::read(&dst).unwrap();
         assert!(out.starts_with(&[0xFF, 0xD8]));
-        assert!(exif_segment(&out).is_none());
+        assert!(exif_block(&out).is_none());
     }
 
     #[test]
@@ -193,18 +134,31 @@ mod tests {
     }
 
     #[test]
-    fn insert_app1_replaces_an_existing_exif_segment() {
-        let a = testdata::jpeg_with_exif(8, 8, Some("2001:01:01 01:01:01"), 5);
-        let b = testdata::jpeg_with_exif(8, 8, Some("2002:02:02 02:02:02"), 5);
-        let seg_b = exif_segment(&b).unwrap().to_vec();
-        let spliced = insert_app1(&a, &seg_b).unwrap();
-        assert_eq!(exif_segment(&spliced).unwrap(), &seg_b[..]);
-        assert_eq!(
-            crate::media::read_exif_bytes(&spliced)
-                .taken_at
-                .unwrap()
-                .as_str(),
-            "2002-02-02 02:02:02"
-        );
+    fn a_large_jpeg_without_exif_is_resized_without_exif() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("n.jpg");
+        let dst = dir.path().join("m.jpg");
+        std::fs::write(&src, testdata::jpeg_with_exif(90, 60, None, 6)).unwrap();
+        assert_eq!(resize_keep_exif(&src, 30, &dst).unwrap(), (30, 20));
+        let out = std::fs::read(&dst).unwrap();
+        assert!(exif_block(&out).is_none());
+        assert_eq!(read_exif(&dst).unwrap().taken_at, None);
+    }
+
+    #[test]
+    fn the_exif_segment_follows_the_jfif_header() {
+        // Where the hand-written splice put it: SOI, APP0 (JFIF), APP1 (Exif).
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("big.jpg");
+        let dst = dir.path().join("small.jpg");
+        let original = testdata::jpeg_with_exif(64, 64, Some("2003:03:03 03:03:03"), 8);
+        std::fs::write(&src, &original).unwrap();
+        resize_keep_exif(&src, 16, &dst).unwrap();
+        let out = std::fs::read(&dst).unwrap();
+        assert_eq!(&out[..4], &[0xFF, 0xD8, 0xFF, 0xE0]);
+        let app0_len = u16::from_be_bytes([out[4], out[5]]) as usize;
+        let app1 = &out[4 + app0_len..];
+        assert_eq!(&app1[..2], &[0xFF, 0xE1]);
+        assert_eq!(&app1[4..10], b"Exif\0\0");
     }
 }

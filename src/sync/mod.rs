@@ -376,21 +376,7 @@ pub async fn plan_sync(
     let t = std::time::Instant::now();
     let mut plan = plan::plan(&local, &base, &fetched.snapshot, &opts.plan)?;
     tracing::debug!("sync phase: plan {:?}", t.elapsed());
-    if !ambiguous.is_empty() {
-        let skip: BTreeSet<&PhotoId> = ambiguous.iter().map(|(p, _)| p).collect();
-        let before = plan.actions.len();
-        plan.actions
-            .retain(|a| !matches!(a, Action::Download { photo, .. } if skip.contains(photo)));
-        plan.summary.downloads -= before - plan.actions.len();
-        plan.summary.file_downloads = plan.summary.downloads as u64;
-        for (p, _) in &ambiguous {
-            plan.skipped.push(Skipped {
-                subject: Subject::Photo(PhotoRef::Remote(p.clone())),
-                reason: SkipReason::AmbiguousLocalFile,
-            });
-        }
-        plan.summary.skipped = plan.skipped.len();
-    }
+    plan.hold_back_ambiguous(ambiguous.iter().map(|(p, _)| p));
     if !opts.dry_run {
         note_videos(cat, account, &plan)?;
     }

@@ -660,6 +660,31 @@ impl Plan {
         let per_hour = u64::from(calls_per_hour.max(1));
         Duration::from_secs(self.summary.api_calls.saturating_mul(3600) / per_hour)
     }
+
+    /// Takes the downloads of `photos` out of the plan and lists each photo
+    /// as skipped, ambiguous, in the order given: several local files may
+    /// be it, so nothing is downloaded until the user settles which (the
+    /// identify step and the review's replan both do this). Downloads cost
+    /// no API call, so only the download counts change in the summary.
+    pub fn hold_back_ambiguous<'a>(&mut self, photos: impl IntoIterator<Item = &'a PhotoId>) {
+        let photos: Vec<&PhotoId> = photos.into_iter().collect();
+        if photos.is_empty() {
+            return;
+        }
+        let held: BTreeSet<&PhotoId> = photos.iter().copied().collect();
+        let before = self.actions.len();
+        self.actions
+            .retain(|a| !matches!(a, Action::Download { photo, .. } if held.contains(photo)));
+        self.summary.downloads -= before - self.actions.len();
+        self.summary.file_downloads = self.summary.downloads as u64;
+        for photo in photos {
+            self.skipped.push(Skipped {
+                subject: Subject::Photo(PhotoRef::Remote(photo.clone())),
+                reason: SkipReason::AmbiguousLocalFile,
+            });
+        }
+        self.summary.skipped = self.skipped.len();
+    }
 }
 
 impl fmt::Display for Plan {

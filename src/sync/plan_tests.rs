@@ -491,6 +491,55 @@ fn new_flickr_photo_is_downloaded_into_its_sets_and_videos_are_listed() {
 }
 
 #[test]
+fn ambiguous_photos_are_held_back_and_listed_as_skipped() {
+    let (l, b, mut r) = synced(0, 1, &[]);
+    for n in [7, 8, 9] {
+        r.photos.insert(
+            pid(n),
+            RemotePhoto {
+                id: pid(n),
+                meta: meta("new"),
+                sets: BTreeSet::new(),
+                pools: BTreeSet::new(),
+                checksum: None,
+                media: Media::Photo,
+            },
+        );
+    }
+    let mut p = run(&l, &b, &r, Direction::Both);
+    assert_eq!(p.summary.downloads, 3);
+    let skipped_before = p.skipped.len();
+    p.hold_back_ambiguous(&[pid(9), pid(7)]);
+    let downloads: Vec<&PhotoId> = p
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Download { photo, .. } => Some(photo),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(downloads, [&pid(8)]);
+    assert_eq!((p.summary.downloads, p.summary.file_downloads), (1, 1));
+    let held: Vec<(&Subject, &SkipReason)> = p.skipped[skipped_before..]
+        .iter()
+        .map(|s| (&s.subject, &s.reason))
+        .collect();
+    let ambiguous = |n| Subject::Photo(PhotoRef::Remote(pid(n)));
+    assert_eq!(
+        held,
+        [
+            (&ambiguous(9), &SkipReason::AmbiguousLocalFile),
+            (&ambiguous(7), &SkipReason::AmbiguousLocalFile)
+        ]
+    );
+    assert_eq!(p.summary.skipped, p.skipped.len());
+    // Nothing held back, nothing changed.
+    let before = p.clone();
+    p.hold_back_ambiguous(&[]);
+    assert_eq!(p, before);
+}
+
+#[test]
 fn record_without_its_file_is_downloaded_into_place() {
     let (mut l, b, r) = synced(1, 0, &[]);
     l.photos.get_mut(&LocalKey(1)).unwrap().file = FileState::Absent;

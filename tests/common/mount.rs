@@ -44,6 +44,19 @@ impl World {
         World::in_root(Root::Temp(tempfile::tempdir().expect("tempdir")))
     }
 
+    /// A world in memory (`/dev/shm` when there is one): for tests that
+    /// drive the core without a kernel and need no durable disk, only
+    /// speed (an fsync there costs nothing).
+    pub fn in_memory() -> World {
+        let shm = Path::new("/dev/shm");
+        let dir = if shm.is_dir() {
+            tempfile::tempdir_in(shm)
+        } else {
+            tempfile::tempdir()
+        };
+        World::in_root(Root::Temp(dir.expect("tempdir")))
+    }
+
     /// A world in a kept directory (benchmarks reuse a seeded catalog).
     pub fn at(dir: &Path) -> World {
         std::fs::create_dir_all(dir).expect("mkdir");

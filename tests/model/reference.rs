@@ -38,13 +38,12 @@
 //!   through a file of that name;
 //! - the photo's bytes become the written ones; its title, tags, privacy
 //!   and names are unchanged (`finish_write` → `WriteOutcome::Updated`);
-//! - a backing file the mount wrote in this session (`FsCore::own_files`:
-//!   in this test, any file of the default folder, as the harness mounts
-//!   once) is changed in place (`WriteState::Own`); any other one, a user's
+//! - a backing file the mount wrote (`Catalog::is_own_file`: in this test,
+//!   any file of the default folder) is changed in place; any other one, a user's
 //!   file referenced by `ln -s` (or adopted from such a reference by an
 //!   editor save), is copied into the default folder at the first change,
-//!   or created empty when opened with O_TRUNC (`WriteState::Borrowed` →
-//!   `Copied`), and the photo refers to the copy from then on
+//!   or created empty when opened with O_TRUNC, and the photo refers to
+//!   the copy (an own file) from then on
 //!   (`record_written`): a user's file never changes, not even its mtime;
 //!   a `truncate(2)` copies too, even to the same size, and a truncating
 //!   open copies even when nothing is written;
@@ -54,9 +53,9 @@
 //!   title, tags and privacy and takes the written photo's names, except
 //!   its account-folder names when it is in sets (the written entry then
 //!   vanishes); the written photo leaves the catalog. The copy this write
-//!   just made is removed (a redundant file the handle created or copied,
-//!   `FsCore::finish`); a file changed in place stays on disk,
-//!   unreferenced;
+//!   just made is removed (`finish_write` with `Written::NewFile` →
+//!   `WriteOutcome::Merged`'s `remove`); a file changed in place stays on
+//!   disk, unreferenced;
 //! - written bytes are media when they start with a JPEG head
 //!   (`media::sniff`, for the only media kind this test writes).
 //!
@@ -64,10 +63,11 @@
 //! what a running sync does; SEMANTICS.md "Cache coherence"): each is the
 //! catalog call the mount itself makes for one file operation, so the model
 //! applies that operation's rule and no other (`Ext::as_op`):
-//! `Catalog::add_file` of a user's file = `ln -s` (`FsCore::symlink`; its
-//! `AlreadyInSets` is the mount's `EEXIST`), `Catalog::rename` = `mv` of a
-//! file (`FsCore::rename`), `Catalog::unlink` = `rm` (`FsCore::unlink`),
-//! `Catalog::mkdir` = `mkdir` in the account folder (`FsCore::mkdir`). A
+//! `Catalog::add_file` of a user's file = `ln -s` (its `AlreadyInSets` is
+//! the mount's `EEXIST`), `Catalog::rename` = `mv` of a file (its
+//! `FileAction`s are the mount's to apply, so another connection's rename
+//! moves no file), `Catalog::unlink` = `rm`, `Catalog::mkdir` = `mkdir` in
+//! the account folder. A
 //! refusal is only checked to be one (path errnos such as `ENOTDIR` are the
 //! kernel's, not the catalog's). The mount must show the change once its
 //! change watcher has run: the harness waits (bounded, 10 s) until the whole
@@ -220,8 +220,8 @@ pub enum Op {
 /// A change another connection makes to the catalog, not through the
 /// mount. Each is the very catalog call the mount makes for the file
 /// operation [`Ext::as_op`] names, so the model applies that operation's
-/// rule: `Catalog::add_file` of a user's file is what `ln -s` does
-/// (`FsCore::symlink`), `Catalog::rename` what `mv` of a file does,
+/// rule: `Catalog::add_file` of a user's file is what `ln -s` does,
+/// `Catalog::rename` what `mv` of a file does,
 /// `Catalog::unlink` what `rm` does, `Catalog::mkdir` what `mkdir` does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Ext {
@@ -270,7 +270,7 @@ impl Ext {
 /// makes a 4-byte "photo"), and a line of text.
 pub const TAILS: [&[u8]; 2] = [&[0xFF, 0xD8, 0xFF, 0xE0], b"edited\n"];
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Photo {
     pub content: usize,
     /// The backing file (None until the harness learns the new file's path).
@@ -309,12 +309,12 @@ pub struct Effect {
     pub merged_into: Option<Pid>,
     /// A rename by the mount: this photo's backing file, one the mount
     /// wrote, was renamed from this path to the first free name made from
-    /// this entry name (`FsCore::own_file_takes_entry_name`).
+    /// this entry name (`Catalog::rename` → `FileAction::Rename`).
     pub file_renamed: Option<(Pid, PathBuf, String)>,
     /// A rename by the mount over an entry that took the source's bytes
     /// (an editor's save): the file the mount wrote for the replaced
     /// version, which no photo refers to any more, was removed
-    /// (`FsCore::release_own_file`).
+    /// (`Catalog::rename` → `FileAction::Remove`).
     pub released: Option<PathBuf>,
 }
 
@@ -646,9 +646,9 @@ impl Model {
         self.fix_root(into, None);
     }
 
-    /// Whether `p`'s backing file is one the mount wrote in this session
-    /// (`FsCore::own_files`): anything but a user's file (the harness
-    /// mounts once per run, so every file of the default folder is one).
+    /// Whether `p`'s backing file is one the mount wrote
+    /// (`Catalog::is_own_file`): anything but a user's file (every file of
+    /// the default folder is one in this test).
     fn is_own(&self, p: Pid) -> bool {
         let path = self.photos[&p].path.as_ref();
         path.is_some_and(|path| !self.sources.iter().any(|(s, _)| s == path))
@@ -685,15 +685,15 @@ impl Model {
     }
 
     /// `p`'s bytes became `content` through a write handle, then the
-    /// handle was finished (`FsCore::finish`): a file the mount wrote is
-    /// changed in place, any other (a user's file) is copied first into
-    /// the default folder and the photo refers to the copy
-    /// (`WriteState::writable`, `record_written`); then `finish_write`
+    /// handle was finished: a file the mount wrote is changed in place,
+    /// any other (a user's file) is copied first into the default folder
+    /// and the photo refers to the copy (`record_written`); then
+    /// `finish_write`
     /// merges a local-only photo into the oldest other non-junk photo with
     /// the same content (media, not empty, the written photo not junk).
-    /// After a merge, the copy this write made is removed (the mount
-    /// removes a file its own handle created or copied, `FsCore::finish`);
-    /// an own file changed in place stays on disk, unreferenced.
+    /// After a merge, the copy this write made is removed
+    /// (`WriteOutcome::Merged`'s `remove`); an own file changed in place
+    /// stays on disk, unreferenced.
     fn rewrite(&mut self, p: Pid, content: usize) -> Effect {
         let own = self.is_own(p);
         let ph = self.photos.get_mut(&p).expect("model: photo");
