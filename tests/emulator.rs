@@ -1929,6 +1929,8 @@ async fn rest_answers_in_xml_by_default_and_json_is_its_mechanical_transform() {
         let doc = rsp_ok(&xml);
         let photo = child(doc.root_element(), "photo");
         assert_eq!(photo.attribute("id"), Some(id.as_str()));
+        let owner = child(photo, "owner");
+        assert_eq!(owner.attribute("username"), Some("alice"));
         assert_eq!(child(photo, "title").text(), Some("Tom & \"Jerry\""));
         assert_eq!(child(photo, "visibility").attribute("ispublic"), Some("0"));
         let tags: Vec<_> = child(photo, "tags")
@@ -1961,6 +1963,13 @@ async fn rest_answers_in_xml_by_default_and_json_is_its_mechanical_transform() {
         .unwrap_or_else(|| panic!("{text}"));
     let v: Value = serde_json::from_str(inner).unwrap();
     assert_eq!(ok(&v)["user"]["username"]["_content"], "alice");
+    // The same reply in XML, as Flickr writes it: <user id path_alias><username>.
+    let xml = w.api.raw("GET", &[("method", "flickr.test.login")]).await;
+    let doc = rsp_ok(&xml);
+    let user = child(doc.root_element(), "user");
+    assert_eq!(user.attribute("id"), Some(w.user.nsid.as_str()));
+    assert_eq!(user.attribute("path_alias"), Some("alice"));
+    assert_eq!(child(user, "username").text(), Some("alice"));
     let text = w
         .api
         .raw(

@@ -844,7 +844,7 @@ fn test_login(ctx: &Ctx) -> ApiResult {
         .me()
         .ok_or_else(|| ApiError::new(98, "Invalid auth token"))?;
     Ok(obj(json!({
-        "user": {"id": u.nsid, "username": content(&u.username), "path_alias": null}
+        "user": {"id": u.nsid, "username": content(&u.username), "path_alias": u.username}
     })))
 }
 
