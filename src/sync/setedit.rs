@@ -20,6 +20,8 @@
 //! Not for the catalog: the executor records outcomes; this module only
 //! talks to Flickr. Different sets are edited concurrently by the caller.
 
+use std::collections::BTreeMap;
+
 use crate::flickr::{Client, FlickrError};
 use crate::model::{PhotoId, SetId};
 
@@ -52,9 +54,9 @@ fn batch_cost(members: usize, adding: usize, read: bool) -> usize {
 /// their own. `created`: set → the primary it was created with.
 pub async fn unchanged_new_sets(
     client: &Client,
-    created: &std::collections::BTreeMap<SetId, PhotoId>,
-) -> std::collections::BTreeMap<SetId, Vec<PhotoId>> {
-    let mut out = std::collections::BTreeMap::new();
+    created: &BTreeMap<SetId, PhotoId>,
+) -> BTreeMap<SetId, Vec<PhotoId>> {
+    let mut out = BTreeMap::new();
     if created.is_empty() {
         return out;
     }
