@@ -10,8 +10,8 @@
 #                                parallelism; wall time and API calls from the emulator's log.
 #                                knobs: FLICKRFS_PEER_PHOTOS (500), FLICKRFS_PEER_SETS (5),
 #                                FLICKRFS_PEER_LATENCY_MS (20), the parallel settings tried:
-#                                FLICKRFS_PEER_FLICKRFS_PARS (4,8,16), FLICKRFS_PEER_UPLOADER_PARS
-#                                (8,16,32, its -p)
+#                                FLICKRFS_PEER_FLICKRFS_PARS (4,8,16,32), FLICKRFS_PEER_UPLOADER_PARS
+#                                (8,16,32, its -p), each FLICKRFS_PEER_TRIES (2) times, best counts
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}
