@@ -433,11 +433,7 @@ async fn sync_one(
                 .collect();
             if let Some(exec) = report.executed {
                 result.done = exec.done;
-                result.failed = exec
-                    .failed
-                    .iter()
-                    .map(|(action, why)| format!("{action}: {why}"))
-                    .collect();
+                result.failed = exec.failed.iter().map(|(_, line)| line.clone()).collect();
             }
         }
         Err(e) => result.error = Some(e.to_string()),

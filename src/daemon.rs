@@ -251,11 +251,11 @@ struct BoardProgress {
 }
 
 impl crate::sync::Progress for BoardProgress {
-    fn starting(&mut self, index: usize, total: usize, action: &crate::sync::Action) {
+    fn starting(&mut self, index: usize, total: usize, _action: &crate::sync::Action, what: &str) {
         set_state(
             &self.board,
             format!(
-                "running: {} sync of {}: {}/{} {action}",
+                "running: {} sync of {}: {}/{} {what}",
                 self.direction,
                 self.account,
                 index + 1,
@@ -265,15 +265,15 @@ impl crate::sync::Progress for BoardProgress {
     }
     fn finished(
         &mut self,
-        action: &crate::sync::Action,
-        result: Result<(), &crate::sync::execute::ExecError>,
+        _action: &crate::sync::Action,
+        _result: Result<(), &crate::sync::execute::ExecError>,
     ) {
         self.done += 1;
-        if let Err(e) = result {
-            self.board
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .problem(format!("{}: {action}: {e}", self.account));
-        }
+    }
+    fn failed(&mut self, line: &str) {
+        self.board
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .problem(format!("{}: {line}", self.account));
     }
 }

@@ -329,8 +329,14 @@ async fn signatures_keys_tokens_and_permissions_are_checked() {
     let mut bad = w.api.clone();
     bad.token.as_mut().unwrap().token = "72157-unknown".into();
     assert_eq!(code(&bad.get("flickr.test.login", &[]).await), 98);
-    // No signature at all.
+    // No signature at all: a method that needs a token answers 99, as Flickr does.
     let unsigned = Api::params("flickr.test.login", &[("api_key", &w.key.key)]);
+    assert_eq!(code(&w.api.json("GET", &unsigned).await), 99);
+    // A token without a signature.
+    let unsigned = Api::params(
+        "flickr.test.login",
+        &[("api_key", &w.key.key), ("oauth_token", "72157-x")],
+    );
     assert_eq!(code(&w.api.json("GET", &unsigned).await), 97);
     // A parameter changed after signing.
     let mut all = signed(
@@ -448,7 +454,8 @@ async fn signatures_keys_tokens_and_permissions_are_checked() {
         w.api.token.as_ref(),
         now(),
     );
-    assert_eq!(code(&w.api.json("GET", &all).await), 111);
+    let text = w.api.send("GET", &all).await.unwrap().text().await.unwrap();
+    assert_eq!(xml_err_code(&text), 111, "{text}");
     // Without nojsoncallback=1 the reply is wrapped like Flickr's JSONP.
     let all = signed(
         "GET",
@@ -1807,4 +1814,775 @@ async fn account_page_shows_photostream_albums_and_pools_with_real_thumbnails() 
         .await
         .unwrap();
     assert_eq!(missing.status(), 404);
+}
+
+// ---------------------------------------------------------------- fidelity (issues 15 and 17)
+
+impl Api {
+    /// A signed call with exactly these parameters (no format added); the raw body.
+    async fn raw(&self, http_method: &str, p: &[(&str, &str)]) -> String {
+        let all = signed(
+            http_method,
+            &self.rest_url(),
+            &pairs(p),
+            &self.key,
+            self.token.as_ref(),
+            now(),
+        );
+        self.send(http_method, &all)
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// A signed call whose OAuth parameters travel in the Authorization
+    /// header, the method's own in the query (GET) or the body (POST).
+    async fn in_header(&self, http_method: &str, p: &[(&str, &str)]) -> String {
+        let url = self.rest_url();
+        let all = signed(
+            http_method,
+            &url,
+            &pairs(p),
+            &self.key,
+            self.token.as_ref(),
+            now(),
+        );
+        let (oauth, rest): (Pairs, Pairs) =
+            all.into_iter().partition(|(k, _)| k.starts_with("oauth_"));
+        let header = format!(
+            "OAuth {}",
+            oauth
+                .iter()
+                .map(|(k, v)| format!("{}=\"{}\"", enc(k), enc(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let req = if http_method == "GET" {
+            self.http.get(format!("{url}?{}", form(&rest)))
+        } else {
+            self.http
+                .post(url)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(form(&rest))
+        };
+        req.header("authorization", header)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+}
+
+fn photo_in(w: &World, title: &str, public: bool, shade: u8) -> String {
+    w.emu
+        .add_photo(
+            &w.user.nsid,
+            NewEmuPhoto {
+                title: title.into(),
+                bytes: png(40, 30, shade),
+                visibility: EmuVisibility {
+                    is_public: public,
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+        )
+        .unwrap()
+}
+
+/// An XML reply's `<rsp>` after checking `stat`.
+fn rsp_ok(xml: &str) -> roxmltree::Document<'_> {
+    let doc = roxmltree::Document::parse(xml).unwrap_or_else(|e| panic!("not XML ({e}): {xml}"));
+    assert_eq!(doc.root_element().tag_name().name(), "rsp", "{xml}");
+    assert_eq!(doc.root_element().attribute("stat"), Some("ok"), "{xml}");
+    doc
+}
+
+fn child<'a, 'i>(n: roxmltree::Node<'a, 'i>, name: &str) -> roxmltree::Node<'a, 'i> {
+    n.children()
+        .find(|c| c.has_tag_name(name))
+        .unwrap_or_else(|| panic!("no <{name}> in <{}>", n.tag_name().name()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rest_answers_in_xml_by_default_and_json_is_its_mechanical_transform() {
+    let w = world(|c| c);
+    let id = photo_in(&w, "Tom & \"Jerry\"", false, 3);
+    w.emu.set_tags(&id, &["summer light", "beach"]).unwrap();
+    // No format, and format=rest: Flickr's XML.
+    for p in [
+        vec![
+            ("method", "flickr.photos.getInfo"),
+            ("photo_id", id.as_str()),
+        ],
+        vec![
+            ("method", "flickr.photos.getInfo"),
+            ("photo_id", id.as_str()),
+            ("format", "rest"),
+        ],
+    ] {
+        let xml = w.api.raw("GET", &p).await;
+        let doc = rsp_ok(&xml);
+        let photo = child(doc.root_element(), "photo");
+        assert_eq!(photo.attribute("id"), Some(id.as_str()));
+        let owner = child(photo, "owner");
+        assert_eq!(owner.attribute("username"), Some("alice"));
+        assert_eq!(child(photo, "title").text(), Some("Tom & \"Jerry\""));
+        assert_eq!(child(photo, "visibility").attribute("ispublic"), Some("0"));
+        let tags: Vec<_> = child(photo, "tags")
+            .children()
+            .filter(|t| t.has_tag_name("tag"))
+            .map(|t| (t.attribute("raw").unwrap(), t.text().unwrap()))
+            .collect();
+        assert_eq!(tags, [("summer light", "summerlight"), ("beach", "beach")]);
+    }
+    // The same reply in JSON: attributes are keys, text is `_content`.
+    let v = w
+        .api
+        .get("flickr.photos.getInfo", &[("photo_id", &id)])
+        .await;
+    let p = &ok(&v)["photo"];
+    assert_eq!(p["title"]["_content"], "Tom & \"Jerry\"");
+    assert_eq!(p["tags"]["tag"][0]["raw"], "summer light");
+    assert_eq!(p["tags"]["tag"][0]["_content"], "summerlight");
+    // JSON without nojsoncallback is wrapped; a named callback is honoured.
+    let text = w
+        .api
+        .raw(
+            "GET",
+            &[("method", "flickr.test.login"), ("format", "json")],
+        )
+        .await;
+    let inner = text
+        .strip_prefix("jsonFlickrApi(")
+        .and_then(|t| t.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("{text}"));
+    let v: Value = serde_json::from_str(inner).unwrap();
+    assert_eq!(ok(&v)["user"]["username"]["_content"], "alice");
+    // The same reply in XML, as Flickr writes it: <user id path_alias><username>.
+    let xml = w.api.raw("GET", &[("method", "flickr.test.login")]).await;
+    let doc = rsp_ok(&xml);
+    let user = child(doc.root_element(), "user");
+    assert_eq!(user.attribute("id"), Some(w.user.nsid.as_str()));
+    assert_eq!(user.attribute("path_alias"), Some("alice"));
+    assert_eq!(child(user, "username").text(), Some("alice"));
+    let text = w
+        .api
+        .raw(
+            "GET",
+            &[
+                ("method", "flickr.test.login"),
+                ("format", "json"),
+                ("jsoncallback", "cb_1"),
+            ],
+        )
+        .await;
+    assert!(text.starts_with("cb_1({") && text.ends_with("})"), "{text}");
+    // Lists: repeated elements; failures: <err code msg/> in the asked format.
+    let xml = w
+        .api
+        .raw(
+            "GET",
+            &[("method", "flickr.people.getPhotos"), ("user_id", "me")],
+        )
+        .await;
+    let doc = rsp_ok(&xml);
+    let photos = child(doc.root_element(), "photos");
+    assert_eq!(photos.attribute("total"), Some("1"));
+    assert_eq!(child(photos, "photo").attribute("id"), Some(id.as_str()));
+    let xml = w
+        .api
+        .raw(
+            "GET",
+            &[("method", "flickr.photos.getInfo"), ("photo_id", "1")],
+        )
+        .await;
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    assert_eq!(doc.root_element().attribute("stat"), Some("fail"));
+    let err = child(doc.root_element(), "err");
+    assert_eq!(err.attribute("code"), Some("1"));
+    assert_eq!(err.attribute("msg"), Some("Photo not found"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oauth_parameters_are_read_from_the_header_query_or_body_on_every_endpoint() {
+    let w = world(|c| c);
+    let tok = w.api.token.clone().unwrap();
+    // checkToken with the token only in the Authorization header.
+    for m in ["GET", "POST"] {
+        let xml = w
+            .api
+            .in_header(m, &[("method", "flickr.auth.oauth.checkToken")])
+            .await;
+        let doc = rsp_ok(&xml);
+        let oauth = child(doc.root_element(), "oauth");
+        assert_eq!(child(oauth, "token").text(), Some(tok.token.as_str()));
+        assert_eq!(child(oauth, "perms").text(), Some("write"));
+        assert_eq!(
+            child(oauth, "user").attribute("nsid"),
+            Some(w.user.nsid.as_str())
+        );
+    }
+    // A write with OAuth in the header and the method's parameters in the body.
+    let id = photo_in(&w, "old", true, 4);
+    let xml = w
+        .api
+        .in_header(
+            "POST",
+            &[
+                ("method", "flickr.photos.setMeta"),
+                ("photo_id", &id),
+                ("title", "new"),
+            ],
+        )
+        .await;
+    rsp_ok(&xml);
+    assert_eq!(w.emu.photos(&w.user.nsid)[0].title, "new");
+    // The same with everything in the query string of a POST.
+    let all = signed(
+        "POST",
+        &w.api.rest_url(),
+        &pairs(&[
+            ("method", "flickr.photos.setMeta"),
+            ("photo_id", &id),
+            ("title", "newer"),
+        ]),
+        &w.key,
+        Some(&tok),
+        now(),
+    );
+    let r = w
+        .api
+        .http
+        .post(format!("{}?{}", w.api.rest_url(), form(&all)))
+        .send()
+        .await
+        .unwrap();
+    rsp_ok(&r.text().await.unwrap());
+    assert_eq!(w.emu.photos(&w.user.nsid)[0].title, "newer");
+    // An upload whose OAuth parameters are in the header only.
+    let url = format!("{}/services/upload/", w.api.base);
+    let all = signed(
+        "POST",
+        &url,
+        &pairs(&[("title", "from header")]),
+        &w.key,
+        Some(&tok),
+        now(),
+    );
+    let (oauth, rest): (Pairs, Pairs) = all.into_iter().partition(|(k, _)| k.starts_with("oauth_"));
+    let header = format!(
+        "OAuth {}",
+        oauth
+            .iter()
+            .map(|(k, v)| format!("{}=\"{}\"", enc(k), enc(v)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let mut f = reqwest::multipart::Form::new();
+    for (k, v) in rest {
+        f = f.text(k, v);
+    }
+    f = f.part(
+        "photo",
+        reqwest::multipart::Part::bytes(png(20, 20, 9)).file_name("x.png"),
+    );
+    let xml = w
+        .api
+        .http
+        .post(url)
+        .header("authorization", header)
+        .multipart(f)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let new_id = xml_photo_id(&xml);
+    assert!(w
+        .emu
+        .photos(&w.user.nsid)
+        .iter()
+        .any(|p| p.id == new_id && p.title == "from header"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_less_calls_get_99_and_get_setters_get_116() {
+    let w = world(|c| c);
+    let anon = Api::new(&w.emu, &w.key, None);
+    for (m, need) in [
+        ("flickr.test.login", "read"),
+        ("flickr.people.getGroups", "read"),
+        ("flickr.photos.recentlyUpdated", "read"),
+        ("flickr.photos.setMeta", "write"),
+    ] {
+        // Signed without a token, and not signed at all.
+        let v = anon.post(m, &[]).await;
+        assert_eq!(code(&v), 99, "{m}: {v}");
+        assert_eq!(
+            v["message"],
+            format!("Insufficient permissions. Method requires {need} privileges; none granted.")
+        );
+        let unsigned = Api::params(m, &[("api_key", &w.key.key)]);
+        assert_eq!(code(&w.api.json("POST", &unsigned).await), 99, "{m}");
+    }
+    // Setters need POST.
+    let id = photo_in(&w, "x", true, 5);
+    let v = w
+        .api
+        .get(
+            "flickr.photos.setMeta",
+            &[("photo_id", &id), ("title", "y")],
+        )
+        .await;
+    assert_eq!(code(&v), 116);
+    assert_eq!(
+        v["message"],
+        "The POST method is now required for all setters."
+    );
+    assert_eq!(w.emu.photos(&w.user.nsid)[0].title, "x");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn people_get_info_has_the_documented_fields() {
+    let w = world(|c| c);
+    photo_in(&w, "a", true, 1);
+    photo_in(&w, "b", false, 2);
+    let v = w
+        .api
+        .get("flickr.people.getInfo", &[("user_id", &w.user.nsid)])
+        .await;
+    let p = &ok(&v)["person"];
+    assert_eq!(p["nsid"], w.user.nsid);
+    assert_eq!(p["path_alias"], "alice");
+    assert_eq!(p["username"]["_content"], "alice");
+    for k in [
+        "location",
+        "description",
+        "mobileurl",
+        "photosurl",
+        "profileurl",
+    ] {
+        assert!(p[k]["_content"].is_string(), "{k}: {p}");
+    }
+    assert!(p["timezone"]["offset"].is_string(), "{p}");
+    assert_eq!(p["photos"]["count"]["_content"], 2);
+    assert!(!p["photos"]["firstdate"]["_content"]
+        .as_str()
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        p["photos"]["firstdatetaken"]["_content"]
+            .as_str()
+            .unwrap()
+            .len(),
+        19
+    );
+    // A stranger counts only the public photos.
+    let anon = Api::new(&w.emu, &w.key, None);
+    let v = anon
+        .get("flickr.people.getInfo", &[("user_id", &w.user.nsid)])
+        .await;
+    assert_eq!(ok(&v)["person"]["photos"]["count"]["_content"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn photos_search_fails_where_flickr_fails_and_shows_what_the_viewer_may_see() {
+    let w = world(|c| c);
+    let public = photo_in(&w, "public", true, 1);
+    let private = photo_in(&w, "private", false, 2);
+    for id in [&public, &private] {
+        w.emu.set_tags(id, &["sea"]).unwrap();
+    }
+    // No parameters at all: error 3.
+    let v = w.api.get("flickr.photos.search", &[]).await;
+    assert_eq!(code(&v), 3);
+    assert!(v["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("Parameterless searches have been disabled"));
+    // A machine tag query that does not validate: error 11.
+    for bad in ["1ns:pred=x", "no colon", "ns-x:pred=1"] {
+        let v = w
+            .api
+            .get(
+                "flickr.photos.search",
+                &[("user_id", "me"), ("machine_tags", bad)],
+            )
+            .await;
+        assert_eq!(code(&v), 11, "{bad}: {v}");
+    }
+    let ids = |v: &Value| -> BTreeSet<String> {
+        ok(v)["photos"]["photo"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // Without user_id: public photos only, even the caller's own private ones are left out.
+    let v = w.api.get("flickr.photos.search", &[("tags", "sea")]).await;
+    assert_eq!(ids(&v), BTreeSet::from([public.clone()]));
+    // With user_id=me: everything of the caller's.
+    let v = w
+        .api
+        .get(
+            "flickr.photos.search",
+            &[("tags", "sea"), ("user_id", "me")],
+        )
+        .await;
+    assert_eq!(ids(&v), BTreeSet::from([public.clone(), private.clone()]));
+    // Pools: a stranger sees the public photos, the owner also their own private ones.
+    let g = w.emu.create_group("Sea").unwrap();
+    w.emu.join_group(&g.nsid, &w.user.nsid).unwrap();
+    w.emu.add_to_pool(&g.nsid, &public).unwrap();
+    w.emu.add_to_pool(&g.nsid, &private).unwrap();
+    let v = w
+        .api
+        .get("flickr.groups.pools.getPhotos", &[("group_id", &g.nsid)])
+        .await;
+    assert_eq!(ids(&v), BTreeSet::from([public.clone(), private.clone()]));
+    let stranger = Api::new(&w.emu, &w.key, None);
+    let v = stranger
+        .get("flickr.groups.pools.getPhotos", &[("group_id", &g.nsid)])
+        .await;
+    assert_eq!(ids(&v), BTreeSet::from([public.clone()]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn set_primary_photo_contexts_group_extras_and_small_sizes() {
+    let w = world(|c| c);
+    let a = photo_in(&w, "a", true, 1);
+    let b = photo_in(&w, "b", true, 2);
+    let c = photo_in(&w, "c", true, 3);
+    let set = w
+        .emu
+        .add_photoset(
+            &w.user.nsid,
+            NewEmuSet {
+                title: "Trip".into(),
+                photo_ids: vec![a.clone(), b.clone()],
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    // setPrimaryPhoto: a member becomes the primary; others are refused.
+    let v = w
+        .api
+        .post(
+            "flickr.photosets.setPrimaryPhoto",
+            &[("photoset_id", &set), ("photo_id", &b)],
+        )
+        .await;
+    ok(&v);
+    assert_eq!(w.emu.photosets(&w.user.nsid)[0].primary, b);
+    assert_eq!(
+        w.emu.photosets(&w.user.nsid)[0].photos,
+        [a.clone(), b.clone()]
+    );
+    let v = w
+        .api
+        .post(
+            "flickr.photosets.setPrimaryPhoto",
+            &[("photoset_id", &set), ("photo_id", &c)],
+        )
+        .await;
+    assert_eq!(code(&v), 3);
+    let v = w
+        .api
+        .post(
+            "flickr.photosets.setPrimaryPhoto",
+            &[("photoset_id", "1"), ("photo_id", &a)],
+        )
+        .await;
+    assert_eq!(code(&v), 1);
+    // getAllContexts: sets and pools in XML as in JSON.
+    let g = w.emu.create_group("Pool").unwrap();
+    w.emu.join_group(&g.nsid, &w.user.nsid).unwrap();
+    w.emu.add_to_pool(&g.nsid, &a).unwrap();
+    let xml = w
+        .api
+        .raw(
+            "GET",
+            &[("method", "flickr.photos.getAllContexts"), ("photo_id", &a)],
+        )
+        .await;
+    let doc = rsp_ok(&xml);
+    let s = child(doc.root_element(), "set");
+    assert_eq!(s.attribute("id"), Some(set.as_str()));
+    assert_eq!(s.attribute("title"), Some("Trip"));
+    let p = child(doc.root_element(), "pool");
+    assert_eq!(p.attribute("id"), Some(g.nsid.as_str()));
+    assert_eq!(p.attribute("title"), Some("Pool"));
+    let v = w
+        .api
+        .get("flickr.photos.getAllContexts", &[("photo_id", &c)])
+        .await;
+    assert!(
+        ok(&v).get("set").is_none() && v.get("pool").is_none(),
+        "{v}"
+    );
+    // people.getGroups extras.
+    let v = w
+        .api
+        .get(
+            "flickr.people.getGroups",
+            &[
+                ("user_id", &w.user.nsid),
+                ("extras", "privacy,throttle,restrictions"),
+            ],
+        )
+        .await;
+    let grp = &ok(&v)["groups"]["group"][0];
+    assert_eq!(grp["nsid"], g.nsid);
+    assert_eq!(grp["privacy"], "3");
+    assert_eq!(grp["throttle"]["mode"], "none");
+    assert_eq!(grp["restrictions"]["photos_ok"], 1);
+    let v = w
+        .api
+        .get("flickr.people.getGroups", &[("user_id", &w.user.nsid)])
+        .await;
+    assert!(ok(&v)["groups"]["group"][0].get("privacy").is_none());
+    // getSizes of a 40×30 original: squares at its short side, Thumbnail and
+    // Small never upscaled are absent, Medium at the original's size.
+    let v = w
+        .api
+        .get("flickr.photos.getSizes", &[("photo_id", &a)])
+        .await;
+    let sizes: Vec<(String, String, String)> = ok(&v)["sizes"]["size"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            let n = |k: &str| match &s[k] {
+                Value::String(x) => x.clone(),
+                other => other.to_string(),
+            };
+            (n("label"), n("width"), n("height"))
+        })
+        .collect();
+    let want = |l: &str, w: &str, h: &str| (l.to_owned(), w.to_owned(), h.to_owned());
+    assert_eq!(
+        sizes,
+        [
+            want("Square", "30", "30"),
+            want("Large Square", "30", "30"),
+            want("Medium", "40", "30"),
+            want("Original", "40", "30"),
+        ]
+    );
+    // Every listed size is served at the size it claims.
+    for s in ok(&v)["sizes"]["size"].as_array().unwrap() {
+        let bytes = w.api.fetch(s["source"].as_str().unwrap()).await;
+        let img = image::load_from_memory(&bytes).unwrap();
+        let as_u32 = |x: &Value| match x {
+            Value::String(t) => t.parse::<u32>().unwrap(),
+            other => other.as_u64().unwrap() as u32,
+        };
+        assert_eq!(
+            (img.width(), img.height()),
+            (as_u32(&s["width"]), as_u32(&s["height"])),
+            "{s}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edit_and_remove_photos_replace_and_trim_a_set_like_flickr() {
+    let w = world(|c| c);
+    let ids: Vec<String> = (0..4).map(|i| photo_in(&w, "p", true, i)).collect();
+    let set = w
+        .emu
+        .add_photoset(
+            &w.user.nsid,
+            NewEmuSet {
+                title: "S".into(),
+                photo_ids: vec![ids[0].clone()],
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let list = format!("{},{},{}", ids[2], ids[0], ids[1]);
+    // Errors first: the primary must be in the list, the list not empty.
+    let e = |v: Value| code(&v);
+    assert_eq!(
+        e(w.api
+            .post(
+                "flickr.photosets.editPhotos",
+                &[
+                    ("photoset_id", &set),
+                    ("primary_photo_id", &ids[3]),
+                    ("photo_ids", &list)
+                ],
+            )
+            .await),
+        4
+    );
+    assert_eq!(
+        e(w.api
+            .post(
+                "flickr.photosets.editPhotos",
+                &[
+                    ("photoset_id", &set),
+                    ("primary_photo_id", &ids[0]),
+                    ("photo_ids", "")
+                ],
+            )
+            .await),
+        5
+    );
+    ok(&w
+        .api
+        .post(
+            "flickr.photosets.editPhotos",
+            &[
+                ("photoset_id", &set),
+                ("primary_photo_id", &ids[2]),
+                ("photo_ids", &list),
+            ],
+        )
+        .await);
+    let s = &w.emu.photosets(&w.user.nsid)[0];
+    assert_eq!(s.photos, [ids[2].clone(), ids[0].clone(), ids[1].clone()]);
+    assert_eq!(s.primary, ids[2]);
+    // removePhotos: many at once; the primary moves to a remaining photo.
+    ok(&w
+        .api
+        .post(
+            "flickr.photosets.removePhotos",
+            &[
+                ("photoset_id", &set),
+                ("photo_ids", &format!("{},{}", ids[2], ids[1])),
+            ],
+        )
+        .await);
+    let s = &w.emu.photosets(&w.user.nsid)[0];
+    assert_eq!(s.photos, [ids[0].clone()]);
+    assert_eq!(s.primary, ids[0]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fault_knobs_drop_stored_upload_replies_lag_the_search_and_change_sets() {
+    let w = world(|c| c);
+    w.emu.set_faults(FaultConfig {
+        drop_upload_replies: 1,
+        search_lag_secs: 3600,
+        ..Default::default()
+    });
+    // The first upload lands, but its reply is cut off.
+    let url = format!("{}/services/upload/", w.api.base);
+    let all = signed(
+        "POST",
+        &url,
+        &pairs(&[("tags", "flickrfs:sha1=abc")]),
+        &w.key,
+        w.api.token.as_ref(),
+        now(),
+    );
+    let mut f = reqwest::multipart::Form::new();
+    for (k, v) in all {
+        f = f.text(k, v);
+    }
+    f = f.part(
+        "photo",
+        reqwest::multipart::Part::bytes(png(20, 20, 7)).file_name("lost.png"),
+    );
+    let reply = async {
+        w.api
+            .http
+            .post(&url)
+            .multipart(f)
+            .send()
+            .await?
+            .text()
+            .await
+    }
+    .await;
+    assert!(
+        reply.is_err() || !reply.as_ref().unwrap().contains("</rsp>"),
+        "{reply:?}"
+    );
+    assert_eq!(w.emu.photos(&w.user.nsid).len(), 1);
+    assert_eq!(w.emu.faults().drop_upload_replies, 0);
+    let log = w.emu.request_log();
+    assert_eq!(log.last().unwrap().fault.as_deref(), Some("reply_dropped"));
+    // The next one is answered.
+    let xml = w
+        .api
+        .upload("/services/upload/", &[], Some((&png(20, 20, 8), "ok.png")))
+        .await;
+    let second = xml_photo_id(&xml);
+    // The search index has not seen either yet; people.getPhotos with
+    // min_upload_date has.
+    let v = w
+        .api
+        .get(
+            "flickr.photos.search",
+            &[("user_id", "me"), ("machine_tags", "flickrfs:sha1=abc")],
+        )
+        .await;
+    assert_eq!(ok(&v)["photos"]["total"], "0");
+    let since = (now() - 60).to_string();
+    let v = w
+        .api
+        .get(
+            "flickr.people.getPhotos",
+            &[
+                ("user_id", "me"),
+                ("min_upload_date", &since),
+                ("extras", "machine_tags"),
+            ],
+        )
+        .await;
+    let listed = ok(&v)["photos"]["photo"].as_array().unwrap().clone();
+    assert_eq!(listed.len(), 2);
+    assert!(listed
+        .iter()
+        .any(|p| p["machine_tags"] == "flickrfs:sha1=abc"));
+    // A set change by "someone else", once, right after a given call.
+    let a = photo_in(&w, "a", true, 1);
+    let set = w
+        .emu
+        .add_photoset(
+            &w.user.nsid,
+            NewEmuSet {
+                title: "S".into(),
+                photo_ids: vec![a.clone()],
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    w.emu.set_faults(FaultConfig {
+        set_changes: vec![flickrfs::emulator::SetChange {
+            after: "flickr.photosets.getPhotos".into(),
+            photoset_id: set.clone(),
+            add: vec![second.clone()],
+            remove: vec![],
+        }],
+        ..Default::default()
+    });
+    let members = |v: &Value| -> Vec<String> {
+        ok(v)["photoset"]["photo"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let first = w
+        .api
+        .get("flickr.photosets.getPhotos", &[("photoset_id", &set)])
+        .await;
+    assert_eq!(members(&first), [a.as_str()]);
+    let again = w
+        .api
+        .get("flickr.photosets.getPhotos", &[("photoset_id", &set)])
+        .await;
+    assert_eq!(members(&again), [a.clone(), second.clone()]);
+    assert!(w.emu.faults().set_changes.is_empty());
 }

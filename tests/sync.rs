@@ -654,3 +654,349 @@ fn a_value_flickr_refuses_is_reported_once_and_not_sent_again_until_it_changes()
         online[0].tags
     );
 }
+
+// ---------------------------------------------------------------- set membership at the API floor (issue 15)
+
+/// A JPEG whose bytes differ for every (i, salt): colours far apart, so
+/// that no two files of a test have the same content.
+fn distinct(i: u8, salt: u8) -> Vec<u8> {
+    jpeg([
+        i.wrapping_mul(40),
+        salt.wrapping_mul(60),
+        255 - i.wrapping_mul(25),
+    ])
+}
+
+fn calls(w: &World, method: &str) -> u64 {
+    w.emu.call_counts().get(method).copied().unwrap_or(0)
+}
+
+fn par(n: usize) -> SyncOptions {
+    SyncOptions {
+        parallelism: n,
+        ..opts()
+    }
+}
+
+/// Title → id of the account's photos on the emulator.
+fn emu_ids(w: &World) -> BTreeMap<String, String> {
+    w.emu
+        .photos(&w.nsid)
+        .into_iter()
+        .map(|p| (p.title, p.id))
+        .collect()
+}
+
+#[test]
+fn new_sets_are_created_as_their_first_photo_lands_and_filled_in_one_edit_each() {
+    let w = world(false);
+    for set in ["Trip", "Home"] {
+        let c = w.cat.mkdir(w.account, &name(set)).expect("mkdir").id;
+        for i in 0..8u8 {
+            let salt = if set == "Trip" { 1 } else { 2 };
+            add_local(&w, c, &format!("{set}{i}.jpg"), &distinct(i, salt));
+        }
+    }
+    // One at a time, so the order of the calls is the order they were made in.
+    let report = sync_with(&w, &par(1));
+    let exec = report.executed.expect("executed");
+    assert!(exec.failed.is_empty(), "{:?}", exec.failed);
+    let sets = emu_sets(&w);
+    for set in ["Trip", "Home"] {
+        let want: BTreeSet<String> = (0..8).map(|i| format!("{set}{i}")).collect();
+        assert_eq!(sets.get(set), Some(&want), "{sets:?}");
+    }
+    assert_eq!(calls(&w, "upload"), 16);
+    assert_eq!(calls(&w, "flickr.photosets.create"), 2);
+    assert_eq!(calls(&w, "flickr.photosets.editPhotos"), 2);
+    assert_eq!(calls(&w, "flickr.photosets.addPhoto"), 0);
+    // The new sets were read by one getList before the edits (and listed by
+    // the fetch), then each once after its edit.
+    assert_eq!(calls(&w, "flickr.photosets.getList"), 2);
+    assert_eq!(calls(&w, "flickr.photosets.getPhotos"), 2);
+    // Each set was created right after its first photo landed, before the
+    // other uploads.
+    let log: Vec<String> = w.emu.request_log().into_iter().map(|c| c.method).collect();
+    let first_create = log
+        .iter()
+        .position(|m| m == "flickr.photosets.create")
+        .expect("create");
+    let last_upload = log.iter().rposition(|m| m == "upload").expect("upload");
+    assert!(first_create < last_upload, "{log:?}");
+    // Nothing left to do.
+    assert!(sync(&w).plan.is_empty());
+}
+
+#[test]
+fn a_member_added_on_flickr_while_the_sync_runs_is_kept_by_the_edit() {
+    let w = world(false);
+    let photo = |title: &str, shade: u8| {
+        w.emu
+            .add_photo(
+                &w.nsid,
+                NewEmuPhoto {
+                    title: title.into(),
+                    bytes: jpeg([shade, 9, 9]),
+                    ..Default::default()
+                },
+            )
+            .expect("photo")
+    };
+    let x = photo("X", 200);
+    let y = photo("Y", 201);
+    let set = w
+        .emu
+        .add_photoset(
+            &w.nsid,
+            flickrfs::emulator::NewEmuSet {
+                title: "Garden".into(),
+                photo_ids: vec![x.clone()],
+                ..Default::default()
+            },
+        )
+        .expect("set");
+    sync(&w);
+    let garden = set_collection(&w, "Garden");
+    for i in 0..6u8 {
+        add_local(&w, garden, &format!("G{i}.jpg"), &distinct(i, 3));
+    }
+    // Someone adds Y to the set on Flickr after this sync's fetch read it.
+    w.emu.set_faults(FaultConfig {
+        set_changes: vec![flickrfs::emulator::SetChange {
+            after: "upload".into(),
+            photoset_id: set.clone(),
+            add: vec![y.clone()],
+            remove: vec![],
+        }],
+        ..Default::default()
+    });
+    w.emu.reset_request_log();
+    let report = sync_with(&w, &par(4));
+    assert!(report.executed.expect("executed").failed.is_empty());
+    assert_eq!(calls(&w, "flickr.photosets.editPhotos"), 1);
+    let members: BTreeSet<String> = w
+        .emu
+        .photosets(&w.nsid)
+        .into_iter()
+        .find(|s| s.id == set)
+        .expect("set")
+        .photos
+        .into_iter()
+        .collect();
+    let ids = emu_ids(&w);
+    let mut want: BTreeSet<String> = (0..6).map(|i| ids[&format!("G{i}")].clone()).collect();
+    want.insert(x);
+    want.insert(y);
+    assert_eq!(members, want);
+    assert_eq!(w.emu.photos(&w.nsid).len(), 8, "nothing uploaded twice");
+    // The next sync brings Y into the folder and then has nothing to do.
+    sync(&w);
+    assert!(sync(&w).plan.is_empty());
+    let titles: BTreeSet<String> = w
+        .cat
+        .list(garden)
+        .expect("list")
+        .into_iter()
+        .map(|e| e.name.as_str().to_owned())
+        .collect();
+    assert!(titles.contains("Y.jpg"), "{titles:?}");
+}
+
+#[test]
+fn a_member_added_to_a_new_set_after_its_creation_is_kept() {
+    let w = world(false);
+    let y = w
+        .emu
+        .add_photo(
+            &w.nsid,
+            NewEmuPhoto {
+                title: "Y".into(),
+                bytes: jpeg([240, 9, 9]),
+                ..Default::default()
+            },
+        )
+        .expect("photo");
+    sync(&w);
+    let c = w.cat.mkdir(w.account, &name("Fresh")).expect("mkdir").id;
+    for i in 0..6u8 {
+        add_local(&w, c, &format!("F{i}.jpg"), &distinct(i, 7));
+    }
+    // Someone adds Y to the set as soon as this sync has created it.
+    w.emu.set_faults(FaultConfig {
+        set_changes: vec![flickrfs::emulator::SetChange {
+            after: "flickr.photosets.create".into(),
+            photoset_id: String::new(),
+            add: vec![y.clone()],
+            remove: vec![],
+        }],
+        ..Default::default()
+    });
+    w.emu.reset_request_log();
+    let report = sync_with(&w, &par(3));
+    assert!(report.executed.expect("executed").failed.is_empty());
+    // The set no longer looked untouched: it was read before the edit.
+    assert_eq!(calls(&w, "flickr.photosets.getPhotos"), 2);
+    let mut want: BTreeSet<String> = (0..6).map(|i| format!("F{i}")).collect();
+    want.insert("Y".into());
+    assert_eq!(emu_sets(&w).get("Fresh"), Some(&want));
+}
+
+#[test]
+fn a_set_changed_during_the_edit_gets_the_missing_photos_one_by_one() {
+    let w = world(false);
+    for i in 0..6u8 {
+        add_local(&w, w.root, &format!("R{i}.jpg"), &distinct(i, 4));
+    }
+    let x = w
+        .emu
+        .add_photo(
+            &w.nsid,
+            NewEmuPhoto {
+                title: "X".into(),
+                bytes: jpeg([250, 1, 1]),
+                ..Default::default()
+            },
+        )
+        .expect("x");
+    let set = w
+        .emu
+        .add_photoset(
+            &w.nsid,
+            flickrfs::emulator::NewEmuSet {
+                title: "Album".into(),
+                photo_ids: vec![x.clone()],
+                ..Default::default()
+            },
+        )
+        .expect("set");
+    sync(&w);
+    let album = set_collection(&w, "Album");
+    for i in 0..6 {
+        let n = name(&format!("R{i}.jpg"));
+        w.cat.link(w.root, &n, album, &n).expect("link");
+    }
+    // Another client's edit, with a list made before ours, lands right
+    // after ours and drops two of our photos.
+    let ids = emu_ids(&w);
+    w.emu.set_faults(FaultConfig {
+        set_changes: vec![flickrfs::emulator::SetChange {
+            after: "flickr.photosets.editPhotos".into(),
+            photoset_id: set.clone(),
+            add: vec![],
+            remove: vec![ids["R1"].clone(), ids["R4"].clone()],
+        }],
+        ..Default::default()
+    });
+    w.emu.reset_request_log();
+    let report = sync_with(&w, &par(2));
+    assert!(report.executed.expect("executed").failed.is_empty());
+    assert_eq!(calls(&w, "flickr.photosets.editPhotos"), 1);
+    assert_eq!(calls(&w, "flickr.photosets.addPhoto"), 2);
+    let sets = emu_sets(&w);
+    let want: BTreeSet<String> = ["X", "R0", "R1", "R2", "R3", "R4", "R5"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(sets.get("Album"), Some(&want));
+    assert!(sync(&w).plan.is_empty());
+}
+
+#[test]
+fn removals_from_a_set_go_in_one_call() {
+    let w = world(false);
+    let c = w.cat.mkdir(w.account, &name("Trip")).expect("mkdir").id;
+    for i in 0..5u8 {
+        add_local(&w, c, &format!("T{i}.jpg"), &distinct(i, 5));
+    }
+    sync(&w);
+    for i in 1..4 {
+        w.cat
+            .unlink(c, &name(&format!("T{i}.jpg")))
+            .expect("unlink");
+    }
+    w.emu.reset_request_log();
+    let report = sync(&w);
+    assert!(report.executed.expect("executed").failed.is_empty());
+    assert_eq!(calls(&w, "flickr.photosets.removePhotos"), 1);
+    assert_eq!(calls(&w, "flickr.photosets.removePhoto"), 0);
+    let want: BTreeSet<String> = ["T0", "T4"].iter().map(|s| s.to_string()).collect();
+    assert_eq!(emu_sets(&w).get("Trip"), Some(&want));
+    assert_eq!(w.emu.photos(&w.nsid).len(), 5, "photos stay on Flickr");
+}
+
+#[test]
+fn a_lost_upload_reply_is_settled_in_the_same_run() {
+    let w = world(false);
+    let c = w.cat.mkdir(w.account, &name("Trip")).expect("mkdir").id;
+    for i in 0..4u8 {
+        add_local(&w, c, &format!("L{i}.jpg"), &distinct(i, 6));
+    }
+    // Two uploads are stored but their replies are lost, and the search
+    // index has not seen any of them yet.
+    w.emu.set_faults(FaultConfig {
+        drop_upload_replies: 2,
+        search_lag_secs: 3600,
+        ..Default::default()
+    });
+    let report = sync_with(&w, &par(2));
+    let exec = report.executed.expect("executed");
+    assert!(exec.failed.is_empty(), "{:?}", exec.failed);
+    assert_eq!(exec.resumed_uploads, 2);
+    assert_eq!(w.emu.faults().drop_upload_replies, 0);
+    assert_eq!(w.emu.photos(&w.nsid).len(), 4, "nothing uploaded twice");
+    let want: BTreeSet<String> = (0..4).map(|i| format!("L{i}")).collect();
+    assert_eq!(emu_sets(&w).get("Trip"), Some(&want));
+    assert!(sync(&w).plan.is_empty());
+}
+
+#[test]
+fn failures_name_the_file_and_the_set_title_never_internal_keys() {
+    let w = world(false);
+    let c = w
+        .cat
+        .mkdir(w.account, &name("Broken set"))
+        .expect("mkdir")
+        .id;
+    // A JPEG header and nothing Flickr can read: refused (error 5).
+    let mut bad = vec![0xFF, 0xD8, 0xFF, 0xE0];
+    bad.extend(std::iter::repeat_n(0u8, 200));
+    let path = add_local(&w, c, "Unreadable.jpg", &bad);
+    let good = w.cat.mkdir(w.account, &name("Good set")).expect("mkdir").id;
+    for i in 0..4 {
+        add_local(&w, good, &format!("Fine{i}.jpg"), &distinct(i, 9));
+    }
+    // What the progress bar and the status board show while it runs.
+    #[derive(Default)]
+    struct Lines(Vec<String>);
+    impl flickrfs::sync::Progress for Lines {
+        fn starting(&mut self, _: usize, _: usize, _: &flickrfs::sync::Action, what: &str) {
+            self.0.push(what.to_owned());
+        }
+        fn failed(&mut self, line: &str) {
+            self.0.push(line.to_owned());
+        }
+    }
+    let mut lines = Lines::default();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let report = rt
+        .block_on(run_sync(&w.cat, &w.client, w.account, &opts(), &mut lines))
+        .expect("sync");
+    assert!(lines.0.len() >= 6, "{:?}", lines.0);
+    for l in &lines.0 {
+        assert!(!l.contains("local#") && !l.contains("local-set#"), "{l}");
+    }
+    let shown = lines.0.join("\n");
+    assert!(shown.contains("Fine2.jpg' to set \"Good set\""), "{shown}");
+    let failed = report.executed.expect("executed").failed;
+    assert!(!failed.is_empty());
+    let lines: Vec<&str> = failed.iter().map(|(_, l)| l.as_str()).collect();
+    for l in &lines {
+        assert!(!l.contains("local#") && !l.contains("local-set#"), "{l}");
+    }
+    let all = lines.join("\n");
+    assert!(all.contains(&path.display().to_string()), "{all}");
+    assert!(all.contains("\"Broken set\""), "{all}");
+}

@@ -5,7 +5,12 @@
 //! (`error_rate`: HTTP 500/502/503 or Flickr error 105, so nothing changed),
 //! cut off mid-body after it ran (`reset_rate`: the change happened but the
 //! client never sees the reply), or rate limited (`rate_limit_per_hour`:
-//! HTTP 429 beyond a rolling hour's budget). `/admin` is never faulted.
+//! HTTP 429 beyond a rolling hour's budget). Deterministic knobs stand for
+//! what another client or Flickr's own lag does: the next uploads stored
+//! and their replies dropped (`drop_upload_replies`), a search index that
+//! lags behind new uploads (`search_lag_secs`), and a change to a set made
+//! by someone else right after a given call (`set_changes`). `/admin` is
+//! never faulted.
 //! The random choices come from a seeded generator so runs repeat.
 
 use std::collections::{BTreeMap, VecDeque};
@@ -34,6 +39,30 @@ pub struct FaultConfig {
     /// Requests allowed in any rolling hour (REST, upload, OAuth); beyond it
     /// HTTP 429. 0 means unlimited.
     pub rate_limit_per_hour: u64,
+    /// The next this-many uploads are stored, then their replies are cut
+    /// off (the client never learns the photo id). Counts down.
+    pub drop_upload_replies: u64,
+    /// photos.search does not see photos uploaded less than this many
+    /// seconds ago (Flickr's search index lags behind new uploads).
+    pub search_lag_secs: u64,
+    /// Changes to sets made "by someone else", each once, right after the
+    /// first successful call of `after` on that set.
+    pub set_changes: Vec<SetChange>,
+}
+
+/// A change to a set by another client, made right after a call of ours.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SetChange {
+    /// The method whose successful call on `photoset_id` triggers it, e.g.
+    /// `flickr.photosets.getPhotos`; `upload` for the next successful upload.
+    pub after: String,
+    /// The set changed; empty: the set the call named or created.
+    pub photoset_id: String,
+    /// Photos added to the set (at its end).
+    pub add: Vec<String>,
+    /// Photos removed from the set.
+    pub remove: Vec<String>,
 }
 
 /// One request as the emulator saw it.
@@ -148,6 +177,31 @@ impl Faults {
             });
         }
         None
+    }
+
+    /// Whether this upload's reply is to be dropped after it is stored
+    /// (counts `drop_upload_replies` down).
+    pub fn take_upload_drop(&self) -> bool {
+        let Ok(mut c) = self.cfg.lock() else {
+            return false;
+        };
+        if c.drop_upload_replies == 0 {
+            return false;
+        }
+        c.drop_upload_replies -= 1;
+        true
+    }
+
+    /// The set change due after a successful `method` on `set` (any set
+    /// for a call that names none, like `upload`), removed from the
+    /// configuration so it happens once.
+    pub fn take_set_change(&self, method: &str, set: Option<&str>) -> Option<SetChange> {
+        let mut c = self.cfg.lock().ok()?;
+        let i = c.set_changes.iter().position(|s| {
+            s.after == method
+                && (s.photoset_id.is_empty() || set.is_none_or(|x| x == s.photoset_id))
+        })?;
+        Some(c.set_changes.remove(i))
     }
 
     /// Whether this reply should be cut off mid-body.

@@ -145,30 +145,33 @@ pub const SIZES: &[SizeSpec] = &[
     },
 ];
 
-/// The pixel size of a downscaled version: fits the longest edge to `edge`.
+/// The pixel size of a downscaled version: fits the longest edge to `edge`,
+/// never larger than the original (a square is at most the short side).
 pub fn scaled(w: u32, h: u32, spec: &SizeSpec) -> (u32, u32) {
     if spec.square {
-        return (spec.edge, spec.edge);
+        let e = spec.edge.min(w.min(h)).max(1);
+        return (e, e);
     }
-    let long = w.max(h).max(1) as f64;
-    let f = spec.edge as f64 / long;
+    let long = w.max(h).max(1);
+    if spec.edge >= long {
+        return (w.max(1), h.max(1));
+    }
+    let f = spec.edge as f64 / long as f64;
     (
         ((w as f64 * f).round() as u32).max(1),
         ((h as f64 * f).round() as u32).max(1),
     )
 }
 
-/// The smaller sizes a photo of `w`×`h` has (never larger than the original).
+/// The sizes getSizes lists for a photo of `w`×`h` besides the original:
+/// both squares (cropped, at most the short side), every size whose edge is
+/// below the original's longest edge, and Medium (no suffix) always, at the
+/// original's size when that is smaller: every Flickr photo has its
+/// `{id}_{secret}.jpg`, and nothing is upscaled.
 pub fn sizes_for(w: u32, h: u32) -> Vec<(SizeSpec, u32, u32)> {
     SIZES
         .iter()
-        .filter(|s| {
-            if s.square {
-                s.edge <= w.min(h)
-            } else {
-                s.edge < w.max(h)
-            }
-        })
+        .filter(|s| s.square || s.suffix.is_empty() || s.edge < w.max(h))
         .map(|s| {
             let (sw, sh) = scaled(w, h, s);
             (*s, sw, sh)
@@ -454,6 +457,22 @@ mod tests {
         );
         let (_, w, h) = s.iter().find(|(x, _, _)| x.label == "Medium").unwrap();
         assert_eq!((*w, *h), (500, 333));
+    }
+
+    #[test]
+    fn a_small_original_keeps_its_size_in_medium_and_squares() {
+        let s = sizes_for(300, 60);
+        let got: Vec<_> = s.iter().map(|(x, w, h)| (x.label, *w, *h)).collect();
+        assert_eq!(
+            got,
+            [
+                ("Square", 60, 60),
+                ("Large Square", 60, 60),
+                ("Thumbnail", 100, 20),
+                ("Small", 240, 48),
+                ("Medium", 300, 60)
+            ]
+        );
     }
 
     #[test]

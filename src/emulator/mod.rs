@@ -29,6 +29,7 @@ mod rest;
 mod seed;
 mod state;
 mod upload;
+mod xml;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -42,7 +43,7 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::Connection;
 use sha1::{Digest, Sha1};
 
-pub use faults::{FaultConfig, LoggedCall};
+pub use faults::{FaultConfig, LoggedCall, SetChange};
 pub use state::EmptySetRule;
 
 use state::{PhotoRow, StateError, Store};
@@ -765,6 +766,7 @@ impl EmulatorArgs {
                 latency_ms: self.latency_ms,
                 reset_rate: self.reset_rate,
                 rate_limit_per_hour: self.rate_limit,
+                ..FaultConfig::default()
             },
             public_url: self.public_url,
             ..Default::default()

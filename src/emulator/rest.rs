@@ -1,16 +1,17 @@
 //! The REST endpoint (`/services/rest/`): request parsing, the OAuth checks
-//! every call goes through, method dispatch, and replies in Flickr's JSON
+//! every call goes through (parameters from the Authorization header, the
+//! query string or the body), method dispatch, and replies in Flickr's
 //! shapes with its quirks (numbers as strings in places, `_content`
-//! wrappers, `perpage` next to `per_page`, `jsonFlickrApi(...)` unless
-//! `nojsoncallback=1`).
+//! wrappers, `perpage` next to `per_page`).
 //!
 //! Every reply is built here from the emulator's own rows with `json!`;
-//! nothing is shared with the client's decoders.
+//! nothing is shared with the client's decoders. `xml.rs` sends it in the
+//! format asked for: XML by default, JSON (wrapped in `jsonFlickrApi(...)`
+//! unless `nojsoncallback=1`).
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method};
 use axum::response::Response;
@@ -25,6 +26,7 @@ use super::state::{
     self, EmptySetRule, GroupRow, MachinePattern, Order, Perms, PhotoQuery, PhotoRow, Removal,
     SetRow, StateError, TagRow, TokenRow, UserRow,
 };
+use super::xml::Format;
 use super::App;
 
 /// A Flickr API error: the code and message Flickr would send.
@@ -93,6 +95,7 @@ const METHODS: &[(&str, Need)] = &[
     ("flickr.photosets.removePhotos", Need::Perm(Perms::Write)),
     ("flickr.photosets.editMeta", Need::Perm(Perms::Write)),
     ("flickr.photosets.editPhotos", Need::Perm(Perms::Write)),
+    ("flickr.photosets.setPrimaryPhoto", Need::Perm(Perms::Write)),
     ("flickr.photosets.reorderPhotos", Need::Perm(Perms::Write)),
     ("flickr.photosets.orderSets", Need::Perm(Perms::Write)),
     ("flickr.photosets.delete", Need::Perm(Perms::Write)),
@@ -192,8 +195,13 @@ pub fn authenticate(
         return Err(ApiError::new(100, "Invalid API Key (Key not found)"));
     };
     let Some(signature) = sp.signature.clone() else {
-        if sp.get("oauth_token").is_some() || need.is_some() {
+        if sp.get("oauth_token").is_some() {
             return Err(ApiError::new(97, "Missing signature"));
+        }
+        // Flickr answers a token-less call to a method that needs one with
+        // 99, not 97/98 (some clients discard their token on 98).
+        if let Some(need) = need {
+            return Err(insufficient(need, "none"));
         }
         return Ok(Caller {
             token: None,
@@ -246,17 +254,10 @@ pub fn authenticate(
     }
     if let Some(need) = need {
         let Some(tok) = &token else {
-            return Err(ApiError::new(98, "Invalid auth token"));
+            return Err(insufficient(need, "none"));
         };
         if tok.perms < need {
-            return Err(ApiError::new(
-                99,
-                format!(
-                    "Insufficient permissions. Method requires {} privileges; {} granted.",
-                    need.as_str(),
-                    tok.perms.as_str()
-                ),
-            ));
+            return Err(insufficient(need, tok.perms.as_str()));
         }
     }
     let user = match &token {
@@ -266,28 +267,27 @@ pub fn authenticate(
     Ok(Caller { token, user })
 }
 
-// ---------------------------------------------------------------- the handler
-
-fn json_response(body: &Value, callback: Option<&str>) -> Response {
-    let text = body.to_string();
-    let (text, ctype) = match callback {
-        Some(cb) => (format!("{cb}({text})"), "text/javascript; charset=utf-8"),
-        None => (text, "application/json; charset=utf-8"),
-    };
-    let mut r = Response::new(Body::from(text));
-    r.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
-    r
+/// Flickr's error 99 for a call without enough permissions.
+fn insufficient(need: Perms, granted: &str) -> ApiError {
+    ApiError::new(
+        99,
+        format!(
+            "Insufficient permissions. Method requires {} privileges; {granted} granted.",
+            need.as_str()
+        ),
+    )
 }
 
-fn fail_json(e: &ApiError) -> Value {
-    json!({"stat": "fail", "code": e.code, "message": e.message})
+// ---------------------------------------------------------------- the handler
+
+fn fail_map(e: &ApiError) -> Map<String, Value> {
+    obj(json!({"stat": "fail", "code": e.code, "message": e.message}))
 }
 
 /// `GET|POST /services/rest/`.
 pub async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
     let inc = read_incoming(req, &app.host).await;
-    let (method_name, callback) = match &inc {
+    let (method_name, format) = match &inc {
         Ok(inc) => {
             let get = |n: &str| {
                 inc.pairs
@@ -295,22 +295,9 @@ pub async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
                     .find(|(k, _)| k == n)
                     .map(|(_, v)| v.clone())
             };
-            let cb = if get("nojsoncallback").as_deref() == Some("1") {
-                None
-            } else {
-                Some(
-                    get("jsoncallback")
-                        .filter(|c| {
-                            !c.is_empty()
-                                && c.chars()
-                                    .all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '.')
-                        })
-                        .unwrap_or_else(|| "jsonFlickrApi".into()),
-                )
-            };
-            (get("method").unwrap_or_default(), cb)
+            (get("method").unwrap_or_default(), Format::from_params(get))
         }
-        Err(_) => (String::new(), None),
+        Err(_) => (String::new(), Format::Rest),
     };
     let logged_name = if method_name.is_empty() {
         "rest".to_owned()
@@ -326,10 +313,10 @@ pub async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
                     .insert(header::RETRY_AFTER, HeaderValue::from_static("3600"));
                 r
             }
-            Injected::Api105 => json_response(
-                &fail_json(&ApiError::new(105, "Service currently unavailable")),
-                callback.as_deref(),
-            ),
+            Injected::Api105 => format.respond(&fail_map(&ApiError::new(
+                105,
+                "Service currently unavailable",
+            ))),
         };
         app.faults.record(LoggedCall {
             method: logged_name,
@@ -356,11 +343,11 @@ pub async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
     let (body, code) = match result {
         Ok(mut map) => {
             map.insert("stat".into(), json!("ok"));
-            (Value::Object(map), None)
+            (map, None)
         }
-        Err(e) => (fail_json(&e), Some(e.code)),
+        Err(e) => (fail_map(&e), Some(e.code)),
     };
-    let resp = json_response(&body, callback.as_deref());
+    let resp = format.respond(&body);
     if app.faults.should_reset() {
         app.faults.record(LoggedCall {
             method: logged_name,
@@ -385,9 +372,8 @@ pub async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
 fn dispatch(app: &App, inc: &Incoming) -> ApiResult {
     let p = Params(&inc.pairs);
     let name = p.get("method").unwrap_or("");
-    let format = p.get("format").unwrap_or("rest");
-    if format != "json" {
-        return Err(ApiError::new(111, format!("Format \"{format}\" not found")));
+    if let Format::Unknown(f) = Format::from_params(|n| p.get(n).map(str::to_owned)) {
+        return Err(ApiError::new(111, format!("Format \"{f}\" not found")));
     }
     if inc.http_method != Method::GET.as_str() && inc.http_method != Method::POST.as_str() {
         return Err(ApiError::new(
@@ -412,7 +398,7 @@ fn dispatch(app: &App, inc: &Incoming) -> ApiResult {
         {
             return Err(ApiError::new(
                 116,
-                "Bad URL found: write methods must be called with POST",
+                "The POST method is now required for all setters.",
             ));
         }
         let ctx = Ctx {
@@ -420,8 +406,47 @@ fn dispatch(app: &App, inc: &Incoming) -> ApiResult {
             caller,
             p: Params(&inc.pairs),
         };
-        run_method(&ctx, c, name)
+        let reply = run_method(&ctx, c, name)?;
+        // The set the call named, or the one it created.
+        let target = ctx
+            .p
+            .nonempty("photoset_id")
+            .map(str::to_owned)
+            .or_else(|| {
+                reply
+                    .get("photoset")
+                    .and_then(|p| p.get("id"))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            });
+        if let Some(set) = target {
+            if let Some(mut change) = app.faults.take_set_change(name, Some(&set)) {
+                if change.photoset_id.is_empty() {
+                    change.photoset_id = set;
+                }
+                apply_set_change(app, c, &change)?;
+            }
+        }
+        Ok(reply)
     })
+}
+
+/// A fault knob: another client's change to a set, right after our call.
+pub(super) fn apply_set_change(
+    app: &App,
+    c: &Connection,
+    ch: &faults::SetChange,
+) -> Result<(), ApiError> {
+    let Some(set) = parse_id(Some(&ch.photoset_id)) else {
+        return Ok(());
+    };
+    for id in ch.add.iter().filter_map(|p| parse_id(Some(p))) {
+        state::add_to_set(c, set, id)?;
+    }
+    for id in ch.remove.iter().filter_map(|p| parse_id(Some(p))) {
+        state::remove_from_set(c, set, id, app.empty_set_rule)?;
+    }
+    Ok(())
 }
 
 struct Params<'a>(&'a [(String, String)]);
@@ -501,6 +526,7 @@ fn run_method(ctx: &Ctx, c: &Connection, name: &str) -> ApiResult {
         "flickr.photosets.removePhotos" => sets_remove(ctx, c, true),
         "flickr.photosets.editMeta" => sets_edit_meta(ctx, c),
         "flickr.photosets.editPhotos" => sets_edit_photos(ctx, c),
+        "flickr.photosets.setPrimaryPhoto" => sets_set_primary(ctx, c),
         "flickr.photosets.reorderPhotos" => sets_reorder(ctx, c),
         "flickr.photosets.orderSets" => sets_order(ctx, c),
         "flickr.photosets.delete" => sets_delete(ctx, c),
@@ -818,18 +844,16 @@ fn test_login(ctx: &Ctx) -> ApiResult {
         .me()
         .ok_or_else(|| ApiError::new(98, "Invalid auth token"))?;
     Ok(obj(json!({
-        "user": {"id": u.nsid, "username": content(&u.username), "path_alias": null}
+        "user": {"id": u.nsid, "username": content(&u.username), "path_alias": u.username}
     })))
 }
 
 fn check_token(ctx: &Ctx) -> ApiResult {
-    let asked = ctx.p.nonempty("oauth_token").unwrap_or("");
+    // The token checked is the one the call was signed with, wherever its
+    // OAuth parameters travelled (Authorization header, query or body).
     let (Some(t), Some(u)) = (&ctx.caller.token, ctx.me()) else {
         return Err(ApiError::new(98, "Invalid auth token"));
     };
-    if t.token != asked {
-        return Err(ApiError::new(98, "Invalid auth token"));
-    }
     Ok(obj(json!({
         "oauth": {
             "token": content(&t.token),
@@ -841,21 +865,37 @@ fn check_token(ctx: &Ctx) -> ApiResult {
 
 fn people_get_info(ctx: &Ctx, c: &Connection) -> ApiResult {
     let u = target_user(ctx, c, 1, "User not found")?;
-    let count: i64 = c
+    // What others may see: the owner counts every photo, others the public ones.
+    let all = Some(u.nsid.as_str()) == ctx.me_id();
+    let (count, first_upload, first_taken): (i64, Option<i64>, Option<String>) = c
         .query_row(
-            "SELECT COUNT(*) FROM photos WHERE owner=?1",
-            [&u.nsid],
-            |r| r.get(0),
+            "SELECT COUNT(*), MIN(date_upload), MIN(date_taken) FROM photos \
+             WHERE owner=?1 AND (?2 OR is_public=1)",
+            rusqlite::params![u.nsid, all],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
         .map_err(StateError::from)?;
+    // Captured replies carry `count` as a number inside `_content`, the
+    // dates as strings.
     Ok(obj(json!({
         "person": {
-            "id": u.nsid, "nsid": u.nsid, "ispro": 1, "iconserver": "0", "iconfarm": 0,
+            "id": u.nsid, "nsid": u.nsid, "ispro": 1, "is_deleted": 0,
+            "iconserver": "0", "iconfarm": 0,
+            "path_alias": u.username,
+            "has_stats": 0,
             "username": content(&u.username),
             "realname": content(&u.fullname),
+            "location": content(""),
+            "timezone": {"label": "Coordinated Universal Time", "offset": "+00:00", "timezone_id": "UTC"},
+            "description": content(""),
             "photosurl": content(&format!("{}/photos/{}/", ctx.base(), u.username)),
             "profileurl": content(&format!("{}/people/{}/", ctx.base(), u.username)),
-            "photos": {"count": content(&count.to_string())}
+            "mobileurl": content(&format!("{}/photos/{}/?mobile=1", ctx.base(), u.username)),
+            "photos": {
+                "firstdatetaken": content(first_taken.as_deref().unwrap_or("")),
+                "firstdate": content(&first_upload.map(|d| d.to_string()).unwrap_or_default()),
+                "count": {"_content": count},
+            }
         }
     })))
 }
@@ -876,24 +916,85 @@ fn group_json(g: &GroupRow) -> Value {
 
 fn people_get_groups(ctx: &Ctx, c: &Connection) -> ApiResult {
     let u = target_user(ctx, c, 1, "User not found")?;
+    // The documented extras: privacy (3 = public), the posting throttle,
+    // and what a pool accepts; the emulator's groups are open to all.
+    let ex = extras(ctx, "extras");
     let groups: Vec<Value> = state::groups_of(c, &u.nsid)?
         .iter()
-        .map(group_json)
+        .map(|g| {
+            let mut m = obj(group_json(g));
+            if ex.contains("privacy") {
+                m.insert("privacy".into(), json!("3"));
+            }
+            if ex.contains("throttle") {
+                m.insert("throttle".into(), json!({"mode": "none"}));
+            }
+            if ex.contains("restrictions") {
+                m.insert(
+                    "restrictions".into(),
+                    json!({
+                        "photos_ok": 1, "videos_ok": 1, "images_ok": 1, "screens_ok": 1,
+                        "art_ok": 1, "virtual_ok": 1, "safe_ok": 1, "moderate_ok": 1,
+                        "restricted_ok": 0, "has_geo": 0,
+                    }),
+                );
+            }
+            Value::Object(m)
+        })
         .collect();
     Ok(obj(json!({ "groups": { "group": groups } })))
 }
 
 // ---------------------------------------------------------------- methods: listing
 
+/// The parameters that make a search more than "everything": without one,
+/// Flickr answers error 3.
+const SEARCH_FILTERS: &[&str] = &[
+    "user_id",
+    "tags",
+    "machine_tags",
+    "text",
+    "min_upload_date",
+    "max_upload_date",
+    "min_taken_date",
+    "max_taken_date",
+    "group_id",
+    "license",
+    "bbox",
+    "lat",
+    "lon",
+    "place_id",
+    "woe_id",
+    "contacts",
+    "camera",
+    "in_gallery",
+    "is_commons",
+    "is_getty",
+];
+
 fn photos_search(ctx: &Ctx, c: &Connection) -> ApiResult {
+    if SEARCH_FILTERS.iter().all(|f| ctx.p.nonempty(f).is_none()) {
+        return Err(ApiError::new(
+            3,
+            "Parameterless searches have been disabled. Please use flickr.photos.getRecent instead.",
+        ));
+    }
     let owner = match ctx.p.nonempty("user_id") {
         None => None,
         Some(_) => Some(target_user(ctx, c, 2, "Unknown user")?),
     };
     let mut q = common_query(ctx, owner.as_ref());
     if owner.is_none() {
+        // Without user_id Flickr searches public photos only, the caller's
+        // own private ones included nowhere.
         q.only_public = true;
-        q.viewer = ctx.me_id().map(str::to_owned);
+        q.viewer = None;
+    }
+    let lag = ctx.app.faults.config().search_lag_secs;
+    if lag > 0 {
+        // The search index lags behind new uploads (a fault knob).
+        let cutoff = state::now() - lag as i64;
+        q.max_upload = Some(q.max_upload.map_or(cutoff, |m| m.min(cutoff)));
     }
     q.tags = ctx
         .p
@@ -911,7 +1012,12 @@ fn photos_search(ctx: &Ctx, c: &Connection) -> ApiResult {
         }
         match MachinePattern::parse(raw) {
             Some(m) => machine.push(m),
-            None => return Ok(empty_search(&q)),
+            None => {
+                return Err(ApiError::new(
+                    11,
+                    "Invalid Machine Tag Search Syntax: the query syntax for the machine_tags argument did not validate.",
+                ))
+            }
         }
     }
     q.machine = machine;
@@ -921,12 +1027,6 @@ fn photos_search(ctx: &Ctx, c: &Connection) -> ApiResult {
         q.order = Order::parse(sort).unwrap_or_default();
     }
     photos_page(ctx, c, &q, &extras(ctx, "extras"), true)
-}
-
-fn empty_search(q: &PhotoQuery) -> Map<String, Value> {
-    obj(
-        json!({"photos": {"page": q.page, "pages": 0, "perpage": q.per_page, "total": "0", "photo": []}}),
-    )
 }
 
 fn recently_updated(ctx: &Ctx, c: &Connection) -> ApiResult {
@@ -1037,19 +1137,27 @@ fn get_sizes(ctx: &Ctx, c: &Connection) -> ApiResult {
             .unwrap_or_default();
         format!("{}/photos/{}/{}/sizes/{}/", ctx.base(), owner, p.id, suffix)
     };
+    // Captured replies give Square and Thumbnail sizes as numbers and the
+    // others as strings; the page URL names the size by its extras code
+    // (sq, q, t, s, n, w, m, z, c, l, h, k, ...), not its file suffix.
     let mut sizes: Vec<Value> = files::sizes_for(p.width, p.height)
         .into_iter()
         .map(|(s, w, h)| {
+            let (w, h) = if matches!(s.label, "Square" | "Thumbnail") {
+                (json!(w), json!(h))
+            } else {
+                (json!(w.to_string()), json!(h.to_string()))
+            };
             json!({
                 "label": s.label, "width": w, "height": h,
                 "source": files::photo_url(ctx.base(), &p, s.suffix),
-                "url": page(if s.suffix.is_empty() { "m" } else { s.suffix }),
+                "url": page(s.extra),
                 "media": "photo",
             })
         })
         .collect();
     sizes.push(json!({
-        "label": "Original", "width": p.width, "height": p.height,
+        "label": "Original", "width": p.width.to_string(), "height": p.height.to_string(),
         "source": files::photo_url(ctx.base(), &p, "o"),
         "url": page("o"),
         "media": "photo",
@@ -1525,6 +1633,22 @@ fn sets_edit_photos(ctx: &Ctx, c: &Connection) -> ApiResult {
         return Err(ApiError::new(4, "Primary photo not in list"));
     }
     state::replace_set_photos(c, s.id, primary.id, &ids)?;
+    Ok(Map::new())
+}
+
+fn sets_set_primary(ctx: &Ctx, c: &Connection) -> ApiResult {
+    let s = own_set(ctx, c)?;
+    let p = own_photo_id(
+        ctx,
+        c,
+        ctx.p.get("photo_id"),
+        &ApiError::new(2, "Photo not found"),
+    )?;
+    let members = state::set_photo_ids(c, s.id)?;
+    if !members.contains(&p.id) {
+        return Err(ApiError::new(3, "Photo not in set"));
+    }
+    state::replace_set_photos(c, s.id, p.id, &members)?;
     Ok(Map::new())
 }
 

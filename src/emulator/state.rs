@@ -815,11 +815,21 @@ impl MachinePattern {
             let x = x.trim().trim_matches('"');
             (!x.is_empty() && x != "*").then(|| x.to_lowercase())
         };
+        // Namespace and predicate: a letter, then letters, digits or `_`.
+        let name_ok = |x: &Option<String>| {
+            x.as_deref().is_none_or(|n| {
+                n.starts_with(|c: char| c.is_ascii_alphabetic())
+                    && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            })
+        };
         let pat = MachinePattern {
             ns: part(ns),
             pred: part(pred),
             value: part(value),
         };
+        if !name_ok(&pat.ns) || !name_ok(&pat.pred) {
+            return None;
+        }
         (pat.ns.is_some() || pat.pred.is_some() || pat.value.is_some()).then_some(pat)
     }
 }

@@ -192,13 +192,15 @@ async fn handle(app: Arc<App>, req: Request, kind: Kind) -> Response {
         Ok(body) => (xml(body), None),
         Err(e) => (fail_xml(&e), Some(e.err.code)),
     };
-    if app.faults.should_reset() {
+    // "Stored, then the reply lost": only a successful upload counts down.
+    let dropped = kind == Kind::Upload && code.is_none() && app.faults.take_upload_drop();
+    if dropped || app.faults.should_reset() {
         app.faults.record(LoggedCall {
             method: name.into(),
             ok: false,
             code,
             http_status: 200,
-            fault: Some("reset".into()),
+            fault: Some(if dropped { "reply_dropped" } else { "reset" }.into()),
         });
         return faults::cut_off(resp).await;
     }
@@ -290,7 +292,13 @@ fn process(app: &App, form: Form, kind: Kind) -> Result<String, UploadError> {
             return Err(err(2, "No photo specified"));
         };
         match kind {
-            Kind::Upload => new_photo(app, c, &me.nsid, pairs, bytes, file_name.as_deref()),
+            Kind::Upload => {
+                let reply = new_photo(app, c, &me.nsid, pairs, bytes, file_name.as_deref())?;
+                if let Some(change) = app.faults.take_set_change("upload", None) {
+                    rest::apply_set_change(app, c, &change)?;
+                }
+                Ok(reply)
+            }
             Kind::Replace => replace_photo(app, c, &me.nsid, pairs, bytes),
         }
     })

@@ -1,6 +1,6 @@
 //! Uploads and replacements: a signed multipart POST with the photo streamed
-//! from disk, and the hand-parsed XML reply (`<photoid>`, `<ticketid>`, or
-//! `<err code msg duplicate_photo_id>`).
+//! from disk, and the XML reply (`<photoid>`, `<ticketid>`, or
+//! `<err code msg duplicate_photo_id>`), parsed with roxmltree.
 //!
 //! Every form field except `photo` is covered by the OAuth signature.
 
@@ -181,39 +181,49 @@ impl Client {
     }
 }
 
-/// Parses the XML reply of upload/replace.
+/// Parses the XML reply of upload/replace with roxmltree: the first
+/// `<photoid>`, `<ticketid>` or `<err>` under `<rsp>` decides.
 pub fn parse_upload_reply(method: &str, body: &str) -> Result<UploadOutcome> {
     let bad = |why: &str| FlickrError::decode(method, format!("{why}: {}", snippet(body, 160)));
-    let rsp = find_element(body, "rsp").ok_or_else(|| bad("no <rsp> element"))?;
-    match rsp.attr("stat") {
+    let doc = roxmltree::Document::parse(body).map_err(|e| bad(&format!("not XML ({e})")))?;
+    let rsp = doc.root_element();
+    if !rsp.has_tag_name("rsp") {
+        return Err(bad("no <rsp> element"));
+    }
+    let find = |name: &str| rsp.descendants().find(|n| n.has_tag_name(name));
+    let text = |n: roxmltree::Node| n.text().unwrap_or("").trim().to_owned();
+    match rsp.attribute("stat") {
         Some("ok") => {
-            if let Some(photo) = find_element(body, "photoid") {
-                let id = photo.text.trim();
+            if let Some(photo) = find("photoid") {
+                let id = text(photo);
                 if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
                     return Err(bad("bad <photoid>"));
                 }
                 Ok(UploadOutcome::Uploaded {
                     id: PhotoId::new(id),
-                    secret: photo.attr("secret").map(str::to_owned),
-                    original_secret: photo.attr("originalsecret").map(str::to_owned),
+                    secret: photo.attribute("secret").map(str::to_owned),
+                    original_secret: photo.attribute("originalsecret").map(str::to_owned),
                 })
-            } else if let Some(ticket) = find_element(body, "ticketid") {
-                let t = ticket.text.trim();
+            } else if let Some(ticket) = find("ticketid") {
+                let t = text(ticket);
                 if t.is_empty() {
                     return Err(bad("empty <ticketid>"));
                 }
-                Ok(UploadOutcome::Ticket(t.to_owned()))
+                Ok(UploadOutcome::Ticket(t))
             } else {
                 Err(bad("stat=ok without <photoid> or <ticketid>"))
             }
         }
         Some("fail") => {
-            let err = find_element(body, "err").ok_or_else(|| bad("stat=fail without <err>"))?;
+            let err = find("err").ok_or_else(|| bad("stat=fail without <err>"))?;
             let code = err
-                .attr("code")
+                .attribute("code")
                 .and_then(|c| c.trim().parse::<i64>().ok())
                 .unwrap_or(-1);
-            if let Some(dup) = err.attr("duplicate_photo_id").filter(|s| !s.is_empty()) {
+            if let Some(dup) = err
+                .attribute("duplicate_photo_id")
+                .filter(|s| !s.is_empty())
+            {
                 return Ok(UploadOutcome::Duplicate {
                     existing: PhotoId::new(dup),
                 });
@@ -221,131 +231,12 @@ pub fn parse_upload_reply(method: &str, body: &str) -> Result<UploadOutcome> {
             Err(FlickrError::Api {
                 method: method.to_owned(),
                 code,
-                message: err.attr("msg").unwrap_or("(no message)").to_owned(),
+                message: err.attribute("msg").unwrap_or("(no message)").to_owned(),
             })
         }
         Some(other) => Err(bad(&format!("unknown stat {other:?}"))),
         None => Err(bad("<rsp> has no stat")),
     }
-}
-
-/// One element found by [`find_element`]: its attributes and inner text.
-struct Element {
-    attrs: Vec<(String, String)>,
-    text: String,
-}
-
-impl Element {
-    fn attr(&self, name: &str) -> Option<&str> {
-        self.attrs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// Finds the first `<name ...>` element. Good enough for Flickr's tiny,
-/// flat upload replies; not a general XML parser.
-fn find_element(xml: &str, name: &str) -> Option<Element> {
-    let open = format!("<{name}");
-    let mut from = 0;
-    let start = loop {
-        let i = from + xml[from..].find(&open)?;
-        let after = xml[i + open.len()..].chars().next()?;
-        if after.is_whitespace() || after == '>' || after == '/' {
-            break i + open.len();
-        }
-        from = i + open.len();
-    };
-    // The end of the start tag, skipping quoted attribute values.
-    let bytes = xml.as_bytes();
-    let mut quote: Option<u8> = None;
-    let mut end = None;
-    for (j, &b) in bytes.iter().enumerate().skip(start) {
-        match quote {
-            Some(q) if b == q => quote = None,
-            Some(_) => {}
-            None if b == b'"' || b == b'\'' => quote = Some(b),
-            None if b == b'>' => {
-                end = Some(j);
-                break;
-            }
-            None => {}
-        }
-    }
-    let end = end?;
-    let tag = &xml[start..end];
-    let self_closing = tag.trim_end().ends_with('/');
-    let attrs = parse_attrs(tag.trim_end().trim_end_matches('/'));
-    let text = if self_closing {
-        String::new()
-    } else {
-        let close = format!("</{name}>");
-        let rest = &xml[end + 1..];
-        let stop = rest.find(&close)?;
-        unescape(&rest[..stop])
-    };
-    Some(Element { attrs, text })
-}
-
-fn parse_attrs(s: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut rest = s.trim_start();
-    while let Some(eq) = rest.find('=') {
-        let name = rest[..eq].trim().to_owned();
-        let after = rest[eq + 1..].trim_start();
-        let Some(q) = after.chars().next().filter(|c| *c == '"' || *c == '\'') else {
-            break;
-        };
-        let Some(close) = after[1..].find(q) else {
-            break;
-        };
-        out.push((name, unescape(&after[1..1 + close])));
-        rest = after[close + 2..].trim_start();
-    }
-    out
-}
-
-fn unescape(s: &str) -> String {
-    if !s.contains('&') {
-        return s.to_owned();
-    }
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(i) = rest.find('&') {
-        out.push_str(&rest[..i]);
-        let tail = &rest[i..];
-        let Some(semi) = tail.find(';').filter(|n| *n <= 10) else {
-            out.push('&');
-            rest = &tail[1..];
-            continue;
-        };
-        let entity = &tail[1..semi];
-        let decoded = match entity {
-            "amp" => Some('&'),
-            "lt" => Some('<'),
-            "gt" => Some('>'),
-            "quot" => Some('"'),
-            "apos" => Some('\''),
-            _ => entity
-                .strip_prefix("#x")
-                .and_then(|h| u32::from_str_radix(h, 16).ok())
-                .or_else(|| entity.strip_prefix('#').and_then(|d| d.parse().ok()))
-                .and_then(char::from_u32),
-        };
-        match decoded {
-            Some(c) => {
-                out.push(c);
-                rest = &tail[semi + 1..];
-            }
-            None => {
-                out.push('&');
-                rest = &tail[1..];
-            }
-        }
-    }
-    out.push_str(rest);
-    out
 }
 
 #[cfg(test)]
@@ -445,8 +336,18 @@ mod tests {
 
     #[test]
     fn element_search_skips_longer_names() {
-        let e = find_element("<photoidx>1</photoidx><photoid>2</photoid>", "photoid").unwrap();
-        assert_eq!(e.text, "2");
+        let r = parse_upload_reply(
+            "upload",
+            "<rsp stat=\"ok\"><photoidx>1</photoidx><photoid>2</photoid></rsp>",
+        );
+        assert_eq!(
+            r.unwrap(),
+            UploadOutcome::Uploaded {
+                id: PhotoId::from("2"),
+                secret: None,
+                original_secret: None
+            }
+        );
     }
 
     #[test]

@@ -9,10 +9,17 @@
 //! never over a different existing file. The catalog is updated as each
 //! action completes, so the mount sees new photos at once; each success is
 //! also applied to in-memory snapshots ([`super::effects`]) from which the
-//! new merge base is written at the end. A failed action is reported and
-//! left for the next sync. Actions run one at a time, in plan order.
+//! new merge base is written at the end. A failed action is reported, by
+//! file, title and set title (never an internal key), and left for the next
+//! sync. Phases run in plan order; within one, uploads, downloads and the
+//! membership jobs of different sets run in parallel, and a set new in this
+//! plan is created as soon as its first photo has landed. Additions to and
+//! removals from one set are batched by [`super::setedit`]. An upload whose
+//! reply was lost is looked up among the photos uploaded since it began
+//! (people.getPhotos `min_upload_date`, then the machine tag) before it is
+//! reported failed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
@@ -220,13 +227,33 @@ pub fn record_fetched(cat: &Catalog, account: AccountId, f: &Fetched) -> Result<
 
 /// Progress of an execution.
 pub trait Progress {
-    /// Called before action `index` (0-based) of `total`.
-    fn starting(&mut self, _index: usize, _total: usize, _action: &Action) {}
+    /// Called before action `index` (0-based) of `total`; `what` names it
+    /// for people (files, titles and set titles, never internal keys).
+    fn starting(&mut self, _index: usize, _total: usize, _action: &Action, _what: &str) {}
     /// Called after it, with its outcome.
     fn finished(&mut self, _action: &Action, _result: Result<(), &ExecError>) {}
     /// A message for people about the sync as a whole (the fetch's
     /// findings, identification, waiting for the API budget).
     fn note(&mut self, _message: &str) {}
+    /// An action failed: the line names the file or title and the set's
+    /// title, never an internal key, then the reason.
+    fn failed(&mut self, _line: &str) {}
+}
+
+/// A unit of work of one phase: one action, or the membership changes of
+/// one Flickr set (batched by [`super::setedit`]).
+enum Job {
+    One(usize),
+    SetMembers { add: bool, items: Vec<usize> },
+}
+
+impl Job {
+    fn indices(&self) -> Vec<usize> {
+        match self {
+            Job::One(k) => vec![*k],
+            Job::SetMembers { items, .. } => items.clone(),
+        }
+    }
 }
 
 /// A progress sink that ignores everything.
@@ -237,6 +264,8 @@ impl Progress for NoProgress {}
 #[derive(Debug, Default)]
 pub struct ExecReport {
     pub done: usize,
+    /// Each failed action with one line for people: what (by file, title
+    /// and set title) and why.
     pub failed: Vec<(Action, String)>,
     /// Uploads found already on Flickr (by their checksum machine tag) after
     /// an interrupted sync, instead of being sent again.
@@ -323,7 +352,12 @@ impl Executor<'_> {
                 .photo(PhotoKey(k.0))?
                 .remote_id()
                 .cloned()
-                .ok_or_else(|| ExecError::Inconsistent(format!("{k} is not on Flickr yet"))),
+                .ok_or_else(|| {
+                    ExecError::Inconsistent(format!(
+                        "{} is not on Flickr (its upload did not succeed)",
+                        self.photo_name(p)
+                    ))
+                }),
         }
     }
 
@@ -346,7 +380,12 @@ impl Executor<'_> {
                 .collection(CollectionId(k.0))?
                 .set_id()
                 .cloned()
-                .ok_or_else(|| ExecError::Inconsistent(format!("{k} is not on Flickr yet"))),
+                .ok_or_else(|| {
+                    ExecError::Inconsistent(format!(
+                        "{} is not on Flickr (it was not created)",
+                        self.set_name(s)
+                    ))
+                }),
         }
     }
 
@@ -370,11 +409,40 @@ impl Executor<'_> {
     }
 
     /// Looks for an upload of `checksum` that already landed: among the
-    /// photos uploaded since the interrupted sync began, then by the machine
-    /// tag (the search index may lag behind, hence both).
-    async fn find_landed(&self, checksum: &Checksum) -> Result<Option<PhotoSummary>, ExecError> {
+    /// photos uploaded since the interrupted sync began, among those
+    /// uploaded since `since` (people.getPhotos with `min_upload_date`, which
+    /// lists a new upload at once), then by the machine tag (photos.search,
+    /// whose index may lag behind new uploads).
+    async fn find_landed(
+        &self,
+        checksum: &Checksum,
+        since: Option<i64>,
+    ) -> Result<Option<PhotoSummary>, ExecError> {
         if let Some(s) = self.recent_uploads.get(checksum) {
             return Ok(Some(s.clone()));
+        }
+        let carries = |s: &PhotoSummary| {
+            s.machine_tags
+                .iter()
+                .chain(&s.tags)
+                .any(|t| Checksum::from_machine_tag(t).as_ref() == Some(checksum))
+        };
+        if let Some(since) = since {
+            let mut page = 1;
+            loop {
+                let got = self
+                    .client
+                    .photos_page(Extra::SYNC, page, Some(since))
+                    .await?;
+                let more = got.has_more();
+                if let Some(s) = got.items.into_iter().find(|s| carries(s)) {
+                    return Ok(Some(s));
+                }
+                if !more {
+                    break;
+                }
+                page += 1;
+            }
         }
         let found = self
             .client
@@ -423,7 +491,7 @@ impl Executor<'_> {
         };
         // An open intent for this photo: a previous sync may have uploaded it.
         if !earlier.is_empty() {
-            if let Some(s) = self.find_landed(&checksum).await? {
+            if let Some(s) = self.find_landed(&checksum, None).await? {
                 self.cat.record_upload(key, &catalog_remote(&s))?;
                 finish(&earlier)?;
                 return Ok((s.id.clone(), true));
@@ -476,11 +544,13 @@ impl Executor<'_> {
             _ => None,
         };
         let send = resized.as_ref().map(|t| t.path()).unwrap_or(&path);
+        // Clocks differ: look a few minutes further back than this upload.
+        let began = unix_now() - 300;
         let outcome = match self.client.upload(send, &opts).await {
             Ok(o) => o,
             Err(e) => {
                 // The reply may have been lost after the photo landed.
-                if let Ok(Some(s)) = self.find_landed(&checksum).await {
+                if let Ok(Some(s)) = self.find_landed(&checksum, Some(began)).await {
                     self.cat.record_upload(key, &catalog_remote(&s))?;
                     finish(&earlier)?;
                     self.cat.journal_finish(journal)?;
@@ -842,9 +912,131 @@ impl Executor<'_> {
         Ok(minted)
     }
 
+    /// Splits a phase's actions into jobs: the additions to (or removals
+    /// from) one Flickr set form one job, every other action its own.
+    fn jobs(plan: &Plan, indices: &[usize]) -> Vec<Job> {
+        let mut adds: BTreeMap<&SetRef, Vec<usize>> = BTreeMap::new();
+        let mut removes: BTreeMap<&SetRef, Vec<usize>> = BTreeMap::new();
+        let mut jobs = Vec::new();
+        for &k in indices {
+            match &plan.actions[k] {
+                Action::AddToSet {
+                    side: Side::Remote,
+                    set,
+                    ..
+                } => adds.entry(set).or_default().push(k),
+                Action::RemoveFromSet {
+                    side: Side::Remote,
+                    set,
+                    ..
+                } => removes.entry(set).or_default().push(k),
+                _ => jobs.push(Job::One(k)),
+            }
+        }
+        jobs.extend(
+            adds.into_values()
+                .map(|items| Job::SetMembers { add: true, items }),
+        );
+        jobs.extend(
+            removes
+                .into_values()
+                .map(|items| Job::SetMembers { add: false, items }),
+        );
+        jobs
+    }
+
+    async fn run_job(
+        &self,
+        plan: &Plan,
+        job: Job,
+        known: &BTreeMap<SetId, Vec<PhotoId>>,
+    ) -> Vec<(usize, Result<Minted, ExecError>)> {
+        match job {
+            Job::One(k) => vec![(k, self.perform(&plan.actions[k]).await)],
+            Job::SetMembers { add, items } => self.set_members(plan, add, &items, known).await,
+        }
+    }
+
+    /// The additions to or removals from one Flickr set, batched
+    /// ([`super::setedit`]); one result per action.
+    async fn set_members(
+        &self,
+        plan: &Plan,
+        add: bool,
+        items: &[usize],
+        known: &BTreeMap<SetId, Vec<PhotoId>>,
+    ) -> Vec<(usize, Result<Minted, ExecError>)> {
+        let mut out: Vec<(usize, Result<Minted, ExecError>)> = Vec::new();
+        let Some(Action::AddToSet { set, .. } | Action::RemoveFromSet { set, .. }) =
+            items.first().map(|k| &plan.actions[*k])
+        else {
+            return out;
+        };
+        let set_id = match self.set_id_of(set) {
+            Ok(id) => id,
+            Err(e) => {
+                let why = e.to_string();
+                return items
+                    .iter()
+                    .map(|k| (*k, Err(ExecError::Inconsistent(why.clone()))))
+                    .collect();
+            }
+        };
+        let mut send: Vec<(usize, PhotoId)> = Vec::new();
+        for &k in items {
+            let (Action::AddToSet { photo, .. } | Action::RemoveFromSet { photo, .. }) =
+                &plan.actions[k]
+            else {
+                continue;
+            };
+            match self.id_of(photo) {
+                Err(e) => out.push((k, Err(e))),
+                Ok(id) => {
+                    let member = self
+                        .remote
+                        .photos
+                        .get(&id)
+                        .is_some_and(|p| p.sets.contains(&set_id));
+                    if add && member {
+                        // e.g. the primary a new set was created with
+                        out.push((k, Ok(Minted::default())));
+                    } else {
+                        send.push((k, id));
+                    }
+                }
+            }
+        }
+        if send.is_empty() {
+            return out;
+        }
+        let ids: Vec<PhotoId> = send.iter().map(|(_, id)| id.clone()).collect();
+        let results = if add {
+            let members = self
+                .remote
+                .photos
+                .values()
+                .filter(|p| p.sets.contains(&set_id))
+                .count();
+            let current = known.get(&set_id).cloned();
+            let (path, r) =
+                super::setedit::add_photos(self.client, &set_id, &ids, members, current).await;
+            tracing::debug!("added {} photos to set {set_id}: {path:?}", ids.len());
+            r
+        } else {
+            super::setedit::remove_photos(self.client, &set_id, &ids).await
+        };
+        for ((k, _), r) in send.into_iter().zip(results) {
+            out.push((k, r.map(|()| Minted::default()).map_err(ExecError::from)));
+        }
+        out
+    }
+
     /// Runs the plan's actions in order, then records the new merge base.
-    /// Uploads and downloads run up to [`Executor::parallelism`] at once;
-    /// the catalog is only ever touched from this task.
+    /// Uploads and downloads run up to [`Executor::parallelism`] at once; so
+    /// do the jobs of set membership, one job per set. A set created by
+    /// this plan is created as soon as its first photo has landed, while
+    /// the other uploads go on. The catalog is only ever touched from this
+    /// task.
     pub async fn run(
         &mut self,
         plan: &Plan,
@@ -857,32 +1049,72 @@ impl Executor<'_> {
         waits.borrow_and_update();
         let mut noted: Option<u64> = None;
         let par = self.parallelism.max(1);
+        // Set creations already run during the uploads.
+        let mut early: BTreeSet<usize> = BTreeSet::new();
+        // Sets this run created, with the primary each was created with.
+        let mut created: BTreeMap<SetId, PhotoId> = BTreeMap::new();
         let mut i = 0;
         while i < total {
             let first = &plan.actions[i];
-            let batchable = matches!(first, Action::Upload { .. } | Action::Download { .. });
+            let batchable = matches!(
+                first,
+                Action::Upload { .. }
+                    | Action::Download { .. }
+                    | Action::AddToSet { .. }
+                    | Action::RemoveFromSet { .. }
+            );
             let mut j = i + 1;
             if batchable {
                 while j < total && plan.actions[j].phase() == first.phase() {
                     j += 1;
                 }
             }
+            let indices: Vec<usize> = (i..j).filter(|k| !early.contains(k)).collect();
+            // A new set waits for its planned primary's upload, not for all of them.
+            let mut gated: BTreeMap<LocalKey, Vec<usize>> = BTreeMap::new();
+            if matches!(first, Action::Upload { .. }) {
+                for (k, a) in plan.actions.iter().enumerate().skip(j) {
+                    if let Action::CreateRemoteSet {
+                        primary: PhotoRef::Local(p),
+                        ..
+                    } = a
+                    {
+                        gated.entry(*p).or_default().push(k);
+                    }
+                }
+            }
+            // Members of this run's new sets, when one read shows them untouched.
+            let adds_to_new = indices.iter().any(|k| {
+                matches!(&plan.actions[*k], Action::AddToSet { side: Side::Remote, set, .. }
+                    if self.set_id_of(set).is_ok_and(|id| created.contains_key(&id)))
+            });
+            let known = if adds_to_new {
+                super::setedit::unchanged_new_sets(self.client, &created).await
+            } else {
+                BTreeMap::new()
+            };
             let mut results: Vec<(usize, Result<Minted, ExecError>)> = Vec::new();
             {
                 let this = &*self;
-                let mut queue = i..j;
+                let known = &known;
+                let mut queue = Self::jobs(plan, &indices).into_iter();
+                let mut ready: VecDeque<Job> = VecDeque::new();
                 let mut running = FuturesUnordered::new();
                 loop {
                     while running.len() < par {
-                        let Some(k) = queue.next() else { break };
-                        let a = &plan.actions[k];
-                        progress.starting(k, total, a);
-                        running.push(async move { (k, this.perform(a).await) });
+                        let Some(job) = ready.pop_front().or_else(|| queue.next()) else {
+                            break;
+                        };
+                        for k in job.indices() {
+                            let a = &plan.actions[k];
+                            progress.starting(k, total, a, &this.describe(a));
+                        }
+                        running.push(this.run_job(plan, job, known));
                     }
                     if running.is_empty() {
                         break;
                     }
-                    let (k, r) = tokio::select! {
+                    let done = tokio::select! {
                         Some(done) = running.next() => done,
                         Ok(()) = waits.changed() => {
                             let secs = waits
@@ -895,8 +1127,17 @@ impl Executor<'_> {
                             continue;
                         }
                     };
-                    progress.finished(&plan.actions[k], r.as_ref().map(|_| ()));
-                    results.push((k, r));
+                    for (k, r) in &done {
+                        let a = &plan.actions[*k];
+                        progress.finished(a, r.as_ref().map(|_| ()));
+                        if let (Ok(_), Action::Upload { photo, .. }) = (r, a) {
+                            for c in gated.remove(photo).unwrap_or_default() {
+                                early.insert(c);
+                                ready.push_back(Job::One(c));
+                            }
+                        }
+                    }
+                    results.extend(done);
                 }
             }
             results.sort_by_key(|(k, _)| *k);
@@ -907,6 +1148,17 @@ impl Executor<'_> {
                         if minted.resumed {
                             report.resumed_uploads += 1;
                         }
+                        if let (Action::CreateRemoteSet { primary, .. }, Some(set)) =
+                            (a, &minted.set)
+                        {
+                            let primary = match &minted.primary {
+                                Some(p) => Some(p.clone()),
+                                None => self.id_of(primary).ok(),
+                            };
+                            if let Some(p) = primary {
+                                created.insert(set.clone(), p);
+                            }
+                        }
                         if let Err(e) = apply_action(&mut self.local, &mut self.remote, a, &minted)
                         {
                             tracing::warn!("{e}");
@@ -914,15 +1166,116 @@ impl Executor<'_> {
                         report.done += 1;
                     }
                     Err(e) => {
-                        tracing::warn!("{a}: {e}");
-                        report.failed.push((a.clone(), e.to_string()));
+                        let line = format!("{}: {e}", self.describe(a));
+                        tracing::warn!("{line}");
+                        progress.failed(&line);
+                        report.failed.push((a.clone(), line));
                     }
                 }
             }
             i = j;
+            while early.contains(&i) {
+                i += 1;
+            }
         }
         self.write_base()?;
         Ok(report)
+    }
+
+    /// A photo as a person knows it: its file, else its title (and Flickr id).
+    fn photo_name(&self, p: &PhotoRef) -> String {
+        let record = match p {
+            PhotoRef::Local(k) => self.cat.photo(PhotoKey(k.0)).ok(),
+            PhotoRef::Remote(id) => self.cat.photo_by_remote_id(self.account, id).ok().flatten(),
+        };
+        let id = match p {
+            PhotoRef::Remote(id) => format!(" (photo {id})"),
+            PhotoRef::Local(_) => String::new(),
+        };
+        match record {
+            Some(r) => match &r.local {
+                Some(f) => format!("'{}'{id}", f.path.display()),
+                None => format!("{:?}{id}", abbreviate(&r.meta.title, 80)),
+            },
+            None => match p {
+                PhotoRef::Remote(id) => format!("photo {id}"),
+                PhotoRef::Local(_) => "a photo no longer in the catalog".into(),
+            },
+        }
+    }
+
+    /// A set as a person knows it: its title.
+    fn set_name(&self, s: &SetRef) -> String {
+        let title = match s {
+            SetRef::Local(k) => self.cat.collection(CollectionId(k.0)).ok().map(|c| c.title),
+            SetRef::Remote(id) => self
+                .remote
+                .sets
+                .get(id)
+                .map(|x| x.title.clone())
+                .or_else(|| {
+                    self.cat
+                        .set_by_remote_id(self.account, id)
+                        .ok()
+                        .flatten()
+                        .map(|c| c.title)
+                }),
+        };
+        match title {
+            Some(t) => format!("set {:?}", abbreviate(&t, 80)),
+            None => s.to_string(),
+        }
+    }
+
+    /// An action for reports and errors, naming files, titles and set
+    /// titles instead of the plan's internal keys.
+    pub fn describe(&self, a: &Action) -> String {
+        match a {
+            Action::Upload { photo, meta, .. } => format!(
+                "upload {} as {:?}",
+                self.photo_name(&PhotoRef::Local(*photo)),
+                abbreviate(&meta.title, 80)
+            ),
+            Action::CreateRemoteSet { set, title, .. } => format!(
+                "create set {:?} on Flickr (folder {})",
+                abbreviate(title, 80),
+                self.set_name(&SetRef::Local(*set))
+            ),
+            Action::AddToSet { side, photo, set } => format!(
+                "add {} to {} ({side})",
+                self.photo_name(photo),
+                self.set_name(set)
+            ),
+            Action::RemoveFromSet { side, photo, set } => format!(
+                "remove {} from {} ({side})",
+                self.photo_name(photo),
+                self.set_name(set)
+            ),
+            Action::AddToPool { side, photo, group } => {
+                format!("add {} to pool {group} ({side})", self.photo_name(photo))
+            }
+            Action::RemoveFromPool { side, photo, group } => format!(
+                "remove {} from pool {group} ({side})",
+                self.photo_name(photo)
+            ),
+            Action::LinkPhoto { local, remote } => format!(
+                "link {} to photo {remote}",
+                self.photo_name(&PhotoRef::Local(*local))
+            ),
+            Action::LinkSet { local, remote } => format!(
+                "link folder {} to set {remote}",
+                self.set_name(&SetRef::Local(*local))
+            ),
+            Action::ForgetLocal { local, remote, .. } => format!(
+                "forget {}: photo {remote} was deleted on Flickr (file kept)",
+                self.photo_name(&PhotoRef::Local(*local))
+            ),
+            Action::DropLocalSet { title, remote, .. } => format!(
+                "remove folder {:?} (set {remote} deleted on Flickr; photos stay)",
+                abbreviate(title, 80)
+            ),
+            other => other.to_string(),
+        }
     }
 
     fn write_base(&self) -> Result<(), ExecError> {
@@ -982,6 +1335,13 @@ impl Executor<'_> {
         }
         Ok(())
     }
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 /// The folder a download of `photo` would go to (for display).

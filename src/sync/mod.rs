@@ -10,6 +10,7 @@ pub mod execute;
 pub mod fetch;
 pub mod identify;
 pub mod plan;
+pub mod setedit;
 pub mod snapshot;
 pub mod state;
 

@@ -1598,8 +1598,28 @@ impl<'a> Planner<'a> {
             skipped: self.skipped.len(),
             ..PlanSummary::default()
         };
+        // Remote membership changes are batched per set (sync/setedit.rs).
+        let mut per_set: BTreeMap<&SetRef, (usize, usize)> = BTreeMap::new();
         for a in &self.actions {
-            s.api_calls += a.api_calls();
+            match a {
+                Action::AddToSet {
+                    side: Side::Remote,
+                    set,
+                    ..
+                } => per_set.entry(set).or_default().0 += 1,
+                Action::RemoveFromSet {
+                    side: Side::Remote,
+                    set,
+                    ..
+                } => per_set.entry(set).or_default().1 += 1,
+                _ => s.api_calls += a.api_calls(),
+            }
+        }
+        s.api_calls += per_set
+            .values()
+            .map(|(add, remove)| super::setedit::planned_calls(*add, *remove))
+            .sum::<u64>();
+        for a in &self.actions {
             match a {
                 Action::LinkPhoto { .. } | Action::LinkSet { .. } => s.links += 1,
                 Action::Ignore { .. } => s.ignores += 1,
