@@ -280,6 +280,35 @@ pub struct Prefs {
     /// Whether the sync downloads every original, or the mount fetches
     /// one when it is opened.
     pub download: DownloadMode,
+    /// Whether the mount daemon syncs by itself.
+    pub autosync: AutoSync,
+    /// Seconds local changes must have settled before auto-sync runs.
+    pub autosync_delay: u64,
+    /// Seconds between auto-sync's checks of Flickr.
+    pub autosync_interval: u64,
+}
+
+/// Whether and how the mount daemon syncs by itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AutoSync {
+    /// Only when asked (the control file, `flickrfs sync`): the default.
+    #[default]
+    Off,
+    /// Uploads and local changes go up by themselves.
+    Up,
+    /// Both ways.
+    Both,
+}
+
+impl std::fmt::Display for AutoSync {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            AutoSync::Off => "off",
+            AutoSync::Up => "up",
+            AutoSync::Both => "both",
+        })
+    }
 }
 
 /// When originals come down.
@@ -315,6 +344,9 @@ impl Default for Prefs {
             identify: true,
             parallelism: 4,
             download: DownloadMode::All,
+            autosync: AutoSync::Off,
+            autosync_delay: 30,
+            autosync_interval: 900,
         }
     }
 }
@@ -343,6 +375,9 @@ pub const PREF_KEYS: &[(&str, &str)] = &[
     ("identify", "true or false"),
     ("parallelism", "a number from 1 to 32"),
     ("download", "\"all\" (the sync downloads every original) or \"on-demand\" (opening a photo in the mount fetches it)"),
+    ("autosync", "off, up or both: the mount daemon syncs by itself"),
+    ("autosync_delay", "seconds local changes settle before auto-sync runs, 1 to 86400"),
+    ("autosync_interval", "seconds between auto-sync's checks of Flickr, 5 to 604800"),
 ];
 
 impl Prefs {
@@ -363,6 +398,9 @@ impl Prefs {
             "identify" => self.identify.to_string(),
             "parallelism" => self.parallelism.to_string(),
             "download" => self.download.to_string(),
+            "autosync" => self.autosync.to_string(),
+            "autosync_delay" => self.autosync_delay.to_string(),
+            "autosync_interval" => self.autosync_interval.to_string(),
             _ => return Err(unknown_key(key)),
         })
     }
@@ -410,6 +448,22 @@ impl Prefs {
             "identify" => self.identify = v.parse().map_err(|_| invalid())?,
             "parallelism" => match v.parse::<u32>() {
                 Ok(n) if (1..=32).contains(&n) => self.parallelism = n,
+                _ => return Err(invalid()),
+            },
+            "autosync" => {
+                self.autosync = match v {
+                    "off" => AutoSync::Off,
+                    "up" => AutoSync::Up,
+                    "both" => AutoSync::Both,
+                    _ => return Err(invalid()),
+                }
+            }
+            "autosync_delay" => match v.parse::<u64>() {
+                Ok(n) if (1..=86_400).contains(&n) => self.autosync_delay = n,
+                _ => return Err(invalid()),
+            },
+            "autosync_interval" => match v.parse::<u64>() {
+                Ok(n) if (5..=604_800).contains(&n) => self.autosync_interval = n,
                 _ => return Err(invalid()),
             },
             "download" => {

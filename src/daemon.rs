@@ -2,45 +2,215 @@
 //! first use, so inside the daemon after it has forked), never on a FUSE
 //! thread: the sync worker that runs the syncs asked for through
 //! `/.flickrfs/sync` one after the other and reports them on the status
-//! board, and the fetcher of photos on demand.
+//! board, auto-sync, and the fetcher of photos on demand.
+
+use std::collections::HashMap;
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use crate::app::{now_secs, run_syncs, ApiOverrides, Session, SyncRun};
 use crate::catalog::PhotoKey;
-use crate::config::Paths;
+use crate::config::{AutoSync, Paths};
 use crate::model::Direction;
 
+/// A sync for the worker, and who waits for its end (auto-sync does).
+struct Job {
+    req: crate::fs::SyncRequest,
+    done: Option<mpsc::Sender<bool>>,
+}
+
 /// The sync engine inside the mount daemon: requests written to
-/// `/.flickrfs/sync` are queued to one worker thread (started on the first
-/// request, so after the daemon has forked), which runs them one after the
-/// other with its own catalog connection and reports on the status board.
-pub fn daemon_sync_hook(
+/// `/.flickrfs/sync`, and auto-sync's, are queued to one worker thread
+/// (started on the first request, so after the daemon has forked), which
+/// runs them one after the other with its own catalog connection and
+/// reports on the status board.
+pub struct SyncEngine {
     paths: Paths,
-    board: std::sync::Arc<std::sync::Mutex<crate::fs::StatusBoard>>,
-) -> crate::fs::SyncHook {
-    use std::sync::mpsc;
-    use std::sync::{Arc, Mutex};
-    let sender: Arc<Mutex<Option<mpsc::Sender<crate::fs::SyncRequest>>>> = Default::default();
-    Arc::new(move |req: crate::fs::SyncRequest| {
-        let mut guard = sender.lock().unwrap_or_else(|p| p.into_inner());
+    board: Arc<Mutex<crate::fs::StatusBoard>>,
+    jobs: Mutex<Option<mpsc::Sender<Job>>>,
+}
+
+impl SyncEngine {
+    pub fn new(paths: Paths, board: Arc<Mutex<crate::fs::StatusBoard>>) -> Arc<SyncEngine> {
+        Arc::new(SyncEngine {
+            paths,
+            board,
+            jobs: Mutex::new(None),
+        })
+    }
+
+    fn submit(&self, job: Job) -> Result<(), String> {
+        let mut guard = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
         if guard.is_none() {
             let (tx, rx) = mpsc::channel();
-            let paths = paths.clone();
-            let worker_board = board.clone();
-            let spawned = std::thread::Builder::new()
+            let (paths, board) = (self.paths.clone(), self.board.clone());
+            std::thread::Builder::new()
                 .name("flickrfs-sync".into())
-                .spawn(move || sync_worker(paths, worker_board, rx));
-            match spawned {
-                Ok(_) => *guard = Some(tx),
-                Err(e) => {
-                    set_state(&board, format!("failed: cannot start the sync engine: {e}"));
-                    return;
-                }
+                .spawn(move || sync_worker(paths, board, rx))
+                .map_err(|e| format!("cannot start the sync engine: {e}"))?;
+            *guard = Some(tx);
+        }
+        guard
+            .as_ref()
+            .and_then(|tx| tx.send(job).ok())
+            .ok_or_else(|| "the sync engine stopped".to_string())
+    }
+
+    /// What the mount calls for a request written to `/.flickrfs/sync`.
+    pub fn hook(self: &Arc<Self>) -> crate::fs::SyncHook {
+        let engine = self.clone();
+        Arc::new(move |req: crate::fs::SyncRequest| {
+            if let Err(e) = engine.submit(Job { req, done: None }) {
+                set_state(&engine.board, format!("failed: {e}"));
+            }
+        })
+    }
+
+    /// Runs `req` after the ones queued before it; whether it went well.
+    fn run_and_wait(&self, req: crate::fs::SyncRequest) -> bool {
+        let (done, finished) = mpsc::channel();
+        if self
+            .submit(Job {
+                req,
+                done: Some(done),
+            })
+            .is_err()
+        {
+            return false;
+        }
+        finished.recv().unwrap_or(false)
+    }
+
+    /// Starts auto-sync (inside the daemon, once the mount serves): for
+    /// every account whose `autosync` preference is `up` or `both`, a sync
+    /// once local changes have settled (`autosync_delay`) and every
+    /// `autosync_interval` to check Flickr, through the same worker as the
+    /// control file (same lock, journal and guards: a plan the big-removal
+    /// guard refuses is reported, never forced). Failures back off.
+    pub fn start_autosync(self: &Arc<Self>) {
+        let engine = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name("flickrfs-autosync".into())
+            .spawn(move || autosync_loop(&engine));
+        if let Err(e) = spawned {
+            tracing::warn!("auto-sync not started: {e}");
+        }
+    }
+}
+
+/// One account's auto-sync bookkeeping.
+struct AutoState {
+    /// When the last run started (a run is due `autosync_interval` later).
+    last_run: Instant,
+    /// Failed runs in a row, and when the next may start.
+    failures: u32,
+    next_allowed: Instant,
+    last_result: Option<String>,
+}
+
+fn autosync_loop(engine: &SyncEngine) {
+    let cat = match crate::catalog::Catalog::open(&engine.paths.catalog_db()) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!("auto-sync disabled: {e}");
+            return;
+        }
+    };
+    let started = Instant::now();
+    let mut seen = cat.generation().unwrap_or_default();
+    let mut synced = seen;
+    let mut changed_at = started;
+    let mut states: HashMap<String, AutoState> = HashMap::new();
+    loop {
+        std::thread::sleep(Duration::from_secs(1));
+        let config = match crate::config::Config::load(&engine.paths.config_file()) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::debug!("auto-sync: {e}");
+                continue;
+            }
+        };
+        if let Ok(g) = cat.generation() {
+            if g != seen {
+                seen = g;
+                changed_at = Instant::now();
             }
         }
-        if let Some(tx) = guard.as_ref() {
-            let _ = tx.send(req);
+        let mut lines = Vec::new();
+        for (name, prefs) in &config.accounts {
+            let direction = match prefs.autosync {
+                AutoSync::Off => continue,
+                AutoSync::Up => Direction::Up,
+                AutoSync::Both => Direction::Both,
+            };
+            let delay = Duration::from_secs(prefs.autosync_delay);
+            let interval = Duration::from_secs(prefs.autosync_interval);
+            let st = states.entry(name.clone()).or_insert_with(|| AutoState {
+                // the first check comes one delay after the mount, not one
+                // interval
+                last_run: Instant::now()
+                    .checked_sub(interval.saturating_sub(delay))
+                    .unwrap_or(started),
+                failures: 0,
+                next_allowed: Instant::now(),
+                last_result: None,
+            });
+            let now = Instant::now();
+            let local_due = seen != synced && now.duration_since(changed_at) >= delay;
+            let periodic_due = now.duration_since(st.last_run) >= interval;
+            if (local_due || periodic_due) && now >= st.next_allowed {
+                let why = if local_due {
+                    "local changes"
+                } else {
+                    "periodic check"
+                };
+                tracing::info!("auto-sync of {name}: {direction} ({why})");
+                st.last_run = now;
+                let ok = engine.run_and_wait(crate::fs::SyncRequest {
+                    direction,
+                    accounts: vec![name.clone()],
+                    requested_at: now_secs(),
+                });
+                synced = cat.generation().unwrap_or(seen);
+                seen = synced;
+                if ok {
+                    st.failures = 0;
+                    st.next_allowed = Instant::now();
+                    st.last_result = Some(format!("{direction} sync ({why}) done"));
+                } else {
+                    st.failures += 1;
+                    let backoff = Duration::from_secs(30 << st.failures.min(10)).min(interval);
+                    st.next_allowed = Instant::now() + backoff;
+                    st.last_result = Some(format!(
+                        "{direction} sync ({why}) failed {} time(s) in a row; next try in {} s",
+                        st.failures,
+                        backoff.as_secs()
+                    ));
+                }
+            }
+            let next = st
+                .next_allowed
+                .max(st.last_run + interval)
+                .saturating_duration_since(Instant::now());
+            let mut line = format!(
+                "auto-sync of {name} ({}): next check in {} s",
+                prefs.autosync,
+                next.as_secs()
+            );
+            if seen != synced {
+                line.push_str("; local changes waiting to settle");
+            }
+            if let Some(r) = &st.last_result {
+                line.push_str(&format!("; last: {r}"));
+            }
+            lines.push(line);
         }
-    })
+        engine
+            .board
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .autosync = lines;
+    }
 }
 
 /// How long an open may wait for Flickr to answer at all: offline, it
@@ -161,11 +331,7 @@ fn set_state(board: &std::sync::Mutex<crate::fs::StatusBoard>, state: String) {
     board.lock().unwrap_or_else(|p| p.into_inner()).sync_state = Some(state);
 }
 
-fn sync_worker(
-    paths: Paths,
-    board: std::sync::Arc<std::sync::Mutex<crate::fs::StatusBoard>>,
-    rx: std::sync::mpsc::Receiver<crate::fs::SyncRequest>,
-) {
+fn sync_worker(paths: Paths, board: Arc<Mutex<crate::fs::StatusBoard>>, rx: mpsc::Receiver<Job>) {
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -177,7 +343,7 @@ fn sync_worker(
             return;
         }
     };
-    while let Ok(req) = rx.recv() {
+    while let Ok(Job { req, done }) = rx.recv() {
         let run = SyncRun {
             direction: req.direction,
             accounts: req.accounts.clone(),
@@ -237,8 +403,13 @@ fn sync_worker(
         };
         // One lock for both: a reader never sees the new state without
         // its result.
+        let ok = result.outcome == "done";
         board.sync_state = Some(state);
         board.record_result(result);
+        drop(board);
+        if let Some(d) = done {
+            let _ = d.send(ok);
+        }
     }
 }
 

@@ -136,7 +136,9 @@ pub fn run(opts: DemoOptions, out: &mut dyn Write, stop: impl FnOnce()) -> Resul
     let board = Arc::new(Mutex::new(StatusBoard::default()));
     let mut mopts = MountOptions::new(mountpoint.clone(), paths.catalog_db());
     mopts.foreground = true;
-    mopts.sync_hook = Some(crate::daemon::daemon_sync_hook(paths.clone(), board.clone()));
+    let engine = crate::daemon::SyncEngine::new(paths.clone(), board.clone());
+    mopts.sync_hook = Some(engine.hook());
+    mopts.on_serve = Some(std::sync::Arc::new(move || engine.start_autosync()));
     mopts.fetch_hook = Some(crate::daemon::on_demand_hook(paths.clone()));
     mopts.status = Some(board);
     let mount = crate::fs::spawn_mount(mopts)?;

@@ -189,7 +189,9 @@ fn mount_command(paths: &Paths, args: MountArgs) -> Result<()> {
     opts.foreground = args.foreground;
     opts.allow_other = args.allow_other;
     opts.force_pread = args.no_passthrough;
-    opts.sync_hook = Some(flickrfs::daemon::daemon_sync_hook(paths.clone(), board.clone()));
+    let engine = flickrfs::daemon::SyncEngine::new(paths.clone(), board.clone());
+    opts.sync_hook = Some(engine.hook());
+    opts.on_serve = Some(std::sync::Arc::new(move || engine.start_autosync()));
     opts.fetch_hook = Some(flickrfs::daemon::on_demand_hook(paths.clone()));
     opts.status = Some(board);
     flickrfs::fs::mount(opts)?;

@@ -248,3 +248,56 @@ fn a_sync_queued_behind_another_keeps_its_own_result_in_the_status() {
     );
     daemon.unmount();
 }
+
+fn getxattr(p: &Path, name: &str) -> Option<String> {
+    let out = std::process::Command::new("getfattr")
+        .args(["--only-values", "-n", name])
+        .arg(p)
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[test]
+fn auto_sync_uploads_a_copied_photo_and_pulls_a_title_changed_on_flickr() {
+    let w = World::new(None);
+    w.add_account();
+    for (k, v) in [
+        ("autosync", "both"),
+        ("autosync_delay", "1"),
+        ("autosync_interval", "5"),
+    ] {
+        let out = w.flickrfs(&["config", "set", "alice", k, v], OP_DEADLINE);
+        assert!(
+            out.status.success(),
+            "config set {k}: {}",
+            text(&out.stderr)
+        );
+    }
+    let daemon = w.mount();
+    w.original("garden.jpg", 77, 64);
+    let out = run(w.sh("cp \"$P/garden.jpg\" \"$M/\""), "cp", OP_DEADLINE);
+    assert!(out.status.success(), "cp: {}", text(&out.stderr));
+    // no trigger: the daemon uploads it once the copy has settled
+    wait_for("auto-sync to upload the copy", SYNC_DEADLINE, || {
+        w.emu.photos(&w.nsid).len() == 1
+    });
+    let photo = w.emu.photos(&w.nsid).remove(0);
+    let entry = w.acct().join("garden.jpg");
+    wait_for("the entry to know its Flickr id", SYNC_DEADLINE, || {
+        getxattr(&entry, "user.flickr.id").as_deref() == Some(photo.id.as_str())
+    });
+    // changed on Flickr: the periodic check brings it down
+    w.emu
+        .set_title(&photo.id, "Garden at dusk")
+        .expect("retitle on the emulator");
+    wait_for("auto-sync to pull the new title", SYNC_DEADLINE, || {
+        getxattr(&entry, "user.flickr.title").as_deref() == Some("Garden at dusk")
+    });
+    let status = std::fs::read_to_string(w.mnt.join(".flickrfs/status")).expect("status");
+    assert!(status.contains("auto-sync of alice (both)"), "{status}");
+    assert!(status.contains("done: both sync"), "{status}");
+    daemon.unmount();
+}

@@ -8,7 +8,7 @@
 //! drawn by `model/generators.rs` (proptest, shrinking a failure to a short
 //! list of operations). Beyond what the in-process run (`model_core.rs`)
 //! sees, this one checks what only the kernel shows: names left in its
-//! caches (a name the model says is gone must stop resolving within 1 s;
+//! caches (a name the model says is gone must stop resolving within 10 s;
 //! `FLICKRFS_MODEL_STRICT_DCACHE=1` demands "at once",
 //! `FLICKRFS_MODEL_LENIENT=1` tolerates names never invalidated), and the
 //! kernel's own errno order.

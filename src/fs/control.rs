@@ -98,6 +98,8 @@ pub struct StatusBoard {
     pub last_plan: Option<String>,
     /// The last [`MAX_RESULTS`] finished syncs, oldest first.
     pub results: VecDeque<SyncResult>,
+    /// Auto-sync's state, one line per account it syncs.
+    pub autosync: Vec<String>,
 }
 
 impl StatusBoard {
@@ -164,6 +166,10 @@ impl StatusBoard {
                 }
             ));
         }
+        for l in &self.autosync {
+            s.push_str(l);
+            s.push('\n');
+        }
         if !self.results.is_empty() {
             s.push_str(&format!(
                 "syncs ({} finished, the last {MAX_RESULTS} kept, oldest first):\n",
@@ -212,6 +218,7 @@ impl StatusBoard {
             "engine_attached": self.engine_attached,
             "requests": self.requests,
             "results": self.results,
+            "autosync": self.autosync,
             "catalog": catalog_lines,
             "problems": self.problems,
         });

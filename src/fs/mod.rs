@@ -66,6 +66,9 @@ use fuser::{BackgroundSession, Config, MountOption, Session, SessionACL};
 use crate::catalog::{Catalog, CatalogError};
 
 pub use control::{FetchHook, StatusBoard, SyncHook, SyncRequest, SyncResult};
+
+/// See [`MountOptions::on_serve`].
+pub type OnServe = Arc<dyn Fn() + Send + Sync>;
 pub use error::{FsError, FsResult};
 pub use ops::{DirEntry, DirHandle, FsCore, Opened};
 
@@ -98,6 +101,9 @@ pub struct MountOptions {
     /// Brings down the original of a photo opened before it is on disk
     /// (photos on demand); without it such an open answers EIO.
     pub fetch_hook: Option<FetchHook>,
+    /// Called once the mount serves (in the daemon, after it has forked):
+    /// starts what runs beside it, such as auto-sync.
+    pub on_serve: Option<OnServe>,
     /// The board `/.flickrfs/status` shows; pass one to share it with the
     /// sync engine (which sets `sync_state` and may add problems).
     pub status: Option<Arc<Mutex<StatusBoard>>>,
@@ -135,6 +141,7 @@ impl MountOptions {
             ttl: Duration::from_secs(3600),
             sync_hook: None,
             fetch_hook: None,
+            on_serve: None,
             status: None,
         }
     }
@@ -378,6 +385,9 @@ pub fn spawn_mount(opts: MountOptions) -> Result<MountHandle, MountError> {
         source: e,
     })?;
     tracing::info!("mounted flickrfs at {}", mountpoint.display());
+    if let Some(f) = &opts.on_serve {
+        f();
+    }
     Ok(MountHandle {
         session: Some(bg),
         poller: Some(poller),
@@ -442,6 +452,9 @@ fn serve(opts: &MountOptions, mountpoint: &Path) -> Result<(), MountError> {
         std::process::id()
     );
     daemon::notify_ready();
+    if let Some(f) = &opts.on_serve {
+        f();
+    }
     let res = session.run();
     stop.store(true, Ordering::Relaxed);
     let _ = poller.join();
