@@ -286,6 +286,11 @@ pub struct Prefs {
     pub autosync_delay: u64,
     /// Seconds between auto-sync's checks of Flickr.
     pub autosync_interval: u64,
+    /// Where the user's own photos live: a copy into the mount of a file
+    /// found there becomes a reference to it. `None`: the XDG pictures
+    /// folder and the default folder; an empty list: none (every copy is
+    /// kept in the default folder).
+    pub library: Option<Vec<PathBuf>>,
 }
 
 /// Whether and how the mount daemon syncs by itself.
@@ -347,6 +352,7 @@ impl Default for Prefs {
             autosync: AutoSync::Off,
             autosync_delay: 30,
             autosync_interval: 900,
+            library: None,
         }
     }
 }
@@ -378,6 +384,7 @@ pub const PREF_KEYS: &[(&str, &str)] = &[
     ("autosync", "off, up or both: the mount daemon syncs by itself"),
     ("autosync_delay", "seconds local changes settle before auto-sync runs, 1 to 86400"),
     ("autosync_interval", "seconds between auto-sync's checks of Flickr, 5 to 604800"),
+    ("library", "absolute folders separated by ':' where your own photos live (a copy into the mount of a file there becomes a reference to it), \"default\" (the pictures folder and the default folder) or \"none\""),
 ];
 
 impl Prefs {
@@ -401,6 +408,15 @@ impl Prefs {
             "autosync" => self.autosync.to_string(),
             "autosync_delay" => self.autosync_delay.to_string(),
             "autosync_interval" => self.autosync_interval.to_string(),
+            "library" => match &self.library {
+                None => "default".to_owned(),
+                Some(l) if l.is_empty() => "none".to_owned(),
+                Some(l) => l
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(":"),
+            },
             _ => return Err(unknown_key(key)),
         })
     }
@@ -466,6 +482,23 @@ impl Prefs {
                 Ok(n) if (5..=604_800).contains(&n) => self.autosync_interval = n,
                 _ => return Err(invalid()),
             },
+            "library" => {
+                self.library = match v {
+                    "default" => None,
+                    "none" => Some(Vec::new()),
+                    _ => {
+                        let folders: Vec<PathBuf> = v
+                            .split(':')
+                            .filter(|f| !f.trim().is_empty())
+                            .map(|f| PathBuf::from(f.trim()))
+                            .collect();
+                        if folders.is_empty() || folders.iter().any(|f| !f.is_absolute()) {
+                            return Err(invalid());
+                        }
+                        Some(folders)
+                    }
+                }
+            }
             "download" => {
                 self.download = match v {
                     "all" => DownloadMode::All,
@@ -544,6 +577,21 @@ impl Config {
         self.prefs(account)
             .default_folder
             .unwrap_or_else(|| paths.default_folder_for(account))
+    }
+
+    /// The account's library folders, defaults resolved: the XDG pictures
+    /// folder and the default folder unless the preference says otherwise.
+    pub fn library_folders(&self, paths: &Paths, account: &str) -> Vec<PathBuf> {
+        match self.prefs(account).library {
+            Some(l) => l,
+            None => {
+                let config_home = paths.config_dir.parent().unwrap_or(&paths.home);
+                vec![
+                    crate::library::pictures_dir(&paths.home, config_home),
+                    self.default_folder(paths, account),
+                ]
+            }
+        }
     }
 }
 

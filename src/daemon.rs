@@ -448,3 +448,51 @@ impl crate::sync::Progress for BoardProgress {
             .problem(format!("{}: {line}", self.account));
     }
 }
+
+/// Each account's library index ([`crate::library`]) from its preferences;
+/// accounts with the same folders share one. `mountpoint` is never walked.
+pub fn libraries(
+    session: &Session,
+    targets: &[crate::app::Target],
+    mountpoint: &std::path::Path,
+) -> crate::fs::Libraries {
+    let mut shared: HashMap<Vec<std::path::PathBuf>, Arc<crate::library::Library>> = HashMap::new();
+    let mut out = crate::fs::Libraries::new();
+    for t in targets {
+        let mut folders = session
+            .config
+            .library_folders(&session.paths, &t.stored.name);
+        if folders.is_empty() {
+            continue;
+        }
+        folders.sort();
+        let lib = shared
+            .entry(folders.clone())
+            .or_insert_with(|| {
+                Arc::new(crate::library::Library::new(
+                    folders,
+                    vec![mountpoint.to_path_buf()],
+                ))
+            })
+            .clone();
+        out.insert(t.account.id, lib);
+    }
+    out
+}
+
+/// Indexes every library in a thread of its own (call it once the daemon
+/// serves, so after it has forked): the first copy then finds its index
+/// ready instead of waiting for the walk.
+pub fn warm_libraries(libraries: &crate::fs::Libraries) {
+    let mut seen: Vec<*const crate::library::Library> = Vec::new();
+    for lib in libraries.values() {
+        if seen.contains(&Arc::as_ptr(lib)) {
+            continue;
+        }
+        seen.push(Arc::as_ptr(lib));
+        let lib = lib.clone();
+        let _ = std::thread::Builder::new()
+            .name("flickrfs-library".into())
+            .spawn(move || lib.warm());
+    }
+}

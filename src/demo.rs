@@ -138,7 +138,12 @@ pub fn run(opts: DemoOptions, out: &mut dyn Write, stop: impl FnOnce()) -> Resul
     mopts.foreground = true;
     let engine = crate::daemon::SyncEngine::new(paths.clone(), board.clone());
     mopts.sync_hook = Some(engine.hook());
-    mopts.on_serve = Some(std::sync::Arc::new(move || engine.start_autosync()));
+    mopts.libraries = crate::daemon::libraries(&session, &targets, &mountpoint);
+    let libraries = mopts.libraries.clone();
+    mopts.on_serve = Some(std::sync::Arc::new(move || {
+        crate::daemon::warm_libraries(&libraries);
+        engine.start_autosync()
+    }));
     mopts.fetch_hook = Some(crate::daemon::on_demand_hook(paths.clone()));
     mopts.status = Some(board);
     let mount = crate::fs::spawn_mount(mopts)?;

@@ -2,7 +2,7 @@
 //! safe, resumable two-way sync. See ARCHITECTURE.md for the map.
 //!
 //! Dependencies flow one way:
-//! `model` ← `media`, `flickr`, `catalog` ← `fs`, `sync` ← CLI (`main.rs`).
+//! `model` ← `media`, `flickr`, `catalog` ← `library` ← `fs`, `sync` ← CLI (`main.rs`).
 //! The `emulator` stands alone: it speaks Flickr's wire format from its own
 //! state and shares no types with the client.
 
@@ -15,6 +15,7 @@ pub mod demo;
 pub mod emulator;
 pub mod flickr;
 pub mod fs;
+pub mod library;
 pub mod media;
 pub mod model;
 pub mod review;

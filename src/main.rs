@@ -179,10 +179,11 @@ fn mount_command(paths: &Paths, args: MountArgs) -> Result<()> {
     }
     // Make sure every authorised account is in the catalog, so it shows.
     let session = Session::open(paths.clone(), &ApiOverrides::default())?;
-    match session.targets(&[]) {
-        Ok(_) | Err(app::AppError::NoAccounts) => {}
+    let targets = match session.targets(&[]) {
+        Ok(t) => t,
+        Err(app::AppError::NoAccounts) => Vec::new(),
         Err(e) => return Err(e.into()),
-    }
+    };
     let board = std::sync::Arc::new(std::sync::Mutex::new(flickrfs::fs::StatusBoard::default()));
     let mut opts = flickrfs::fs::MountOptions::new(args.mountpoint.clone(), paths.catalog_db());
     opts.log_file = Some(paths.log_dir().join("mount.log"));
@@ -191,7 +192,12 @@ fn mount_command(paths: &Paths, args: MountArgs) -> Result<()> {
     opts.force_pread = args.no_passthrough;
     let engine = flickrfs::daemon::SyncEngine::new(paths.clone(), board.clone());
     opts.sync_hook = Some(engine.hook());
-    opts.on_serve = Some(std::sync::Arc::new(move || engine.start_autosync()));
+    opts.libraries = flickrfs::daemon::libraries(&session, &targets, &args.mountpoint);
+    let libraries = opts.libraries.clone();
+    opts.on_serve = Some(std::sync::Arc::new(move || {
+        flickrfs::daemon::warm_libraries(&libraries);
+        engine.start_autosync()
+    }));
     opts.fetch_hook = Some(flickrfs::daemon::on_demand_hook(paths.clone()));
     opts.status = Some(board);
     flickrfs::fs::mount(opts)?;
@@ -338,14 +344,27 @@ fn plan_command(paths: &Paths, args: PlanArgs) -> Result<()> {
 fn status_command(paths: &Paths, json: bool) -> Result<()> {
     let session = Session::open(paths.clone(), &ApiOverrides::default())?;
     let last = LastSync::load(&session.last_sync_file());
-    let problems = if paths.catalog_db().exists() {
-        session.catalog()?.problems(None)?
+    let (problems, origins) = if paths.catalog_db().exists() {
+        let cat = session.catalog()?;
+        let mut origins = Vec::new();
+        for a in cat.accounts()? {
+            origins.push((
+                a.collection_name.as_str().to_owned(),
+                cat.file_origins(a.id)?,
+            ));
+        }
+        (cat.problems(None)?, origins)
     } else {
-        Vec::new()
+        (Vec::new(), Vec::new())
     };
     if json {
+        let files: serde_json::Map<String, serde_json::Value> = origins
+            .iter()
+            .map(|(name, o)| (name.clone(), serde_json::to_value(o).unwrap_or_default()))
+            .collect();
         let v = serde_json::json!({
             "last_sync": last,
+            "files": files,
             "problems": problems.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
         });
         println!("{}", serde_json::to_string_pretty(&v)?);
@@ -354,6 +373,9 @@ fn status_command(paths: &Paths, json: bool) -> Result<()> {
     match &last {
         Some(l) => print!("{}", l.text()),
         None => println!("No sync has run yet."),
+    }
+    for (name, o) in &origins {
+        println!("{name}: {o}");
     }
     if !problems.is_empty() {
         println!("problems ({}):", problems.len());

@@ -5,7 +5,8 @@
 //!
 //! A block is a scenario: lines starting with `$ ` are commands (run by
 //! bash with `$M` the mount, `$P` a folder of the user's own photos
-//! `beach.jpg` and `dunes.jpg`, `$D` alice's default folder); the lines
+//! `beach.jpg` and `dunes.jpg` outside the library, `$L` alice's library
+//! folder holding `sunset.jpg`, `$D` alice's default folder); the lines
 //! after a command, up to the next one, are its standard output. Every
 //! command must succeed (an example showing a refusal pipes it through
 //! `grep -o`).
@@ -72,10 +73,20 @@ fn examples(doc: &str) -> Vec<Example> {
 
 fn run(ex: &Example) {
     let w = World::new();
-    w.add_alice();
+    let a = w.add_alice();
     w.user_photo("beach.jpg", 40_000, 1);
     w.user_photo("dunes.jpg", 30_000, 2);
-    let m = w.mount();
+    std::fs::create_dir_all(w.library()).expect("mkdir library");
+    std::fs::write(w.library().join("sunset.jpg"), jpeg_bytes(35_000, 3)).expect("write");
+    let mut o = w.options();
+    o.libraries.insert(
+        a.id,
+        std::sync::Arc::new(flickrfs::library::Library::new(
+            vec![w.library()],
+            vec![w.mnt.clone()],
+        )),
+    );
+    let m = w.mount_with(o);
     for step in &ex.steps {
         let out = w.sh(&step.command);
         let stdout = String::from_utf8_lossy(&out.stdout);

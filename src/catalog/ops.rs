@@ -184,6 +184,41 @@ impl Catalog {
         })
     }
 
+    /// The bytes of `photo`'s file `copy` (a file the mount wrote) are
+    /// those of `original`, a user's file under a library folder: the photo
+    /// refers to the original from now on, as after `ln -s`, and the copy
+    /// is returned to be deleted (`None`, and nothing changes, when the
+    /// photo's file is no longer `copy`). `original_mtime_ns`: its mtime,
+    /// read by the caller.
+    pub fn adopt_original(
+        &self,
+        photo: PhotoKey,
+        copy: &Path,
+        original: &Path,
+        original_mtime_ns: i64,
+    ) -> Result<Option<PathBuf>> {
+        let original = absolute(original)?;
+        self.write("referring to the original", |tx| {
+            let n = tx
+                .execute(
+                    "UPDATE photos SET path = ?3, mtime_ns = ?4 \
+                     WHERE id = ?1 AND path = ?2 AND writing = 0",
+                    params![
+                        photo.0,
+                        path_blob(copy),
+                        path_blob(&original),
+                        original_mtime_ns
+                    ],
+                )
+                .ctx("referring to the original")?;
+            if n == 0 {
+                return Ok(None);
+            }
+            tx.touch_photo(photo)?;
+            release_own_file(tx, copy)
+        })
+    }
+
     /// A write through the mount failed (e.g. `ENOSPC`): the photo stays
     /// [`LocalFile::writing`], so it is never uploaded, and the status says
     /// so. What reached the disk (`facts`, when known) is recorded; the

@@ -376,3 +376,48 @@ impl Catalog {
         self.photos_where(account, "ignored = 1")
     }
 }
+
+impl Catalog {
+    /// How many of `account`'s photos with a file on disk refer to the
+    /// user's own files and how many to copies the mount wrote, with their
+    /// bytes. Originals downloaded into the default folder count as
+    /// neither.
+    pub fn file_origins(&self, account: AccountId) -> Result<FileOrigins> {
+        let a = self.account(account)?;
+        let mut prefix = path_blob(&a.default_folder).to_vec();
+        prefix.push(b'/');
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT (o.path IS NOT NULL), COUNT(*), COALESCE(SUM(p.size), 0) \
+                 FROM photos p LEFT JOIN own_files o ON o.path = p.path \
+                 WHERE p.account_id = ?1 AND p.path IS NOT NULL AND p.missing = 0 \
+                 AND p.writing = 0 AND p.junk = 0 \
+                 AND NOT (o.path IS NULL AND p.remote_id IS NOT NULL \
+                          AND substr(p.path, 1, ?3) = ?2) \
+                 GROUP BY 1",
+            )
+            .ctx("counting copies and references")?;
+        let rows = st
+            .query_map(params![account.0, prefix, prefix.len() as i64], |r| {
+                Ok((
+                    r.get::<_, bool>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })
+            .ctx("counting copies and references")?;
+        let mut out = FileOrigins::default();
+        for row in rows {
+            let (own, n, bytes) = row.ctx("counting copies and references")?;
+            if own {
+                out.copies = n as u64;
+                out.copy_bytes = bytes as u64;
+            } else {
+                out.references = n as u64;
+                out.reference_bytes = bytes as u64;
+            }
+        }
+        Ok(out)
+    }
+}

@@ -539,6 +539,43 @@ impl ProblemKind {
     }
 }
 
+/// Where an account's local files come from
+/// ([`crate::catalog::Catalog::file_origins`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct FileOrigins {
+    /// Photos whose file is the user's own (a library file a copy was
+    /// matched to, an `ln -s` target, a file added by path).
+    pub references: u64,
+    pub reference_bytes: u64,
+    /// Photos whose file is a copy the mount wrote into the default folder.
+    pub copies: u64,
+    pub copy_bytes: u64,
+}
+
+impl std::fmt::Display for FileOrigins {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mb = |b: u64| format!("{:.1} MB", b as f64 / 1_000_000.0);
+        write!(
+            f,
+            "{} {} to your own files ({} not duplicated); {} {} in the default folder ({})",
+            self.references,
+            if self.references == 1 {
+                "photo refers"
+            } else {
+                "photos refer"
+            },
+            mb(self.reference_bytes),
+            self.copies,
+            if self.copies == 1 {
+                "copy is kept"
+            } else {
+                "copies are kept"
+            },
+            mb(self.copy_bytes)
+        )
+    }
+}
+
 /// A status row: one problem with a message for people.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Problem {

@@ -62,6 +62,14 @@ pub enum FlickrError {
         #[source]
         source: std::io::Error,
     },
+    /// The file's bytes, read for an upload, are not those it was expected
+    /// to have ([`super::UploadOptions::expect_sha1`]): nothing was uploaded.
+    #[error("{}: its bytes are no longer those recorded (SHA-1 {found}, recorded {expected}); not uploaded", path.display())]
+    ContentChanged {
+        path: PathBuf,
+        expected: String,
+        found: String,
+    },
     /// The client was configured with something unusable (bad endpoint URL...).
     #[error("client configuration: {0}")]
     Config(String),

@@ -651,6 +651,11 @@ pub struct UploadOptions {
     pub dedup_check: Option<DedupCheck>,
     /// Ask for an asynchronous upload (a ticket to poll with `check_tickets`).
     pub async_upload: bool,
+    /// The SHA-1 (hex) the file's bytes must have. Checked while they are
+    /// sent: on a mismatch the request is abandoned before its end (so
+    /// Flickr makes no photo) and the upload fails with
+    /// [`super::FlickrError::ContentChanged`].
+    pub expect_sha1: Option<String>,
 }
 
 /// What an upload produced.

@@ -5,6 +5,7 @@
 //! Every form field except `photo` is covered by the OAuth signature.
 
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use reqwest::multipart::{Form, Part};
 
@@ -86,7 +87,8 @@ impl Client {
         } else {
             Repeat::OnlyIfNotApplied
         };
-        self.post_file(UPLOAD, &url, path, upload_fields(opts), repeat)
+        let expect = opts.expect_sha1.as_deref();
+        self.post_file(UPLOAD, &url, path, upload_fields(opts), repeat, expect)
             .await
     }
 
@@ -94,7 +96,7 @@ impl Client {
     pub async fn replace(&self, photo: &PhotoId, path: &Path) -> Result<UploadOutcome> {
         let url = self.inner.endpoints.replace.clone();
         let fields = vec![("photo_id".to_owned(), photo.to_string())];
-        self.post_file(REPLACE, &url, path, fields, Repeat::Safe)
+        self.post_file(REPLACE, &url, path, fields, Repeat::Safe, None)
             .await
     }
 
@@ -105,6 +107,7 @@ impl Client {
         path: &Path,
         fields: Vec<(String, String)>,
         repeat: Repeat,
+        expect: Option<&str>,
     ) -> Result<UploadOutcome> {
         self.require_token(what)?;
         let meta = tokio::fs::metadata(path)
@@ -122,7 +125,7 @@ impl Client {
             .retry
             .run_with(what, repeat, |_| async move {
                 self.inner.limiter.acquire(what).await;
-                let result = self.post_file_once(what, url, path, fields).await;
+                let result = self.post_file_once(what, url, path, fields, expect).await;
                 self.note_overload(&result);
                 result
             })
@@ -135,24 +138,31 @@ impl Client {
         url: &str,
         path: &Path,
         fields: &[(String, String)],
+        expect: Option<&str>,
     ) -> Result<UploadOutcome> {
         let signed = sign::signed_form("POST", url, self.keys(), OAuthExtras::default(), fields);
         let mut form = Form::new();
         for (k, v) in sign::form_pairs(&signed) {
             form = form.text(k, v);
         }
-        let part = Part::file(path)
-            .await
-            .map_err(|e| FlickrError::io(format!("{what}: opening {}", path.display()), e))?;
+        let opening = |e| FlickrError::io(format!("{what}: opening {}", path.display()), e);
+        let mismatch = Arc::new(Mutex::new(None));
+        let part = match expect {
+            None => Part::file(path).await.map_err(opening)?,
+            Some(sha1) => verified_part(path, sha1, mismatch.clone())
+                .await
+                .map_err(opening)?,
+        };
         form = form.part("photo", part);
-        let response = self
-            .inner
-            .http
-            .post(url)
-            .multipart(form)
-            .send()
-            .await
-            .map_err(|e| FlickrError::network(what, e))?;
+        let sent = self.inner.http.post(url).multipart(form).send().await;
+        if let Some(found) = mismatch.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            return Err(FlickrError::ContentChanged {
+                path: path.to_path_buf(),
+                expected: expect.unwrap_or_default().to_owned(),
+                found,
+            });
+        }
+        let response = sent.map_err(|e| FlickrError::network(what, e))?;
         let status = response.status().as_u16();
         let retry_after = super::retry_after(response.headers());
         let body = response
@@ -178,6 +188,95 @@ impl Client {
             }
             other => other,
         }
+    }
+}
+
+/// The `photo` part streamed from `path` and hashed on the way: when the
+/// bytes read do not hash to `sha1`, the stream fails at its end instead of
+/// finishing, so the request never completes (the closing boundary is never
+/// sent and Flickr makes no photo), and `mismatch` holds the SHA-1 found.
+async fn verified_part(
+    path: &Path,
+    sha1: &str,
+    mismatch: Arc<Mutex<Option<String>>>,
+) -> std::io::Result<Part> {
+    use sha1::{Digest, Sha1};
+    use tokio::io::AsyncReadExt;
+    let file = tokio::fs::File::open(path).await?;
+    let len = file.metadata().await?.len();
+    struct Reading {
+        file: tokio::fs::File,
+        hasher: Sha1,
+        expect: String,
+        mismatch: Arc<Mutex<Option<String>>>,
+        done: bool,
+    }
+    let start = Reading {
+        file,
+        hasher: Sha1::new(),
+        expect: sha1.to_ascii_lowercase(),
+        mismatch,
+        done: false,
+    };
+    let stream = futures_util::stream::unfold(start, |mut r| async move {
+        if r.done {
+            return None;
+        }
+        let mut buf = vec![0u8; 256 * 1024];
+        match r.file.read(&mut buf).await {
+            Ok(0) => {
+                r.done = true;
+                let found: String = r
+                    .hasher
+                    .finalize_reset()
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect();
+                if found == r.expect {
+                    return None;
+                }
+                *r.mismatch.lock().unwrap_or_else(|p| p.into_inner()) = Some(found);
+                Some((
+                    Err(std::io::Error::other("the file changed while it was read")),
+                    r,
+                ))
+            }
+            Ok(n) => {
+                buf.truncate(n);
+                r.hasher.update(&buf);
+                Some((Ok(buf), r))
+            }
+            Err(e) => {
+                r.done = true;
+                Some((Err(e), r))
+            }
+        }
+    });
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "photo".into());
+    let mime = mime_of(&name);
+    Part::stream_with_length(reqwest::Body::wrap_stream(stream), len)
+        .file_name(name)
+        .mime_str(mime)
+        .map_err(std::io::Error::other)
+}
+
+/// The content type of a photo part, by its extension (what `Part::file`
+/// would send).
+fn mime_of(name: &str) -> &'static str {
+    let ext = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+    match ext.as_deref() {
+        Some("jpg" | "jpeg") => "image/jpeg",
+        Some("png") => "image/png",
+        Some("gif") => "image/gif",
+        Some("tif" | "tiff") => "image/tiff",
+        Some("webp") => "image/webp",
+        Some("heic" | "heif") => "image/heif",
+        Some("mp4" | "m4v") => "video/mp4",
+        Some("mov") => "video/quicktime",
+        _ => "application/octet-stream",
     }
 }
 
@@ -381,6 +480,7 @@ mod tests {
             hidden: Some(true),
             dedup_check: Some(DedupCheck::IgnoreDeleted),
             async_upload: false,
+            expect_sha1: None,
         };
         let f = upload_fields(&opts);
         let get = |k: &str| f.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());

@@ -70,7 +70,7 @@ pub use control::{FetchHook, StatusBoard, SyncHook, SyncRequest, SyncResult};
 /// See [`MountOptions::on_serve`].
 pub type OnServe = Arc<dyn Fn() + Send + Sync>;
 pub use error::{FsError, FsResult};
-pub use ops::{DirEntry, DirHandle, FsCore, Opened};
+pub use ops::{DirEntry, DirHandle, FsCore, Libraries, Opened};
 
 /// How to mount.
 #[derive(Clone)]
@@ -107,6 +107,10 @@ pub struct MountOptions {
     /// The board `/.flickrfs/status` shows; pass one to share it with the
     /// sync engine (which sets `sync_state` and may add problems).
     pub status: Option<Arc<Mutex<StatusBoard>>>,
+    /// Each account's library folders: a copy into the mount of a file
+    /// found there becomes a reference to it. An account without one keeps
+    /// every copy in its default folder.
+    pub libraries: Libraries,
 }
 
 impl std::fmt::Debug for MountOptions {
@@ -121,6 +125,7 @@ impl std::fmt::Debug for MountOptions {
             .field("threads", &self.threads)
             .field("sync_hook", &self.sync_hook.is_some())
             .field("fetch_hook", &self.fetch_hook.is_some())
+            .field("libraries", &self.libraries)
             .finish()
     }
 }
@@ -143,6 +148,7 @@ impl MountOptions {
             fetch_hook: None,
             on_serve: None,
             status: None,
+            libraries: Libraries::new(),
         }
     }
 }
@@ -272,6 +278,7 @@ fn build_core(opts: &MountOptions, mountpoint: &Path) -> Result<Built, MountErro
         ops::Hooks {
             sync: opts.sync_hook.clone(),
             fetch: opts.fetch_hook.clone(),
+            libraries: opts.libraries.clone(),
         },
         kicker,
         prefetch::Prefetcher::start(&opts.catalog_path),

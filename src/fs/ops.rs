@@ -31,6 +31,7 @@ use super::prefetch::{FolderRef, Prefetcher};
 use super::trash::InfoDir;
 use super::tree::{self, ControlFile, Layout, Node, POOLS_DIR};
 use super::xattr;
+use crate::library::{Copied, Library};
 
 /// The block size folders report; see `dir_attr`.
 const DIR_BLKSIZE: u32 = 1024 * 1024;
@@ -84,7 +85,11 @@ pub enum Opened {
 pub struct Hooks {
     pub sync: Option<SyncHook>,
     pub fetch: Option<FetchHook>,
+    pub libraries: Libraries,
 }
+
+/// Each account's library folders ([`crate::library`]).
+pub type Libraries = HashMap<AccountId, Arc<Library>>;
 
 pub struct FsCore {
     pub(crate) cfg: CoreConfig,
@@ -106,6 +111,7 @@ pub struct FsCore {
     kicker: Kicker,
     /// The trash's `info/` files.
     info: InfoDir,
+    libraries: Libraries,
 }
 
 impl std::fmt::Debug for FsCore {
@@ -149,6 +155,7 @@ impl FsCore {
             next_fh: AtomicU64::new(1),
             sync_hook: hooks.sync,
             fetch_hook: hooks.fetch,
+            libraries: hooks.libraries,
             passthrough: AtomicBool::new(false),
             backing: BackingCache::default(),
             started: SystemTime::now(),
@@ -694,6 +701,9 @@ impl FsCore {
                         .rename(src, &entry_name(name)?, dst, &entry_name(newname)?)?;
                 self.apply_files(&renamed.files);
                 let e = renamed.entry;
+                // a temporary name (rsync's `.name.XXXXXX`) becoming a
+                // photo's name: the finished copy may be a library file's
+                self.refer_to_original(e.photo);
                 {
                     let mut t = self.inodes();
                     if let Some(old) = target.filter(|t| *t != node) {
@@ -1334,17 +1344,17 @@ impl FsCore {
         Ok(())
     }
 
-    /// Makes the handle's bytes durable (fsync of the file and its folder)
-    /// and reads their facts: (path, written to a copy, facts).
-    fn durable(&self, w: &WriteHandle) -> FsResult<(PathBuf, bool, crate::media::FileFacts)> {
+    /// Reads the facts of the handle's bytes: (path, written to a copy,
+    /// facts). No fsync: a close is not a durability barrier (see
+    /// SEMANTICS.md, "Durability"); the upload checks the bytes against
+    /// these facts instead, and an application's own `fsync` is honoured.
+    fn written_facts(&self, w: &WriteHandle) -> FsResult<(PathBuf, bool, crate::media::FileFacts)> {
         let (path, copied) = {
             let mut st = lock(&w.state);
             // a truncating open with nothing written still empties the entry
-            let (file, path) = st
+            let (_, path) = st
                 .writable()
                 .map_err(|e| FsError::from_io(e, "copy-on-write".into()))?;
-            io::sync_file_and_dir(file, path)
-                .map_err(|e| FsError::from_io(e, format!("fsync {}", path.display())))?;
             (path.to_path_buf(), matches!(*st, WriteState::Copied { .. }))
         };
         // checksum and EXIF are read here, outside the catalog lock, so that
@@ -1383,7 +1393,7 @@ impl FsCore {
         if !w.dirty.swap(false, Ordering::SeqCst) {
             return Ok(());
         }
-        let (path, copied, facts) = match self.durable(w) {
+        let (path, copied, facts) = match self.written_facts(w) {
             Ok(x) => x,
             Err(e) => {
                 w.failed.store(true, Ordering::SeqCst);
@@ -1426,10 +1436,92 @@ impl FsCore {
                 }
             }
         }
-        if merged || settle {
+        let referred = !merged && w.created && self.refer_to_original(photo);
+        if merged || settle || referred {
             self.settle(&[]);
         }
         Ok(())
+    }
+
+    /// A photo whose file is a finished copy the mount wrote: when its
+    /// bytes are those of a file under the account's library folders, the
+    /// photo refers to that original from now on (as after `ln -s`) and the
+    /// copy goes, so no bytes are duplicated at rest. Open handles writing
+    /// to the copy keep reading it and copy again should they write.
+    /// Returns whether it happened; any failure leaves the copy (logged).
+    fn refer_to_original(&self, photo: PhotoKey) -> bool {
+        let Ok(p) = self.cat().photo(photo) else {
+            return false;
+        };
+        let Some(library) = self.libraries.get(&p.account) else {
+            return false;
+        };
+        let Some(local) = &p.local else { return false };
+        let Some(checksum) = &local.checksum else {
+            return false;
+        };
+        if p.remote.is_some() || p.junk || local.writing || !local.kind.is_media() {
+            return false;
+        }
+        if !self.cat().is_own_file(&local.path).unwrap_or(false) {
+            return false;
+        }
+        let name = local
+            .path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        let Some(original) = library.find(Copied {
+            size: local.size,
+            checksum,
+            name,
+            path: &local.path,
+        }) else {
+            tracing::debug!(
+                "{}: no original under the library folders; the copy stays",
+                local.path.display()
+            );
+            return false;
+        };
+        let mtime = match std::fs::metadata(&original) {
+            Ok(m) => crate::media::mtime_ns(&m),
+            Err(e) => {
+                tracing::warn!("{}: {e}; the copy stays", original.display());
+                return false;
+            }
+        };
+        let remove = match self
+            .cat()
+            .adopt_original(photo, &local.path, &original, mtime)
+        {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!("{}: {e}; the copy stays", local.path.display());
+                return false;
+            }
+        };
+        tracing::info!(
+            "{}: the same bytes as {}; the entry refers to the original",
+            local.path.display(),
+            original.display()
+        );
+        if let Some(copy) = remove {
+            let handles: Vec<Arc<Handle>> = lock(&self.handles).values().cloned().collect();
+            for h in handles {
+                if let Handle::Write(w) = h.as_ref() {
+                    let mut st = lock(&w.state);
+                    let same = matches!(&*st,
+                        WriteState::Own { path, .. } | WriteState::Copied { path, .. } if *path == copy);
+                    if same {
+                        if let Err(e) = st.demote() {
+                            tracing::warn!("{}: {e}", copy.display());
+                        }
+                    }
+                }
+            }
+            self.apply_files(&[FileAction::Remove(copy)]);
+        }
+        true
     }
 
     /// `flush` (a `close` of one descriptor) by thread `tid`. The writing
@@ -1462,11 +1554,14 @@ impl FsCore {
                 .sync_all()
                 .map_err(|e| FsError::from_io(e, "fsync".into())),
             Handle::Write(w) => {
-                let st = lock(&w.state);
-                let (file, path) = st.readable();
-                file.sync_all()
-                    .map_err(|e| FsError::from_io(e, format!("fsync {}", path.display())))?;
-                drop(st);
+                {
+                    // the application asks for durability: the bytes and
+                    // the file's name in its folder
+                    let st = lock(&w.state);
+                    let (file, path) = st.readable();
+                    io::sync_file_and_dir(file, path)
+                        .map_err(|e| FsError::from_io(e, format!("fsync {}", path.display())))?;
+                }
                 self.finish(w)
             }
             _ => Ok(()),
@@ -1594,13 +1689,21 @@ impl FsCore {
     }
 
     fn catalog_status_lines(&self) -> Vec<String> {
-        match self.cat().problems(None) {
-            Ok(ps) => ps
-                .into_iter()
-                .map(|p| format!("{}: {}", p.kind.as_str(), p.message))
-                .collect(),
-            Err(e) => vec![format!("catalog unavailable: {e}")],
+        let mut lines = Vec::new();
+        for a in self.all_accounts().unwrap_or_default() {
+            match self.cat().file_origins(a.id) {
+                Ok(o) => lines.push(format!("{}: {o}", a.collection_name)),
+                Err(e) => lines.push(format!("{}: {e}", a.collection_name)),
+            }
         }
+        match self.cat().problems(None) {
+            Ok(ps) => lines.extend(
+                ps.into_iter()
+                    .map(|p| format!("{}: {}", p.kind.as_str(), p.message)),
+            ),
+            Err(e) => lines.push(format!("catalog unavailable: {e}")),
+        }
+        lines
     }
 
     fn plan_text(&self) -> String {
@@ -1631,6 +1734,9 @@ impl FsCore {
                 s.push_str(&format!(" {k} {v};"));
             }
             s.push('\n');
+            if let Ok(o) = self.cat().file_origins(a.id) {
+                s.push_str(&format!("  files: {o}\n"));
+            }
         }
         s
     }

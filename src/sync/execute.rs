@@ -40,6 +40,19 @@ use crate::flickr::{
 };
 use crate::model::{GroupId, PhotoId, Privacy, Resize, SetId};
 
+/// Why a resized upload did not start.
+enum ResizeError {
+    Media(crate::media::MediaError),
+    /// The original no longer hashes to the recorded SHA-1 (the one found).
+    Changed(String),
+}
+
+impl From<crate::media::MediaError> for ResizeError {
+    fn from(e: crate::media::MediaError) -> Self {
+        ResizeError::Media(e)
+    }
+}
+
 /// Defaults for the upload settings a local photo leaves to the
 /// preferences (per-photo settings from xattrs win).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -528,26 +541,56 @@ impl Executor<'_> {
         let resized = match resize {
             Resize::LongestEdge(edge) if is_image => {
                 let src = path.clone();
+                let expect = checksum.clone();
                 let tmp = tokio::task::spawn_blocking(move || {
+                    // the original must still be the bytes recorded
+                    let found = crate::media::sha1_file(&src)?;
+                    if found.as_str() != expect.as_str() {
+                        return Err(ResizeError::Changed(found.as_str().to_owned()));
+                    }
                     let tmp = tempfile::Builder::new()
                         .prefix(".flickrfs-resized-")
                         .suffix(".jpg")
                         .tempfile()
                         .map_err(|e| crate::media::MediaError::io(&src, e))?;
                     crate::media::resize_keep_exif(&src, edge, tmp.path())?;
-                    Ok::<_, crate::media::MediaError>(tmp)
+                    Ok::<_, ResizeError>(tmp)
                 })
                 .await
-                .map_err(|e| ExecError::Inconsistent(format!("resize task: {e}")))??;
-                Some(tmp)
+                .map_err(|e| ExecError::Inconsistent(format!("resize task: {e}")))?;
+                match tmp {
+                    Ok(tmp) => Some(tmp),
+                    Err(ResizeError::Media(e)) => return Err(e.into()),
+                    Err(ResizeError::Changed(found)) => {
+                        let e = FlickrError::ContentChanged {
+                            path: path.clone(),
+                            expected: checksum.as_str().to_owned(),
+                            found,
+                        };
+                        self.content_changed(key, &path, &meta.title)?;
+                        self.cat.journal_finish(journal)?;
+                        return Err(e.into());
+                    }
+                }
             }
             _ => None,
         };
         let send = resized.as_ref().map(|t| t.path()).unwrap_or(&path);
+        // the bytes sent must be those recorded when the file was finished
+        // (a crash can leave a copy altered without the catalog knowing)
+        let opts = UploadOptions {
+            expect_sha1: resized.is_none().then(|| checksum.as_str().to_owned()),
+            ..opts
+        };
         // Clocks differ: look a few minutes further back than this upload.
         let began = unix_now() - 300;
         let outcome = match self.client.upload(send, &opts).await {
             Ok(o) => o,
+            Err(e @ FlickrError::ContentChanged { .. }) => {
+                self.content_changed(key, &path, &meta.title)?;
+                self.cat.journal_finish(journal)?;
+                return Err(e.into());
+            }
             Err(e) => {
                 // The reply may have been lost after the photo landed.
                 if let Ok(Some(s)) = self.find_landed(&checksum, Some(began)).await {
@@ -605,6 +648,36 @@ impl Executor<'_> {
         self.cat.journal_finish(journal)?;
         finish(&earlier)?;
         Ok((id, false))
+    }
+
+    /// `photo`'s file no longer holds the bytes recorded: it is not
+    /// uploaded. A copy the mount wrote was altered behind its back (what
+    /// a crash or power loss can leave): it stays out of uploads until it
+    /// is written again. A user's own file was edited: its new content is
+    /// recorded, to be uploaded by the next sync.
+    fn content_changed(&self, photo: PhotoKey, path: &Path, title: &str) -> Result<(), ExecError> {
+        if self.cat.is_own_file(path)? {
+            let facts = crate::media::FileFacts::scan(path).ok();
+            self.cat.mark_incomplete(
+                photo,
+                facts.as_ref(),
+                "its bytes changed behind the mount's back after the copy finished, as a crash or \
+                 power loss can leave them",
+            )?;
+        } else {
+            self.cat.refresh_local(photo)?;
+            self.cat.add_problem(
+                self.account,
+                Some(photo),
+                catalog::ProblemKind::Other,
+                &format!(
+                    "'{title}' ({}) changed while it was being uploaded: not uploaded; its new \
+                     content goes up with the next sync",
+                    path.display()
+                ),
+            )?;
+        }
+        Ok(())
     }
 
     /// Before executing after an interrupted sync: closes intents that are

@@ -85,6 +85,11 @@ impl World {
         }
     }
 
+    /// A library folder (`$L` in scripts): created by the tests that use it.
+    pub fn library(&self) -> PathBuf {
+        self.tmp.path().join("library")
+    }
+
     pub fn catalog(&self) -> Catalog {
         Catalog::open(&self.catalog_path).expect("open catalog")
     }
@@ -146,6 +151,7 @@ impl World {
             .env("M", &self.mnt)
             .env("P", &self.photos)
             .env("D", &self.default_folder)
+            .env("L", self.library())
             .env("LC_ALL", "C")
             // GIO as a file manager uses it, without a GVfs daemon
             .env("GIO_USE_VFS", "local")

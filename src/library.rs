@@ -1,0 +1,574 @@
+//! The user's library folders: where their own photos live (a preference
+//! per account; by default the XDG pictures folder and the default folder).
+//! A file copied into the mount whose bytes equal a file under a library
+//! folder becomes a reference to that original, as `ln -s` would have made
+//! it, and the mount's copy goes: no bytes are duplicated at rest.
+//!
+//! Finding the original never costs a checksum of the library. The index
+//! knows every file's size, from a walk with `stat` (symlinks not followed,
+//! hidden folders and the mount itself never entered), and inotify keeps it
+//! current: the events queued by the time a copy finishes are read before
+//! it is matched, so a file saved a moment earlier is known. Only files of
+//! the copy's size are hashed, each once per version (size, mtime, inode),
+//! the one with the copy's name first; at most [`MAX_HASHED`] others per
+//! copy, so a folder of equally sized raw files never costs a read of all
+//! of them (the copy is then kept, which is always safe).
+
+use std::collections::{HashMap, HashSet};
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use crate::media::{sha1_file, Checksum};
+
+/// Same-size files hashed per copy besides the one bearing the copy's name.
+pub const MAX_HASHED: usize = 8;
+
+/// One version of a file, known without reading it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Stamp {
+    size: u64,
+    mtime_ns: i64,
+    ino: u64,
+    dev: u64,
+}
+
+impl Stamp {
+    fn of(m: &std::fs::Metadata) -> Stamp {
+        Stamp {
+            size: m.len(),
+            mtime_ns: crate::media::mtime_ns(m),
+            ino: m.ino(),
+            dev: m.dev(),
+        }
+    }
+}
+
+/// A finished copy, to be matched against the library.
+#[derive(Clone, Copy, Debug)]
+pub struct Copied<'a> {
+    pub size: u64,
+    pub checksum: &'a Checksum,
+    /// The file name the copy was given (`cp` keeps the original's).
+    pub name: &'a str,
+    /// The copy itself: never its own original.
+    pub path: &'a Path,
+}
+
+/// The library folders of one account (or of several sharing them).
+pub struct Library {
+    folders: Vec<PathBuf>,
+    /// Never walked: the mount point (the daemon must not look into its
+    /// own mount from inside a request).
+    skip: Vec<PathBuf>,
+    index: Mutex<Index>,
+}
+
+impl std::fmt::Debug for Library {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Library")
+            .field("folders", &self.folders)
+            .finish()
+    }
+}
+
+#[derive(Default)]
+struct Index {
+    built: bool,
+    by_size: HashMap<u64, HashSet<PathBuf>>,
+    sizes: HashMap<PathBuf, u64>,
+    /// Checksums computed, valid while the file's stamp holds.
+    sums: HashMap<PathBuf, (Stamp, Checksum)>,
+    /// `None` when inotify is unavailable or ran out of watches: the index
+    /// is then walked again on a miss, at most every [`REWALK_EVERY`].
+    watcher: Option<Watcher>,
+    last_walk: Option<std::time::Instant>,
+}
+
+const REWALK_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+
+impl Library {
+    /// `folders` as given (missing ones are fine: they may appear later
+    /// only through a new walk); `skip`: paths never entered.
+    pub fn new(folders: Vec<PathBuf>, skip: Vec<PathBuf>) -> Library {
+        let mut folders: Vec<PathBuf> = folders
+            .into_iter()
+            .map(|f| std::fs::canonicalize(&f).unwrap_or(f))
+            .collect();
+        folders.sort();
+        folders.dedup();
+        // a folder inside another is walked as part of it
+        let outer: Vec<PathBuf> = folders
+            .iter()
+            .filter(|f| !folders.iter().any(|o| o != *f && f.starts_with(o)))
+            .cloned()
+            .collect();
+        let skip = skip
+            .into_iter()
+            .map(|s| std::fs::canonicalize(&s).unwrap_or(s))
+            .collect();
+        Library {
+            folders: outer,
+            skip,
+            index: Mutex::new(Index::default()),
+        }
+    }
+
+    pub fn folders(&self) -> &[PathBuf] {
+        &self.folders
+    }
+
+    /// Whether `path` lies under one of the folders.
+    pub fn contains(&self, path: &Path) -> bool {
+        self.folders.iter().any(|f| path.starts_with(f))
+    }
+
+    /// Walks the folders now (the daemon does it at start, off the request
+    /// path); otherwise the first [`Library::find`] does.
+    pub fn warm(&self) {
+        let mut ix = self.lock();
+        if !ix.built {
+            self.walk_all(&mut ix);
+        }
+    }
+
+    /// How many files the index holds.
+    pub fn len(&self) -> usize {
+        self.lock().sizes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The file under the library folders whose bytes are the copy's, if
+    /// one is found (see the module comment for the cost).
+    pub fn find(&self, copy: Copied) -> Option<PathBuf> {
+        if copy.size == 0 {
+            return None;
+        }
+        let mut ix = self.lock();
+        if !ix.built {
+            self.walk_all(&mut ix);
+        } else {
+            self.catch_up(&mut ix);
+        }
+        if let Some(p) = self.match_in(&mut ix, copy) {
+            return Some(p);
+        }
+        // without inotify, a file saved since the last walk is unknown
+        let stale = ix.last_walk.is_none_or(|t| t.elapsed() >= REWALK_EVERY);
+        if ix.watcher.is_none() && stale {
+            self.walk_all(&mut ix);
+            return self.match_in(&mut ix, copy);
+        }
+        None
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Index> {
+        self.index.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn match_in(&self, ix: &mut Index, copy: Copied) -> Option<PathBuf> {
+        let copy_path = std::fs::canonicalize(copy.path).unwrap_or(copy.path.to_path_buf());
+        let mut candidates: Vec<PathBuf> = ix
+            .by_size
+            .get(&copy.size)?
+            .iter()
+            .filter(|p| **p != copy_path && **p != copy.path)
+            .cloned()
+            .collect();
+        // the copy's own name first, then a stable order
+        candidates.sort_by_key(|p| {
+            (
+                p.file_name().and_then(|n| n.to_str()) != Some(copy.name),
+                p.clone(),
+            )
+        });
+        let mut hashed = 0;
+        for p in candidates {
+            let same_name = p.file_name().and_then(|n| n.to_str()) == Some(copy.name);
+            let meta = match std::fs::symlink_metadata(&p) {
+                Ok(m) if m.is_file() => m,
+                _ => {
+                    ix.remove(&p);
+                    continue;
+                }
+            };
+            if meta.len() != copy.size {
+                ix.insert(p, meta.len());
+                continue;
+            }
+            let stamp = Stamp::of(&meta);
+            let sum = match ix.sums.get(&p) {
+                Some((s, c)) if *s == stamp => c.clone(),
+                _ => {
+                    if !same_name && hashed >= MAX_HASHED {
+                        continue;
+                    }
+                    hashed += 1;
+                    let Ok(c) = sha1_file(&p) else { continue };
+                    ix.sums.insert(p.clone(), (stamp, c.clone()));
+                    c
+                }
+            };
+            if sum == *copy.checksum {
+                return Some(p);
+            }
+        }
+        None
+    }
+
+    fn walk_all(&self, ix: &mut Index) {
+        ix.by_size.clear();
+        ix.sizes.clear();
+        ix.watcher = Watcher::new();
+        for f in self.folders.clone() {
+            self.walk(ix, &f);
+        }
+        ix.built = true;
+        ix.last_walk = Some(std::time::Instant::now());
+        tracing::debug!(
+            "library {:?}: {} files indexed{}",
+            self.folders,
+            ix.sizes.len(),
+            if ix.watcher.is_some() {
+                ""
+            } else {
+                " (no inotify: walked again on a miss)"
+            }
+        );
+    }
+
+    fn skipped(&self, dir: &Path) -> bool {
+        self.skip.iter().any(|s| dir.starts_with(s))
+    }
+
+    /// Indexes `dir` and everything under it, watching each folder.
+    fn walk(&self, ix: &mut Index, dir: &Path) {
+        if self.skipped(dir) {
+            return;
+        }
+        if let Some(w) = &mut ix.watcher {
+            if !w.add(dir) {
+                tracing::warn!(
+                    "{}: no inotify watch left (fs.inotify.max_user_watches); the library \
+                     index is walked again when a copy finds no original",
+                    dir.display()
+                );
+                ix.watcher = None;
+            }
+        }
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
+        let mut subdirs = Vec::new();
+        for e in rd.flatten() {
+            if e.file_name().as_bytes().first() == Some(&b'.') {
+                continue;
+            }
+            let Ok(t) = e.file_type() else { continue };
+            if t.is_dir() {
+                subdirs.push(e.path());
+            } else if t.is_file() {
+                if let Ok(m) = e.metadata() {
+                    ix.insert(e.path(), m.len());
+                }
+            }
+        }
+        for d in subdirs {
+            self.walk(ix, &d);
+        }
+    }
+
+    /// Applies the inotify events queued so far.
+    fn catch_up(&self, ix: &mut Index) {
+        let Some(w) = &mut ix.watcher else { return };
+        let events = match w.drain() {
+            Ok(ev) => ev,
+            Err(Overflow) => {
+                tracing::debug!("library: inotify queue overflowed; walking again");
+                self.walk_all(ix);
+                return;
+            }
+        };
+        for ev in events {
+            let path = ev.dir.join(&ev.name);
+            if ev.name.as_bytes().first() == Some(&b'.') {
+                continue;
+            }
+            let gone = ev.mask & (libc::IN_DELETE | libc::IN_MOVED_FROM) != 0;
+            if ev.mask & libc::IN_ISDIR != 0 {
+                if gone {
+                    ix.remove_under(&path);
+                } else if ev.mask & (libc::IN_CREATE | libc::IN_MOVED_TO) != 0 {
+                    self.walk(ix, &path);
+                }
+            } else if gone {
+                ix.remove(&path);
+            } else {
+                match std::fs::symlink_metadata(&path) {
+                    Ok(m) if m.is_file() => ix.insert(path, m.len()),
+                    _ => ix.remove(&path),
+                }
+            }
+        }
+    }
+}
+
+impl Index {
+    fn insert(&mut self, path: PathBuf, size: u64) {
+        if let Some(old) = self.sizes.insert(path.clone(), size) {
+            if old == size {
+                return;
+            }
+            if let Some(b) = self.by_size.get_mut(&old) {
+                b.remove(&path);
+            }
+        }
+        self.by_size.entry(size).or_default().insert(path);
+    }
+
+    fn remove(&mut self, path: &Path) {
+        if let Some(size) = self.sizes.remove(path) {
+            if let Some(b) = self.by_size.get_mut(&size) {
+                b.remove(path);
+                if b.is_empty() {
+                    self.by_size.remove(&size);
+                }
+            }
+        }
+        self.sums.remove(path);
+    }
+
+    fn remove_under(&mut self, dir: &Path) {
+        let gone: Vec<PathBuf> = self
+            .sizes
+            .keys()
+            .filter(|p| p.starts_with(dir))
+            .cloned()
+            .collect();
+        for p in gone {
+            self.remove(&p);
+        }
+    }
+}
+
+// ------------------------------------------------------------- inotify
+
+/// An inotify instance watching the library's folders (non-blocking: the
+/// events are read when a copy is matched, never waited for).
+struct Watcher {
+    fd: OwnedFd,
+    dirs: HashMap<i32, PathBuf>,
+}
+
+struct Event {
+    dir: PathBuf,
+    name: std::ffi::OsString,
+    mask: u32,
+}
+
+/// The kernel dropped events: the index must be walked again.
+struct Overflow;
+
+const WATCHED: u32 = libc::IN_CREATE
+    | libc::IN_CLOSE_WRITE
+    | libc::IN_MOVED_TO
+    | libc::IN_MOVED_FROM
+    | libc::IN_DELETE
+    | libc::IN_ATTRIB
+    | libc::IN_ONLYDIR
+    | libc::IN_DONT_FOLLOW;
+
+impl Watcher {
+    fn new() -> Option<Watcher> {
+        // SAFETY: a plain syscall; the descriptor is owned below.
+        let fd = unsafe { libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) };
+        if fd < 0 {
+            return None;
+        }
+        Some(Watcher {
+            // SAFETY: `fd` is a fresh descriptor nobody else owns.
+            fd: unsafe { OwnedFd::from_raw_fd(fd) },
+            dirs: HashMap::new(),
+        })
+    }
+
+    /// Watches `dir`; false when the kernel refuses (out of watches).
+    fn add(&mut self, dir: &Path) -> bool {
+        let Ok(c) = CString::new(dir.as_os_str().as_bytes()) else {
+            return true;
+        };
+        // SAFETY: `c` is a valid C string for the call's duration.
+        let wd = unsafe { libc::inotify_add_watch(self.fd.as_raw_fd(), c.as_ptr(), WATCHED) };
+        if wd < 0 {
+            let e = std::io::Error::last_os_error();
+            // a folder gone meanwhile is no reason to give up watching
+            return e.raw_os_error() != Some(libc::ENOSPC);
+        }
+        self.dirs.insert(wd, dir.to_path_buf());
+        true
+    }
+
+    fn drain(&mut self) -> Result<Vec<Event>, Overflow> {
+        let mut out = Vec::new();
+        // aligned for `inotify_event`
+        let mut buf = vec![0u64; 8192];
+        loop {
+            // SAFETY: reading into our own buffer of the given length.
+            let n = unsafe {
+                libc::read(
+                    self.fd.as_raw_fd(),
+                    buf.as_mut_ptr().cast(),
+                    buf.len() * std::mem::size_of::<u64>(),
+                )
+            };
+            if n <= 0 {
+                return Ok(out);
+            }
+            // SAFETY: the kernel wrote `n` bytes of packed events.
+            let bytes =
+                unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), n as usize) };
+            let head = std::mem::size_of::<libc::inotify_event>();
+            let mut at = 0;
+            while at + head <= bytes.len() {
+                // SAFETY: `at` is inside the buffer; read_unaligned copes
+                // with any alignment.
+                let ev: libc::inotify_event =
+                    unsafe { std::ptr::read_unaligned(bytes[at..].as_ptr().cast()) };
+                let name_bytes = &bytes[at + head..(at + head + ev.len as usize).min(bytes.len())];
+                let end = name_bytes
+                    .iter()
+                    .position(|b| *b == 0)
+                    .unwrap_or(name_bytes.len());
+                let name = std::ffi::OsStr::from_bytes(&name_bytes[..end]).to_os_string();
+                at += head + ev.len as usize;
+                if ev.mask & libc::IN_Q_OVERFLOW != 0 {
+                    return Err(Overflow);
+                }
+                if ev.mask & libc::IN_IGNORED != 0 {
+                    self.dirs.remove(&ev.wd);
+                    continue;
+                }
+                if let Some(dir) = self.dirs.get(&ev.wd) {
+                    out.push(Event {
+                        dir: dir.clone(),
+                        name,
+                        mask: ev.mask,
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// The XDG pictures folder: `XDG_PICTURES_DIR` from
+/// `$XDG_CONFIG_HOME/user-dirs.dirs` when set there, else `~/Pictures`.
+pub fn pictures_dir(home: &Path, config_home: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(config_home.join("user-dirs.dirs")).unwrap_or_default();
+    for line in text.lines() {
+        let Some(v) = line.trim().strip_prefix("XDG_PICTURES_DIR=") else {
+            continue;
+        };
+        let v = v.trim().trim_matches('"');
+        let p = match v.strip_prefix("$HOME") {
+            Some(rest) => home.join(rest.trim_start_matches('/')),
+            None => PathBuf::from(v),
+        };
+        if p.is_absolute() && p != home {
+            return p;
+        }
+    }
+    home.join("Pictures")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::sha1_bytes;
+
+    fn copied<'a>(sum: &'a Checksum, name: &'a str, path: &'a Path, size: u64) -> Copied<'a> {
+        Copied {
+            size,
+            checksum: sum,
+            name,
+            path,
+        }
+    }
+
+    #[test]
+    fn finds_the_original_by_size_then_content_never_a_same_sized_stranger() {
+        let d = tempfile::tempdir().unwrap();
+        let lib = d.path().join("Pictures");
+        std::fs::create_dir_all(lib.join("2024/trip")).unwrap();
+        std::fs::write(lib.join("2024/trip/a.jpg"), b"AAAA1").unwrap();
+        std::fs::write(lib.join("2024/b.jpg"), b"BBBB2").unwrap();
+        let l = Library::new(vec![lib.clone()], vec![]);
+        let copy = d.path().join("copy.jpg");
+        std::fs::write(&copy, b"BBBB2").unwrap();
+        let sum = sha1_bytes(b"BBBB2");
+        let found = l.find(copied(&sum, "renamed.jpg", &copy, 5));
+        assert_eq!(found, Some(lib.join("2024/b.jpg")));
+        // same size, other bytes: nothing
+        let other = sha1_bytes(b"CCCC3");
+        assert_eq!(l.find(copied(&other, "c.jpg", &copy, 5)), None);
+    }
+
+    #[test]
+    fn a_file_saved_after_the_walk_is_found_and_a_deleted_one_forgotten() {
+        let d = tempfile::tempdir().unwrap();
+        let lib = d.path().join("lib");
+        std::fs::create_dir_all(&lib).unwrap();
+        let l = Library::new(vec![lib.clone()], vec![]);
+        l.warm();
+        assert!(l.is_empty());
+        std::fs::create_dir_all(lib.join("new")).unwrap();
+        std::fs::write(lib.join("new/x.jpg"), b"hello world").unwrap();
+        let copy = d.path().join("x.jpg");
+        std::fs::write(&copy, b"hello world").unwrap();
+        let sum = sha1_bytes(b"hello world");
+        assert_eq!(
+            l.find(copied(&sum, "x.jpg", &copy, 11)),
+            Some(lib.join("new/x.jpg"))
+        );
+        std::fs::remove_file(lib.join("new/x.jpg")).unwrap();
+        assert_eq!(l.find(copied(&sum, "x.jpg", &copy, 11)), None);
+        assert_eq!(l.len(), 0);
+    }
+
+    #[test]
+    fn the_copy_itself_hidden_folders_and_skipped_paths_are_never_originals() {
+        let d = tempfile::tempdir().unwrap();
+        let lib = d.path().join("lib");
+        let mnt = lib.join("mnt");
+        std::fs::create_dir_all(lib.join(".thumbnails")).unwrap();
+        std::fs::create_dir_all(&mnt).unwrap();
+        std::fs::write(lib.join(".thumbnails/t.jpg"), b"same").unwrap();
+        std::fs::write(mnt.join("m.jpg"), b"same").unwrap();
+        let copy = lib.join("copy.jpg");
+        std::fs::write(&copy, b"same").unwrap();
+        let l = Library::new(vec![lib.clone()], vec![mnt]);
+        let sum = sha1_bytes(b"same");
+        assert_eq!(l.find(copied(&sum, "copy.jpg", &copy, 4)), None);
+        assert_eq!(l.len(), 1, "only the copy is indexed");
+    }
+
+    #[test]
+    fn pictures_dir_follows_user_dirs() {
+        let d = tempfile::tempdir().unwrap();
+        let home = d.path().join("home");
+        let cfg = home.join(".config");
+        std::fs::create_dir_all(&cfg).unwrap();
+        assert_eq!(pictures_dir(&home, &cfg), home.join("Pictures"));
+        std::fs::write(
+            cfg.join("user-dirs.dirs"),
+            "# comment\nXDG_PICTURES_DIR=\"$HOME/Bilder\"\n",
+        )
+        .unwrap();
+        assert_eq!(pictures_dir(&home, &cfg), home.join("Bilder"));
+    }
+}
