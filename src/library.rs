@@ -9,8 +9,9 @@
 //! hidden folders and the mount itself never entered), and inotify keeps it
 //! current: the events queued by the time a copy finishes are read before
 //! it is matched, so a file saved a moment earlier is known. Only files of
-//! the copy's size are hashed, each once per version (size, mtime, inode),
-//! the one with the copy's name first; at most [`MAX_HASHED`] others per
+//! the copy's size are hashed, each once per version (size, mtime, inode):
+//! a file already hashed to the copy's checksum is checked first, then the
+//! files bearing the copy's name, then at most [`MAX_HASHED`] others per
 //! copy, so a folder of equally sized raw files never costs a read of all
 //! of them (the copy is then kept, which is always safe).
 
@@ -80,8 +81,11 @@ struct Index {
     built: bool,
     by_size: HashMap<u64, HashSet<PathBuf>>,
     sizes: HashMap<PathBuf, u64>,
+    /// file name → the files bearing it (`cp` keeps the original's name).
+    by_name: HashMap<std::ffi::OsString, HashSet<PathBuf>>,
     /// Checksums computed, valid while the file's stamp holds.
     sums: HashMap<PathBuf, (Stamp, Checksum)>,
+    by_sum: HashMap<Checksum, HashSet<PathBuf>>,
     /// `None` when inotify is unavailable or ran out of watches: the index
     /// is then walked again on a miss, at most every [`REWALK_EVERY`].
     watcher: Option<Watcher>,
@@ -172,59 +176,74 @@ impl Library {
         self.index.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Looks for the copy's bytes: first among the files already hashed
+    /// to its checksum, then the files bearing its name, then at most
+    /// [`MAX_HASHED`] of the same-size files never hashed yet. Only the
+    /// candidates themselves are read or stat'ed, never the whole bucket.
     fn match_in(&self, ix: &mut Index, copy: Copied) -> Option<PathBuf> {
         let copy_path = std::fs::canonicalize(copy.path).unwrap_or(copy.path.to_path_buf());
-        let mut candidates: Vec<PathBuf> = ix
-            .by_size
-            .get(&copy.size)?
-            .iter()
-            .filter(|p| **p != copy_path && **p != copy.path)
-            .cloned()
-            .collect();
-        // the copy's own name first, then a stable order
-        candidates.sort_by_key(|p| {
-            (
-                p.file_name().and_then(|n| n.to_str()) != Some(copy.name),
-                p.clone(),
-            )
-        });
-        let mut hashed = 0;
-        for p in candidates {
-            let same_name = p.file_name().and_then(|n| n.to_str()) == Some(copy.name);
-            let meta = match std::fs::symlink_metadata(&p) {
-                Ok(m) if m.is_file() => m,
-                _ => {
-                    ix.remove(&p);
-                    continue;
-                }
-            };
-            if meta.len() != copy.size {
-                ix.insert(p, meta.len());
-                continue;
-            }
-            let stamp = Stamp::of(&meta);
-            let sum = match ix.sums.get(&p) {
-                Some((s, c)) if *s == stamp => c.clone(),
-                _ => {
-                    if !same_name && hashed >= MAX_HASHED {
-                        continue;
-                    }
-                    hashed += 1;
-                    let Ok(c) = sha1_file(&p) else { continue };
-                    ix.sums.insert(p.clone(), (stamp, c.clone()));
-                    c
-                }
-            };
-            if sum == *copy.checksum {
+        let not_the_copy = |p: &PathBuf| *p != copy_path && *p != copy.path;
+        let known: Vec<PathBuf> = ix
+            .by_sum
+            .get(copy.checksum)
+            .map(|s| s.iter().filter(|p| not_the_copy(p)).cloned().collect())
+            .unwrap_or_default();
+        let named: Vec<PathBuf> = ix
+            .by_name
+            .get(std::ffi::OsStr::new(copy.name))
+            .map(|s| {
+                s.iter()
+                    .filter(|p| not_the_copy(p) && ix.sizes.get(*p) == Some(&copy.size))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        for p in known.into_iter().chain(named) {
+            if self.check(ix, &p, copy) {
                 return Some(p);
             }
         }
-        None
+        let fresh: Vec<PathBuf> = ix
+            .by_size
+            .get(&copy.size)?
+            .iter()
+            .filter(|p| not_the_copy(p) && !ix.sums.contains_key(*p))
+            .take(MAX_HASHED)
+            .cloned()
+            .collect();
+        fresh.into_iter().find(|p| self.check(ix, p, copy))
+    }
+
+    /// Whether `p` holds the copy's bytes now (hashing it when its cached
+    /// checksum is missing or stale, caching the result).
+    fn check(&self, ix: &mut Index, p: &Path, copy: Copied) -> bool {
+        let meta = match std::fs::symlink_metadata(p) {
+            Ok(m) if m.is_file() => m,
+            _ => {
+                ix.remove(p);
+                return false;
+            }
+        };
+        if meta.len() != copy.size {
+            ix.insert(p.to_path_buf(), meta.len());
+            return false;
+        }
+        let stamp = Stamp::of(&meta);
+        let sum = match ix.sums.get(p) {
+            Some((s, c)) if *s == stamp => c.clone(),
+            _ => {
+                let Ok(c) = sha1_file(p) else { return false };
+                ix.set_sum(p, stamp, c.clone());
+                c
+            }
+        };
+        sum == *copy.checksum
     }
 
     fn walk_all(&self, ix: &mut Index) {
         ix.by_size.clear();
         ix.sizes.clear();
+        ix.by_name.clear();
         ix.watcher = Watcher::new();
         for f in self.folders.clone() {
             self.walk(ix, &f);
@@ -311,7 +330,12 @@ impl Library {
                 ix.remove(&path);
             } else {
                 match std::fs::symlink_metadata(&path) {
-                    Ok(m) if m.is_file() => ix.insert(path, m.len()),
+                    Ok(m) if m.is_file() => {
+                        // changed: its cached checksum may be stale, and a
+                        // stale one would keep it out of the fresh candidates
+                        ix.forget_sum(&path);
+                        ix.insert(path, m.len())
+                    }
                     _ => ix.remove(&path),
                 }
             }
@@ -328,6 +352,11 @@ impl Index {
             if let Some(b) = self.by_size.get_mut(&old) {
                 b.remove(&path);
             }
+        } else if let Some(name) = path.file_name() {
+            self.by_name
+                .entry(name.to_os_string())
+                .or_default()
+                .insert(path.clone());
         }
         self.by_size.entry(size).or_default().insert(path);
     }
@@ -340,8 +369,36 @@ impl Index {
                     self.by_size.remove(&size);
                 }
             }
+            if let Some(name) = path.file_name() {
+                if let Some(b) = self.by_name.get_mut(name) {
+                    b.remove(path);
+                    if b.is_empty() {
+                        self.by_name.remove(name);
+                    }
+                }
+            }
         }
-        self.sums.remove(path);
+        self.forget_sum(path);
+    }
+
+    fn set_sum(&mut self, path: &Path, stamp: Stamp, sum: Checksum) {
+        self.forget_sum(path);
+        self.by_sum
+            .entry(sum.clone())
+            .or_default()
+            .insert(path.to_path_buf());
+        self.sums.insert(path.to_path_buf(), (stamp, sum));
+    }
+
+    fn forget_sum(&mut self, path: &Path) {
+        if let Some((_, old)) = self.sums.remove(path) {
+            if let Some(b) = self.by_sum.get_mut(&old) {
+                b.remove(path);
+                if b.is_empty() {
+                    self.by_sum.remove(&old);
+                }
+            }
+        }
     }
 
     fn remove_under(&mut self, dir: &Path) {
@@ -516,6 +573,27 @@ mod tests {
         // same size, other bytes: nothing
         let other = sha1_bytes(b"CCCC3");
         assert_eq!(l.find(copied(&other, "c.jpg", &copy, 5)), None);
+    }
+
+    #[test]
+    fn an_original_hashed_once_then_edited_in_place_is_hashed_again() {
+        let d = tempfile::tempdir().unwrap();
+        let lib = d.path().join("lib");
+        std::fs::create_dir_all(&lib).unwrap();
+        std::fs::write(lib.join("a.jpg"), b"old bytes").unwrap();
+        let l = Library::new(vec![lib.clone()], vec![]);
+        l.warm();
+        let copy = d.path().join("copy.jpg");
+        std::fs::write(&copy, b"new bytes").unwrap();
+        let sum = sha1_bytes(b"new bytes");
+        // hashes a.jpg (to the old bytes' checksum): no match
+        assert_eq!(l.find(copied(&sum, "other.jpg", &copy, 9)), None);
+        // same size, new content, under another name than the copy's
+        std::fs::write(lib.join("a.jpg"), b"new bytes").unwrap();
+        assert_eq!(
+            l.find(copied(&sum, "other.jpg", &copy, 9)),
+            Some(lib.join("a.jpg"))
+        );
     }
 
     #[test]

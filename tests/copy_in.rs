@@ -324,7 +324,17 @@ fn bench_copy_in() {
         seed_catalog(&cat, &w, a.id, photos);
         let seeded = t.elapsed().as_secs_f64();
         drop(cat);
-        let m = w.mount();
+        // the library is the user's photo folder, holding the seeded
+        // catalog's files too (as large a library as the catalog)
+        let library = Arc::new(Library::new(vec![w.photos.clone()], vec![w.mnt.clone()]));
+        let t = Instant::now();
+        library.warm();
+        let indexed = t.elapsed().as_secs_f64();
+        let mut o = w.options();
+        // the daemon's own polling interval, not the tests' faster one
+        o.poll_interval = flickrfs::fs::MountOptions::new(&w.mnt, &w.catalog_path).poll_interval;
+        o.libraries.insert(a.id, library.clone());
+        let m = w.mount_with(o);
         let acct = w.mnt.join("alice");
         let src = outside.display();
         let new_small = time_sh(
@@ -341,6 +351,8 @@ fn bench_copy_in() {
         );
         let lib = w.photos.join("library");
         make_files(&lib, "l", small_n, small_len, 500_000);
+        let lib_big = w.photos.join("library-big");
+        make_files(&lib_big, "L", big_n, big_len, 600_000);
         let before = bytes_under(&w.default_folder);
         let lib_small = time_sh(
             &w,
@@ -351,6 +363,15 @@ fn bench_copy_in() {
             ),
         );
         let kept = bytes_under(&w.default_folder) - before;
+        let lib_big_t = time_sh(
+            &w,
+            &format!(
+                "mkdir {0}/LB && cp {1}/* {0}/LB/",
+                acct.display(),
+                lib_big.display()
+            ),
+        );
+        let kept_big = bytes_under(&w.default_folder) - before - kept;
         let label = format!("catalog of {photos} photos");
         rows.push(Row {
             what: format!("cp {small_n} files of 20 KB into a set, new content ({label}; seeded in {seeded:.0} s)"),
@@ -383,6 +404,17 @@ fn bench_copy_in() {
                 lib_small / direct_small,
                 kept,
                 small_n * small_len
+            ),
+        });
+        rows.push(Row {
+            what: format!("cp {big_n} files of 3 MB from a library folder ({label}; library of {} files indexed in {indexed:.2} s)", library.len()),
+            ours: ms_per(lib_big_t, big_n),
+            peer: format!("direct {}", ms_per(direct_big, big_n)),
+            ratio: format!(
+                "{:.2}x; {} bytes kept of {}",
+                lib_big_t / direct_big,
+                kept_big,
+                big_n * big_len
             ),
         });
         m.unmount();
