@@ -128,24 +128,43 @@ impl Catalog {
             return Ok(out);
         }
         let mut st = tx
-            .prepare("SELECT DISTINCT collection_id, account_id FROM changes WHERE generation > ?1")
+            .prepare(
+                "SELECT DISTINCT collection_id, account_id, photo_id FROM changes \
+                 WHERE generation > ?1",
+            )
             .ctx("reading the change log")?;
         let rows = st
             .query_map([since.0], |r| {
-                Ok((r.get::<_, Option<i64>>(0)?, r.get::<_, Option<i64>>(1)?))
+                Ok((
+                    r.get::<_, Option<i64>>(0)?,
+                    r.get::<_, Option<i64>>(1)?,
+                    r.get::<_, Option<i64>>(2)?,
+                ))
             })
             .ctx("reading the change log")?;
         let mut colls = std::collections::BTreeSet::new();
+        let mut whole = std::collections::BTreeSet::new();
+        let mut entries = std::collections::BTreeSet::new();
         let mut accts = std::collections::BTreeSet::new();
         for row in rows {
-            let (c, a) = row.ctx("reading the change log")?;
+            let (c, a, p) = row.ctx("reading the change log")?;
             if let Some(c) = c {
                 colls.insert(c);
+                match p {
+                    Some(p) => entries.insert((c, p)),
+                    None => whole.insert(c),
+                };
             }
             if let Some(a) = a {
                 accts.insert(a);
             }
         }
+        out.entries = entries
+            .into_iter()
+            .filter(|(c, _)| !whole.contains(c))
+            .map(|(c, p)| (CollectionId(c), PhotoKey(p)))
+            .collect();
+        out.whole = whole.into_iter().map(CollectionId).collect();
         out.collections = colls.into_iter().map(CollectionId).collect();
         out.accounts = accts.into_iter().map(AccountId).collect();
         Ok(out)

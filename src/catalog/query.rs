@@ -248,6 +248,21 @@ impl Catalog {
             .ctx("listing a folder")
     }
 
+    /// The names `photo` has in a folder (none when it is not listed there).
+    pub fn names_in(&self, collection: CollectionId, photo: PhotoKey) -> Result<Vec<Entry>> {
+        let mut st = self
+            .conn
+            .prepare_cached(&format!(
+                "{ENTRY_SELECT} WHERE m.photo_id = ?2 AND m.collection_id = ?1 AND p.ignored = 0"
+            ))
+            .ctx("listing a photo's names")?;
+        let rows = st
+            .query_map(params![collection.0, photo.0], entry_from_row)
+            .ctx("listing a photo's names")?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .ctx("listing a photo's names")
+    }
+
     /// Number of entries listed in a folder.
     pub fn count_entries(&self, collection: CollectionId) -> Result<u64> {
         self.conn

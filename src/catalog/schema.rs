@@ -8,7 +8,7 @@ use rusqlite::Connection;
 use super::error::{CatalogError, Result};
 
 /// The schema version this code writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 const V1: &str = r#"
 CREATE TABLE meta (
@@ -166,8 +166,14 @@ CREATE TABLE trash (
 );
 "#;
 
+/// The change log names the photo whose entries changed, so that the
+/// mount's invalidation looks at that photo's names, not the whole folder.
+const V3: &str = r#"
+ALTER TABLE changes ADD COLUMN photo_id INTEGER;
+"#;
+
 /// The migrations, index `i` bringing version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2];
+const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// Brings the schema to [`SCHEMA_VERSION`], one migration per version, each
 /// in its own transaction.

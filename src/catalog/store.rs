@@ -105,11 +105,15 @@ pub(crate) fn json_tags(s: &str) -> Vec<String> {
     serde_json::from_str(s).unwrap_or_default()
 }
 
-/// A write transaction (`BEGIN IMMEDIATE`) that remembers which collections
-/// and accounts it touched; [`Catalog::write`] logs them under a new generation.
+/// A write transaction (`BEGIN IMMEDIATE`) that remembers which collections,
+/// entries and accounts it touched; [`Catalog::write`] logs them under a new
+/// generation.
 pub(crate) struct Tx<'c> {
     pub tx: Transaction<'c>,
+    /// folders changed in ways not told photo by photo (renamed, deleted)
     collections: RefCell<BTreeSet<i64>>,
+    /// (folder, photo): that photo's names or attributes in that folder
+    entries: RefCell<BTreeSet<(i64, i64)>>,
     accounts: RefCell<BTreeSet<i64>>,
 }
 
@@ -121,16 +125,23 @@ impl std::ops::Deref for Tx<'_> {
 }
 
 impl Tx<'_> {
+    /// The folder changed as a whole (renamed, emptied, deleted): every
+    /// name in it is looked at again.
     pub fn touch(&self, c: CollectionId) {
         self.collections.borrow_mut().insert(c.0);
+    }
+    /// `photo`'s names in `c` (added, removed) or its attributes changed;
+    /// nothing else in `c` did.
+    pub fn touch_entry(&self, c: CollectionId, photo: PhotoKey) {
+        self.entries.borrow_mut().insert((c.0, photo.0));
     }
     pub fn touch_account(&self, a: AccountId) {
         self.accounts.borrow_mut().insert(a.0);
     }
-    /// Every folder listing `photo`.
+    /// `photo`'s entries in every folder listing it.
     pub fn touch_photo(&self, photo: PhotoKey) -> Result<()> {
         for c in photo_collections(self, photo)? {
-            self.touch(c);
+            self.touch_entry(c, photo);
         }
         Ok(())
     }
@@ -145,12 +156,14 @@ impl Catalog {
         let tx = Tx {
             tx,
             collections: RefCell::new(BTreeSet::new()),
+            entries: RefCell::new(BTreeSet::new()),
             accounts: RefCell::new(BTreeSet::new()),
         };
         let out = f(&tx)?;
         let colls = std::mem::take(&mut *tx.collections.borrow_mut());
+        let entries = std::mem::take(&mut *tx.entries.borrow_mut());
         let accts = std::mem::take(&mut *tx.accounts.borrow_mut());
-        if !colls.is_empty() || !accts.is_empty() {
+        if !colls.is_empty() || !entries.is_empty() || !accts.is_empty() {
             let gen: i64 = tx
                 .cached_row(
                     "UPDATE meta SET value = value + 1 WHERE key = 'generation' RETURNING value",
@@ -160,14 +173,19 @@ impl Catalog {
                 .ctx(&format!("{what}: bumping the generation"))?;
             {
                 let mut ins = tx
-                    .prepare_cached("INSERT INTO changes (generation, collection_id, account_id) VALUES (?1, ?2, ?3)")
+                    .prepare_cached("INSERT INTO changes (generation, collection_id, account_id, photo_id) VALUES (?1, ?2, ?3, ?4)")
                     .ctx("logging changes")?;
+                let none = Option::<i64>::None;
+                for (c, p) in entries.into_iter().filter(|(c, _)| !colls.contains(c)) {
+                    ins.execute(params![gen, c, none, p])
+                        .ctx("logging changes")?;
+                }
                 for c in colls {
-                    ins.execute(params![gen, c, Option::<i64>::None])
+                    ins.execute(params![gen, c, none, none])
                         .ctx("logging changes")?;
                 }
                 for a in accts {
-                    ins.execute(params![gen, Option::<i64>::None, a])
+                    ins.execute(params![gen, none, a, none])
                         .ctx("logging changes")?;
                 }
             }
@@ -617,16 +635,22 @@ pub(crate) fn insert_membership(
     .ctx("adding an entry")?
     .execute(params![coll.0, name.as_str(), photo.0])
     .ctx("adding an entry")?;
-    tx.touch(coll);
+    tx.touch_entry(coll, photo);
     Ok(())
 }
 
 pub(crate) fn delete_membership(tx: &Tx, coll: CollectionId, name: &EntryName) -> Result<()> {
-    tx.prepare_cached("DELETE FROM memberships WHERE collection_id = ?1 AND name = ?2")
+    let photo: Option<i64> = tx
+        .prepare_cached(
+            "DELETE FROM memberships WHERE collection_id = ?1 AND name = ?2 RETURNING photo_id",
+        )
         .ctx("removing an entry")?
-        .execute(params![coll.0, name.as_str()])
+        .query_row(params![coll.0, name.as_str()], |r| r.get(0))
+        .optional()
         .ctx("removing an entry")?;
-    tx.touch(coll);
+    if let Some(p) = photo {
+        tx.touch_entry(coll, PhotoKey(p));
+    }
     Ok(())
 }
 
@@ -638,7 +662,7 @@ pub(crate) fn delete_photo_from(tx: &Tx, coll: CollectionId, photo: PhotoKey) ->
         .execute(params![coll.0, photo.0])
         .ctx("removing from a folder")?;
     if n > 0 {
-        tx.touch(coll);
+        tx.touch_entry(coll, photo);
     }
     Ok(n)
 }

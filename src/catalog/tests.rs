@@ -959,10 +959,15 @@ fn the_generation_moves_and_says_which_folders_changed() {
     let ch = f.cat.changes_since(g0).unwrap();
     assert!(ch.collections.contains(&a) && ch.collections.contains(&f.root()));
     assert_eq!(ch.accounts, vec![f.acct.id]);
-    f.add(a, "x.jpg", 1);
+    let AddOutcome::NewPhoto(x) = f.add(a, "x.jpg", 1) else {
+        panic!("a new photo")
+    };
     let ch = f.cat.changes_since(g1).unwrap();
     assert_eq!(ch.collections, vec![a]);
     assert!(!ch.everything);
+    // told photo by photo: the mount looks at x's names only
+    assert_eq!(ch.entries, vec![(a, x.photo)]);
+    assert_eq!(ch.whole, vec![]);
     assert_eq!(
         f.cat.changes_since(ch.generation).unwrap().collections,
         vec![]
@@ -975,6 +980,12 @@ fn the_generation_moves_and_says_which_folders_changed() {
         .unwrap();
     let ch2 = f.cat.changes_since(ch.generation).unwrap();
     assert_eq!(ch2.collections, vec![f.root()]);
+    // a renamed set changes every name's path in it: told as a whole
+    let g2 = f.cat.generation().unwrap();
+    f.cat.rename_set(a, Some(f.acct.id), &n("B")).unwrap();
+    let ch3 = f.cat.changes_since(g2).unwrap();
+    assert!(ch3.whole.contains(&a), "{ch3:?}");
+    assert!(ch3.entries.iter().all(|(c, _)| *c != a), "{ch3:?}");
     // Reads don't bump it.
     let g = f.cat.generation().unwrap();
     f.cat.list(a).unwrap();

@@ -599,8 +599,14 @@ impl std::fmt::Display for Problem {
 pub struct Changes {
     /// The current generation (pass it next time).
     pub generation: Generation,
-    /// Collections whose listing or entries changed.
+    /// Collections whose listing or entries changed (either way below).
     pub collections: Vec<CollectionId>,
+    /// Of those, the ones changed as a whole (renamed, deleted, emptied):
+    /// every name in them may have changed.
+    pub whole: Vec<CollectionId>,
+    /// (collection, photo) whose names or attributes changed there, in a
+    /// collection not changed as a whole: only those names need a look.
+    pub entries: Vec<(CollectionId, PhotoKey)>,
     /// Accounts whose folder list (sets, pools) changed or were added/removed.
     pub accounts: Vec<AccountId>,
     /// Too old to tell precisely: invalidate everything.

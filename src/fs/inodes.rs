@@ -15,7 +15,7 @@ use std::time::SystemTime;
 
 use fuser::INodeNo;
 
-use crate::catalog::Entry;
+use crate::catalog::{Entry, PhotoKey};
 
 use super::tree::Node;
 
@@ -120,7 +120,19 @@ impl Slot {
 pub struct InodeTable {
     by_node: FastMap<Node, u64>,
     by_ino: FastMap<u64, Slot>,
+    /// photo → the inodes of its entries (a photo has one per folder, and
+    /// a renamed entry keeps its number while its names move) and of the
+    /// entries merged into another photo, so that a change to one photo is
+    /// checked without a walk of every inode
+    by_photo: FastMap<PhotoKey, Vec<u64>>,
     next: u64,
+}
+
+fn photo_of(node: Node) -> Option<PhotoKey> {
+    match node {
+        Node::Entry(_, p) => Some(p),
+        _ => None,
+    }
 }
 
 impl Default for InodeTable {
@@ -134,6 +146,7 @@ impl InodeTable {
         let mut t = InodeTable {
             by_node: FastMap::default(),
             by_ino: FastMap::default(),
+            by_photo: FastMap::default(),
             next: INodeNo::ROOT.0 + 1,
         };
         t.by_node.insert(Node::Root, INodeNo::ROOT.0);
@@ -164,6 +177,9 @@ impl InodeTable {
         let ino = self.next;
         self.next += 1;
         self.by_node.insert(node, ino);
+        if let Some(p) = photo_of(node) {
+            self.by_photo.entry(p).or_default().push(ino);
+        }
         self.by_ino.insert(
             ino,
             Slot {
@@ -215,6 +231,12 @@ impl InodeTable {
                     self.by_node.remove(&prev);
                 }
                 self.by_node.entry(node).or_insert(ino);
+                // A merge re-keys the inode to the photo merged into; it
+                // stays listed under the old photo too, whose removal must
+                // still reach the names the kernel cached for it.
+                if let Some(p) = photo_of(node).filter(|p| photo_of(prev) != Some(*p)) {
+                    self.by_photo.entry(p).or_default().push(ino);
+                }
             }
         }
     }
@@ -237,6 +259,15 @@ impl InodeTable {
         }
     }
 
+    /// The inodes that are or were entries of `photo`, in any folder.
+    pub fn entries_of(&self, photo: PhotoKey) -> impl Iterator<Item = (u64, &Slot)> {
+        self.by_photo
+            .get(&photo)
+            .into_iter()
+            .flatten()
+            .filter_map(|ino| Some((*ino, self.by_ino.get(ino)?)))
+    }
+
     /// Every slot, for the invalidation pass.
     pub fn slots(&self) -> impl Iterator<Item = (u64, &Slot)> {
         self.by_ino.iter().map(|(k, v)| (*k, v))
@@ -245,7 +276,7 @@ impl InodeTable {
 
 #[cfg(test)]
 mod tests {
-    use crate::catalog::{CollectionId, PhotoKey};
+    use crate::catalog::CollectionId;
 
     use super::*;
 

@@ -24,7 +24,7 @@ use std::time::Duration;
 use fuser::{INodeNo, Notifier};
 
 use super::locks::lock;
-use crate::catalog::{Catalog, CollectionId, Generation};
+use crate::catalog::{Catalog, CollectionId, Generation, PhotoKey};
 
 use super::control::StatusBoard;
 use super::inodes::InodeTable;
@@ -226,6 +226,8 @@ fn pass(
     // name is judged by the folder it is in (a photo can have names in
     // several folders, and several names in one).
     let mut entries: HashMap<CollectionId, Vec<SlotView>> = HashMap::new();
+    // names of single photos in collections not changed as a whole
+    let mut photo_names: HashMap<(CollectionId, PhotoKey), Vec<SlotView>> = HashMap::new();
     let mut folders = Vec::new();
     let mut account_dirs = Vec::new();
     // Directories whose listing the kernel may hold (FOPEN_CACHE_DIR).
@@ -233,28 +235,57 @@ fn pass(
     {
         let t = lock(&shared.inodes);
         let folder_of = |dir: u64| listed_collection(t.get(dir)?.node, &roots);
-        for (ino, s) in t.slots() {
-            if touched.listing(s.node, &roots) {
-                dirs.push(ino);
+        // A copy into a set is told photo by photo: its names and folders
+        // are found by node, so a pass costs the same in a folder of ten
+        // photos as in one of a hundred thousand.
+        for &(c, photo) in &touched.entries {
+            // by photo, not by node: a moved entry keeps its inode, and the
+            // names it had in its old folder with it
+            for (ino, s) in t.entries_of(photo) {
+                for (parent, name) in &s.links {
+                    if folder_of(*parent) == Some(c) {
+                        photo_names.entry((c, photo)).or_default().push((
+                            ino,
+                            *parent,
+                            name.to_string(),
+                            photo,
+                            s.fp,
+                        ));
+                    }
+                }
             }
-            for (parent, name) in &s.links {
-                let (parent, name) = (*parent, name.to_string());
-                match s.node {
-                    Node::Entry(_, p) => {
-                        if let Some(c) = folder_of(parent) {
-                            if touched.collection(c) {
-                                entries
-                                    .entry(c)
-                                    .or_default()
-                                    .push((ino, parent, name, p, s.fp));
+        }
+        if touched.precise() {
+            dirs.extend(
+                touched
+                    .listed_dirs(&roots)
+                    .iter()
+                    .filter_map(|n| t.ino_of(n)),
+            );
+        } else {
+            for (ino, s) in t.slots() {
+                if touched.listing(s.node, &roots) {
+                    dirs.push(ino);
+                }
+                for (parent, name) in &s.links {
+                    let (parent, name) = (*parent, name.to_string());
+                    match s.node {
+                        Node::Entry(_, p) => {
+                            if let Some(c) = folder_of(parent) {
+                                if touched.whole_collection(c) {
+                                    entries
+                                        .entry(c)
+                                        .or_default()
+                                        .push((ino, parent, name, p, s.fp));
+                                }
                             }
                         }
+                        Node::Folder(c) => folders.push((ino, parent, name, c)),
+                        Node::Account(a) if touched.account(a) => {
+                            account_dirs.push((ino, parent, name, a))
+                        }
+                        _ => {}
                     }
-                    Node::Folder(c) => folders.push((ino, parent, name, c)),
-                    Node::Account(a) if touched.account(a) => {
-                        account_dirs.push((ino, parent, name, a))
-                    }
-                    _ => {}
                 }
             }
         }
@@ -278,6 +309,24 @@ fn pass(
                     }
                 }
                 _ => {
+                    out.push(Inval::Entry(parent, name.clone().into()));
+                    forget.push((ino, parent, name));
+                }
+            }
+        }
+    }
+    for ((c, photo), slots) in photo_names {
+        let names = cat.names_in(c, photo).unwrap_or_default();
+        for (ino, parent, name, _, old) in slots {
+            match names.iter().find(|e| e.name.as_str() == name) {
+                Some(e) => {
+                    let fp = super::inodes::Fingerprint::of(e);
+                    if old != Some(fp) {
+                        out.push(Inval::Inode(ino));
+                        fresh.push((ino, fp));
+                    }
+                }
+                None => {
                     out.push(Inval::Entry(parent, name.clone().into()));
                     forget.push((ino, parent, name));
                 }

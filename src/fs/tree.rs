@@ -441,6 +441,10 @@ pub fn listed_collection(node: Node, roots: &Roots) -> Option<CollectionId> {
 pub struct Touched {
     pub everything: bool,
     pub collections: HashSet<CollectionId>,
+    /// Collections changed as a whole: every name in them needs a look.
+    pub whole: HashSet<CollectionId>,
+    /// Elsewhere, only these photos' names changed.
+    pub entries: Vec<(CollectionId, PhotoKey)>,
     pub accounts: HashSet<AccountId>,
 }
 
@@ -449,6 +453,8 @@ impl From<&Changes> for Touched {
         Touched {
             everything: c.everything,
             collections: c.collections.iter().copied().collect(),
+            whole: c.whole.iter().copied().collect(),
+            entries: c.entries.clone(),
             accounts: c.accounts.iter().copied().collect(),
         }
     }
@@ -473,6 +479,31 @@ impl Touched {
     /// Whether the entries of collection `c` may have changed.
     pub fn collection(&self, c: CollectionId) -> bool {
         self.everything || self.collections.contains(&c)
+    }
+
+    /// Whether any name in collection `c` may have changed (not only the
+    /// names of the photos in [`Touched::entries`]).
+    pub fn whole_collection(&self, c: CollectionId) -> bool {
+        self.everything || self.whole.contains(&c)
+    }
+
+    /// Whether the change is told photo by photo only: then the folders and
+    /// names to look at are found by node, with no walk of every inode.
+    pub fn precise(&self) -> bool {
+        !self.everything && self.whole.is_empty() && self.accounts.is_empty()
+    }
+
+    /// The directories whose listing may have changed, among those a
+    /// precise change can touch (see [`Touched::precise`]).
+    pub fn listed_dirs(&self, roots: &Roots) -> Vec<Node> {
+        let mut nodes: Vec<Node> = self.collections.iter().map(|c| Node::Folder(*c)).collect();
+        nodes.push(Node::Root);
+        for a in roots.keys() {
+            nodes.push(Node::Account(*a));
+            nodes.push(Node::Pools(*a));
+        }
+        nodes.retain(|n| self.listing(*n, roots));
+        nodes
     }
 
     /// Whether account `a`'s folder list (sets, pools, its name) may have
