@@ -967,7 +967,8 @@ fn merge_into(
                 params![coll.id.0, e.name.as_str(), into.0],
             )
             .ctx("merging photos")?;
-            tx.touch(coll.id);
+            tx.touch_entry(coll.id, from);
+            tx.touch_entry(coll.id, into);
         }
     }
     delete_photo_row(tx, from)?;

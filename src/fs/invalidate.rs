@@ -238,17 +238,22 @@ fn pass(
         // A copy into a set is told photo by photo: its names and folders
         // are found by node, so a pass costs the same in a folder of ten
         // photos as in one of a hundred thousand.
+        let mut seen = HashSet::new();
         for &(c, photo) in &touched.entries {
             // by photo, not by node: a moved entry keeps its inode, and the
             // names it had in its old folder with it
             for (ino, s) in t.entries_of(photo) {
+                // judged by the photo the inode means now (a merge re-keys)
+                let Node::Entry(_, now) = s.node else {
+                    continue;
+                };
                 for (parent, name) in &s.links {
-                    if folder_of(*parent) == Some(c) {
-                        photo_names.entry((c, photo)).or_default().push((
+                    if folder_of(*parent) == Some(c) && seen.insert((ino, *parent, &**name)) {
+                        photo_names.entry((c, now)).or_default().push((
                             ino,
                             *parent,
                             name.to_string(),
-                            photo,
+                            now,
                             s.fp,
                         ));
                     }
