@@ -214,6 +214,15 @@ impl Granularity {
             Granularity::Circa => 8,
         }
     }
+    /// `exact`, `month`, `year`, `circa` (as `user.flickr.date_taken_granularity` shows it).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Granularity::Exact => "exact",
+            Granularity::Month => "month",
+            Granularity::Year => "year",
+            Granularity::Circa => "circa",
+        }
+    }
 }
 
 /// A camera-local shooting time with no zone, as EXIF and Flickr keep it

@@ -8,7 +8,7 @@ use rusqlite::Connection;
 use super::error::{CatalogError, Result};
 
 /// The schema version this code writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 const V1: &str = r#"
 CREATE TABLE meta (
@@ -166,8 +166,15 @@ CREATE TABLE trash (
 );
 "#;
 
+/// A photo deleted on Flickr leaves the collection but keeps its row (and
+/// its file): hidden (`ignored = 1`), no longer linked to Flickr, with the
+/// id it had there, so that `flickrfs restore ID` can queue it for upload.
+const V3: &str = r#"
+ALTER TABLE photos ADD COLUMN gone_id TEXT;
+"#;
+
 /// The migrations, index `i` bringing version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2];
+const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// Brings the schema to [`SCHEMA_VERSION`], one migration per version, each
 /// in its own transaction.

@@ -202,7 +202,11 @@ pub struct Photo {
     pub junk: bool,
     /// Deleted from the account folder while on Flickr: never downloaded
     /// again, not listed; restorable with [`super::Catalog::unignore`].
+    /// Also set (not listed) for a photo deleted on Flickr.
     pub ignored: bool,
+    /// The Flickr id of a photo deleted on Flickr: it left the collection,
+    /// its file stays; [`super::Catalog::unignore`] queues it for upload.
+    pub deleted_on_flickr: Option<PhotoId>,
 }
 
 impl Photo {
@@ -213,7 +217,10 @@ impl Photo {
     /// The summary state shown in `user.flickr.state` and the status.
     pub fn state(&self) -> PhotoState {
         if self.ignored {
-            return PhotoState::Ignored;
+            return match self.deleted_on_flickr {
+                Some(_) => PhotoState::DeletedOnFlickr,
+                None => PhotoState::Ignored,
+            };
         }
         match (&self.local, &self.remote) {
             (Some(l), _) if l.writing => PhotoState::Writing,
@@ -251,6 +258,8 @@ pub enum PhotoState {
     Missing,
     /// Deleted locally, never downloaded again.
     Ignored,
+    /// Deleted on Flickr: out of the collection, its file kept.
+    DeletedOnFlickr,
 }
 
 impl PhotoState {
@@ -263,6 +272,7 @@ impl PhotoState {
             PhotoState::Synced => "synced",
             PhotoState::Missing => "missing",
             PhotoState::Ignored => "ignored",
+            PhotoState::DeletedOnFlickr => "deleted-on-flickr",
         }
     }
 }
@@ -508,11 +518,14 @@ pub enum ProblemKind {
     /// Flickr refused the file (not a format it recognises, or empty): not
     /// uploaded again until the file's content changes.
     Refused,
+    /// The photo was deleted on Flickr: it left the collection, its file
+    /// stays (the message says where and how to upload it again).
+    DeletedOnFlickr,
     Other,
 }
 
 impl ProblemKind {
-    pub const ALL: [ProblemKind; 9] = [
+    pub const ALL: [ProblemKind; 10] = [
         ProblemKind::MissingFile,
         ProblemKind::NotUploadable,
         ProblemKind::Conflict,
@@ -521,6 +534,7 @@ impl ProblemKind {
         ProblemKind::Duplicate,
         ProblemKind::Incomplete,
         ProblemKind::Refused,
+        ProblemKind::DeletedOnFlickr,
         ProblemKind::Other,
     ];
 
@@ -534,6 +548,7 @@ impl ProblemKind {
             ProblemKind::Duplicate => "duplicate",
             ProblemKind::Incomplete => "incomplete",
             ProblemKind::Refused => "refused-by-flickr",
+            ProblemKind::DeletedOnFlickr => "deleted-on-flickr",
             ProblemKind::Other => "other",
         }
     }

@@ -160,6 +160,12 @@ pub fn load_snapshots(
             .as_ref()
             .and_then(|f| f.checksum.as_ref())
             .and_then(|c| Checksum::parse(c.as_str()));
+        lp.taken = p.remote.as_ref().and_then(|r| {
+            r.date_taken.clone().map(|at| super::DateTaken {
+                at,
+                granularity: r.granularity,
+            })
+        });
         lp.media = match (&p.local, &p.remote) {
             (Some(f), _) if f.kind.is_video() => Media::Video,
             (Some(f), _) if p.junk || p.meta.skip || !f.kind.is_media() => Media::NotMedia,
@@ -283,6 +289,9 @@ pub struct ExecReport {
     /// Uploads found already on Flickr (by their checksum machine tag) after
     /// an interrupted sync, instead of being sent again.
     pub resumed_uploads: usize,
+    /// Photos deleted on Flickr that left the collection, one line each:
+    /// which, and where its file stays.
+    pub deleted_on_flickr: Vec<String>,
 }
 
 /// The executor's working state for one account.
@@ -794,8 +803,9 @@ impl Executor<'_> {
                 self.cat.ignore(key)?;
             }
             Action::ForgetLocal { local, .. } => {
-                // The photo is gone from Flickr: hide its record (the file stays).
-                self.cat.ignore(PhotoKey(local.0))?;
+                // Gone from Flickr: out of the collection, the file stays
+                // (not "ignored": the user did not choose it).
+                minted.kept_file = self.cat.forget_deleted_on_flickr(PhotoKey(local.0))?;
             }
             Action::CreateLocalSet {
                 set,
@@ -887,7 +897,12 @@ impl Executor<'_> {
                     if let Some(p) = edit.privacy {
                         meta.privacy = Some(p);
                     }
-                    self.cat.set_meta(key, &meta)?;
+                    // A title from Flickr renames the entries, as a local
+                    // rename sets the title.
+                    self.cat.take_flickr_meta(key, &meta)?;
+                    if let Some(t) = &edit.taken {
+                        self.cat.set_date_taken(key, &t.at, t.granularity)?;
+                    }
                 }
                 Side::Remote => {
                     if let (Some(t), Some(d)) = (&edit.title, &edit.description) {
@@ -1221,6 +1236,13 @@ impl Executor<'_> {
                         if minted.resumed {
                             report.resumed_uploads += 1;
                         }
+                        if let Action::ForgetLocal { remote, title, .. } = a {
+                            report.deleted_on_flickr.push(deleted_line(
+                                remote,
+                                title,
+                                minted.kept_file.as_deref(),
+                            ));
+                        }
                         if let (Action::CreateRemoteSet { primary, .. }, Some(set)) =
                             (a, &minted.set)
                         {
@@ -1407,6 +1429,18 @@ impl Executor<'_> {
             }
         }
         Ok(())
+    }
+}
+
+/// One line for a photo deleted on Flickr: which, and where its file is.
+fn deleted_line(id: &PhotoId, title: &str, file: Option<&Path>) -> String {
+    let title = abbreviate(title, 80);
+    match file {
+        Some(f) => format!(
+            "photo {id} {title:?}: file kept at {} (`flickrfs restore {id}` uploads it again)",
+            f.display()
+        ),
+        None => format!("photo {id} {title:?}: it was never downloaded, nothing is on disk"),
     }
 }
 

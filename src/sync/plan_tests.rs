@@ -101,6 +101,7 @@ fn synced(n: i64, m: i64, members: &[(i64, i64)]) -> (LocalSnapshot, BaseSnapsho
                 pools: BTreeSet::new(),
                 checksum: Some(sum(p as u32)),
                 media: Media::Photo,
+                taken: None,
             },
         );
     }
@@ -222,7 +223,7 @@ fn title_through_the_planner_in_every_direction() {
                     assert_eq!(p.conflicts.len(), usize::from(conflict), "{ctx}");
                     if conflict {
                         assert_eq!(p.conflicts[0].field, ConflictField::Title);
-                        assert_eq!(p.conflicts[0].remote, format!("{rt:?}"));
+                        assert_eq!(p.conflicts[0].remote, rt.to_string());
                     }
                 }
             }
@@ -460,6 +461,7 @@ fn new_flickr_photo_is_downloaded_into_its_sets_and_videos_are_listed() {
             pools: [GroupId::new("g1")].into(),
             checksum: None,
             media: Media::Photo,
+            taken: None,
         },
     );
     r.photos.insert(
@@ -471,6 +473,7 @@ fn new_flickr_photo_is_downloaded_into_its_sets_and_videos_are_listed() {
             pools: BTreeSet::new(),
             checksum: None,
             media: Media::Video,
+            taken: None,
         },
     );
     let p = run(&l, &b, &r, Direction::Both);
@@ -503,6 +506,7 @@ fn ambiguous_photos_are_held_back_and_listed_as_skipped() {
                 pools: BTreeSet::new(),
                 checksum: None,
                 media: Media::Photo,
+                taken: None,
             },
         );
     }
@@ -667,6 +671,7 @@ fn landed_upload_is_linked_by_its_checksum_not_uploaded_again() {
             pools: BTreeSet::new(),
             checksum: Some(sum(42)),
             media: Media::Photo,
+            taken: None,
         },
     );
     let p = run(&l, &b, &r, Direction::Both);
@@ -857,6 +862,7 @@ fn set_filter_limits_the_sync_to_chosen_sets() {
             pools: BTreeSet::new(),
             checksum: None,
             media: Media::Photo,
+            taken: None,
         },
     );
     let o = PlanOptions {
@@ -886,6 +892,7 @@ fn ignored_photos_are_never_touched() {
             pools: BTreeSet::new(),
             checksum: None,
             media: Media::Photo,
+            taken: None,
         },
     );
     l.ignored.insert(pid(3));
@@ -908,7 +915,12 @@ fn mass_membership_removal_is_refused_unless_forced() {
         concerns,
         vec![SafetyConcern::ManyMembershipRemovals {
             removals: 60,
-            total: 60
+            total: 60,
+            sets: vec![SetRemovals {
+                title: "s1".into(),
+                cause: RemovalCause::Removed(Side::Local),
+                count: 60
+            }]
         }]
     );
     assert_eq!(shown.summary.set_reassignments, 60);
@@ -1268,6 +1280,7 @@ impl World {
                         checksum: Some(sum(u32::from(c % 16) + 1)),
                         file: FileState::Present,
                         media,
+                        taken: None,
                     },
                 );
             }
@@ -1392,6 +1405,7 @@ impl World {
                         } else {
                             Media::Photo
                         },
+                        taken: None,
                     },
                 );
             }

@@ -290,7 +290,10 @@ pub fn read_state(f: &Path) -> String {
         .to_owned()
 }
 pub fn is_terminal(state: &str) -> bool {
-    state.starts_with("done") || state.starts_with("finished") || state.starts_with("failed")
+    state.starts_with("done")
+        || state.starts_with("finished")
+        || state.starts_with("failed")
+        || state.starts_with("refused")
 }
 /// `done: both sync finished at 1700000000: ...` → 1700000000.
 pub fn finished_at(state: &str) -> Option<u64> {
