@@ -580,6 +580,61 @@ impl Catalog {
             .ctx("reading merge bases")
     }
 
+    /// Local changes to the fields of photos on Flickr that the next sync
+    /// sends (a rename, `setfattr`), against the values both sides agreed
+    /// on at the last sync: what `.flickrfs/plan` shows without asking
+    /// Flickr. A change made on Flickr meanwhile may still make one a
+    /// conflict.
+    pub fn pending_edits(&self, account: AccountId) -> Result<Vec<PendingEdit>> {
+        let bases = self.synced_bases(account)?;
+        let mut out = Vec::new();
+        for p in self.photos(account)? {
+            let (Some(id), Some(b)) = (p.remote_id(), bases.get(&p.key)) else {
+                continue;
+            };
+            if p.ignored {
+                continue;
+            }
+            let mut changes = Vec::new();
+            if p.meta.title != b.title {
+                changes.push((MetaField::Title, b.title.clone(), p.meta.title.clone()));
+            }
+            let description = p.meta.description.clone().unwrap_or_default();
+            if description != b.description {
+                changes.push((MetaField::Description, b.description.clone(), description));
+            }
+            let norm = |tags: &[String]| -> BTreeSet<String> {
+                tags.iter()
+                    .map(|t| crate::model::normalize_tag(t))
+                    .filter(|t| !t.is_empty())
+                    .collect()
+            };
+            let tags = p.meta.tags.clone().unwrap_or_default();
+            if norm(&tags) != norm(&b.tags) {
+                changes.push((
+                    MetaField::Tags,
+                    super::xattr::format_tags(&b.tags),
+                    super::xattr::format_tags(&tags),
+                ));
+            }
+            if let Some(privacy) = p.meta.privacy.filter(|v| *v != b.privacy) {
+                changes.push((
+                    MetaField::Privacy,
+                    b.privacy.as_str().to_owned(),
+                    privacy.as_str().to_owned(),
+                ));
+            }
+            if !changes.is_empty() {
+                out.push(PendingEdit {
+                    photo: p.key,
+                    id: id.clone(),
+                    changes,
+                });
+            }
+        }
+        Ok(out)
+    }
+
     /// Records merge bases in one transaction.
     pub fn set_synced_bases(&self, bases: &[(PhotoKey, SyncedBase)]) -> Result<()> {
         self.write("recording merge bases", |tx| {

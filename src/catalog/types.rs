@@ -501,6 +501,31 @@ pub(crate) fn meta_field(s: &str) -> Option<MetaField> {
     MetaField::parse(s)
 }
 
+/// A local change of a synced photo not yet sent to Flickr
+/// ([`super::Catalog::pending_edits`]): each field, its value at the last
+/// sync and its value now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingEdit {
+    pub photo: PhotoKey,
+    pub id: PhotoId,
+    pub changes: Vec<(MetaField, String, String)>,
+}
+
+impl std::fmt::Display for PendingEdit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "photo {}:", self.id)?;
+        for (i, (field, was, now)) in self.changes.iter().enumerate() {
+            let cut = |s: &str| match s.char_indices().nth(80) {
+                Some((at, _)) => format!("{}…", &s[..at]),
+                None => s.to_owned(),
+            };
+            let sep = if i == 0 { " " } else { "; " };
+            write!(f, "{sep}{} {:?} → {:?}", field.as_str(), cut(was), cut(now))?;
+        }
+        Ok(())
+    }
+}
+
 /// Kinds of status problems.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

@@ -69,11 +69,21 @@ impl MetaEdit {
             && self.taken.is_none()
     }
 
-    /// REST calls it costs on Flickr: `setMeta`, `setTags`, `setPerms`.
-    pub fn api_calls(&self) -> u64 {
-        u64::from(self.title.is_some() || self.description.is_some())
-            + u64::from(self.tags.is_some())
-            + u64::from(self.privacy.is_some())
+    /// REST calls it costs on `side`: on Flickr `setMeta`, `setTags`,
+    /// `setPerms`; new tags on either side also read the photo's tags as
+    /// their owner wrote them (`photos.getInfo`: Flickr lists them only
+    /// normalised, "summer light" as `summerlight`).
+    pub fn api_calls(&self, side: Side) -> u64 {
+        let info = u64::from(self.tags.is_some());
+        match side {
+            Side::Local => info,
+            Side::Remote => {
+                u64::from(self.title.is_some() || self.description.is_some())
+                    + info
+                    + u64::from(self.tags.is_some())
+                    + u64::from(self.privacy.is_some())
+            }
+        }
     }
 
     /// Writes the new values into `meta`.
@@ -232,11 +242,7 @@ impl Action {
     /// photo host are counted apart).
     pub fn api_calls(&self) -> u64 {
         match self {
-            Action::Edit {
-                side: Side::Remote,
-                edit,
-                ..
-            } => edit.api_calls(),
+            Action::Edit { side, edit, .. } => edit.api_calls(*side),
             Action::Upload { .. }
             | Action::CreateRemoteSet { .. }
             | Action::DeleteRemoteSet { .. } => 1,

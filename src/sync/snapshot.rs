@@ -167,14 +167,9 @@ impl fmt::Display for DateTaken {
     }
 }
 
-/// Flickr's normal form of a tag: lower case, without white space.
+/// Flickr's normal form of a tag (see [`crate::model::normalize_tag`]).
 /// Adapters pass tags through it so that the three sides compare equal.
-pub fn normalize_tag(raw: &str) -> String {
-    raw.chars()
-        .filter(|c| !c.is_whitespace() && *c != '"')
-        .flat_map(char::to_lowercase)
-        .collect()
-}
+pub use crate::model::normalize_tag;
 
 /// A photo as the catalog holds it now.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
