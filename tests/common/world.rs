@@ -114,6 +114,13 @@ impl World {
     /// Writes `both` to `.flickrfs/sync` and waits for the daemon to finish
     /// that sync; returns the final state line.
     pub fn control_sync(&self) -> String {
+        self.control_request("both")
+    }
+
+    /// Writes `request` (`down force`, `up alice`...) to `.flickrfs/sync`
+    /// and waits for the daemon to finish that sync; returns the final
+    /// state line.
+    pub fn control_request(&self, request: &str) -> String {
         let f = self.mnt.join(".flickrfs/sync");
         let before = read_state(&f);
         // A finished state names the second it finished in: wait for a new
@@ -123,7 +130,7 @@ impl World {
                 flickrfs::app::now_secs() > ts
             });
         }
-        std::fs::write(&f, "both\n").expect("write .flickrfs/sync");
+        std::fs::write(&f, format!("{request}\n")).expect("write .flickrfs/sync");
         let mut last = String::new();
         wait_for("the daemon's sync to finish", SYNC_DEADLINE, || {
             last = read_state(&f);
