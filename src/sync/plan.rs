@@ -12,9 +12,10 @@
 //!
 //! What it never does: there is no action that deletes a photo from Flickr,
 //! and none that deletes a user's file. A synced photo that disappears
-//! locally becomes *ignored*; a photo deleted on Flickr leaves the catalog
-//! (its file stays on disk). Sets are deleted online only when the user
-//! removed the folder locally.
+//! locally becomes *ignored*; a photo deleted on Flickr leaves the
+//! collection (its file stays on disk, and it can be uploaded again). Sets
+//! are deleted online only when the user removed the folder locally.
+//! Flickr's date taken only comes down (it is read-only in the mount).
 //!
 //! It does no I/O: the executor (`execute.rs`) carries the plan out, and
 //! [`next_base`] computes the merge base to record afterwards.
@@ -117,8 +118,8 @@ pub enum Action {
     /// A synced photo was removed locally: mark it ignored (never downloaded
     /// again; restorable with the CLI). Nothing is deleted anywhere.
     Ignore { photo: PhotoId, title: String },
-    /// The photo was deleted on Flickr: its record leaves the catalog; its
-    /// file stays on disk.
+    /// The photo was deleted on Flickr: it leaves the collection, its file
+    /// stays on disk (`Catalog::forget_deleted_on_flickr`).
     ForgetLocal {
         local: LocalKey,
         remote: PhotoId,
