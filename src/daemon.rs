@@ -370,7 +370,7 @@ fn sync_worker(paths: Paths, board: Arc<Mutex<crate::fs::StatusBoard>>, rx: mpsc
             Ok(last) => {
                 let text = last.text();
                 board.last_plan = Some(text.clone());
-                note_outcomes(&mut board, &last);
+                note_outcomes(&mut board, &last, req.force);
                 let outcome = if last.accounts.iter().any(|a| a.refused) {
                     "refused"
                 } else if last.ok() {
@@ -425,8 +425,8 @@ fn sync_worker(paths: Paths, board: Arc<Mutex<crate::fs::StatusBoard>>, rx: mpsc
 /// and takes back what no longer holds: once an account's sync ran (a
 /// refused plan confirmed with `force`, or the cause gone), its earlier
 /// refusals and stops are no longer shown as pending, and the results
-/// that were refused say they were confirmed since.
-fn note_outcomes(board: &mut crate::fs::StatusBoard, last: &crate::app::LastSync) {
+/// that were refused say what became of them.
+fn note_outcomes(board: &mut crate::fs::StatusBoard, last: &crate::app::LastSync, forced: bool) {
     for a in &last.accounts {
         let stopped = format!("{}: sync stopped: ", a.account);
         match &a.error {
@@ -436,7 +436,12 @@ fn note_outcomes(board: &mut crate::fs::StatusBoard, last: &crate::app::LastSync
                 for r in board.results.iter_mut() {
                     if r.refused.contains(&a.account) {
                         r.refused.retain(|x| x != &a.account);
-                        r.outcome = "refused, confirmed since".into();
+                        r.outcome = if forced {
+                            "refused, confirmed since"
+                        } else {
+                            "refused, settled by a later sync"
+                        }
+                        .into();
                     }
                 }
             }
