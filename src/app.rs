@@ -245,8 +245,16 @@ pub struct AccountResult {
     /// What failed, one line each.
     pub failed: Vec<String>,
     pub conflicts: Vec<String>,
+    /// Photos deleted on Flickr that left the collection, and where their
+    /// files stay, one line each.
+    #[serde(default)]
+    pub deleted_on_flickr: Vec<String>,
     /// Set when the sync stopped before executing (refused plan, network...).
     pub error: Option<String>,
+    /// The plan was refused by the big-removal guard (`error` says why and
+    /// how to confirm it); nothing was done.
+    #[serde(default)]
+    pub refused: bool,
 }
 
 /// The last sync of all accounts.
@@ -290,6 +298,9 @@ impl LastSync {
                 s.push_str(&format!("  stopped: {e}\n"));
             } else if !a.dry_run {
                 s.push_str(&format!("  {} done, {} failed\n", a.done, a.failed.len()));
+            }
+            for d in &a.deleted_on_flickr {
+                s.push_str(&format!("  deleted on Flickr: {d}\n"));
             }
             for f in &a.failed {
                 s.push_str(&format!("  failed: {f}\n"));
@@ -345,6 +356,30 @@ impl SyncLock {
     }
 }
 
+/// Who asked for a sync: a refused plan is confirmed differently.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Requester {
+    /// `flickrfs sync`: confirmed with `--force`.
+    #[default]
+    Cli,
+    /// A write to `MOUNT/.flickrfs/sync` (or auto-sync): confirmed by
+    /// writing the direction followed by `force` there.
+    ControlFile,
+}
+
+impl Requester {
+    /// How to run a refused plan anyway, for the person who asked.
+    pub fn how_to_confirm(self, direction: Direction) -> String {
+        match self {
+            Requester::Cli => "to run it anyway, pass --force".into(),
+            Requester::ControlFile => format!(
+                "to run it anyway, write \"{direction} force\" to MOUNT/.flickrfs/sync \
+                 (echo \"{direction} force\" > MOUNT/.flickrfs/sync)"
+            ),
+        }
+    }
+}
+
 /// What a sync run was asked to do.
 #[derive(Clone, Debug, Default)]
 pub struct SyncRun {
@@ -358,6 +393,7 @@ pub struct SyncRun {
     pub full: bool,
     /// More folders where the identify step looks for local copies.
     pub search: Vec<PathBuf>,
+    pub requester: Requester,
 }
 
 /// Builds one account's sync options from its preferences and the request.
@@ -404,7 +440,9 @@ async fn sync_one(
         done: 0,
         failed: Vec::new(),
         conflicts: Vec::new(),
+        deleted_on_flickr: Vec::new(),
         error: None,
+        refused: false,
     };
     let outcome = async {
         // One sync per account at a time, whoever starts it (the CLI, the
@@ -419,10 +457,27 @@ async fn sync_one(
         let opts = sync_options(&t.prefs, run);
         crate::sync::run_sync(&cat, &client, t.account.id, &opts, progress)
             .await
-            .map_err(|e| AppError::Other(e.to_string()))
+            .map_err(SyncStop::Sync)
     }
     .await;
     match outcome {
+        Err(SyncStop::Sync(crate::sync::SyncError::Plan(crate::sync::PlanError::Unsafe {
+            concerns,
+            plan,
+        }))) => {
+            // What it would have done, why it was refused, how to confirm.
+            result.summary = plan.summary.to_string();
+            result.refused = true;
+            result.error = Some(format!(
+                "refused: {}; {}",
+                concerns
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                run.requester.how_to_confirm(run.direction)
+            ));
+        }
         Ok(report) => {
             result.summary = report.plan.summary.to_string();
             result.conflicts = report
@@ -434,9 +489,19 @@ async fn sync_one(
             if let Some(exec) = report.executed {
                 result.done = exec.done;
                 result.failed = exec.failed.iter().map(|(_, line)| line.clone()).collect();
+                result.deleted_on_flickr = exec.deleted_on_flickr;
             }
         }
         Err(e) => result.error = Some(e.to_string()),
     }
     result
+}
+
+/// Why one account's sync stopped before it finished.
+#[derive(Debug, thiserror::Error)]
+enum SyncStop {
+    #[error(transparent)]
+    App(#[from] AppError),
+    #[error(transparent)]
+    Sync(crate::sync::SyncError),
 }

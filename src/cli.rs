@@ -13,8 +13,9 @@ use clap::{Args, Parser, Subcommand};
     long_about = "flickrfs mounts your Flickr photo collection as a folder tree (photosets are \
                   folders, files are references to real images on your disk) and keeps it in sync \
                   with Flickr, one-way or both ways, without ever deleting a photo.",
-    after_help = "Exit codes: 0 success, 1 failure (the message says why), 2 bad usage, \
-                  3 a sync finished with some items failed.\nLogs: RUST_LOG=flickrfs=debug."
+    after_help = "Exit codes: 0 success, 1 failure (the message says why; also a plan the \
+                  big-removal guard refused), 2 bad usage, 3 a sync finished with some items \
+                  failed.\nLogs: RUST_LOG=flickrfs=debug."
 )]
 pub struct Cli {
     /// Print only errors.
@@ -58,9 +59,13 @@ pub enum Command {
     },
     /// Never download this online photo again (it stays on Flickr).
     Ignore(PhotoArgs),
-    /// Take a photo off the ignored list.
+    /// Take a photo off the ignored list (for a photo deleted on Flickr:
+    /// the same as restore).
     Unignore(PhotoArgs),
-    /// List the ignored photos.
+    /// Upload again a photo deleted on Flickr whose file was kept: it is
+    /// listed again as a local photo, queued for the next sync.
+    Restore(PhotoArgs),
+    /// List the ignored photos (not the ones deleted on Flickr: `flickrfs status` lists those).
     Ignored {
         #[arg(long)]
         account: Option<String>,

@@ -170,6 +170,7 @@ fn autosync_loop(engine: &SyncEngine) {
                     direction,
                     accounts: vec![name.clone()],
                     requested_at: now_secs(),
+                    force: false,
                 });
                 synced = cat.generation().unwrap_or(seen);
                 seen = synced;
@@ -347,6 +348,8 @@ fn sync_worker(paths: Paths, board: Arc<Mutex<crate::fs::StatusBoard>>, rx: mpsc
         let run = SyncRun {
             direction: req.direction,
             accounts: req.accounts.clone(),
+            force: req.force,
+            requester: crate::app::Requester::ControlFile,
             ..Default::default()
         };
         set_state(&board, format!("running: {} sync", run.direction));
@@ -367,12 +370,10 @@ fn sync_worker(paths: Paths, board: Arc<Mutex<crate::fs::StatusBoard>>, rx: mpsc
             Ok(last) => {
                 let text = last.text();
                 board.last_plan = Some(text.clone());
-                for line in text.lines() {
-                    if line.trim_start().starts_with("failed") || line.contains("stopped") {
-                        board.problem(line.trim().to_owned());
-                    }
-                }
-                let outcome = if last.ok() {
+                note_outcomes(&mut board, &last, req.force);
+                let outcome = if last.accounts.iter().any(|a| a.refused) {
+                    "refused"
+                } else if last.ok() {
                     "done"
                 } else {
                     "finished with failures"
@@ -388,6 +389,12 @@ fn sync_worker(paths: Paths, board: Arc<Mutex<crate::fs::StatusBoard>>, rx: mpsc
                     finished_at: last.finished_at,
                     outcome: outcome.into(),
                     report: text.lines().map(str::to_owned).collect(),
+                    refused: last
+                        .accounts
+                        .iter()
+                        .filter(|a| a.refused)
+                        .map(|a| a.account.clone())
+                        .collect(),
                 };
                 (state, result)
             }
@@ -397,6 +404,7 @@ fn sync_worker(paths: Paths, board: Arc<Mutex<crate::fs::StatusBoard>>, rx: mpsc
                     finished_at: now_secs(),
                     outcome: "failed".into(),
                     report: vec![e.to_string()],
+                    refused: Vec::new(),
                 };
                 (format!("failed: {e}"), result)
             }
@@ -409,6 +417,37 @@ fn sync_worker(paths: Paths, board: Arc<Mutex<crate::fs::StatusBoard>>, rx: mpsc
         drop(board);
         if let Some(d) = done {
             let _ = d.send(ok);
+        }
+    }
+}
+
+/// Puts what went wrong in each account's sync among the board's problems,
+/// and takes back what no longer holds: once an account's sync ran (a
+/// refused plan confirmed with `force`, or the cause gone), its earlier
+/// refusals and stops are no longer shown as pending, and the results
+/// that were refused say what became of them.
+fn note_outcomes(board: &mut crate::fs::StatusBoard, last: &crate::app::LastSync, forced: bool) {
+    for a in &last.accounts {
+        let stopped = format!("{}: sync stopped: ", a.account);
+        match &a.error {
+            Some(e) => board.problem(format!("{stopped}{e}")),
+            None => {
+                board.problems.retain(|p| !p.starts_with(&stopped));
+                for r in board.results.iter_mut() {
+                    if r.refused.contains(&a.account) {
+                        r.refused.retain(|x| x != &a.account);
+                        r.outcome = if forced {
+                            "refused, confirmed since"
+                        } else {
+                            "refused, settled by a later sync"
+                        }
+                        .into();
+                    }
+                }
+            }
+        }
+        for f in &a.failed {
+            board.problem(format!("{}: failed: {f}", a.account));
         }
     }
 }

@@ -93,6 +93,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Status { json } => status_command(&paths, json)?,
         cmd @ (Command::Ignore(_)
         | Command::Unignore(_)
+        | Command::Restore(_)
         | Command::Ignored { .. }
         | Command::Identify { .. }
         | Command::Thumbnail(_)) => photo_command(&paths, cmd)?,
@@ -232,6 +233,7 @@ fn sync_command(paths: &Paths, args: SyncArgs) -> Result<ExitCode> {
         force: args.force,
         full: args.full,
         search: args.search.clone(),
+        requester: app::Requester::Cli,
     };
     let interactive =
         args.interactive || (!args.yes && !args.dry_run && std::io::stdin().is_terminal());
@@ -261,6 +263,17 @@ fn sync_command(paths: &Paths, args: SyncArgs) -> Result<ExitCode> {
         Box::new(BarProgress::new(&t.stored.name, quiet))
     }))?;
     print!("{}", last.text());
+    // An account that stopped before executing (a refused plan, Flickr
+    // unreachable) is a failure; items failing in a sync that ran, partial.
+    let stopped: Vec<String> = last
+        .accounts
+        .iter()
+        .filter_map(|a| a.error.as_ref().map(|e| format!("{}: {e}", a.account)))
+        .collect();
+    if !stopped.is_empty() {
+        eprintln!("flickrfs: the sync stopped: {}", stopped.join("; "));
+        return Ok(ExitCode::from(EXIT_FAILURE));
+    }
     Ok(if last.ok() {
         ExitCode::SUCCESS
     } else {
@@ -424,11 +437,33 @@ fn photo_command(paths: &Paths, cmd: Command) -> Result<()> {
                 a.photo_id
             );
         }
-        Command::Unignore(a) => {
+        Command::Unignore(a) | Command::Restore(a) => {
             let t = single_target(&session, a.account)?;
             let cat = session.catalog()?;
-            cat.unignore(t.account.id, &PhotoId::new(a.photo_id.clone()))?;
-            println!("Photo {} is no longer ignored.", a.photo_id);
+            let id = PhotoId::new(a.photo_id.clone());
+            let gone = cat
+                .deleted_on_flickr(t.account.id)?
+                .iter()
+                .any(|p| p.deleted_on_flickr.as_ref() == Some(&id));
+            let photo = cat.unignore(t.account.id, &id).with_context(|| {
+                format!(
+                    "photo {} is neither ignored nor deleted on Flickr in the catalog of {}",
+                    a.photo_id, t.stored.name
+                )
+            })?;
+            if gone {
+                let file = photo
+                    .local
+                    .as_ref()
+                    .map(|f| f.path.display().to_string())
+                    .unwrap_or_default();
+                println!(
+                    "Photo {} (deleted on Flickr) is listed again as a local photo ({file}): the next sync uploads it.",
+                    a.photo_id
+                );
+            } else {
+                println!("Photo {} is no longer ignored.", a.photo_id);
+            }
         }
         Command::Ignored { account } => {
             let t = single_target(&session, account)?;

@@ -183,6 +183,15 @@ impl fmt::Display for Direction {
     }
 }
 
+/// Flickr's normal form of a tag: lower case, without white space or
+/// quotes ("Summer light" is `summerlight`).
+pub fn normalize_tag(raw: &str) -> String {
+    raw.chars()
+        .filter(|c| !c.is_whitespace() && *c != '"')
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
 /// How precise Flickr's "date taken" is (`datetakengranularity`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 pub enum Granularity {
@@ -212,6 +221,15 @@ impl Granularity {
             Granularity::Month => 4,
             Granularity::Year => 6,
             Granularity::Circa => 8,
+        }
+    }
+    /// `exact`, `month`, `year`, `circa` (as `user.flickr.date_taken_granularity` shows it).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Granularity::Exact => "exact",
+            Granularity::Month => "month",
+            Granularity::Year => "year",
+            Granularity::Circa => "circa",
         }
     }
 }

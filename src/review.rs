@@ -37,17 +37,20 @@ pub enum ReviewError {
     App(Box<AppError>),
     #[error(transparent)]
     Catalog(Box<CatalogError>),
-    #[error("{account}: {source}")]
+    #[error("{account}: {source}{}", if matches!(**source, SyncError::Plan(_)) { CONFIRM } else { "" })]
     Sync {
         account: String,
         source: Box<SyncError>,
     },
-    #[error("{account}: {source}")]
+    #[error("{account}: {source}{CONFIRM}")]
     Plan {
         account: String,
         source: Box<PlanError>,
     },
 }
+
+/// How a plan the big-removal guard refused is run anyway from here.
+const CONFIRM: &str = "; to run it anyway, pass --force";
 
 impl From<AppError> for ReviewError {
     fn from(e: AppError) -> Self {

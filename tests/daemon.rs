@@ -289,15 +289,22 @@ fn auto_sync_uploads_a_copied_photo_and_pulls_a_title_changed_on_flickr() {
     wait_for("the entry to know its Flickr id", SYNC_DEADLINE, || {
         getxattr(&entry, "user.flickr.id").as_deref() == Some(photo.id.as_str())
     });
-    // changed on Flickr: the periodic check brings it down
+    // changed on Flickr: the periodic check brings it down, and the new
+    // title renames the entry
     w.emu
         .set_title(&photo.id, "Garden at dusk")
         .expect("retitle on the emulator");
+    let renamed = w.acct().join("Garden at dusk.jpg");
     wait_for("auto-sync to pull the new title", SYNC_DEADLINE, || {
-        getxattr(&entry, "user.flickr.title").as_deref() == Some("Garden at dusk")
+        getxattr(&renamed, "user.flickr.title").as_deref() == Some("Garden at dusk")
     });
-    let status = std::fs::read_to_string(w.mnt.join(".flickrfs/status")).expect("status");
+    wait_for("the old name to go", OP_DEADLINE, || !entry.exists());
+    // the title lands mid-sync: wait for that sync to end
+    let mut status = String::new();
+    wait_for("the status to show the sync done", SYNC_DEADLINE, || {
+        status = std::fs::read_to_string(w.mnt.join(".flickrfs/status")).expect("status");
+        status.contains("done: both sync")
+    });
     assert!(status.contains("auto-sync of alice (both)"), "{status}");
-    assert!(status.contains("done: both sync"), "{status}");
     daemon.unmount();
 }

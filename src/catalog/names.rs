@@ -2,8 +2,9 @@
 //! that come from the kernel (`OsStr`), and the collision rule (` (PHOTOID)` or
 //! ` (N)` before the extension).
 //!
-//! A name is never identity: it is stored in the membership row and only
-//! changes when the user renames.
+//! A name is never identity: it is stored in the membership row and
+//! changes when the user renames, or when the title changes on Flickr
+//! (`Catalog::take_flickr_meta`).
 
 use std::ffi::OsStr;
 
@@ -206,6 +207,28 @@ pub fn with_suffix(base: &EntryName, tag: &str) -> EntryName {
     join(base.stem(), &format!(" ({tag})"), base.extension())
 }
 
+/// Whether `name` is `base` or one of the unique forms the catalog makes
+/// of it: ` (ID)` with the photo's Flickr id, or ` (N)`, before the
+/// extension. A photo whose title did not change keeps such a name.
+pub fn is_form_of(name: &EntryName, base: &EntryName, id: Option<&str>) -> bool {
+    if name == base {
+        return true;
+    }
+    if name.extension() != base.extension() {
+        return false;
+    }
+    let Some(tag) = name
+        .stem()
+        .strip_prefix(base.stem())
+        .and_then(|r| r.strip_prefix(" ("))
+        .and_then(|r| r.strip_suffix(')'))
+    else {
+        return false;
+    };
+    Some(tag) == id
+        || (!tag.is_empty() && !tag.starts_with('0') && tag.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// The title a name stands for: its stem, trimmed (rename within a folder =
 /// new title). Never empty.
 pub fn title_from_name(name: &EntryName) -> String {
@@ -345,6 +368,20 @@ mod tests {
             "Sunset.jpg"
         );
         assert_eq!(name_for_title("  Sunset  ", None, "1").as_str(), "Sunset");
+    }
+
+    #[test]
+    fn unique_forms_of_a_name_are_recognised() {
+        let base = EntryName::new("Sunset.jpg").unwrap();
+        let form = |s: &str, id| is_form_of(&EntryName::new(s).unwrap(), &base, id);
+        assert!(form("Sunset.jpg", None));
+        assert!(form("Sunset (5301).jpg", Some("5301")));
+        assert!(form("Sunset (2).jpg", None));
+        assert!(!form("Sunset (x).jpg", Some("5301")));
+        assert!(!form("Sunset (02).jpg", None));
+        assert!(!form("Sunset.png", None));
+        assert!(!form("Sunrise.jpg", None));
+        assert!(!form("Sunset at sea.jpg", None));
     }
 
     #[test]

@@ -573,11 +573,15 @@ impl Catalog {
     }
 
     /// Restore an ignored photo: listed again (in the root when in no set).
+    /// A photo deleted on Flickr (found by the id it had there) is listed
+    /// again as a local-only photo, in the sets it was in: the next sync
+    /// uploads it (`flickrfs restore ID`).
     pub fn unignore(&self, account: AccountId, id: &PhotoId) -> Result<Photo> {
         self.write("restoring an ignored photo", |tx| {
             let key: i64 = tx
                 .cached_row(
-                    "SELECT id FROM photos WHERE account_id = ?1 AND remote_id = ?2",
+                    "SELECT id FROM photos WHERE account_id = ?1 AND (remote_id = ?2 OR gone_id = ?2) \
+                     ORDER BY remote_id IS NULL LIMIT 1",
                     params![account.0, id.as_str()],
                     |r| r.get(0),
                 )
@@ -585,8 +589,7 @@ impl Catalog {
                 .ctx("restoring an ignored photo")?
                 .ok_or_else(|| CatalogError::NotFound(format!("photo {id}")))?;
             let key = PhotoKey(key);
-            tx.execute("UPDATE photos SET ignored = 0 WHERE id = ?1", [key.0])
-                .ctx("restoring an ignored photo")?;
+            unhide(tx, key)?;
             fix_root(tx, key, None)?;
             tx.touch_photo(key)?;
             load_photo(tx, key)
@@ -916,8 +919,7 @@ fn attach_same(
         clear_problem(tx, target, ProblemKind::MissingFile)?;
     }
     if t.ignored {
-        tx.execute("UPDATE photos SET ignored = 0 WHERE id = ?1", [target.0])
-            .ctx("restoring an ignored photo")?;
+        unhide(tx, target)?;
     }
     if coll.is_root() && set_count(tx, target)? > 0 {
         tx.touch_photo(target)?;
@@ -951,8 +953,7 @@ fn merge_into(
         }
     }
     if t.ignored {
-        tx.execute("UPDATE photos SET ignored = 0 WHERE id = ?1", [into.0])
-            .ctx("restoring an ignored photo")?;
+        unhide(tx, into)?;
     }
     let into_in_sets = set_count(tx, into)? > 0;
     let mut dropped = Vec::new();
@@ -1143,6 +1144,18 @@ fn retitle(tx: &Tx, photo: PhotoKey, old: &EntryName, new: &EntryName) -> Result
         )
         .ctx("renaming")?;
     }
+    note_uploadability(tx, photo)
+}
+
+/// Lists a hidden photo again: an ignored one as it was; one deleted on
+/// Flickr as a local-only photo (its old id forgotten), to be uploaded.
+fn unhide(tx: &Tx, photo: PhotoKey) -> Result<()> {
+    tx.execute(
+        "UPDATE photos SET ignored = 0, gone_id = NULL WHERE id = ?1",
+        [photo.0],
+    )
+    .ctx("restoring an ignored photo")?;
+    clear_problem(tx, photo, ProblemKind::DeletedOnFlickr)?;
     note_uploadability(tx, photo)
 }
 

@@ -386,9 +386,16 @@ impl Catalog {
         self.photos_where(account, "missing = 1")
     }
 
-    /// Ignored photos (restorable with [`Catalog::unignore`]).
+    /// Photos the user chose to ignore (restorable with
+    /// [`Catalog::unignore`]); not the ones deleted on Flickr.
     pub fn ignored(&self, account: AccountId) -> Result<Vec<Photo>> {
-        self.photos_where(account, "ignored = 1")
+        self.photos_where(account, "ignored = 1 AND gone_id IS NULL")
+    }
+
+    /// Photos deleted on Flickr whose files were kept (restorable with
+    /// [`Catalog::unignore`], which queues them for upload).
+    pub fn deleted_on_flickr(&self, account: AccountId) -> Result<Vec<Photo>> {
+        self.photos_where(account, "ignored = 1 AND gone_id IS NOT NULL")
     }
 }
 

@@ -8,7 +8,7 @@ use rusqlite::Connection;
 use super::error::{CatalogError, Result};
 
 /// The schema version this code writes.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 const V1: &str = r#"
 CREATE TABLE meta (
@@ -166,14 +166,21 @@ CREATE TABLE trash (
 );
 "#;
 
+/// A photo deleted on Flickr leaves the collection but keeps its row (and
+/// its file): hidden (`ignored = 1`), no longer linked to Flickr, with the
+/// id it had there, so that `flickrfs restore ID` can queue it for upload.
+const V3: &str = r#"
+ALTER TABLE photos ADD COLUMN gone_id TEXT;
+"#;
+
 /// The change log names the photo whose entries changed, so that the
 /// mount's invalidation looks at that photo's names, not the whole folder.
-const V3: &str = r#"
+const V4: &str = r#"
 ALTER TABLE changes ADD COLUMN photo_id INTEGER;
 "#;
 
 /// The migrations, index `i` bringing version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// Brings the schema to [`SCHEMA_VERSION`], one migration per version, each
 /// in its own transaction.

@@ -258,7 +258,7 @@ pub(crate) fn collection_from_row(r: &Row) -> rusqlite::Result<Collection> {
 pub(crate) const PHOTO_COLS: &str = "id, account_id, path, size, mtime_ns, checksum, kind, taken_at, width, height, \
      missing, writing, remote_id, r_title, r_description, r_tags, r_public, r_friend, r_family, r_date_taken, \
      r_granularity, r_format, r_orig_secret, r_secret, r_server, r_url, r_lastupdate, r_video, r_checksum, \
-     title, description, tags, privacy, resize, skip, junk, ignored";
+     title, description, tags, privacy, resize, skip, junk, ignored, gone_id";
 
 pub(crate) fn photo_from_row(r: &Row) -> rusqlite::Result<Photo> {
     let path: Option<Vec<u8>> = r.get(2)?;
@@ -322,6 +322,7 @@ pub(crate) fn photo_from_row(r: &Row) -> rusqlite::Result<Photo> {
         },
         junk: r.get(35)?,
         ignored: r.get(36)?,
+        deleted_on_flickr: r.get::<_, Option<String>>(37)?.map(PhotoId),
     })
 }
 

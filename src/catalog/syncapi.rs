@@ -340,27 +340,102 @@ impl Catalog {
     }
 
     /// Replaces a photo's local meta (the sync's merge result).
+    /// Names do not change (as after `setfattr user.flickr.title`).
     pub fn set_meta(&self, photo: PhotoKey, meta: &LocalMeta) -> Result<()> {
-        self.write("recording metadata", |tx| {
-            let n = tx
-                .execute(
-                    "UPDATE photos SET title = ?2, description = ?3, tags = ?4, privacy = ?5, resize = ?6, skip = ?7 \
-                     WHERE id = ?1",
-                    params![
-                        photo.0,
-                        meta.title,
-                        meta.description,
-                        meta.tags.as_ref().map(|t| tags_json(t)),
-                        meta.privacy.map(|p| p.as_str()),
-                        meta.resize.map(|r| r.to_string()),
-                        meta.skip
-                    ],
-                )
-                .ctx("recording metadata")?;
-            if n == 0 {
-                return Err(CatalogError::NotFound(format!("photo #{photo}")));
+        self.write("recording metadata", |tx| write_meta(tx, photo, meta))
+    }
+
+    /// The local side takes Flickr's values (the sync's merge result for a
+    /// change made on Flickr): the meta, and when the title changed, the
+    /// photo's names in every folder it is in (account folder, sets,
+    /// pools), as a rename would: the new title made safe and unique with
+    /// the usual suffixes. A name already made from the new title stays, so
+    /// do junk names, and no other photo's name moves. No file is renamed.
+    /// Returns the names that changed: (folder, old, new).
+    pub fn take_flickr_meta(
+        &self,
+        photo: PhotoKey,
+        meta: &LocalMeta,
+    ) -> Result<Vec<(CollectionId, names::EntryName, names::EntryName)>> {
+        self.write("recording Flickr's metadata", |tx| {
+            let before = load_photo(tx, photo)?;
+            write_meta(tx, photo, meta)?;
+            if before.meta.title == meta.title {
+                return Ok(Vec::new());
             }
-            Ok(())
+            names_follow_title(tx, photo)
+        })
+    }
+
+    /// The photo was deleted on Flickr: it leaves the collection (no longer
+    /// listed in any folder), and its file stays where it is. A photo with
+    /// a file keeps its row, unlinked from Flickr but remembering the id it
+    /// had there, with a status line that says where the file is and how
+    /// to upload it again ([`Catalog::unignore`]); one never downloaded
+    /// leaves the catalog. Returns the file, if any.
+    pub fn forget_deleted_on_flickr(&self, photo: PhotoKey) -> Result<Option<std::path::PathBuf>> {
+        self.write("forgetting a photo deleted on Flickr", |tx| {
+            let p = load_photo(tx, photo)?;
+            let id = p
+                .remote_id()
+                .or(p.deleted_on_flickr.as_ref())
+                .cloned()
+                .ok_or_else(|| {
+                    CatalogError::NotPermitted(format!("photo #{photo} was never on Flickr"))
+                })?;
+            let Some(file) = &p.local else {
+                delete_photo_row(tx, photo)?;
+                return Ok(None);
+            };
+            tx.touch_photo(photo)?;
+            tx.execute(
+                "UPDATE photos SET gone_id = ?2, ignored = 1, remote_id = NULL, r_title = NULL, \
+                 r_description = NULL, r_tags = NULL, r_public = NULL, r_friend = NULL, \
+                 r_family = NULL, r_date_taken = NULL, r_granularity = NULL, r_format = NULL, \
+                 r_orig_secret = NULL, r_secret = NULL, r_server = NULL, r_url = NULL, \
+                 r_lastupdate = NULL, r_video = NULL, r_checksum = NULL WHERE id = ?1",
+                params![photo.0, id.as_str()],
+            )
+            .ctx("forgetting a photo deleted on Flickr")?;
+            for table in ["synced", "refused_edits"] {
+                tx.execute(&format!("DELETE FROM {table} WHERE photo_id = ?1"), [photo.0])
+                    .ctx("forgetting a photo deleted on Flickr")?;
+            }
+            fix_root(tx, photo, None)?;
+            put_problem(
+                tx,
+                p.account,
+                Some(photo),
+                ProblemKind::DeletedOnFlickr,
+                &format!(
+                    "photo {id} '{}' was deleted on Flickr: it left the collection; its file stays at {} \
+                     (`flickrfs restore {id}` uploads it again)",
+                    p.meta.title,
+                    file.path.display()
+                ),
+            )?;
+            Ok(Some(file.path.clone()))
+        })
+    }
+
+    /// Flickr's new date taken for `photo` (`user.flickr.date_taken`). A
+    /// fetch records the date only where none is known yet: a change comes
+    /// through the sync's plan, so that it is counted.
+    pub fn set_date_taken(
+        &self,
+        photo: PhotoKey,
+        at: &crate::model::TakenAt,
+        granularity: crate::model::Granularity,
+    ) -> Result<()> {
+        self.write("recording a date taken", |tx| {
+            load_photo(tx, photo)?;
+            tx.execute(
+                "UPDATE photos SET r_date_taken = ?2, r_granularity = ?3 WHERE id = ?1",
+                params![photo.0, at.as_str(), granularity.code()],
+            )
+            .ctx("recording a date taken")?;
+            // an entry not on disk yet shows it as its time
+            tx.touch_photo(photo)
         })
     }
 
@@ -503,6 +578,61 @@ impl Catalog {
             .ctx("reading merge bases")?;
         rows.collect::<rusqlite::Result<HashMap<_, _>>>()
             .ctx("reading merge bases")
+    }
+
+    /// Local changes to the fields of photos on Flickr that the next sync
+    /// sends (a rename, `setfattr`), against the values both sides agreed
+    /// on at the last sync: what `.flickrfs/plan` shows without asking
+    /// Flickr. A change made on Flickr meanwhile may still make one a
+    /// conflict.
+    pub fn pending_edits(&self, account: AccountId) -> Result<Vec<PendingEdit>> {
+        let bases = self.synced_bases(account)?;
+        let mut out = Vec::new();
+        for p in self.photos(account)? {
+            let (Some(id), Some(b)) = (p.remote_id(), bases.get(&p.key)) else {
+                continue;
+            };
+            if p.ignored {
+                continue;
+            }
+            let mut changes = Vec::new();
+            if p.meta.title != b.title {
+                changes.push((MetaField::Title, b.title.clone(), p.meta.title.clone()));
+            }
+            let description = p.meta.description.clone().unwrap_or_default();
+            if description != b.description {
+                changes.push((MetaField::Description, b.description.clone(), description));
+            }
+            let norm = |tags: &[String]| -> BTreeSet<String> {
+                tags.iter()
+                    .map(|t| crate::model::normalize_tag(t))
+                    .filter(|t| !t.is_empty())
+                    .collect()
+            };
+            let tags = p.meta.tags.clone().unwrap_or_default();
+            if norm(&tags) != norm(&b.tags) {
+                changes.push((
+                    MetaField::Tags,
+                    super::xattr::format_tags(&b.tags),
+                    super::xattr::format_tags(&tags),
+                ));
+            }
+            if let Some(privacy) = p.meta.privacy.filter(|v| *v != b.privacy) {
+                changes.push((
+                    MetaField::Privacy,
+                    b.privacy.as_str().to_owned(),
+                    privacy.as_str().to_owned(),
+                ));
+            }
+            if !changes.is_empty() {
+                out.push(PendingEdit {
+                    photo: p.key,
+                    id: id.clone(),
+                    changes,
+                });
+            }
+        }
+        Ok(out)
     }
 
     /// Records merge bases in one transaction.
@@ -727,6 +857,71 @@ impl Catalog {
     }
 }
 
+fn write_meta(tx: &Tx, photo: PhotoKey, meta: &LocalMeta) -> Result<()> {
+    let n = tx
+        .execute(
+            "UPDATE photos SET title = ?2, description = ?3, tags = ?4, privacy = ?5, resize = ?6, skip = ?7 \
+             WHERE id = ?1",
+            params![
+                photo.0,
+                meta.title,
+                meta.description,
+                meta.tags.as_ref().map(|t| tags_json(t)),
+                meta.privacy.map(|p| p.as_str()),
+                meta.resize.map(|r| r.to_string()),
+                meta.skip
+            ],
+        )
+        .ctx("recording metadata")?;
+    if n == 0 {
+        return Err(CatalogError::NotFound(format!("photo #{photo}")));
+    }
+    Ok(())
+}
+
+/// See [`Catalog::take_flickr_meta`]: each name of `photo` not yet made
+/// from its (new) title is renamed to it, unique in its folder.
+fn names_follow_title(
+    tx: &Tx,
+    photo: PhotoKey,
+) -> Result<Vec<(CollectionId, names::EntryName, names::EntryName)>> {
+    let p = load_photo(tx, photo)?;
+    let base = default_name(&p);
+    let id = p.remote_id().map(|i| i.as_str().to_owned());
+    let current: Vec<(i64, String)> = {
+        let mut st = tx
+            .prepare_cached(
+                "SELECT collection_id, name FROM memberships WHERE photo_id = ?1 \
+                 ORDER BY collection_id, name",
+            )
+            .ctx("renaming after a new title")?;
+        let rows = st
+            .query_map([photo.0], |r| Ok((r.get(0)?, r.get(1)?)))
+            .ctx("renaming after a new title")?;
+        rows.collect::<rusqlite::Result<_>>()
+            .ctx("renaming after a new title")?
+    };
+    let mut renamed = Vec::new();
+    for (coll, name) in current {
+        let old = names::EntryName::from_trusted(name);
+        if crate::media::is_junk_name(old.as_str()) || names::is_form_of(&old, &base, id.as_deref())
+        {
+            continue;
+        }
+        let c = load_collection(tx, CollectionId(coll))?;
+        let new = unique_name(tx, &c, &base, p.remote_id())?;
+        tx.prepare_cached(
+            "UPDATE memberships SET name = ?3 WHERE collection_id = ?1 AND name = ?2",
+        )
+        .ctx("renaming after a new title")?
+        .execute(params![coll, old.as_str(), new.as_str()])
+        .ctx("renaming after a new title")?;
+        tx.touch_entry(c.id, photo);
+        renamed.push((c.id, old, new));
+    }
+    Ok(renamed)
+}
+
 fn base_from_row(r: &rusqlite::Row) -> rusqlite::Result<SyncedBase> {
     let sets: Vec<String> = serde_json::from_str(&r.get::<_, String>(4)?).unwrap_or_default();
     Ok(SyncedBase {
@@ -747,10 +942,15 @@ fn remote_key(tx: &Tx, account: AccountId, id: &PhotoId) -> Result<Option<PhotoK
         .ctx("finding a photo")
 }
 
+/// Records the Flickr side of `photo`. The date taken is set only where none
+/// is known (see [`Catalog::set_date_taken`]).
 fn set_remote_cols(tx: &Tx, photo: PhotoKey, r: &RemotePhoto) -> Result<()> {
     tx.prepare_cached(
         "UPDATE photos SET remote_id = ?2, r_title = ?3, r_description = ?4, r_tags = ?5, r_public = ?6, \
-         r_friend = ?7, r_family = ?8, r_date_taken = ?9, r_granularity = ?10, r_format = ?11, \
+         r_friend = ?7, r_family = ?8, \
+         r_date_taken = COALESCE(r_date_taken, ?9), \
+         r_granularity = CASE WHEN r_date_taken IS NULL THEN ?10 ELSE r_granularity END, \
+         r_format = ?11, \
          r_orig_secret = ?12, r_secret = ?13, r_server = ?14, r_url = ?15, r_lastupdate = ?16, r_video = ?17, \
          r_checksum = ?18, junk = 0 WHERE id = ?1",
     )

@@ -1011,7 +1011,8 @@ fn remote_photos_are_upserted_idempotently_with_unique_stable_names() {
         f.names(f.root()),
         vec!["12.jpg", "Same (11).jpg", "Same.jpg", "_x.jpg"]
     );
-    // A title change on Flickr does not rename the entry.
+    // Recording Flickr's listing does not rename the entry: the sync's
+    // merge decides (see the next test).
     let mut changed = remote("10", "Renamed online");
     changed.lastupdate = 2;
     f.cat.upsert_remote_photos(f.acct.id, &[changed]).unwrap();
@@ -1042,6 +1043,152 @@ fn a_flickr_photo_carrying_a_local_checksum_is_that_local_photo() {
     assert_eq!(keys, vec![e.photo]);
     assert_eq!(f.cat.photos(f.acct.id).unwrap().len(), 1);
     assert_eq!(f.cat.photo(e.photo).unwrap().state(), PhotoState::Synced);
+}
+
+#[test]
+fn a_title_from_flickr_renames_the_photo_in_every_folder_and_no_other_name_moves() {
+    let f = fx();
+    let keys = f
+        .cat
+        .upsert_remote_photos(
+            f.acct.id,
+            &[
+                remote("10", "Tomatoes"),
+                remote("11", "Ripe tomatoes"),
+                remote("12", "Beach"),
+                remote("13", "Beach"),
+            ],
+        )
+        .unwrap();
+    let (garden, salad) = (f.set("Garden"), f.set("Salad"));
+    f.cat
+        .apply_memberships(&[
+            MembershipChange::Add {
+                photo: keys[0],
+                collection: garden,
+            },
+            MembershipChange::Add {
+                photo: keys[0],
+                collection: salad,
+            },
+            MembershipChange::Add {
+                photo: keys[1],
+                collection: salad,
+            },
+        ])
+        .unwrap();
+    assert_eq!(f.names(salad), vec!["Ripe tomatoes.jpg", "Tomatoes.jpg"]);
+    let retitle = |k: PhotoKey, title: &str| {
+        let mut meta = f.cat.photo(k).unwrap().meta;
+        meta.title = title.into();
+        f.cat.take_flickr_meta(k, &meta).unwrap()
+    };
+    // In both sets, the name its title now gives, unique: in Salad the
+    // other photo keeps "Ripe tomatoes.jpg", this one takes its id.
+    let renamed = retitle(keys[0], "Ripe tomatoes");
+    assert_eq!(renamed.len(), 2, "{renamed:?}");
+    assert_eq!(f.names(garden), vec!["Ripe tomatoes.jpg"]);
+    assert_eq!(
+        f.names(salad),
+        vec!["Ripe tomatoes (10).jpg", "Ripe tomatoes.jpg"]
+    );
+    assert_eq!(f.entry(salad, "Ripe tomatoes.jpg").photo, keys[1]);
+    // Suffixes are stable: the photo that kept "Beach.jpg" keeps it when
+    // the other one is retitled, and a title set to what it was renames
+    // nothing.
+    assert_eq!(f.names(f.root()), vec!["Beach (13).jpg", "Beach.jpg"]);
+    retitle(keys[3], "Dunes");
+    assert_eq!(f.names(f.root()), vec!["Beach.jpg", "Dunes.jpg"]);
+    assert!(retitle(keys[2], "Beach").is_empty());
+    // Another field alone changes no name.
+    let mut meta = f.cat.photo(keys[2]).unwrap().meta;
+    meta.description = Some("sand".into());
+    assert!(f.cat.take_flickr_meta(keys[2], &meta).unwrap().is_empty());
+    f.check();
+}
+
+#[test]
+fn a_photo_deleted_on_flickr_leaves_the_collection_keeps_its_file_and_can_be_uploaded_again() {
+    let f = fx();
+    let keys = f
+        .cat
+        .upsert_remote_photos(f.acct.id, &[remote("20", "Kept"), remote("21", "Never")])
+        .unwrap();
+    let path = f.file("kept.jpg", 3);
+    let facts = media::FileFacts::scan(&path).unwrap();
+    f.cat.set_local_file(keys[0], &path, &facts).unwrap();
+    let garden = f.set("Garden");
+    f.cat
+        .apply_memberships(&[MembershipChange::Add {
+            photo: keys[0],
+            collection: garden,
+        }])
+        .unwrap();
+    assert_eq!(
+        f.cat.forget_deleted_on_flickr(keys[0]).unwrap(),
+        Some(std::path::absolute(&path).unwrap())
+    );
+    // never downloaded: nothing to keep, the record goes
+    assert_eq!(f.cat.forget_deleted_on_flickr(keys[1]).unwrap(), None);
+    assert!(f.cat.photo(keys[1]).is_err());
+    assert!(f.names(garden).is_empty() && f.names(f.root()).is_empty());
+    assert!(path.exists(), "the file stays");
+    let p = f.cat.photo(keys[0]).unwrap();
+    assert_eq!(p.state(), PhotoState::DeletedOnFlickr);
+    assert_eq!(p.remote, None);
+    assert!(f.cat.ignored(f.acct.id).unwrap().is_empty(), "not ignored");
+    assert_eq!(f.cat.deleted_on_flickr(f.acct.id).unwrap().len(), 1);
+    let problems = f.cat.problems(Some(f.acct.id)).unwrap();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0].kind, ProblemKind::DeletedOnFlickr);
+    assert!(
+        problems[0].message.contains(&path.display().to_string())
+            && problems[0].message.contains("flickrfs restore 20"),
+        "{}",
+        problems[0].message
+    );
+    // restore (unignore): a local-only photo in the set it was in, to upload
+    let p = f.cat.unignore(f.acct.id, &PhotoId::new("20")).unwrap();
+    assert_eq!(p.state(), PhotoState::LocalOnly);
+    assert!(p.is_uploadable() && p.deleted_on_flickr.is_none());
+    assert_eq!(f.names(garden), vec!["Kept.jpg"]);
+    assert!(f.cat.problems(Some(f.acct.id)).unwrap().is_empty());
+    assert!(f.cat.synced_base(keys[0]).unwrap().is_none());
+    f.check();
+}
+
+#[test]
+fn pending_edits_are_the_local_changes_since_the_last_sync() {
+    let f = fx();
+    let keys = f
+        .cat
+        .upsert_remote_photos(f.acct.id, &[remote("30", "Beach walk")])
+        .unwrap();
+    let base = SyncedBase {
+        title: "Beach walk".into(),
+        tags: vec!["summerlight".into()],
+        ..SyncedBase::default()
+    };
+    f.cat.set_synced_bases(&[(keys[0], base)]).unwrap();
+    let mut meta = f.cat.photo(keys[0]).unwrap().meta;
+    // the same tag in other words is no change
+    meta.tags = Some(vec!["summer light".into()]);
+    f.cat.set_meta(keys[0], &meta).unwrap();
+    assert!(f.cat.pending_edits(f.acct.id).unwrap().is_empty());
+    f.cat
+        .rename(
+            f.root(),
+            &n("Beach walk.jpg"),
+            f.root(),
+            &n("Dune walk.jpg"),
+        )
+        .unwrap();
+    let pending = f.cat.pending_edits(f.acct.id).unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(
+        pending[0].to_string(),
+        r#"photo 30: title "Beach walk" → "Dune walk""#
+    );
 }
 
 #[test]

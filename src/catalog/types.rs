@@ -202,7 +202,11 @@ pub struct Photo {
     pub junk: bool,
     /// Deleted from the account folder while on Flickr: never downloaded
     /// again, not listed; restorable with [`super::Catalog::unignore`].
+    /// Also set (not listed) for a photo deleted on Flickr.
     pub ignored: bool,
+    /// The Flickr id of a photo deleted on Flickr: it left the collection,
+    /// its file stays; [`super::Catalog::unignore`] queues it for upload.
+    pub deleted_on_flickr: Option<PhotoId>,
 }
 
 impl Photo {
@@ -213,7 +217,10 @@ impl Photo {
     /// The summary state shown in `user.flickr.state` and the status.
     pub fn state(&self) -> PhotoState {
         if self.ignored {
-            return PhotoState::Ignored;
+            return match self.deleted_on_flickr {
+                Some(_) => PhotoState::DeletedOnFlickr,
+                None => PhotoState::Ignored,
+            };
         }
         match (&self.local, &self.remote) {
             (Some(l), _) if l.writing => PhotoState::Writing,
@@ -251,6 +258,8 @@ pub enum PhotoState {
     Missing,
     /// Deleted locally, never downloaded again.
     Ignored,
+    /// Deleted on Flickr: out of the collection, its file kept.
+    DeletedOnFlickr,
 }
 
 impl PhotoState {
@@ -263,6 +272,7 @@ impl PhotoState {
             PhotoState::Synced => "synced",
             PhotoState::Missing => "missing",
             PhotoState::Ignored => "ignored",
+            PhotoState::DeletedOnFlickr => "deleted-on-flickr",
         }
     }
 }
@@ -491,6 +501,31 @@ pub(crate) fn meta_field(s: &str) -> Option<MetaField> {
     MetaField::parse(s)
 }
 
+/// A local change of a synced photo not yet sent to Flickr
+/// ([`super::Catalog::pending_edits`]): each field, its value at the last
+/// sync and its value now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingEdit {
+    pub photo: PhotoKey,
+    pub id: PhotoId,
+    pub changes: Vec<(MetaField, String, String)>,
+}
+
+impl std::fmt::Display for PendingEdit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "photo {}:", self.id)?;
+        for (i, (field, was, now)) in self.changes.iter().enumerate() {
+            let cut = |s: &str| match s.char_indices().nth(80) {
+                Some((at, _)) => format!("{}…", &s[..at]),
+                None => s.to_owned(),
+            };
+            let sep = if i == 0 { " " } else { "; " };
+            write!(f, "{sep}{} {:?} → {:?}", field.as_str(), cut(was), cut(now))?;
+        }
+        Ok(())
+    }
+}
+
 /// Kinds of status problems.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -508,11 +543,14 @@ pub enum ProblemKind {
     /// Flickr refused the file (not a format it recognises, or empty): not
     /// uploaded again until the file's content changes.
     Refused,
+    /// The photo was deleted on Flickr: it left the collection, its file
+    /// stays (the message says where and how to upload it again).
+    DeletedOnFlickr,
     Other,
 }
 
 impl ProblemKind {
-    pub const ALL: [ProblemKind; 9] = [
+    pub const ALL: [ProblemKind; 10] = [
         ProblemKind::MissingFile,
         ProblemKind::NotUploadable,
         ProblemKind::Conflict,
@@ -521,6 +559,7 @@ impl ProblemKind {
         ProblemKind::Duplicate,
         ProblemKind::Incomplete,
         ProblemKind::Refused,
+        ProblemKind::DeletedOnFlickr,
         ProblemKind::Other,
     ];
 
@@ -534,6 +573,7 @@ impl ProblemKind {
             ProblemKind::Duplicate => "duplicate",
             ProblemKind::Incomplete => "incomplete",
             ProblemKind::Refused => "refused-by-flickr",
+            ProblemKind::DeletedOnFlickr => "deleted-on-flickr",
             ProblemKind::Other => "other",
         }
     }

@@ -1,6 +1,7 @@
 //! Extended attributes of entries: per-photo settings the upload step uses
 //! (`user.flickr.title`, `description`, `tags`, `privacy`, `resize`, `skip`)
-//! and read-only facts (`user.flickr.id`, `url`, `state`, `user.flickrfs.source`).
+//! and read-only facts (`user.flickr.id`, `url`, `state`, `date_taken`,
+//! `date_taken_granularity`, `user.flickrfs.source`).
 
 use std::ffi::OsStr;
 
@@ -30,10 +31,14 @@ pub enum Xattr {
     State,
     /// Read-only: the backing file's path.
     Source,
+    /// Read-only: Flickr's date taken, `YYYY-MM-DD HH:MM:SS`.
+    DateTaken,
+    /// Read-only: how precise it is (`exact`, `month`, `year`, `circa`).
+    DateTakenGranularity,
 }
 
 impl Xattr {
-    pub const ALL: [Xattr; 10] = [
+    pub const ALL: [Xattr; 12] = [
         Xattr::Title,
         Xattr::Description,
         Xattr::Tags,
@@ -44,6 +49,8 @@ impl Xattr {
         Xattr::Url,
         Xattr::State,
         Xattr::Source,
+        Xattr::DateTaken,
+        Xattr::DateTakenGranularity,
     ];
 
     /// The attribute's full name (`user.flickr.title`...).
@@ -59,6 +66,8 @@ impl Xattr {
             Xattr::Url => "user.flickr.url",
             Xattr::State => "user.flickr.state",
             Xattr::Source => "user.flickrfs.source",
+            Xattr::DateTaken => "user.flickr.date_taken",
+            Xattr::DateTakenGranularity => "user.flickr.date_taken_granularity",
         }
     }
 
@@ -70,7 +79,15 @@ impl Xattr {
 
     /// Facts that `setxattr` refuses with EPERM.
     pub fn is_read_only(self) -> bool {
-        matches!(self, Xattr::Id | Xattr::Url | Xattr::State | Xattr::Source)
+        matches!(
+            self,
+            Xattr::Id
+                | Xattr::Url
+                | Xattr::State
+                | Xattr::Source
+                | Xattr::DateTaken
+                | Xattr::DateTakenGranularity
+        )
     }
 }
 
@@ -102,6 +119,16 @@ impl Catalog {
                 .local
                 .as_ref()
                 .map(|l| l.path.to_string_lossy().into_owned()),
+            Xattr::DateTaken => p
+                .remote
+                .as_ref()
+                .and_then(|r| r.date_taken.as_ref())
+                .map(|t| t.as_str().to_string()),
+            Xattr::DateTakenGranularity => p
+                .remote
+                .as_ref()
+                .filter(|r| r.date_taken.is_some())
+                .map(|r| r.granularity.as_str().to_string()),
         })
     }
 
@@ -162,7 +189,12 @@ impl Catalog {
                 };
                 ("skip", i64::from(b).into())
             }
-            Xattr::Id | Xattr::Url | Xattr::State | Xattr::Source => {
+            Xattr::Id
+            | Xattr::Url
+            | Xattr::State
+            | Xattr::Source
+            | Xattr::DateTaken
+            | Xattr::DateTakenGranularity => {
                 unreachable!("read-only checked above")
             }
         };

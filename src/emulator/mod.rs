@@ -1142,6 +1142,23 @@ impl Emulator {
         )
     }
 
+    /// Changes the date taken as if on flickr.com (`YYYY-MM-DD HH:MM:SS`,
+    /// granularity 0, 4, 6 or 8; bumps `lastupdate`).
+    pub fn set_date_taken(
+        &self,
+        photo_id: &str,
+        taken: &str,
+        granularity: i64,
+    ) -> Result<(), EmulatorError> {
+        self.edit_photo(photo_id, "date_taken", SqlValue::Text(taken.to_owned()))?;
+        self.edit_photo(photo_id, "taken_unknown", SqlValue::Integer(0))?;
+        self.edit_photo(
+            photo_id,
+            "taken_granularity",
+            SqlValue::Integer(granularity),
+        )
+    }
+
     /// Changes who may see a photo (bumps `lastupdate`).
     pub fn set_visibility(&self, photo_id: &str, v: EmuVisibility) -> Result<(), EmulatorError> {
         self.edit_photo(photo_id, "is_public", SqlValue::Integer(v.is_public as i64))?;

@@ -160,6 +160,9 @@ struct Inner {
     token: Option<AccessToken>,
     options: ClientOptions,
     limiter: Arc<RateLimiter>,
+    /// REST and upload requests sent by this client (each retry counts):
+    /// what a sync reports as the API calls it made.
+    calls: std::sync::atomic::AtomicU64,
 }
 
 impl fmt::Debug for Client {
@@ -213,6 +216,7 @@ impl Client {
                 token,
                 options,
                 limiter,
+                calls: Default::default(),
             }),
         })
     }
@@ -228,6 +232,7 @@ impl Client {
                 token: Some(token),
                 options: self.inner.options.clone(),
                 limiter: self.inner.limiter.clone(),
+                calls: Default::default(),
             }),
         }
     }
@@ -243,6 +248,19 @@ impl Client {
     /// The call budget this client draws from.
     pub fn limiter(&self) -> &Arc<RateLimiter> {
         &self.inner.limiter
+    }
+
+    /// REST and upload requests this client has sent so far (retries
+    /// included; photo file downloads are not API calls).
+    pub fn calls_made(&self) -> u64 {
+        self.inner.calls.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Counts one request about to be sent (after the budget allowed it).
+    pub(crate) fn count_call(&self) {
+        self.inner
+            .calls
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub fn has_token(&self) -> bool {
@@ -321,6 +339,7 @@ impl Client {
             .retry
             .run_with(method, repeat, |_| async move {
                 self.inner.limiter.acquire(method).await;
+                self.count_call();
                 let result = self.rest_once(method, verb, all).await;
                 self.note_overload(&result);
                 result

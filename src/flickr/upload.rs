@@ -125,6 +125,7 @@ impl Client {
             .retry
             .run_with(what, repeat, |_| async move {
                 self.inner.limiter.acquire(what).await;
+                self.count_call();
                 let result = self.post_file_once(what, url, path, fields, expect).await;
                 self.note_overload(&result);
                 result

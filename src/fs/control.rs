@@ -23,6 +23,23 @@ pub struct SyncRequest {
     pub accounts: Vec<String>,
     /// Seconds since the epoch.
     pub requested_at: u64,
+    /// Confirms a plan the big-removal guard refuses (the word `force`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub force: bool,
+}
+
+impl std::fmt::Display for SyncRequest {
+    /// As it would be written to `sync`: `down force alice`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.direction)?;
+        if self.force {
+            f.write_str(" force")?;
+        }
+        for a in &self.accounts {
+            write!(f, " {a}")?;
+        }
+        Ok(())
+    }
 }
 
 /// Called (on the FUSE thread, so it must return quickly: send it to a
@@ -35,23 +52,37 @@ pub type SyncHook = Arc<dyn Fn(SyncRequest) + Send + Sync>;
 /// threads), or says why it could not, quickly when Flickr is unreachable.
 pub type FetchHook = Arc<dyn Fn(crate::catalog::PhotoKey) -> Result<(), String> + Send + Sync>;
 
-/// Parse what was written to `sync`: `both|up|down [account ...]`, one
-/// request per non-empty line.
+/// The word that confirms a plan the big-removal guard refused.
+pub const FORCE: &str = "force";
+
+/// Parse what was written to `sync`: `both|up|down [force] [account ...]`,
+/// or `force` alone (a two-way sync, confirmed), one request per non-empty
+/// line. `force` is a keyword wherever it stands, never an account name.
 pub fn parse_sync_requests(text: &str) -> Result<Vec<SyncRequest>, String> {
     let mut out = Vec::new();
     for line in text.lines() {
-        let mut words = line.split_whitespace();
-        let Some(first) = words.next() else { continue };
-        let direction: Direction = first.parse()?;
+        let mut words = line.split_whitespace().peekable();
+        let Some(first) = words.peek().copied() else {
+            continue;
+        };
+        let direction: Direction = if first == FORCE {
+            Direction::Both
+        } else {
+            words.next();
+            first.parse()?
+        };
+        let (force, accounts): (Vec<&str>, Vec<&str>) = words.partition(|w| *w == FORCE);
         out.push(SyncRequest {
             direction,
-            accounts: words.map(str::to_owned).collect(),
+            accounts: accounts.into_iter().map(str::to_owned).collect(),
             requested_at: now_secs(),
+            force: !force.is_empty(),
         });
     }
     if out.is_empty() {
         return Err(
-            "empty request: write both, up or down, optionally followed by account names".into(),
+            "empty request: write both, up or down, optionally followed by force and account names"
+                .into(),
         );
     }
     Ok(out)
@@ -76,10 +107,15 @@ pub struct SyncResult {
     pub request: SyncRequest,
     /// Seconds since the epoch.
     pub finished_at: u64,
-    /// `done`, `finished with failures` or `failed`.
+    /// `done`, `finished with failures`, `failed`, `refused` (the
+    /// big-removal guard; `refused, confirmed since` once a forced sync ran).
     pub outcome: String,
     /// What it did, per account (or why it failed), one line each.
     pub report: Vec<String>,
+    /// Accounts whose plan the big-removal guard refused, until a later
+    /// sync of theirs runs (see `daemon::note_outcomes`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<String>,
 }
 
 /// What `status` shows; shared by the mount and the sync hook.
@@ -127,12 +163,7 @@ impl StatusBoard {
         let mut s = String::new();
         match (&self.sync_state, self.requests.last()) {
             (Some(state), _) => s.push_str(&format!("{state}\n")),
-            (None, Some(r)) => s.push_str(&format!(
-                "requested: {}{}{}\n",
-                r.direction,
-                if r.accounts.is_empty() { "" } else { " " },
-                r.accounts.join(" ")
-            )),
+            (None, Some(r)) => s.push_str(&format!("requested: {r}\n")),
             (None, None) => s.push_str("idle\n"),
         }
         if !self.requests.is_empty() && !self.engine_attached {
@@ -140,7 +171,7 @@ impl StatusBoard {
                 "waiting: the sync engine is not running in this mount; run `flickrfs sync`\n",
             );
         }
-        s.push_str("write \"both\", \"up\" or \"down\" (optionally followed by account names) to request a sync\n");
+        s.push_str("write \"both\", \"up\" or \"down\" (optionally followed by account names) to request a sync; \"force\" after the direction confirms a plan the big-removal guard refused\n");
         s
     }
 
@@ -154,10 +185,7 @@ impl StatusBoard {
         s.push('\n');
         for r in &self.requests {
             s.push_str(&format!(
-                "sync request: {}{}{} at {}{}\n",
-                r.direction,
-                if r.accounts.is_empty() { "" } else { " " },
-                r.accounts.join(" "),
+                "sync request: {r} at {}{}\n",
                 r.requested_at,
                 if self.engine_attached {
                     ""
@@ -177,17 +205,8 @@ impl StatusBoard {
             ));
             for r in &self.results {
                 s.push_str(&format!(
-                    "  {}: {}{}{} sync requested at {}, finished at {}\n",
-                    r.outcome,
-                    r.request.direction,
-                    if r.request.accounts.is_empty() {
-                        ""
-                    } else {
-                        " "
-                    },
-                    r.request.accounts.join(" "),
-                    r.request.requested_at,
-                    r.finished_at
+                    "  {}: {} sync requested at {}, finished at {}\n",
+                    r.outcome, r.request, r.request.requested_at, r.finished_at
                 ));
                 for line in &r.report {
                     s.push_str("    ");
@@ -240,10 +259,12 @@ mod tests {
                 direction: dir,
                 accounts: vec![],
                 requested_at: i,
+                force: false,
             },
             finished_at: 100 + i,
             outcome: "done".into(),
             report: vec![format!("alice: run {i}")],
+            refused: Vec::new(),
         };
         b.record_result(result(1, Direction::Up));
         b.record_result(result(2, Direction::Down));
@@ -273,6 +294,19 @@ mod tests {
         assert_eq!(r[0].accounts, vec!["alice", "bob"]);
         assert_eq!(parse_sync_requests("both").unwrap()[0].accounts.len(), 0);
         assert!(parse_sync_requests("sideways\n").is_err());
+        let r = parse_sync_requests("down force alice\nforce\nup alice force\n").unwrap();
+        assert_eq!(
+            r.iter()
+                .map(|r| (r.direction, r.force, r.accounts.clone()))
+                .collect::<Vec<_>>(),
+            vec![
+                (Direction::Down, true, vec!["alice".to_owned()]),
+                (Direction::Both, true, vec![]),
+                (Direction::Up, true, vec!["alice".to_owned()]),
+            ]
+        );
+        assert_eq!(r[0].to_string(), "down force alice");
+        assert!(!parse_sync_requests("both").unwrap()[0].force);
         assert!(parse_sync_requests("\n\n").is_err());
         assert!(parse_sync_requests("\u{0}\u{1}garbage").is_err());
     }

@@ -1737,6 +1737,24 @@ impl FsCore {
             if let Ok(o) = self.cat().file_origins(a.id) {
                 s.push_str(&format!("  files: {o}\n"));
             }
+            // A rename or setfattr is an edit the next sync sends.
+            match self.cat().pending_edits(a.id) {
+                Ok(edits) if !edits.is_empty() => {
+                    const SHOWN: usize = 20;
+                    s.push_str(&format!(
+                        "  edits to send to Flickr: {} photos\n",
+                        edits.len()
+                    ));
+                    for e in edits.iter().take(SHOWN) {
+                        s.push_str(&format!("    {e}\n"));
+                    }
+                    if edits.len() > SHOWN {
+                        s.push_str(&format!("    … and {} more\n", edits.len() - SHOWN));
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => s.push_str(&format!("  edits: catalog unavailable: {e}\n")),
+            }
         }
         s
     }

@@ -29,6 +29,8 @@ pub struct Minted {
     /// The primary a set was created with, when it is not the planned one
     /// (that photo could not be uploaded).
     pub primary: Option<PhotoId>,
+    /// Where the file of a photo deleted on Flickr stays.
+    pub kept_file: Option<std::path::PathBuf>,
 }
 
 /// An action that does not fit the snapshots (a bug or a stale plan).
@@ -149,6 +151,7 @@ pub fn apply_action(
                     pools: Default::default(),
                     checksum: checksum.clone(),
                     media: *media,
+                    taken: None,
                 },
             );
         }
@@ -189,6 +192,7 @@ pub fn apply_action(
                             checksum: rp.checksum.clone(),
                             file: FileState::Present,
                             media: rp.media,
+                            taken: rp.taken.clone(),
                         },
                     );
                 }
@@ -245,6 +249,9 @@ pub fn apply_action(
                     .ok_or_else(|| err(a, "no record"))?;
                 if let Some(lp) = local.photos.get_mut(&k) {
                     edit.apply_to(&mut lp.meta);
+                    if let Some(t) = &edit.taken {
+                        lp.taken = Some(t.clone());
+                    }
                 }
             }
             Side::Remote => {

@@ -160,6 +160,12 @@ pub fn load_snapshots(
             .as_ref()
             .and_then(|f| f.checksum.as_ref())
             .and_then(|c| Checksum::parse(c.as_str()));
+        lp.taken = p.remote.as_ref().and_then(|r| {
+            r.date_taken.clone().map(|at| super::DateTaken {
+                at,
+                granularity: r.granularity,
+            })
+        });
         lp.media = match (&p.local, &p.remote) {
             (Some(f), _) if f.kind.is_video() => Media::Video,
             (Some(f), _) if p.junk || p.meta.skip || !f.kind.is_media() => Media::NotMedia,
@@ -283,6 +289,9 @@ pub struct ExecReport {
     /// Uploads found already on Flickr (by their checksum machine tag) after
     /// an interrupted sync, instead of being sent again.
     pub resumed_uploads: usize,
+    /// Photos deleted on Flickr that left the collection, one line each:
+    /// which, and where its file stays.
+    pub deleted_on_flickr: Vec<String>,
 }
 
 /// The executor's working state for one account.
@@ -517,7 +526,9 @@ impl Executor<'_> {
                 checksum: media_sum,
             },
         )?;
-        let mut tags: Vec<String> = meta.tags.iter().cloned().collect();
+        // in the user's wording ("summer light", not `summerlight`)
+        let local_tags = record.meta.tags.clone().unwrap_or_default();
+        let mut tags = worded_tags(&meta.tags, &[], &local_tags);
         tags.push(checksum.machine_tag());
         let opts = UploadOptions {
             title: Some(meta.title.clone()),
@@ -794,8 +805,9 @@ impl Executor<'_> {
                 self.cat.ignore(key)?;
             }
             Action::ForgetLocal { local, .. } => {
-                // The photo is gone from Flickr: hide its record (the file stays).
-                self.cat.ignore(PhotoKey(local.0))?;
+                // Gone from Flickr: out of the collection, the file stays
+                // (not "ignored": the user did not choose it).
+                minted.kept_file = self.cat.forget_deleted_on_flickr(PhotoKey(local.0))?;
             }
             Action::CreateLocalSet {
                 set,
@@ -882,12 +894,19 @@ impl Executor<'_> {
                         meta.description = Some(d.clone());
                     }
                     if let Some(t) = &edit.tags {
-                        meta.tags = Some(t.iter().cloned().collect());
+                        let flickr = self.client.photo_info(photo).await?.tags;
+                        let local = meta.tags.clone().unwrap_or_default();
+                        meta.tags = Some(worded_tags(t, &flickr, &local));
                     }
                     if let Some(p) = edit.privacy {
                         meta.privacy = Some(p);
                     }
-                    self.cat.set_meta(key, &meta)?;
+                    // A title from Flickr renames the entries, as a local
+                    // rename sets the title.
+                    self.cat.take_flickr_meta(key, &meta)?;
+                    if let Some(t) = &edit.taken {
+                        self.cat.set_date_taken(key, &t.at, t.granularity)?;
+                    }
                 }
                 Side::Remote => {
                     if let (Some(t), Some(d)) = (&edit.title, &edit.description) {
@@ -896,8 +915,13 @@ impl Executor<'_> {
                         self.note_refusal(photo, edit, &fields, r)?;
                     }
                     if let Some(tags) = &edit.tags {
-                        // setTags replaces every tag: keep the checksum tag.
-                        let mut all: Vec<String> = tags.iter().cloned().collect();
+                        // setTags replaces every tag: the ones Flickr keeps
+                        // keep their wording there, new ones take the
+                        // user's, and the checksum tag stays.
+                        let flickr = self.client.photo_info(photo).await?.tags;
+                        let key = self.key_of(&PhotoRef::Remote(photo.clone()))?;
+                        let local = self.cat.photo(key)?.meta.tags.unwrap_or_default();
+                        let mut all = worded_tags(tags, &flickr, &local);
                         if let Some(c) = self
                             .remote
                             .photos
@@ -1221,6 +1245,13 @@ impl Executor<'_> {
                         if minted.resumed {
                             report.resumed_uploads += 1;
                         }
+                        if let Action::ForgetLocal { remote, title, .. } = a {
+                            report.deleted_on_flickr.push(deleted_line(
+                                remote,
+                                title,
+                                minted.kept_file.as_deref(),
+                            ));
+                        }
                         if let (Action::CreateRemoteSet { primary, .. }, Some(set)) =
                             (a, &minted.set)
                         {
@@ -1410,6 +1441,47 @@ impl Executor<'_> {
     }
 }
 
+/// The tags `wanted` (in Flickr's normal form) as people wrote them:
+/// Flickr's raw form when the photo carries the tag there, else the
+/// catalog's (`local`), else the normal form. So "summer light" stays
+/// "summer light" through a round trip instead of becoming `summerlight`.
+fn worded_tags(
+    wanted: &BTreeSet<String>,
+    flickr: &[crate::flickr::Tag],
+    local: &[String],
+) -> Vec<String> {
+    let flickr = flickr
+        .iter()
+        .filter(|t| !t.machine_tag)
+        .map(|t| (super::normalize_tag(&t.normalised), t.raw.clone()));
+    let local = local
+        .iter()
+        .map(|t| (super::normalize_tag(t), t.trim().to_owned()));
+    let mut worded: BTreeMap<String, String> = BTreeMap::new();
+    // Flickr's wording first: the first form of each tag wins.
+    for (norm, raw) in flickr.chain(local) {
+        if wanted.contains(&norm) {
+            worded.entry(norm).or_insert(raw);
+        }
+    }
+    wanted
+        .iter()
+        .map(|t| worded.remove(t).unwrap_or_else(|| t.clone()))
+        .collect()
+}
+
+/// One line for a photo deleted on Flickr: which, and where its file is.
+fn deleted_line(id: &PhotoId, title: &str, file: Option<&Path>) -> String {
+    let title = abbreviate(title, 80);
+    match file {
+        Some(f) => format!(
+            "photo {id} {title:?}: file kept at {} (`flickrfs restore {id}` uploads it again)",
+            f.display()
+        ),
+        None => format!("photo {id} {title:?}: it was never downloaded, nothing is on disk"),
+    }
+}
+
 fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -1456,6 +1528,29 @@ mod tests {
         fn note(&mut self, message: &str) {
             self.0.push(message.to_owned());
         }
+    }
+
+    #[test]
+    fn tags_keep_the_wording_flickr_or_the_user_gave_them() {
+        let tag = |raw: &str, norm: &str, machine| crate::flickr::Tag {
+            raw: raw.into(),
+            normalised: norm.into(),
+            machine_tag: machine,
+        };
+        let wanted: std::collections::BTreeSet<String> =
+            ["summerlight", "newyork", "sea", "flickrfs:sha1=ab"]
+                .into_iter()
+                .map(String::from)
+                .collect();
+        let flickr = [
+            tag("Summer light", "summerlight", false),
+            tag("flickrfs:sha1=ab", "flickrfs:sha1=ab", true),
+        ];
+        let local = ["summer light".to_owned(), "New York".to_owned()];
+        assert_eq!(
+            super::worded_tags(&wanted, &flickr, &local),
+            vec!["flickrfs:sha1=ab", "New York", "sea", "Summer light"]
+        );
     }
 
     #[test]

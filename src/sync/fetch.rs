@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::snapshot::{
-    normalize_tag, Checksum, Media, PhotoMeta, RemotePhoto, RemoteSet, RemoteSnapshot,
+    normalize_tag, Checksum, DateTaken, Media, PhotoMeta, RemotePhoto, RemoteSet, RemoteSnapshot,
 };
 use super::state::{AccountState, CachedPhoto, StateError, SyncStore};
 use crate::catalog;
@@ -106,6 +106,10 @@ pub fn remote_photo(s: &PhotoSummary) -> RemotePhoto {
             Some(flickr::Media::Video) => Media::Video,
             _ => Media::Photo,
         },
+        taken: s.date_taken.clone().map(|at| DateTaken {
+            at,
+            granularity: s.taken_granularity.unwrap_or_default(),
+        }),
     }
 }
 

@@ -17,13 +17,13 @@ pub mod state;
 pub use execute::{ExecError, ExecReport, MetaDefaults, NoProgress, Progress};
 pub use plan::{
     merge_field, merge_member, next_base, plan, Action, Conflict, ConflictField, Merge, MetaEdit,
-    Plan, PlanError, PlanOptions, PlanSummary, PoolFilter, SafetyConcern, SafetyLimits, SetFilter,
-    Side, SkipReason, Skipped, Subject, Threshold,
+    Plan, PlanError, PlanOptions, PlanSummary, PoolFilter, RemovalCause, SafetyConcern,
+    SafetyLimits, SetFilter, SetRemovals, Side, SkipReason, Skipped, Subject, Threshold,
 };
 pub use snapshot::{
-    normalize_tag, BasePhoto, BaseSet, BaseSnapshot, Checksum, FileState, LocalKey, LocalPhoto,
-    LocalSet, LocalSetKey, LocalSnapshot, Media, PhotoMeta, PhotoRef, RemotePhoto, RemoteSet,
-    RemoteSnapshot, SetRef,
+    normalize_tag, BasePhoto, BaseSet, BaseSnapshot, Checksum, DateTaken, FileState, LocalKey,
+    LocalPhoto, LocalSet, LocalSetKey, LocalSnapshot, Media, PhotoMeta, PhotoRef, RemotePhoto,
+    RemoteSet, RemoteSnapshot, SetRef,
 };
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -354,6 +354,7 @@ pub async fn plan_sync(
     progress: &mut dyn Progress,
 ) -> Result<Planned, SyncError> {
     let acct = cat.account(account)?;
+    let calls_before = client.calls_made();
     let mut store = SyncStore::open(cat.path())?;
     let fetch_opts = FetchOptions {
         full: opts.full || opts.fetch.full,
@@ -362,6 +363,7 @@ pub async fn plan_sync(
     let t = std::time::Instant::now();
     let mut fetched = fetch::fetch(client, &store, account, &acct.nsid, &fetch_opts).await?;
     tracing::debug!("sync phase: fetch {:?}", t.elapsed());
+    let fetch_calls = client.calls_made().saturating_sub(calls_before);
     progress.note(&fetched.report.to_string());
     let t = std::time::Instant::now();
     let (mut local, mut base);
@@ -380,7 +382,12 @@ pub async fn plan_sync(
         }
     }
     let t = std::time::Instant::now();
-    let mut plan = plan::plan(&local, &base, &fetched.snapshot, &opts.plan)?;
+    let mut plan = plan::plan(&local, &base, &fetched.snapshot, &opts.plan).map_err(|e| {
+        let PlanError::Unsafe { concerns, mut plan } = e;
+        plan.summary.fetch_calls = Some(fetch_calls);
+        PlanError::Unsafe { concerns, plan }
+    })?;
+    plan.summary.fetch_calls = Some(fetch_calls);
     tracing::debug!("sync phase: plan {:?}", t.elapsed());
     plan.hold_back_ambiguous(ambiguous.iter().map(|(p, _)| p));
     if !opts.download_originals {
@@ -446,9 +453,10 @@ pub async fn run_sync(
     opts: &SyncOptions,
     progress: &mut dyn Progress,
 ) -> Result<SyncReport, SyncError> {
+    let calls_before = client.calls_made();
     let planned = plan_sync(cat, client, account, opts, progress).await?;
     let Planned {
-        plan,
+        mut plan,
         mut fetched,
         local,
         base,
@@ -537,6 +545,7 @@ pub async fn run_sync(
         let mut store = SyncStore::open(cat.path())?;
         store.save_pool_members(account, &pools)?;
     }
+    plan.summary.calls_made = Some(client.calls_made().saturating_sub(calls_before));
     Ok(SyncReport {
         plan,
         fetch: fetched.report.clone(),

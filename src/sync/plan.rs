@@ -12,9 +12,10 @@
 //!
 //! What it never does: there is no action that deletes a photo from Flickr,
 //! and none that deletes a user's file. A synced photo that disappears
-//! locally becomes *ignored*; a photo deleted on Flickr leaves the catalog
-//! (its file stays on disk). Sets are deleted online only when the user
-//! removed the folder locally.
+//! locally becomes *ignored*; a photo deleted on Flickr leaves the
+//! collection (its file stays on disk, and it can be uploaded again). Sets
+//! are deleted online only when the user removed the folder locally.
+//! Flickr's date taken only comes down (it is read-only in the mount).
 //!
 //! It does no I/O: the executor (`execute.rs`) carries the plan out, and
 //! [`next_base`] computes the merge base to record afterwards.
@@ -24,8 +25,8 @@ use std::fmt;
 use std::time::Duration;
 
 use super::snapshot::{
-    BasePhoto, BaseSet, BaseSnapshot, Checksum, FileState, LocalKey, LocalPhoto, LocalSetKey,
-    LocalSnapshot, Media, PhotoMeta, PhotoRef, RemotePhoto, RemoteSnapshot, SetRef,
+    BasePhoto, BaseSet, BaseSnapshot, Checksum, DateTaken, FileState, LocalKey, LocalPhoto,
+    LocalSetKey, LocalSnapshot, Media, PhotoMeta, PhotoRef, RemotePhoto, RemoteSnapshot, SetRef,
 };
 use crate::model::{Direction, GroupId, PhotoId, Privacy, SetId};
 
@@ -56,6 +57,8 @@ pub struct MetaEdit {
     pub description: Option<String>,
     pub tags: Option<BTreeSet<String>>,
     pub privacy: Option<Privacy>,
+    /// Local side only: Flickr's new date taken (read-only in the mount).
+    pub taken: Option<DateTaken>,
 }
 
 impl MetaEdit {
@@ -64,13 +67,24 @@ impl MetaEdit {
             && self.description.is_none()
             && self.tags.is_none()
             && self.privacy.is_none()
+            && self.taken.is_none()
     }
 
-    /// REST calls it costs on Flickr: `setMeta`, `setTags`, `setPerms`.
-    pub fn api_calls(&self) -> u64 {
-        u64::from(self.title.is_some() || self.description.is_some())
-            + u64::from(self.tags.is_some())
-            + u64::from(self.privacy.is_some())
+    /// REST calls it costs on `side`: on Flickr `setMeta`, `setTags`,
+    /// `setPerms`; new tags on either side also read the photo's tags as
+    /// their owner wrote them (`photos.getInfo`: Flickr lists them only
+    /// normalised, "summer light" as `summerlight`).
+    pub fn api_calls(&self, side: Side) -> u64 {
+        let info = u64::from(self.tags.is_some());
+        match side {
+            Side::Local => info,
+            Side::Remote => {
+                u64::from(self.title.is_some() || self.description.is_some())
+                    + info
+                    + u64::from(self.tags.is_some())
+                    + u64::from(self.privacy.is_some())
+            }
+        }
     }
 
     /// Writes the new values into `meta`.
@@ -104,8 +118,8 @@ pub enum Action {
     /// A synced photo was removed locally: mark it ignored (never downloaded
     /// again; restorable with the CLI). Nothing is deleted anywhere.
     Ignore { photo: PhotoId, title: String },
-    /// The photo was deleted on Flickr: its record leaves the catalog; its
-    /// file stays on disk.
+    /// The photo was deleted on Flickr: it leaves the collection, its file
+    /// stays on disk (`Catalog::forget_deleted_on_flickr`).
     ForgetLocal {
         local: LocalKey,
         remote: PhotoId,
@@ -229,11 +243,7 @@ impl Action {
     /// photo host are counted apart).
     pub fn api_calls(&self) -> u64 {
         match self {
-            Action::Edit {
-                side: Side::Remote,
-                edit,
-                ..
-            } => edit.api_calls(),
+            Action::Edit { side, edit, .. } => edit.api_calls(*side),
             Action::Upload { .. }
             | Action::CreateRemoteSet { .. }
             | Action::DeleteRemoteSet { .. } => 1,
@@ -322,6 +332,9 @@ impl fmt::Display for Action {
                 if let Some(p) = edit.privacy {
                     write!(f, " privacy={p}")?;
                 }
+                if let Some(t) = &edit.taken {
+                    write!(f, " date taken={t}")?;
+                }
                 Ok(())
             }
             Action::AddToSet { side, photo, set } => write!(f, "add {photo} to {set} ({side})"),
@@ -373,6 +386,7 @@ pub enum ConflictField {
 
 /// Both sides changed one field differently since the last sync; Flickr's
 /// value is kept (copied to the local side when the direction allows).
+/// The values are plain text (a privacy as its word).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Conflict {
     pub subject: Subject,
@@ -382,12 +396,28 @@ pub struct Conflict {
     pub remote: String,
 }
 
+impl fmt::Display for ConflictField {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ConflictField::Title => "title",
+            ConflictField::Description => "description",
+            ConflictField::Privacy => "privacy",
+            ConflictField::SetTitle => "set title",
+        })
+    }
+}
+
 impl fmt::Display for Conflict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The values are plain text: quoted once here, never twice.
         write!(
             f,
-            "{}: {:?} changed on both sides (was {:?}; local {:?}; Flickr {:?}): Flickr's value kept",
-            self.subject, self.field, self.base, self.local, self.remote
+            "{}: {} changed on both sides (was {:?}; local {:?}; Flickr {:?}): Flickr's value kept",
+            self.subject,
+            self.field,
+            abbreviate(&self.base, 80),
+            abbreviate(&self.local, 80),
+            abbreviate(&self.remote, 80)
         )
     }
 }
@@ -553,22 +583,90 @@ pub struct PlanOptions {
     pub limits: SafetyLimits,
 }
 
+/// Where removals of set memberships come from, for the big-removal
+/// guard's message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum RemovalCause {
+    /// Photos taken out of the set on this side (the other side follows).
+    Removed(Side),
+    /// The whole set went on this side: deleted on Flickr, or its folder
+    /// removed locally.
+    SetGone(Side),
+}
+
+impl fmt::Display for RemovalCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RemovalCause::Removed(Side::Remote) => "removed on Flickr, to be removed here",
+            RemovalCause::Removed(Side::Local) => "removed locally, to be removed on Flickr",
+            RemovalCause::SetGone(Side::Remote) => "the set was deleted on Flickr",
+            RemovalCause::SetGone(Side::Local) => "its folder was removed locally",
+        })
+    }
+}
+
+/// The memberships one set would lose, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SetRemovals {
+    pub title: String,
+    pub cause: RemovalCause,
+    pub count: usize,
+}
+
 /// A reason to refuse a plan without `force`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SafetyConcern {
-    ManyMembershipRemovals { removals: usize, total: usize },
-    RemotePhotosMissing { missing: usize, base: usize },
-    RemoteSetsMissing { missing: usize, base: usize },
-    LocalPhotosMissing { missing: usize, base: usize },
+    /// `total`: the photo-in-set memberships both sides agreed on at the
+    /// last sync; `sets`: where the removals are, most first.
+    ManyMembershipRemovals {
+        removals: usize,
+        total: usize,
+        sets: Vec<SetRemovals>,
+    },
+    RemotePhotosMissing {
+        missing: usize,
+        base: usize,
+    },
+    RemoteSetsMissing {
+        missing: usize,
+        base: usize,
+    },
+    LocalPhotosMissing {
+        missing: usize,
+        base: usize,
+    },
 }
 
 impl fmt::Display for SafetyConcern {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SafetyConcern::ManyMembershipRemovals { removals, total } => write!(
-                f,
-                "the plan removes {removals} set memberships at once ({total} at the last sync)"
-            ),
+            SafetyConcern::ManyMembershipRemovals {
+                removals,
+                total,
+                sets,
+            } => {
+                write!(
+                    f,
+                    "the plan takes photos out of sets {removals} times at once, against {total} \
+                     photo-in-set memberships at the last sync (the memberships both sides \
+                     agreed on when they last matched)"
+                )?;
+                const SHOWN: usize = 10;
+                for (i, s) in sets.iter().take(SHOWN).enumerate() {
+                    let sep = if i == 0 { ": " } else { "; " };
+                    write!(
+                        f,
+                        "{sep}{} from {:?} ({})",
+                        s.count,
+                        abbreviate(&s.title, 80),
+                        s.cause
+                    )?;
+                }
+                if sets.len() > SHOWN {
+                    write!(f, "; and {} more sets", sets.len() - SHOWN)?;
+                }
+                Ok(())
+            }
             SafetyConcern::RemotePhotosMissing { missing, base } => write!(
                 f,
                 "Flickr's listing shrank suspiciously: {missing} of the {base} photos of the last sync are missing"
@@ -589,7 +687,9 @@ impl fmt::Display for SafetyConcern {
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
     /// The plan trips a safety threshold; it is attached so it can be shown.
-    #[error("refusing to sync without --force: {}", concerns.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    /// It runs once confirmed ([`PlanOptions::force`]: `--force` on the
+    /// command line, `DIRECTION force` in the control file).
+    #[error("refusing this plan until it is confirmed: {}", concerns.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     Unsafe {
         concerns: Vec<SafetyConcern>,
         plan: Box<Plan>,
@@ -615,25 +715,53 @@ pub struct PlanSummary {
     pub links: usize,
     pub conflicts: usize,
     pub skipped: usize,
+    /// Local edits that bring Flickr's new date taken (counted in `edits` too).
+    pub dates_taken: usize,
     /// Flickr REST and upload calls the plan will cost.
     pub api_calls: u64,
     /// Originals fetched from the photo host (paced apart from the API budget).
     pub file_downloads: u64,
+    /// Calls spent fetching Flickr's state before this plan was made.
+    pub fetch_calls: Option<u64>,
+    /// Calls the whole sync made (fetch and execution), once it ran: the
+    /// report shows these instead of the estimate.
+    pub calls_made: Option<u64>,
 }
 
 impl fmt::Display for PlanSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} uploads, {} downloads, {} set reassignments, {} set creations, {} edits, {} conflicts ({} API calls)",
+            "{} uploads, {} downloads, {} set reassignments, {} set creations, {} edits, {} conflicts",
             self.uploads,
             self.downloads,
             self.set_reassignments,
             self.set_creations,
             self.edits + self.set_renames,
             self.conflicts,
-            self.api_calls
-        )
+        )?;
+        // Rarer changes only when there are some: the first six counts
+        // keep their places for whoever reads them.
+        let extras = [
+            (self.set_deletions, "set deletions"),
+            (self.forgets, "deleted on Flickr"),
+            (self.ignores, "ignored"),
+            (self.dates_taken, "dates taken changed"),
+        ];
+        for (n, what) in extras {
+            if n > 0 {
+                write!(f, ", {n} {what}")?;
+            }
+        }
+        match (self.calls_made, self.fetch_calls) {
+            (Some(made), _) => write!(f, " ({made} API calls)"),
+            (None, Some(fetch)) => write!(
+                f,
+                " ({fetch} API calls to read Flickr's state, {} more to run it)",
+                self.api_calls
+            ),
+            (None, None) => write!(f, " ({} API calls)", self.api_calls),
+        }
     }
 }
 
@@ -786,7 +914,8 @@ struct Planner<'a> {
     actions: Vec<Action>,
     conflicts: Vec<Conflict>,
     skipped: Vec<Skipped>,
-    membership_removals: usize,
+    /// Memberships the plan removes, per set and cause (the guard).
+    removals: BTreeMap<(SetRef, RemovalCause), usize>,
 }
 
 /// Computes what a sync would do. Pure: same inputs, same plan.
@@ -815,7 +944,7 @@ pub fn plan(
         actions: Vec::new(),
         conflicts: Vec::new(),
         skipped: Vec::new(),
-        membership_removals: 0,
+        removals: BTreeMap::new(),
     };
     p.match_sets();
     p.decide_sets();
@@ -899,6 +1028,23 @@ impl<'a> Planner<'a> {
         }
     }
 
+    /// A set's title for people: the local folder's, else Flickr's, else
+    /// the last synced one.
+    fn title_of_set(&self, s: &SetRef) -> String {
+        let local = |k: &LocalSetKey| self.local.sets.get(k).map(|l| l.title.clone());
+        let title = match s {
+            SetRef::Local(k) => local(k),
+            SetRef::Remote(id) => self
+                .set_of_local
+                .iter()
+                .find(|(_, r)| *r == s)
+                .and_then(|(k, _)| local(k))
+                .or_else(|| self.remote.sets.get(id).map(|r| r.title.clone()))
+                .or_else(|| self.base.sets.get(id).map(|b| b.title.clone())),
+        };
+        title.unwrap_or_else(|| s.to_string())
+    }
+
     fn local_set_members(&self, k: LocalSetKey) -> usize {
         self.local
             .photos
@@ -945,7 +1091,11 @@ impl<'a> Planner<'a> {
                     }
                     (Some(ls), None, _) => {
                         if self.down {
-                            self.membership_removals += self.local_set_members(ls.key);
+                            let n = self.local_set_members(ls.key);
+                            *self
+                                .removals
+                                .entry((sref.clone(), RemovalCause::SetGone(Side::Remote)))
+                                .or_default() += n;
                             self.actions.push(Action::DropLocalSet {
                                 set: ls.key,
                                 remote: id.clone(),
@@ -955,12 +1105,16 @@ impl<'a> Planner<'a> {
                     }
                     (None, Some(rs), Some(_)) => {
                         if self.up {
-                            self.membership_removals += self
+                            let n = self
                                 .remote
                                 .photos
                                 .values()
                                 .filter(|p| p.sets.contains(id))
                                 .count();
+                            *self
+                                .removals
+                                .entry((sref.clone(), RemovalCause::SetGone(Side::Local)))
+                                .or_default() += n;
                             self.actions.push(Action::DeleteRemoteSet {
                                 set: id.clone(),
                                 title: rs.title.clone(),
@@ -1341,7 +1495,7 @@ impl<'a> Planner<'a> {
     }
 
     /// One scalar field: returns (value for the local side, value for Flickr).
-    fn field<T: Clone + PartialEq + fmt::Debug>(
+    fn field<T: Clone + PartialEq + fmt::Display>(
         &mut self,
         id: &PhotoId,
         field: ConflictField,
@@ -1354,7 +1508,7 @@ impl<'a> Planner<'a> {
             Merge::PushLocal => (None, self.up.then(|| local.clone())),
             Merge::PullRemote => (self.down.then(|| remote.clone()), None),
             Merge::Conflict => {
-                let show = |v: Option<&T>| v.map(|v| format!("{v:?}")).unwrap_or_default();
+                let show = |v: Option<&T>| v.map(ToString::to_string).unwrap_or_default();
                 self.conflicts.push(Conflict {
                     subject: Subject::Photo(PhotoRef::Remote(id.clone())),
                     field,
@@ -1417,6 +1571,11 @@ impl<'a> Planner<'a> {
         if remote_tags != r.tags {
             to_remote.tags = Some(remote_tags);
         }
+        // Flickr's date taken only comes down; a date not known locally
+        // yet (a fresh upload's) is filled in by the fetch, not counted.
+        if self.down && lp.taken.is_some() && rp.taken.is_some() && lp.taken != rp.taken {
+            to_local.taken = rp.taken.clone();
+        }
         if to_remote.title.is_some() || to_remote.description.is_some() {
             to_remote.title.get_or_insert_with(|| r.title.clone());
             to_remote
@@ -1472,7 +1631,15 @@ impl<'a> Planner<'a> {
             self.actions.push(if add {
                 Action::AddToSet { side, photo, set }
             } else {
-                self.membership_removals += 1;
+                // Applied on `side`: it comes from the other one.
+                let from = match side {
+                    Side::Local => Side::Remote,
+                    Side::Remote => Side::Local,
+                };
+                *self
+                    .removals
+                    .entry((set.clone(), RemovalCause::Removed(from)))
+                    .or_default() += 1;
                 Action::RemoveFromSet { side, photo, set }
             });
         }
@@ -1530,13 +1697,22 @@ impl<'a> Planner<'a> {
         let limits = &self.opts.limits;
         let mut out = Vec::new();
         let total: usize = self.base.photos.values().map(|p| p.sets.len()).sum();
-        if limits
-            .membership_removals
-            .exceeded(self.membership_removals, total)
-        {
+        let removals: usize = self.removals.values().sum();
+        if limits.membership_removals.exceeded(removals, total) {
+            let mut sets: Vec<SetRemovals> = self
+                .removals
+                .iter()
+                .map(|((s, cause), n)| SetRemovals {
+                    title: self.title_of_set(s),
+                    cause: *cause,
+                    count: *n,
+                })
+                .collect();
+            sets.sort_by(|a, b| b.count.cmp(&a.count).then(a.title.cmp(&b.title)));
             out.push(SafetyConcern::ManyMembershipRemovals {
-                removals: self.membership_removals,
+                removals,
                 total,
+                sets,
             });
         }
         let base_photos: Vec<&PhotoId> = self
@@ -1633,7 +1809,10 @@ impl<'a> Planner<'a> {
                     s.file_downloads += 1;
                 }
                 Action::RenameSet { .. } => s.set_renames += 1,
-                Action::Edit { .. } => s.edits += 1,
+                Action::Edit { edit, .. } => {
+                    s.edits += 1;
+                    s.dates_taken += usize::from(edit.taken.is_some());
+                }
                 Action::AddToSet { .. } | Action::RemoveFromSet { .. } => s.set_reassignments += 1,
                 Action::AddToPool { .. } | Action::RemoveFromPool { .. } => s.pool_changes += 1,
                 Action::DeleteRemoteSet { .. } | Action::DropLocalSet { .. } => {

@@ -101,6 +101,7 @@ fn synced(n: i64, m: i64, members: &[(i64, i64)]) -> (LocalSnapshot, BaseSnapsho
                 pools: BTreeSet::new(),
                 checksum: Some(sum(p as u32)),
                 media: Media::Photo,
+                taken: None,
             },
         );
     }
@@ -222,7 +223,7 @@ fn title_through_the_planner_in_every_direction() {
                     assert_eq!(p.conflicts.len(), usize::from(conflict), "{ctx}");
                     if conflict {
                         assert_eq!(p.conflicts[0].field, ConflictField::Title);
-                        assert_eq!(p.conflicts[0].remote, format!("{rt:?}"));
+                        assert_eq!(p.conflicts[0].remote, rt.to_string());
                     }
                 }
             }
@@ -347,6 +348,19 @@ fn privacy_and_description_conflicts_keep_flickrs_value() {
     assert_eq!(p.summary.conflicts, 2);
 }
 
+#[test]
+fn conflicts_quote_each_value_once() {
+    let (mut l, b, mut r) = synced(1, 0, &[]);
+    l.photos.get_mut(&LocalKey(1)).unwrap().meta.title = "Beach walk".into();
+    r.photos.get_mut(&pid(1)).unwrap().meta.title = "Dune \"walk\"".into();
+    let p = run(&l, &b, &r, Direction::Both);
+    assert_eq!(p.conflicts[0].local, "Beach walk");
+    assert_eq!(
+        p.conflicts[0].to_string(),
+        r#"photo 1001: title changed on both sides (was "p1"; local "Beach walk"; Flickr "Dune \"walk\""): Flickr's value kept"#
+    );
+}
+
 // ---------------------------------------------------------------- scenarios
 
 #[test]
@@ -460,6 +474,7 @@ fn new_flickr_photo_is_downloaded_into_its_sets_and_videos_are_listed() {
             pools: [GroupId::new("g1")].into(),
             checksum: None,
             media: Media::Photo,
+            taken: None,
         },
     );
     r.photos.insert(
@@ -471,6 +486,7 @@ fn new_flickr_photo_is_downloaded_into_its_sets_and_videos_are_listed() {
             pools: BTreeSet::new(),
             checksum: None,
             media: Media::Video,
+            taken: None,
         },
     );
     let p = run(&l, &b, &r, Direction::Both);
@@ -503,6 +519,7 @@ fn ambiguous_photos_are_held_back_and_listed_as_skipped() {
                 pools: BTreeSet::new(),
                 checksum: None,
                 media: Media::Photo,
+                taken: None,
             },
         );
     }
@@ -590,6 +607,114 @@ fn photo_deleted_on_flickr_leaves_the_catalog_but_is_never_reuploaded() {
 }
 
 #[test]
+fn a_date_taken_changed_on_flickr_comes_down_and_is_counted() {
+    let date = |at: &str, g| DateTaken {
+        at: crate::model::TakenAt(at.into()),
+        granularity: g,
+    };
+    let (mut l, b, mut r) = synced(2, 0, &[]);
+    let old = date("2024-05-01 10:00:00", crate::model::Granularity::Exact);
+    let new = date("2023-01-01 00:00:00", crate::model::Granularity::Year);
+    for k in 1..=2 {
+        l.photos.get_mut(&LocalKey(k)).unwrap().taken = Some(old.clone());
+        r.photos.get_mut(&pid(k)).unwrap().taken = Some(old.clone());
+    }
+    assert!(run(&l, &b, &r, Direction::Both).is_empty());
+    r.photos.get_mut(&pid(1)).unwrap().taken = Some(new.clone());
+    // a date the catalog does not know yet (a fresh upload's) is no change
+    l.photos.get_mut(&LocalKey(2)).unwrap().taken = None;
+    for d in [Direction::Both, Direction::Down] {
+        let p = run(&l, &b, &r, d);
+        assert_eq!(
+            p.actions,
+            vec![Action::Edit {
+                side: Side::Local,
+                photo: pid(1),
+                edit: MetaEdit {
+                    taken: Some(new.clone()),
+                    ..MetaEdit::default()
+                },
+            }],
+            "{d}"
+        );
+        assert_eq!((p.summary.edits, p.summary.dates_taken), (1, 1));
+        assert_eq!(p.summary.api_calls, 0);
+        assert!(p.summary.to_string().contains("1 dates taken changed"));
+        assert!(p
+            .to_string()
+            .contains("date taken=2023-01-01 00:00:00 (year)"));
+    }
+    // it never goes up
+    assert!(run(&l, &b, &r, Direction::Up).is_empty());
+}
+
+#[test]
+fn the_summary_counts_set_deletions_and_photos_deleted_on_flickr() {
+    let (mut l, b, mut r) = synced(3, 2, &[]);
+    r.photos.remove(&pid(3));
+    r.sets.remove(&sid(2));
+    l.sets.remove(&LocalSetKey(1));
+    let p = run(&l, &b, &r, Direction::Both);
+    assert_eq!((p.summary.set_deletions, p.summary.forgets), (2, 1));
+    assert_eq!(
+        p.summary.to_string(),
+        "0 uploads, 0 downloads, 0 set reassignments, 0 set creations, 0 edits, 0 conflicts, \
+         2 set deletions, 1 deleted on Flickr (1 API calls)"
+    );
+}
+
+#[test]
+fn the_big_removal_guard_names_the_sets_and_where_the_removals_come_from() {
+    // 60 photos in "s1" and "s2"; "s2" deleted on Flickr, 30 photos taken
+    // out of "s1" locally.
+    let members: Vec<(i64, i64)> = (1..=60).flat_map(|p| [(p, 1), (p, 2)]).collect();
+    let (mut l, b, mut r) = synced(60, 2, &members);
+    r.sets.remove(&sid(2));
+    for p in r.photos.values_mut() {
+        p.sets.remove(&sid(2));
+    }
+    for k in 1..=30 {
+        l.photos
+            .get_mut(&LocalKey(k))
+            .unwrap()
+            .sets
+            .remove(&LocalSetKey(1));
+    }
+    let PlanError::Unsafe { concerns, .. } = plan(&l, &b, &r, &opts(Direction::Both)).unwrap_err();
+    let SafetyConcern::ManyMembershipRemovals {
+        removals,
+        total,
+        sets,
+    } = &concerns[0]
+    else {
+        panic!("{concerns:?}");
+    };
+    assert_eq!((*removals, *total), (90, 120));
+    assert_eq!(
+        sets,
+        &vec![
+            SetRemovals {
+                title: "s2".into(),
+                cause: RemovalCause::SetGone(Side::Remote),
+                count: 60
+            },
+            SetRemovals {
+                title: "s1".into(),
+                cause: RemovalCause::Removed(Side::Local),
+                count: 30
+            },
+        ]
+    );
+    let text = concerns[0].to_string();
+    assert!(
+        text.contains("against 120 photo-in-set memberships at the last sync (the memberships both sides agreed on")
+            && text.contains(r#"60 from "s2" (the set was deleted on Flickr)"#)
+            && text.contains(r#"30 from "s1" (removed locally, to be removed on Flickr)"#),
+        "{text}"
+    );
+}
+
+#[test]
 fn rmdir_deletes_the_set_online_and_a_set_deleted_online_drops_the_folder() {
     let (mut l, b, r) = synced(2, 2, &[(1, 1), (2, 2)]);
     // Local rmdir of set 1 (the user emptied it first).
@@ -667,6 +792,7 @@ fn landed_upload_is_linked_by_its_checksum_not_uploaded_again() {
             pools: BTreeSet::new(),
             checksum: Some(sum(42)),
             media: Media::Photo,
+            taken: None,
         },
     );
     let p = run(&l, &b, &r, Direction::Both);
@@ -857,6 +983,7 @@ fn set_filter_limits_the_sync_to_chosen_sets() {
             pools: BTreeSet::new(),
             checksum: None,
             media: Media::Photo,
+            taken: None,
         },
     );
     let o = PlanOptions {
@@ -886,6 +1013,7 @@ fn ignored_photos_are_never_touched() {
             pools: BTreeSet::new(),
             checksum: None,
             media: Media::Photo,
+            taken: None,
         },
     );
     l.ignored.insert(pid(3));
@@ -908,7 +1036,12 @@ fn mass_membership_removal_is_refused_unless_forced() {
         concerns,
         vec![SafetyConcern::ManyMembershipRemovals {
             removals: 60,
-            total: 60
+            total: 60,
+            sets: vec![SetRemovals {
+                title: "s1".into(),
+                cause: RemovalCause::Removed(Side::Local),
+                count: 60
+            }]
         }]
     );
     assert_eq!(shown.summary.set_reassignments, 60);
@@ -989,9 +1122,10 @@ fn estimate_counts_calls_and_time() {
     let p = run(&l, &b, &r, Direction::Both);
     assert_eq!(p.summary.edits, 1);
     assert_eq!(p.summary.set_reassignments, 1);
-    assert_eq!(p.summary.api_calls, 4);
-    assert_eq!(p.estimated_duration(3600), Duration::from_secs(4));
-    assert!(p.to_string().contains("4 API calls"));
+    // setMeta, getInfo + setTags (the tags' wording), setPerms, addPhoto
+    assert_eq!(p.summary.api_calls, 5);
+    assert_eq!(p.estimated_duration(3600), Duration::from_secs(5));
+    assert!(p.to_string().contains("5 API calls"));
 }
 
 // ---------------------------------------------------------------- a model of both sides
@@ -1268,6 +1402,7 @@ impl World {
                         checksum: Some(sum(u32::from(c % 16) + 1)),
                         file: FileState::Present,
                         media,
+                        taken: None,
                     },
                 );
             }
@@ -1392,6 +1527,7 @@ impl World {
                         } else {
                             Media::Photo
                         },
+                        taken: None,
                     },
                 );
             }

@@ -14,7 +14,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use crate::model::{GroupId, PhotoId, Privacy, SetId};
+use crate::model::{Granularity, GroupId, PhotoId, Privacy, SetId, TakenAt};
 
 /// A photo's key in the local catalog.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -149,14 +149,27 @@ impl PhotoMeta {
     }
 }
 
-/// Flickr's normal form of a tag: lower case, without white space.
-/// Adapters pass tags through it so that the three sides compare equal.
-pub fn normalize_tag(raw: &str) -> String {
-    raw.chars()
-        .filter(|c| !c.is_whitespace() && *c != '"')
-        .flat_map(char::to_lowercase)
-        .collect()
+/// Flickr's date taken and how precise it is: a fact the mount shows
+/// (`user.flickr.date_taken`), read-only, so it only ever comes down.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DateTaken {
+    pub at: TakenAt,
+    pub granularity: Granularity,
 }
+
+impl fmt::Display for DateTaken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.at.as_str())?;
+        if self.granularity != Granularity::Exact {
+            write!(f, " ({})", self.granularity.as_str())?;
+        }
+        Ok(())
+    }
+}
+
+/// Flickr's normal form of a tag (see [`crate::model::normalize_tag`]).
+/// Adapters pass tags through it so that the three sides compare equal.
+pub use crate::model::normalize_tag;
 
 /// A photo as the catalog holds it now.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
@@ -172,6 +185,8 @@ pub struct LocalPhoto {
     pub checksum: Option<Checksum>,
     pub file: FileState,
     pub media: Media,
+    /// Flickr's date taken as the catalog shows it (`None`: not known yet).
+    pub taken: Option<DateTaken>,
 }
 
 /// A set (folder) as the catalog holds it now.
@@ -225,6 +240,7 @@ pub struct RemotePhoto {
     /// From the `flickrfs:sha1=` machine tag, when the photo carries one.
     pub checksum: Option<Checksum>,
     pub media: Media,
+    pub taken: Option<DateTaken>,
 }
 
 /// A photoset as Flickr holds it now.

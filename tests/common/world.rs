@@ -114,6 +114,13 @@ impl World {
     /// Writes `both` to `.flickrfs/sync` and waits for the daemon to finish
     /// that sync; returns the final state line.
     pub fn control_sync(&self) -> String {
+        self.control_request("both")
+    }
+
+    /// Writes `request` (`down force`, `up alice`...) to `.flickrfs/sync`
+    /// and waits for the daemon to finish that sync; returns the final
+    /// state line.
+    pub fn control_request(&self, request: &str) -> String {
         let f = self.mnt.join(".flickrfs/sync");
         let before = read_state(&f);
         // A finished state names the second it finished in: wait for a new
@@ -123,7 +130,7 @@ impl World {
                 flickrfs::app::now_secs() > ts
             });
         }
-        std::fs::write(&f, "both\n").expect("write .flickrfs/sync");
+        std::fs::write(&f, format!("{request}\n")).expect("write .flickrfs/sync");
         let mut last = String::new();
         wait_for("the daemon's sync to finish", SYNC_DEADLINE, || {
             last = read_state(&f);
@@ -290,7 +297,10 @@ pub fn read_state(f: &Path) -> String {
         .to_owned()
 }
 pub fn is_terminal(state: &str) -> bool {
-    state.starts_with("done") || state.starts_with("finished") || state.starts_with("failed")
+    state.starts_with("done")
+        || state.starts_with("finished")
+        || state.starts_with("failed")
+        || state.starts_with("refused")
 }
 /// `done: both sync finished at 1700000000: ...` → 1700000000.
 pub fn finished_at(state: &str) -> Option<u64> {
