@@ -535,3 +535,188 @@ pub fn warm_libraries(libraries: &crate::fs::Libraries) {
             .spawn(move || lib.warm());
     }
 }
+
+/// How often the thumbnail engine looks at the catalog's generation.
+const THUMBS_POLL: Duration = Duration::from_secs(2);
+/// After a pass that could not reach Flickr.
+const THUMBS_RETRY: Duration = Duration::from_secs(60);
+/// Flickr's "Small 320" is at most this large; anything larger is refused.
+const THUMB_SOURCE_LIMIT: usize = 4 << 20;
+
+/// Fills the freedesktop.org thumbnail cache from Flickr's small sizes for
+/// the photos the mount lists but has not downloaded, in the accounts with
+/// `download = on-demand` (see `thumbs.rs`), so
+/// that a file manager shows them without fetching an original: once at
+/// start, then whenever the catalog changed.
+pub fn start_thumbnails(paths: Paths, mountpoint: std::path::PathBuf) {
+    let spawned = std::thread::Builder::new()
+        .name("flickrfs-thumbs".into())
+        .spawn(move || {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => return tracing::warn!("thumbnails: no runtime: {e}"),
+            };
+            let mut seen = None;
+            loop {
+                let now = crate::catalog::Catalog::open(&paths.catalog_db())
+                    .and_then(|c| c.generation())
+                    .ok();
+                let mut wait = THUMBS_POLL;
+                if now.is_some() && now != seen {
+                    match rt.block_on(thumbnail_pass(&paths, &mountpoint)) {
+                        Ok(n) => {
+                            if n > 0 {
+                                tracing::info!("thumbnails: {n} made from Flickr's sizes");
+                            }
+                            seen = now;
+                        }
+                        // offline: tried again later, not at every poll
+                        Err(e) => {
+                            tracing::warn!("thumbnails: {e}");
+                            wait = THUMBS_RETRY;
+                        }
+                    }
+                }
+                std::thread::sleep(wait);
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!("thumbnails: cannot start: {e}");
+    }
+}
+
+/// The URLs of Flickr's "Small 320", "Small" and "Thumbnail" sizes of a
+/// photo, next to its original (`url_o`) on the same static host (or on
+/// Flickr's), then the original itself: Flickr lists no size larger than
+/// the original, so a small photo has no "Small 320".
+fn small_urls(r: &crate::catalog::RemotePhoto) -> Vec<String> {
+    let Some(secret) = r.secret.as_deref() else {
+        return Vec::new();
+    };
+    let dir = match (&r.url_original, &r.server) {
+        (Some(u), _) => match u.rsplit_once('/') {
+            Some((d, _)) => d.to_owned(),
+            None => return Vec::new(),
+        },
+        (None, Some(server)) => format!("https://live.staticflickr.com/{server}"),
+        (None, None) => return Vec::new(),
+    };
+    let mut urls: Vec<String> = ["n", "m", "t"]
+        .iter()
+        .map(|s| format!("{dir}/{}_{secret}_{s}.jpg", r.id.as_str()))
+        .collect();
+    urls.extend(r.url_original.clone());
+    urls
+}
+
+/// The first of `urls` Flickr has (a size it does not list answers 404);
+/// `None` when it has none of them.
+async fn fetch_first(
+    client: &crate::flickr::Client,
+    urls: &[String],
+) -> Result<Option<Vec<u8>>, crate::flickr::FlickrError> {
+    for url in urls {
+        match client.fetch_small(url, THUMB_SOURCE_LIMIT).await {
+            Ok(b) => return Ok(Some(b)),
+            Err(crate::flickr::FlickrError::Http { status: 404, .. }) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(None)
+}
+
+/// One pass: every name (in every folder) of every photo on Flickr but not
+/// on disk gets both thumbnails unless fresh ones exist. One small image
+/// per photo, whatever its number of names. Returns the thumbnails made.
+async fn thumbnail_pass(paths: &Paths, mnt: &std::path::Path) -> Result<usize, String> {
+    use crate::catalog::CollectionKind;
+    use crate::thumbs::{self, ThumbSize};
+    let session =
+        Session::open(paths.clone(), &ApiOverrides::default()).map_err(|e| e.to_string())?;
+    let cat = session.catalog().map_err(|e| e.to_string())?;
+    let targets = match session.targets(&[]) {
+        Ok(t) => t,
+        Err(crate::app::AppError::NoAccounts) => return Ok(0),
+        Err(e) => return Err(e.to_string()),
+    };
+    let api = session.api().map_err(|e| e.to_string())?.clone();
+    let root = thumbs::cache_root(&paths.home);
+    let mut made = 0;
+    for t in targets {
+        // with `download = all` the originals come down and the file
+        // manager thumbnails them itself: no request spent on a small size
+        if t.prefs.download != crate::config::DownloadMode::OnDemand {
+            continue;
+        }
+        let account = &t.account;
+        let client = t
+            .stored
+            .client(
+                session.endpoints.clone(),
+                api.clone(),
+                session.client_options(),
+            )
+            .map_err(|e| e.to_string())?;
+        let folder_of = |c: &crate::catalog::Collection| {
+            let acct = mnt.join(account.collection_name.as_str());
+            match c.kind {
+                CollectionKind::Root => acct,
+                CollectionKind::Photoset(_) => acct.join(c.name.as_str()),
+                CollectionKind::Pool(_) => {
+                    acct.join(crate::catalog::POOLS_DIR).join(c.name.as_str())
+                }
+            }
+        };
+        for p in cat.photos(account.id).map_err(|e| e.to_string())? {
+            let on_disk = p.local.as_ref().is_some_and(|l| !l.missing);
+            let Some(r) = p.remote.as_ref().filter(|r| !r.media_video) else {
+                continue;
+            };
+            if p.ignored || on_disk {
+                continue;
+            }
+            let urls = small_urls(r);
+            if urls.is_empty() {
+                continue;
+            }
+            let mut wanted = Vec::new();
+            for c in cat.memberships(p.key).map_err(|e| e.to_string())? {
+                let coll = cat.collection(c).map_err(|e| e.to_string())?;
+                for e in cat.names_in(c, p.key).map_err(|e| e.to_string())? {
+                    let uri = thumbs::file_uri(&folder_of(&coll).join(e.name.as_str()));
+                    let mtime = e.mtime_ns.div_euclid(1_000_000_000);
+                    if !ThumbSize::ALL
+                        .iter()
+                        .all(|s| thumbs::is_fresh(&root, *s, &uri, mtime))
+                    {
+                        wanted.push((uri, mtime));
+                    }
+                }
+            }
+            if wanted.is_empty() {
+                continue;
+            }
+            // offline or refused: the pass stops, the next one tries again
+            let Some(bytes) = fetch_first(&client, &urls)
+                .await
+                .map_err(|e| format!("photo {}: {e}", r.id.as_str()))?
+            else {
+                tracing::warn!(
+                    "thumbnails: photo {}: Flickr has no small size",
+                    r.id.as_str()
+                );
+                continue;
+            };
+            for (uri, mtime) in wanted {
+                match thumbs::write(&root, &uri, mtime, &bytes) {
+                    Ok(()) => made += 1,
+                    Err(e) => tracing::warn!("thumbnail of {uri}: {e}"),
+                }
+            }
+        }
+    }
+    Ok(made)
+}

@@ -20,3 +20,4 @@ pub mod media;
 pub mod model;
 pub mod review;
 pub mod sync;
+pub mod thumbs;

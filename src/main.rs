@@ -195,8 +195,12 @@ fn mount_command(paths: &Paths, args: MountArgs) -> Result<()> {
     opts.sync_hook = Some(engine.hook());
     opts.libraries = flickrfs::daemon::libraries(&session, &targets, &args.mountpoint);
     let libraries = opts.libraries.clone();
+    // the thumbnails' URIs name the files by their absolute path
+    let mountpoint = std::path::absolute(&args.mountpoint).unwrap_or(args.mountpoint.clone());
+    let thumb_paths = paths.clone();
     opts.on_serve = Some(std::sync::Arc::new(move || {
         flickrfs::daemon::warm_libraries(&libraries);
+        flickrfs::daemon::start_thumbnails(thumb_paths.clone(), mountpoint.clone());
         engine.start_autosync()
     }));
     opts.fetch_hook = Some(flickrfs::daemon::on_demand_hook(paths.clone()));

@@ -123,3 +123,75 @@ fn photos_on_flickr_are_readable_entries_fetched_when_opened() {
     );
     daemon.unmount();
 }
+
+/// Flickr's own small size fills the freedesktop.org thumbnail cache: GIO
+/// (GNOME Files, Thunar, Nemo) finds a valid thumbnail for every name of a
+/// photo on Flickr, in every folder it is in, while no original has been
+/// downloaded.
+#[test]
+fn flickrs_small_sizes_fill_the_thumbnail_cache_without_downloading_originals() {
+    use std::os::unix::fs::MetadataExt;
+    let w = World::new(None);
+    let ids: Vec<String> = (0..3)
+        .map(|i| w.seed_online(&format!("thumb_{i}"), 700 + i))
+        .collect();
+    w.seed_set("Trip", &ids);
+    w.seed_set("Best", &ids[..1]);
+    w.add_account();
+    let out = w.flickrfs(
+        &["config", "set", "alice", "download", "on-demand"],
+        OP_DEADLINE,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let daemon = w.mount();
+    let state = w.control_sync();
+    assert!(state.starts_with("done"), "{state}");
+
+    let cache = w.home.join(".cache/thumbnails");
+    let names = [
+        "Trip/thumb_0.jpg",
+        "Trip/thumb_1.jpg",
+        "Trip/thumb_2.jpg",
+        "Best/thumb_0.jpg",
+    ];
+    for name in names {
+        let entry = w.acct().join(name);
+        let uri = flickrfs::thumbs::file_uri(&entry);
+        let mtime = std::fs::metadata(&entry).expect("stat").mtime();
+        let t0 = Instant::now();
+        while !flickrfs::thumbs::ThumbSize::ALL
+            .iter()
+            .all(|s| flickrfs::thumbs::is_fresh(&cache, *s, &uri, mtime))
+        {
+            if t0.elapsed() > Duration::from_secs(60) {
+                let log =
+                    std::fs::read_to_string(w.tmp.path().join("mount.out")).unwrap_or_default();
+                panic!("no thumbnail of {name} after 60 s; mount log:\n{log}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        for size in flickrfs::thumbs::ThumbSize::ALL {
+            let png = flickrfs::thumbs::thumb_path(&cache, size, &uri);
+            let img = image::open(&png).expect("a PNG");
+            assert!(img.width() <= size.pixels() && img.height() <= size.pixels());
+        }
+        // what GNOME Files asks: GIO finds it, and it is valid for the file
+        let out = std::process::Command::new("gio")
+            .args(["info", "-a", "thumbnail::path,thumbnail::is-valid"])
+            .arg(&entry)
+            .env("HOME", &w.home)
+            .env_remove("XDG_CACHE_HOME")
+            .output()
+            .expect("gio");
+        let said = text(&out.stdout);
+        assert!(out.status.success(), "gio: {}", text(&out.stderr));
+        assert!(said.contains("thumbnail::path: "), "{name}: {said}");
+        assert!(said.contains("thumbnail::is-valid: TRUE"), "{name}: {said}");
+    }
+    assert_eq!(
+        files_under(&w.default_folder),
+        0,
+        "thumbnails download no original"
+    );
+    daemon.unmount();
+}

@@ -34,6 +34,52 @@ impl Client {
             .await
     }
 
+    /// The bytes at `url`, at most `limit` of them: a small size of a
+    /// photo (a thumbnail's source), kept in memory.
+    pub async fn fetch_small(&self, url: &str, limit: usize) -> Result<Vec<u8>> {
+        self.inner
+            .options
+            .retry
+            .run(WHAT, |_| async {
+                let mut response = self
+                    .inner
+                    .http
+                    .get(url)
+                    .send()
+                    .await
+                    .map_err(|e| FlickrError::network(WHAT, e))?;
+                let status = response.status().as_u16();
+                if !(200..300).contains(&status) {
+                    let retry_after = super::retry_after(response.headers());
+                    let body = response.text().await.unwrap_or_default();
+                    return Err(FlickrError::Http {
+                        method: format!("{WHAT} {url}"),
+                        status,
+                        retry_after,
+                        body: snippet(&body, 120),
+                    });
+                }
+                let mut out = Vec::new();
+                while let Some(chunk) = response
+                    .chunk()
+                    .await
+                    .map_err(|e| FlickrError::network(WHAT, e))?
+                {
+                    if out.len() + chunk.len() > limit {
+                        return Err(FlickrError::Http {
+                            method: format!("{WHAT} {url}"),
+                            status,
+                            retry_after: None,
+                            body: format!("more than {limit} bytes"),
+                        });
+                    }
+                    out.extend_from_slice(&chunk);
+                }
+                Ok(out)
+            })
+            .await
+    }
+
     async fn download_once(&self, url: &str, dest: &Path, dir: &Path) -> Result<DownloadOutcome> {
         let mut response = self
             .inner

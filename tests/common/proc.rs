@@ -140,6 +140,7 @@ pub fn flickrfs_cmd(home: &Path, args: &[&str]) -> Command {
         .env_remove("XDG_CONFIG_HOME")
         .env_remove("XDG_DATA_HOME")
         .env_remove("XDG_STATE_HOME")
+        .env_remove("XDG_CACHE_HOME")
         .env_remove("FLICKRFS_API_KEY")
         .env_remove("FLICKRFS_API_SECRET")
         .env_remove("FLICKRFS_ENDPOINT")
