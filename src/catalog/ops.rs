@@ -109,7 +109,7 @@ impl Catalog {
                 exif: Default::default(),
             };
             let key = insert_local_photo(tx, coll.account, name, &path, &facts, junk, true)?;
-            tx.execute("UPDATE photos SET checksum = NULL WHERE id = ?1", [key.0])
+            tx.exec("UPDATE photos SET checksum = NULL WHERE id = ?1", [key.0])
                 .ctx("creating a file")?;
             own_file(tx, &path)?;
             insert_membership(tx, coll.id, name, key)?;
@@ -237,7 +237,7 @@ impl Catalog {
             match facts {
                 Some(f) => set_local_cols(tx, photo, &local.path, f, true)?,
                 None => {
-                    tx.execute("UPDATE photos SET writing = 1 WHERE id = ?1", [photo.0])
+                    tx.exec("UPDATE photos SET writing = 1 WHERE id = ?1", [photo.0])
                         .ctx("marking a file incomplete")?;
                 }
             }
@@ -303,7 +303,7 @@ impl Catalog {
                         put_problem(tx, p.account, Some(key), ProblemKind::Incomplete, &msg)?;
                     }
                     (Some(_), None) => {
-                        tx.execute(
+                        tx.exec(
                             "UPDATE photos SET writing = 0, missing = 1 WHERE id = ?1",
                             [key.0],
                         )
@@ -445,7 +445,7 @@ impl Catalog {
             if taken_in_account(tx, account, root, name.as_str())? {
                 return Err(CatalogError::Exists(format!("'{name}' in the account folder")));
             }
-            tx.execute(
+            tx.exec(
                 "INSERT INTO collections (account_id, kind, name, title) VALUES (?1, 'set', ?2, ?2)",
                 params![account.0, name.as_str()],
             )
@@ -484,7 +484,7 @@ impl Catalog {
                     c.name
                 )));
             }
-            tx.execute("DELETE FROM memberships WHERE collection_id = ?1", [c.id.0])
+            tx.exec("DELETE FROM memberships WHERE collection_id = ?1", [c.id.0])
                 .ctx("removing a set")?;
             let root = root_of(tx, c.account)?;
             tx.touch(c.id);
@@ -492,12 +492,12 @@ impl Catalog {
             tx.touch_account(c.account);
             match c.set_id() {
                 None => {
-                    tx.execute("DELETE FROM collections WHERE id = ?1", [c.id.0])
+                    tx.exec("DELETE FROM collections WHERE id = ?1", [c.id.0])
                         .ctx("removing a set")?;
                     Ok(RmdirOutcome::Dropped)
                 }
                 Some(id) => {
-                    tx.execute(
+                    tx.exec(
                         "UPDATE collections SET state = 'delete-pending' WHERE id = ?1",
                         [c.id.0],
                     )
@@ -547,7 +547,7 @@ impl Catalog {
                     "'{new_name}' in the account folder"
                 )));
             }
-            tx.execute(
+            tx.exec(
                 "UPDATE collections SET name = ?2, title = ?2 WHERE id = ?1",
                 params![c.id.0, new_name.as_str()],
             )
@@ -564,7 +564,7 @@ impl Catalog {
         self.write("ignoring a photo", |tx| {
             let p = load_photo(tx, photo)?;
             tx.touch_photo(photo)?;
-            tx.execute("UPDATE photos SET ignored = 1 WHERE id = ?1", [photo.0])
+            tx.exec("UPDATE photos SET ignored = 1 WHERE id = ?1", [photo.0])
                 .ctx("ignoring a photo")?;
             let root = root_of(tx, p.account)?;
             delete_photo_from(tx, root, photo)?;
@@ -607,7 +607,7 @@ impl Catalog {
                     p.meta.title
                 )));
             };
-            tx.execute("UPDATE photos SET missing = 1 WHERE id = ?1", [photo.0])
+            tx.exec("UPDATE photos SET missing = 1 WHERE id = ?1", [photo.0])
                 .ctx("marking a file missing")?;
             put_problem(
                 tx,
@@ -698,7 +698,7 @@ impl Catalog {
                     from.display()
                 )));
             }
-            tx.execute(
+            tx.exec(
                 "UPDATE own_files SET path = ?2 WHERE path = ?1",
                 params![path_blob(from), path_blob(&to)],
             )
@@ -963,7 +963,7 @@ fn merge_into(
             dropped.push(e.name.clone());
             delete_membership(tx, coll.id, &e.name)?;
         } else {
-            tx.execute(
+            tx.exec(
                 "UPDATE memberships SET photo_id = ?3 WHERE collection_id = ?1 AND name = ?2",
                 params![coll.id.0, e.name.as_str(), into.0],
             )
@@ -1019,7 +1019,7 @@ fn copy_local(tx: &Tx, photo: PhotoKey, l: &LocalFile) -> Result<()> {
 
 /// `path` is a file the mount wrote.
 fn own_file(tx: &Tx, path: &Path) -> Result<()> {
-    tx.execute(
+    tx.exec(
         "INSERT OR IGNORE INTO own_files (path) VALUES (?1)",
         [path_blob(path)],
     )
@@ -1078,7 +1078,7 @@ fn move_entry(
     dst_name: &EntryName,
 ) -> Result<()> {
     if s.id == d.id {
-        tx.execute(
+        tx.exec(
             "UPDATE memberships SET name = ?3 WHERE collection_id = ?1 AND name = ?2",
             params![s.id.0, e.name.as_str(), dst_name.as_str()],
         )
@@ -1131,14 +1131,14 @@ fn retitle(tx: &Tx, photo: PhotoKey, old: &EntryName, new: &EntryName) -> Result
     let p = load_photo(tx, photo)?;
     let new_junk = is_junk_name(new.as_str());
     if p.remote.is_none() && p.junk != new_junk {
-        tx.execute(
+        tx.exec(
             "UPDATE photos SET junk = ?2 WHERE id = ?1",
             params![photo.0, new_junk],
         )
         .ctx("renaming")?;
     }
     if !new_junk && (old.stem() != new.stem() || p.junk) {
-        tx.execute(
+        tx.exec(
             "UPDATE photos SET title = ?2 WHERE id = ?1",
             params![photo.0, names::title_from_name(new)],
         )
@@ -1150,7 +1150,7 @@ fn retitle(tx: &Tx, photo: PhotoKey, old: &EntryName, new: &EntryName) -> Result
 /// Lists a hidden photo again: an ignored one as it was; one deleted on
 /// Flickr as a local-only photo (its old id forgotten), to be uploaded.
 fn unhide(tx: &Tx, photo: PhotoKey) -> Result<()> {
-    tx.execute(
+    tx.exec(
         "UPDATE photos SET ignored = 0, gone_id = NULL WHERE id = ?1",
         [photo.0],
     )
@@ -1191,7 +1191,7 @@ fn unlink_in(tx: &Tx, c: &Collection, name: &EntryName) -> Result<UnlinkOutcome>
             match &p.remote {
                 Some(r) => {
                     tx.touch_photo(e.photo)?;
-                    tx.execute("UPDATE photos SET ignored = 1 WHERE id = ?1", [e.photo.0])
+                    tx.exec("UPDATE photos SET ignored = 1 WHERE id = ?1", [e.photo.0])
                         .ctx("ignoring a photo")?;
                     delete_photo_from(tx, c.id, e.photo)?;
                     Ok(UnlinkOutcome::Ignored {

@@ -53,12 +53,12 @@ impl Catalog {
                 .ctx("registering an account")?;
             let id = match existing {
                 Some(id) => {
-                    tx.execute(
+                    tx.exec(
                         "UPDATE accounts SET username = ?2, collection_name = ?3, default_folder = ?4 WHERE id = ?1",
                         params![id, username, name.as_str(), path_blob(default_folder)],
                     )
                     .ctx("updating an account")?;
-                    tx.execute(
+                    tx.exec(
                         "UPDATE collections SET name = ?2, title = ?3 WHERE account_id = ?1 AND kind = 'root'",
                         params![id, name.as_str(), username],
                     )
@@ -66,13 +66,13 @@ impl Catalog {
                     id
                 }
                 None => {
-                    tx.execute(
+                    tx.exec(
                         "INSERT INTO accounts (nsid, username, collection_name, default_folder) VALUES (?1, ?2, ?3, ?4)",
                         params![nsid.as_str(), username, name.as_str(), path_blob(default_folder)],
                     )
                     .ctx("registering an account")?;
                     let id = tx.last_insert_rowid();
-                    tx.execute(
+                    tx.exec(
                         "INSERT INTO collections (account_id, kind, name, title) VALUES (?1, 'root', ?2, ?3)",
                         params![id, name.as_str(), username],
                     )

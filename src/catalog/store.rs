@@ -35,6 +35,10 @@ pub(crate) trait CachedRow {
         params: P,
         f: F,
     ) -> rusqlite::Result<T>;
+
+    /// `execute` through the statement cache (the write path of every file
+    /// copied into the mount runs the same few statements).
+    fn exec<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize>;
 }
 
 impl CachedRow for Connection {
@@ -45,6 +49,10 @@ impl CachedRow for Connection {
         f: F,
     ) -> rusqlite::Result<T> {
         self.prepare_cached(sql)?.query_row(params, f)
+    }
+
+    fn exec<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize> {
+        self.prepare_cached(sql)?.execute(params)
     }
 }
 
@@ -192,9 +200,9 @@ impl Catalog {
             if gen % 1000 == 0 {
                 let floor = gen - CHANGES_KEPT;
                 if floor > 0 {
-                    tx.execute("DELETE FROM changes WHERE generation <= ?1", [floor])
+                    tx.exec("DELETE FROM changes WHERE generation <= ?1", [floor])
                         .ctx("pruning the change log")?;
-                    tx.execute(
+                    tx.exec(
                         "UPDATE meta SET value = MAX(value, ?1) WHERE key = 'changes_floor'",
                         [floor],
                     )
@@ -700,7 +708,7 @@ pub(crate) fn fix_root(
 /// Never touches its file.
 pub(crate) fn delete_photo_row(tx: &Tx, photo: PhotoKey) -> Result<()> {
     tx.touch_photo(photo)?;
-    tx.execute("DELETE FROM photos WHERE id = ?1", [photo.0])
+    tx.exec("DELETE FROM photos WHERE id = ?1", [photo.0])
         .ctx("removing a photo from the catalog")?;
     Ok(())
 }
@@ -714,13 +722,13 @@ pub(crate) fn put_problem(
     message: &str,
 ) -> Result<ProblemId> {
     if let Some(p) = photo {
-        c.execute(
+        c.exec(
             "DELETE FROM problems WHERE photo_id = ?1 AND kind = ?2",
             params![p.0, kind.as_str()],
         )
         .ctx("recording a problem")?;
     }
-    c.execute(
+    c.exec(
         "INSERT INTO problems (account_id, photo_id, kind, message, at) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![account.0, photo.map(|p| p.0), kind.as_str(), message, now_secs()],
     )
@@ -729,7 +737,7 @@ pub(crate) fn put_problem(
 }
 
 pub(crate) fn clear_problem(c: &Connection, photo: PhotoKey, kind: ProblemKind) -> Result<()> {
-    c.execute(
+    c.exec(
         "DELETE FROM problems WHERE photo_id = ?1 AND kind = ?2",
         params![photo.0, kind.as_str()],
     )

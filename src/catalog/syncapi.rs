@@ -120,7 +120,7 @@ impl Catalog {
                     .ctx("recording Flickr photosets")?;
                 let id = match existing {
                     Some(id) => {
-                        tx.execute(
+                        tx.exec(
                             "UPDATE collections SET description = ?2, primary_photo = ?3 WHERE id = ?1",
                             params![id, set.description, primary.map(|k| k.0)],
                         )
@@ -129,7 +129,7 @@ impl Catalog {
                     }
                     None => {
                         let name = unique_set_name(tx, account, root, &set.title, set.id.as_str(), None)?;
-                        tx.execute(
+                        tx.exec(
                             "INSERT INTO collections (account_id, kind, remote_id, name, title, description, \
                              primary_photo, synced_title) VALUES (?1, 'set', ?2, ?3, ?4, ?5, ?6, ?4)",
                             params![
@@ -176,7 +176,7 @@ impl Catalog {
                     Some((id, title)) => {
                         if title != pool.name {
                             let name = unique_pool_name(tx, account, &pool.name, pool.id.as_str(), Some(id))?;
-                            tx.execute(
+                            tx.exec(
                                 "UPDATE collections SET title = ?2, name = ?3 WHERE id = ?1",
                                 params![id, pool.name, name.as_str()],
                             )
@@ -187,7 +187,7 @@ impl Catalog {
                     }
                     None => {
                         let name = unique_pool_name(tx, account, &pool.name, pool.id.as_str(), None)?;
-                        tx.execute(
+                        tx.exec(
                             "INSERT INTO collections (account_id, kind, remote_id, name, title, synced_title) \
                              VALUES (?1, 'pool', ?2, ?3, ?4, ?4)",
                             params![account.0, pool.id.as_str(), name.as_str(), pool.name],
@@ -235,7 +235,7 @@ impl Catalog {
                     unique_pool_name(tx, c.account, title, &fallback, Some(c.id.0))?
                 }
             };
-            tx.execute(
+            tx.exec(
                 "UPDATE collections SET title = ?2, name = ?3 WHERE id = ?1",
                 params![c.id.0, title, name.as_str()],
             )
@@ -388,7 +388,7 @@ impl Catalog {
                 return Ok(None);
             };
             tx.touch_photo(photo)?;
-            tx.execute(
+            tx.exec(
                 "UPDATE photos SET gone_id = ?2, ignored = 1, remote_id = NULL, r_title = NULL, \
                  r_description = NULL, r_tags = NULL, r_public = NULL, r_friend = NULL, \
                  r_family = NULL, r_date_taken = NULL, r_granularity = NULL, r_format = NULL, \
@@ -398,7 +398,7 @@ impl Catalog {
             )
             .ctx("forgetting a photo deleted on Flickr")?;
             for table in ["synced", "refused_edits"] {
-                tx.execute(&format!("DELETE FROM {table} WHERE photo_id = ?1"), [photo.0])
+                tx.exec(&format!("DELETE FROM {table} WHERE photo_id = ?1"), [photo.0])
                     .ctx("forgetting a photo deleted on Flickr")?;
             }
             fix_root(tx, photo, None)?;
@@ -429,7 +429,7 @@ impl Catalog {
     ) -> Result<()> {
         self.write("recording a date taken", |tx| {
             load_photo(tx, photo)?;
-            tx.execute(
+            tx.exec(
                 "UPDATE photos SET r_date_taken = ?2, r_granularity = ?3 WHERE id = ?1",
                 params![photo.0, at.as_str(), granularity.code()],
             )
@@ -484,7 +484,7 @@ impl Catalog {
                     c.name
                 )));
             }
-            tx.execute(
+            tx.exec(
                 "UPDATE collections SET remote_id = ?2, synced_title = title WHERE id = ?1",
                 params![c.id.0, id.as_str()],
             )
@@ -525,7 +525,7 @@ impl Catalog {
                 rows.collect::<rusqlite::Result<_>>()
                     .ctx("forgetting a folder")?
             };
-            tx.execute("DELETE FROM collections WHERE id = ?1", [c.id.0])
+            tx.exec("DELETE FROM collections WHERE id = ?1", [c.id.0])
                 .ctx("forgetting a folder")?;
             for p in members {
                 fix_root(tx, PhotoKey(p), None)?;
@@ -541,7 +541,7 @@ impl Catalog {
     /// The title both sides agreed for a set at the last sync.
     pub fn set_synced_title(&self, collection: CollectionId, title: Option<&str>) -> Result<()> {
         self.write("recording a synced title", |tx| {
-            tx.execute(
+            tx.exec(
                 "UPDATE collections SET synced_title = ?2 WHERE id = ?1",
                 params![collection.0, title],
             )
@@ -670,7 +670,7 @@ impl Catalog {
             message: e.to_string(),
         })?;
         self.write("journaling", |tx| {
-            tx.execute(
+            tx.exec(
                 "INSERT INTO journal (account_id, intent, started_at) VALUES (?1, ?2, ?3)",
                 params![account.0, json, now_secs()],
             )
@@ -734,7 +734,7 @@ impl Catalog {
     /// Deletes finished journal rows older than `before` (Unix seconds).
     pub fn journal_prune(&self, before: i64) -> Result<u64> {
         self.write("pruning the journal", |tx| {
-            tx.execute(
+            tx.exec(
                 "DELETE FROM journal WHERE finished_at IS NOT NULL AND finished_at < ?1",
                 [before],
             )
@@ -769,7 +769,7 @@ impl Catalog {
     ) -> Result<()> {
         self.write("recording a refused edit", |tx| {
             for (field, digest) in refused {
-                tx.execute(
+                tx.exec(
                     "INSERT INTO refused_edits (photo_id, field, digest) VALUES (?1, ?2, ?3) \
                      ON CONFLICT (photo_id, field) DO UPDATE SET digest = excluded.digest",
                     params![photo.0, field.as_str(), digest],
@@ -817,7 +817,7 @@ impl Catalog {
         kind: Option<ProblemKind>,
     ) -> Result<u64> {
         self.write("clearing problems", |tx| {
-            tx.execute(
+            tx.exec(
                 "DELETE FROM problems WHERE account_id = ?1 AND (?2 IS NULL OR photo_id = ?2) \
                  AND (?3 IS NULL OR kind = ?3)",
                 params![account.0, photo.map(|p| p.0), kind.map(|k| k.as_str())],

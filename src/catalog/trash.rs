@@ -119,13 +119,13 @@ impl Catalog {
             delete_membership(tx, c.id, name)?;
             let held = count_names(tx, e.photo)? == 0 && (c.is_root() || disposable);
             if held {
-                tx.execute("UPDATE photos SET ignored = 1 WHERE id = ?1", [e.photo.0])
+                tx.exec("UPDATE photos SET ignored = 1 WHERE id = ?1", [e.photo.0])
                     .ctx("moving to the trash")?;
                 tx.touch_photo(e.photo)?;
             } else {
                 fix_root(tx, e.photo, Some(name))?;
             }
-            tx.execute(
+            tx.exec(
                 "INSERT INTO trash (account_id, photo_id, name, collection_id, origin_name, held, at) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![
@@ -167,7 +167,7 @@ impl Catalog {
                 return Err(CatalogError::Exists(format!("'{name}' in folder '{}'", c.name)));
             }
             if t.held {
-                tx.execute("UPDATE photos SET ignored = 0 WHERE id = ?1", [t.photo.0])
+                tx.exec("UPDATE photos SET ignored = 0 WHERE id = ?1", [t.photo.0])
                     .ctx("restoring from the trash")?;
                 tx.touch_photo(t.photo)?;
             }
@@ -178,7 +178,7 @@ impl Catalog {
             }
             insert_membership(tx, c.id, name, t.photo)?;
             fix_root(tx, t.photo, None)?;
-            tx.execute("DELETE FROM trash WHERE id = ?1", [t.id.0])
+            tx.exec("DELETE FROM trash WHERE id = ?1", [t.id.0])
                 .ctx("restoring from the trash")?;
             tx.touch_account(t.account);
             require_entry(tx, &c, name)
@@ -193,7 +193,7 @@ impl Catalog {
         self.write("emptying the trash", |tx| {
             let t = trashed_named(tx, trash_name)?
                 .ok_or_else(|| CatalogError::NotFound(format!("'{trash_name}' in the trash")))?;
-            tx.execute("DELETE FROM trash WHERE id = ?1", [t.id.0])
+            tx.exec("DELETE FROM trash WHERE id = ?1", [t.id.0])
                 .ctx("emptying the trash")?;
             if t.held {
                 let p = load_photo(tx, t.photo)?;
@@ -218,7 +218,7 @@ impl Catalog {
             }
             let t = trashed_named(tx, from)?
                 .ok_or_else(|| CatalogError::NotFound(format!("'{from}' in the trash")))?;
-            tx.execute(
+            tx.exec(
                 "UPDATE trash SET name = ?2 WHERE id = ?1",
                 params![t.id.0, to],
             )

@@ -200,7 +200,7 @@ impl Catalog {
         };
         self.write("setting an attribute", |tx| {
             load_photo(tx, photo)?;
-            tx.execute(
+            tx.exec(
                 &format!("UPDATE photos SET {column} = ?2 WHERE id = ?1"),
                 params![photo.0, val],
             )
@@ -232,7 +232,7 @@ impl Catalog {
         };
         self.write("removing an attribute", |tx| {
             load_photo(tx, photo)?;
-            tx.execute(
+            tx.exec(
                 &format!("UPDATE photos SET {column} = ?2 WHERE id = ?1"),
                 params![photo.0, val],
             )
