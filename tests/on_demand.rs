@@ -195,3 +195,177 @@ fn flickrs_small_sizes_fill_the_thumbnail_cache_without_downloading_originals() 
     );
     daemon.unmount();
 }
+
+/// Benchmark (ignored; `scripts/bench-mount.sh on-demand`), Flickr 20 ms
+/// away, each figure next to its peer measured in the same run:
+/// - opening a photo not downloaded yet (about 5 MB): first byte and whole
+///   file, against `curl` fetching the same original;
+/// - thumbnails of a 500-photo set: the cache filled from Flickr's small
+///   size, and GIO listing the set with every thumbnail valid, against
+///   making the thumbnails from the originals already on disk (Pillow).
+#[test]
+#[ignore]
+fn bench_on_demand() {
+    use std::io::Read;
+    use std::os::unix::fs::MetadataExt;
+    let n = std::env::var("BENCH_THUMB_PHOTOS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(500usize);
+    let w = World::new(None);
+    let big = {
+        let bytes = w.original("big.jpg", 5, 1800);
+        w.emu
+            .add_photo(
+                &w.nsid,
+                flickrfs::emulator::NewEmuPhoto {
+                    title: "big".into(),
+                    bytes,
+                    ..Default::default()
+                },
+            )
+            .expect("add")
+    };
+    w.seed_set("Big", &[big]);
+    let ids: Vec<String> = (0..n)
+        .map(|i| {
+            let bytes = w.original(&format!("t{i:04}.jpg"), 10_000 + i as u64, 400);
+            w.emu
+                .add_photo(
+                    &w.nsid,
+                    flickrfs::emulator::NewEmuPhoto {
+                        title: format!("t{i:04}"),
+                        bytes,
+                        ..Default::default()
+                    },
+                )
+                .expect("add")
+        })
+        .collect();
+    w.seed_set("Many", &ids);
+    w.add_account();
+    let out = w.flickrfs(
+        &["config", "set", "alice", "download", "on-demand"],
+        OP_DEADLINE,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    w.emu.set_faults(flickrfs::emulator::FaultConfig {
+        latency_ms: 20,
+        ..Default::default()
+    });
+    let daemon = w.mount();
+    let synced = Instant::now();
+    let state = w.control_sync();
+    assert!(state.starts_with("done"), "{state}");
+
+    // thumbnails: from the end of the sync until every one is in the cache
+    let cache = w.home.join(".cache/thumbnails");
+    let many = w.acct().join("Many");
+    let entries: Vec<(String, i64)> = (0..n)
+        .map(|i| {
+            let e = many.join(format!("t{i:04}.jpg"));
+            let m = std::fs::metadata(&e).expect("stat").mtime();
+            (flickrfs::thumbs::file_uri(&e), m)
+        })
+        .collect();
+    let t0 = Instant::now();
+    while !entries.iter().all(|(uri, m)| {
+        flickrfs::thumbs::ThumbSize::ALL
+            .iter()
+            .all(|s| flickrfs::thumbs::is_fresh(&cache, *s, uri, *m))
+    }) {
+        assert!(
+            t0.elapsed() < Duration::from_secs(600),
+            "thumbnails not made"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let filled = t0.elapsed().as_secs_f64();
+    let _ = synced;
+    // a file manager opening the set: GIO lists it with its thumbnails
+    let t0 = Instant::now();
+    let out = std::process::Command::new("gio")
+        .args(["list", "-a", "thumbnail::path,thumbnail::is-valid"])
+        .arg(&many)
+        .env("HOME", &w.home)
+        .env_remove("XDG_CACHE_HOME")
+        .output()
+        .expect("gio");
+    let listed = t0.elapsed().as_secs_f64();
+    let said = text(&out.stdout);
+    assert_eq!(
+        said.matches("thumbnail::is-valid=TRUE").count(),
+        n,
+        "{said}"
+    );
+    // the peer: thumbnails made from originals already on disk
+    let py = "import sys, glob\nfrom PIL import Image\nfor f in sorted(glob.glob(sys.argv[1] + '/t*.jpg')):\n    for s in (128, 256):\n        im = Image.open(f); im.thumbnail((s, s)); im.save(sys.argv[2] + '/%d-%s.png' % (s, f.split('/')[-1]))\n";
+    let peer_dir = w.tmp.path().join("peer-thumbs");
+    std::fs::create_dir_all(&peer_dir).unwrap();
+    let t0 = Instant::now();
+    let out = std::process::Command::new("/usr/bin/python3")
+        .args(["-c", py])
+        .arg(&w.photos)
+        .arg(&peer_dir)
+        .output()
+        .expect("python3");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let pil = t0.elapsed().as_secs_f64();
+
+    // one photo not downloaded yet: first byte, whole file
+    let entry = w.acct().join("Big/big.jpg");
+    let t0 = Instant::now();
+    let mut f = std::fs::File::open(&entry).expect("open");
+    let mut one = [0u8; 1];
+    f.read_exact(&mut one).expect("first byte");
+    let first = t0.elapsed().as_secs_f64();
+    let mut rest = Vec::new();
+    f.read_to_end(&mut rest).expect("read");
+    let whole = t0.elapsed().as_secs_f64();
+    drop(f);
+    let size = rest.len() + 1;
+    let url: String = {
+        let cat = rusqlite::Connection::open(w.home.join(".local/share/flickrfs/catalog.sqlite"))
+            .expect("catalog");
+        cat.query_row("SELECT r_url FROM photos WHERE r_title = 'big'", [], |r| {
+            r.get(0)
+        })
+        .expect("url")
+    };
+    let curl_out = w.tmp.path().join("curl.jpg");
+    let t0 = Instant::now();
+    let out = std::process::Command::new("curl")
+        .args(["-sf", "-o"])
+        .arg(&curl_out)
+        .arg(&url)
+        .output()
+        .expect("curl");
+    let curl = t0.elapsed().as_secs_f64();
+    assert!(out.status.success(), "curl {url}");
+    assert_eq!(std::fs::metadata(&curl_out).unwrap().len() as usize, size);
+    daemon.unmount();
+
+    println!("| measurement (Flickr 20 ms away) | flickrfs | comparison (same run) | ratio |");
+    println!("|---|---|---|---|");
+    println!(
+        "| open a photo not downloaded yet ({:.1} MB): first byte | {:.0} ms | curl of the original, whole: {:.0} ms | {:.2}x |",
+        size as f64 / 1e6,
+        first * 1e3,
+        curl * 1e3,
+        first / curl
+    );
+    println!(
+        "| the same: whole file | {:.0} ms | curl {:.0} ms | {:.2}x |",
+        whole * 1e3,
+        curl * 1e3,
+        whole / curl
+    );
+    println!(
+        "| thumbnails of a {n}-photo set: cache filled from Flickr's small size | {filled:.1} s | Pillow from the originals on disk: {pil:.1} s | {:.2}x |",
+        filled / pil
+    );
+    println!(
+        "| the same set listed by GIO with every thumbnail valid | {:.0} ms | (no generation) | |",
+        listed * 1e3
+    );
+}
