@@ -168,6 +168,32 @@ impl Session {
         )?)
     }
 
+    /// Whether the account's folder name or default folder in the catalog
+    /// differs from what the preferences say now.
+    pub fn folder_prefs_changed(&self, stored: &StoredAccount, account: &Account) -> bool {
+        let prefs = self.config.prefs(&stored.name);
+        let name = prefs.collection_name.as_deref().unwrap_or(&stored.name);
+        account.collection_name.as_str() != name
+            || account.default_folder != self.config.default_folder(&self.paths, &stored.name)
+    }
+
+    /// Takes the account's folder-name and default-folder preferences into
+    /// the catalog when the account is registered there (a running mount
+    /// renames the folder when it sees the change). `Ok(None)` when the
+    /// account has no credentials or was never registered: the preferences
+    /// apply at its first registration.
+    pub fn apply_folder_prefs(&self, name: &str) -> Result<Option<Account>, AppError> {
+        let Some(stored) = self.store.load()?.into_iter().find(|s| s.name == name) else {
+            return Ok(None);
+        };
+        let cat = self.catalog()?;
+        match cat.account_by_nsid(&stored.nsid)? {
+            Some(a) if !self.folder_prefs_changed(&stored, &a) => Ok(Some(a)),
+            Some(_) => self.register(&stored).map(Some),
+            None => Ok(None),
+        }
+    }
+
     /// The accounts named (by account name, username or collection folder
     /// name), or all of them when `names` is empty.
     pub fn targets(&self, names: &[String]) -> Result<Vec<Target>, AppError> {
@@ -187,9 +213,12 @@ impl Session {
             if !wanted {
                 continue;
             }
+            // The folder name and default folder follow the preferences:
+            // a changed preference is taken here, at the next sync, even
+            // when config.toml was edited by hand.
             let account = match cat.account_by_nsid(&s.nsid)? {
-                Some(a) => a,
-                None => self.register(s)?,
+                Some(a) if !self.folder_prefs_changed(s, &a) => a,
+                _ => self.register(s)?,
             };
             out.push(Target {
                 stored: s.clone(),

@@ -579,7 +579,17 @@ fn config_command(paths: &Paths, cmd: ConfigCommand) -> Result<()> {
         } => {
             let mut prefs = config.prefs(&account);
             prefs.set(&key, &value)?;
-            config.accounts.insert(account, prefs);
+            config.accounts.insert(account.clone(), prefs);
+            if key == "collection_name" || key == "default_folder" {
+                // The catalog takes the change first (a name another account
+                // uses is refused there), so a running mount renames the
+                // folder or stores new files in the new default folder.
+                let mut session = Session::open(paths.clone(), &ApiOverrides::default())?;
+                session.config = config.clone();
+                session
+                    .apply_folder_prefs(&account)
+                    .with_context(|| format!("applying {key} to account {account}"))?;
+            }
             config.save(&file)?;
         }
         ConfigCommand::Show { account, json } => {
