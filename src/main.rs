@@ -10,7 +10,9 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use clap::{CommandFactory, Parser};
 
-use cli::{AccountCommand, ApiArgs, Cli, Command, ConfigCommand, MountArgs, PlanArgs, SyncArgs};
+use cli::{
+    AccountCommand, ApiArgs, Cli, Command, ConfigCommand, MountArgs, PlanArgs, SetsAction, SyncArgs,
+};
 use flickrfs::accounts::{self, AddAccountOptions, VerifierSource};
 use flickrfs::app::{self, ApiOverrides, LastSync, Session, SyncRun};
 use flickrfs::config::{Config, Endpoint, Paths, PREF_KEYS};
@@ -64,6 +66,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
     let paths = Paths::from_env()?;
     match cli.command {
         Command::Config(cmd) => config_command(&paths, cmd)?,
+        Command::Sets {
+            account,
+            action,
+            names,
+        } => sets_command(&paths, account, action, names)?,
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,
@@ -627,6 +634,112 @@ fn config_command(paths: &Paths, cmd: ConfigCommand) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `flickrfs sets`: each photoset and pool and whether it takes part;
+/// with an action, changes that in the account's preferences first.
+fn sets_command(
+    paths: &Paths,
+    account: Option<String>,
+    action: Option<SetsAction>,
+    names: Vec<String>,
+) -> Result<()> {
+    let mut session = Session::open(paths.clone(), &ApiOverrides::default())?;
+    let targets = session.targets(account.as_slice())?;
+    let cat = session.catalog()?;
+    if let Some(action) = action {
+        let include = action == SetsAction::Include;
+        if names.is_empty() {
+            let verb = if include { "include" } else { "exclude" };
+            bail!("name the photosets or pools to {verb} (or all)");
+        }
+        for t in &targets {
+            let sets = cat.sets(t.account.id)?;
+            let pools = cat.pools(t.account.id)?;
+            let mut prefs = session.config.prefs(&t.stored.name);
+            for name in &names {
+                if name == "all" {
+                    prefs.sets.change("all", include);
+                    prefs.pools.change("all", include);
+                    continue;
+                }
+                let named = |c: &&flickrfs::catalog::Collection| {
+                    c.title == *name
+                        || c.name.as_str() == name
+                        || collection_remote_id(c).as_deref() == Some(name.as_str())
+                };
+                let set = sets.iter().find(named);
+                let pool = pools.iter().find(named);
+                if set.is_none() && pool.is_none() {
+                    bail!(
+                        "account {} has no photoset or pool titled {name:?} \
+                         (`flickrfs sets {}` lists them; the list fills in at the first sync)",
+                        t.stored.name,
+                        t.stored.name
+                    );
+                }
+                if let Some(c) = set {
+                    prefs.sets.change(&c.title, include);
+                }
+                if let Some(c) = pool {
+                    prefs.pools.change(&c.title, include);
+                }
+            }
+            session.config.accounts.insert(t.stored.name.clone(), prefs);
+        }
+        session.config.save(&paths.config_file())?;
+    }
+    let mut out = std::io::stdout().lock();
+    for t in &targets {
+        let prefs = session.config.prefs(&t.stored.name);
+        let default = |takes: bool| {
+            if takes {
+                "take part"
+            } else {
+                "do not take part"
+            }
+        };
+        writeln!(
+            out,
+            "{}: photosets created later {}, pools joined later {}",
+            t.stored.name,
+            default(prefs.sets.new_ones_take_part()),
+            default(prefs.pools.new_ones_take_part())
+        )?;
+        let sets = cat.sets(t.account.id)?;
+        let pools = cat.pools(t.account.id)?;
+        if sets.is_empty() && pools.is_empty() {
+            writeln!(
+                out,
+                "  (no photosets or pools yet: the first sync fills the list in)"
+            )?;
+        }
+        for (kind, list, sel) in [("set", &sets, &prefs.sets), ("pool", &pools, &prefs.pools)] {
+            for c in list.iter() {
+                let id = collection_remote_id(c);
+                let takes = sel.includes(&c.title, id.as_deref());
+                writeln!(
+                    out,
+                    "  {:<4} {:<4} {}{}",
+                    if takes { "yes" } else { "no" },
+                    kind,
+                    c.title,
+                    id.map(|i| format!(" ({i})")).unwrap_or_default()
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A set's or pool's id on Flickr (none for a set not created there yet).
+fn collection_remote_id(c: &flickrfs::catalog::Collection) -> Option<String> {
+    use flickrfs::catalog::CollectionKind;
+    match &c.kind {
+        CollectionKind::Photoset(Some(id)) => Some(id.to_string()),
+        CollectionKind::Pool(g) => Some(g.to_string()),
+        _ => None,
+    }
 }
 
 /// Opens a copy of config.toml in $EDITOR and keeps it only if it parses.

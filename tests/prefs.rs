@@ -1,7 +1,8 @@
 //! Preferences that take effect (issue 12): an account's folder name and
 //! default folder changed with `flickrfs config set` while the mount daemon
 //! runs (a real child process, the account added through the real OAuth
-//! flow).
+//! flow); and the set and pool list that the first contact with Flickr
+//! fills in, as `flickrfs sets` prints it.
 
 use std::path::Path;
 
@@ -106,5 +107,111 @@ fn folder_name_and_default_folder_changed_while_mounted_take_effect() {
         ok(&w, &["config", "get", "alice", "collection_name"]).trim(),
         "Photos"
     );
+    d.unmount();
+}
+
+/// The mount's names in `dir`, sorted.
+fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn the_set_and_pool_list_fills_in_on_first_contact() {
+    let w = World::new(None);
+    w.add_account();
+    let out = ok(&w, &["sets", "alice"]);
+    assert!(out.contains("no photosets or pools yet"), "{out}");
+    // Nothing known yet: a name is refused, `all` is not.
+    let out = w.flickrfs(&["sets", "alice", "exclude", "Work"], OP_DEADLINE);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("\"Work\""),
+        "{}",
+        text(&out.stderr)
+    );
+    ok(&w, &["sets", "alice", "exclude", "all"]);
+
+    let a = w.seed_online("Beach", 1);
+    let b = w.seed_online("Desk", 2);
+    w.seed_set("Holiday", std::slice::from_ref(&a));
+    w.seed_set("Work", std::slice::from_ref(&b));
+    let cats = w.emu.create_group("Cats").expect("group");
+    w.emu.join_group(&cats.nsid, &w.nsid).expect("join");
+    w.emu.add_to_pool(&cats.nsid, &a).expect("pool");
+
+    let out = w.cli_sync(&[]);
+    assert!(out.status.success(), "sync: {}", text(&out.stderr));
+    let list = ok(&w, &["sets", "alice"]);
+    let lines: Vec<&str> = list.lines().collect();
+    assert!(
+        lines[0].contains("photosets created later do not take part"),
+        "{list}"
+    );
+    let row = |takes: &str, kind: &str, title: &str| {
+        lines.iter().any(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.len() >= 3 && f[0] == takes && f[1] == kind && f[2] == title
+        })
+    };
+    assert!(row("no", "set", "Holiday"), "{list}");
+    assert!(row("no", "set", "Work"), "{list}");
+    assert!(row("no", "pool", "Cats"), "{list}");
+    assert_eq!(ok(&w, &["config", "get", "alice", "sets"]).trim(), "none");
+
+    ok(&w, &["sets", "alice", "include", "Holiday", "Cats"]);
+    let list = ok(&w, &["sets", "alice"]);
+    let lines: Vec<&str> = list.lines().collect();
+    let row = |takes: &str, kind: &str, title: &str| {
+        lines.iter().any(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.len() >= 3 && f[0] == takes && f[1] == kind && f[2] == title
+        })
+    };
+    assert!(row("yes", "set", "Holiday"), "{list}");
+    assert!(row("no", "set", "Work"), "{list}");
+    assert!(row("yes", "pool", "Cats"), "{list}");
+    let out = w.cli_sync(&[]);
+    assert!(out.status.success(), "sync: {}", text(&out.stderr));
+
+    // In the mount: a set that does not take part is shown, empty.
+    let d = w.mount();
+    let acct = w.acct();
+    assert_eq!(names(&acct.join("Holiday")), vec!["Beach.jpg"]);
+    assert!(names(&acct.join("Work")).is_empty(), "Work/ takes no part");
+    // Its photo is in no set that takes part: listed in the account
+    // folder, never downloaded by a sync.
+    assert!(
+        names(&acct).contains(&"Desk.jpg".to_owned()),
+        "{:?}",
+        names(&acct)
+    );
+    let desk = std::fs::read(w.photos.join("Desk.jpg")).expect("Desk.jpg");
+    let beach = std::fs::read(w.photos.join("Beach.jpg")).expect("Beach.jpg");
+    assert_eq!(
+        files_with(&w.default_folder.join("Holiday"), &beach).len(),
+        1
+    );
+    assert!(files_with(&w.default_folder, &desk).is_empty());
+    assert!(files_with(&w.default_folder.join("Work"), &desk).is_empty());
+    assert_eq!(names(&acct.join("Pools/Cats")), vec!["Beach.jpg"]);
+
+    // `include all`: every set, and the ones created later.
+    ok(&w, &["sets", "alice", "include", "all"]);
+    assert_eq!(ok(&w, &["config", "get", "alice", "sets"]).trim(), "all");
+    let list = ok(&w, &["sets", "alice"]);
+    assert!(list.contains("photosets created later take part"), "{list}");
+    // `exclude` one of them keeps the default for later ones.
+    ok(&w, &["sets", "alice", "exclude", "Work"]);
+    assert_eq!(
+        ok(&w, &["config", "get", "alice", "sets"]).trim(),
+        "all except Work"
+    );
+    let list = ok(&w, &["sets", "alice"]);
+    assert!(list.contains("photosets created later take part"), "{list}");
     d.unmount();
 }

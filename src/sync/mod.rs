@@ -79,24 +79,39 @@ impl Default for SyncOptions {
 impl SyncOptions {
     /// The options an account's preferences ask for, in `direction`.
     pub fn from_prefs(prefs: &crate::config::Prefs, direction: Direction) -> SyncOptions {
+        use crate::config::Selection;
         let sets = match &prefs.sets {
-            crate::config::Selection::All => SetFilter::All,
-            crate::config::Selection::Only(list) => SetFilter::Only {
+            Selection::All => SetFilter::All,
+            Selection::Only(list) => SetFilter::Only {
                 ids: list
                     .iter()
                     .map(|s| crate::model::SetId::new(s.clone()))
                     .collect(),
                 titles: list.iter().cloned().collect(),
             },
+            Selection::Except { except } => SetFilter::Except {
+                ids: except
+                    .iter()
+                    .map(|s| crate::model::SetId::new(s.clone()))
+                    .collect(),
+                titles: except.iter().cloned().collect(),
+            },
         };
         let pools = match &prefs.pools {
-            crate::config::Selection::All => PoolFilter::All,
-            crate::config::Selection::Only(list) => PoolFilter::Only {
+            Selection::All => PoolFilter::All,
+            Selection::Only(list) => PoolFilter::Only {
                 ids: list
                     .iter()
                     .map(|s| crate::model::GroupId::new(s.clone()))
                     .collect(),
                 names: list.iter().cloned().collect(),
+            },
+            Selection::Except { except } => PoolFilter::Except {
+                ids: except
+                    .iter()
+                    .map(|s| crate::model::GroupId::new(s.clone()))
+                    .collect(),
+                names: except.iter().cloned().collect(),
             },
         };
         SyncOptions {

@@ -481,6 +481,12 @@ pub enum SetFilter {
         ids: BTreeSet<SetId>,
         titles: BTreeSet<String>,
     },
+    /// Every set but those with one of these ids or titles (sets created
+    /// later take part).
+    Except {
+        ids: BTreeSet<SetId>,
+        titles: BTreeSet<String>,
+    },
 }
 
 impl SetFilter {
@@ -493,6 +499,9 @@ impl SetFilter {
             SetFilter::All => true,
             SetFilter::Only { ids, titles: want } => {
                 id.is_some_and(|i| ids.contains(i)) || titles.any(|t| want.contains(t))
+            }
+            SetFilter::Except { ids, titles: want } => {
+                !(id.is_some_and(|i| ids.contains(i)) || titles.any(|t| want.contains(t)))
             }
         }
     }
@@ -509,6 +518,11 @@ pub enum PoolFilter {
         ids: BTreeSet<GroupId>,
         names: BTreeSet<String>,
     },
+    /// Every pool but those named.
+    Except {
+        ids: BTreeSet<GroupId>,
+        names: BTreeSet<String>,
+    },
 }
 
 impl PoolFilter {
@@ -517,6 +531,9 @@ impl PoolFilter {
             PoolFilter::All => true,
             PoolFilter::Only { ids, names } => {
                 ids.contains(id) || name.is_some_and(|n| names.contains(n))
+            }
+            PoolFilter::Except { ids, names } => {
+                !(ids.contains(id) || name.is_some_and(|n| names.contains(n)))
             }
         }
     }
