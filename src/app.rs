@@ -423,6 +423,8 @@ pub struct SyncRun {
     /// More folders where the identify step looks for local copies.
     pub search: Vec<PathBuf>,
     pub requester: Requester,
+    /// Downloads unticked in the review: skipped by this run only.
+    pub skip_downloads: std::collections::BTreeSet<crate::model::PhotoId>,
 }
 
 /// Builds one account's sync options from its preferences and the request.
@@ -432,6 +434,7 @@ pub fn sync_options(prefs: &Prefs, run: &SyncRun) -> crate::sync::SyncOptions {
     opts.dry_run = run.dry_run;
     opts.full = run.full;
     opts.search = run.search.clone();
+    opts.skip_downloads = run.skip_downloads.clone();
     opts
 }
 

@@ -241,6 +241,7 @@ fn sync_command(paths: &Paths, args: SyncArgs) -> Result<ExitCode> {
         full: args.full,
         search: args.search.clone(),
         requester: app::Requester::Cli,
+        skip_downloads: Default::default(),
     };
     let interactive =
         args.interactive || (!args.yes && !args.dry_run && std::io::stdin().is_terminal());
@@ -255,7 +256,7 @@ fn sync_command(paths: &Paths, args: SyncArgs) -> Result<ExitCode> {
         let mut input = stdin.lock();
         let mut stdout = std::io::stdout();
         let mut con = review::Console::new(&mut input, &mut stdout);
-        match rt.block_on(review::review(&session, &targets, &run, &mut con))? {
+        match rt.block_on(review::review(&session, &targets, &mut run, &mut con))? {
             review::Outcome::Execute => {}
             review::Outcome::Saved | review::Outcome::Quit | review::Outcome::NothingToDo => {
                 return Ok(ExitCode::SUCCESS)

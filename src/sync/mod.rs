@@ -58,6 +58,9 @@ pub struct SyncOptions {
     /// Download the originals not on disk (`download = all`); without it
     /// the mount fetches one when it is opened (`on-demand`).
     pub download_originals: bool,
+    /// Photos whose download is skipped by this sync only (unticked in the
+    /// review's download step).
+    pub skip_downloads: std::collections::BTreeSet<crate::model::PhotoId>,
 }
 
 impl Default for SyncOptions {
@@ -72,6 +75,7 @@ impl Default for SyncOptions {
             identify: true,
             search: Vec::new(),
             download_originals: true,
+            skip_downloads: Default::default(),
         }
     }
 }
@@ -405,6 +409,7 @@ pub async fn plan_sync(
     plan.summary.fetch_calls = Some(fetch_calls);
     tracing::debug!("sync phase: plan {:?}", t.elapsed());
     plan.hold_back_ambiguous(ambiguous.iter().map(|(p, _)| p));
+    plan.hold_back_downloads(&opts.skip_downloads, SkipReason::SkippedThisSync);
     if !opts.download_originals {
         plan.leave_downloads_to_the_mount();
     }
