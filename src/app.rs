@@ -262,6 +262,58 @@ impl Session {
     }
 }
 
+/// The lines of `flickrfs sets` for one account: the defaults for sets and
+/// pools that appear later, then each set and pool the catalog holds with
+/// whether it takes part (`yes`/`no`), its title and its Flickr id.
+pub fn set_list(
+    cat: &Catalog,
+    name: &str,
+    account: crate::catalog::AccountId,
+    prefs: &Prefs,
+) -> Result<Vec<String>, AppError> {
+    let default = |takes: bool| {
+        if takes {
+            "take part"
+        } else {
+            "do not take part"
+        }
+    };
+    let mut out = vec![format!(
+        "{name}: photosets created later {}, pools joined later {}",
+        default(prefs.sets.new_ones_take_part()),
+        default(prefs.pools.new_ones_take_part())
+    )];
+    let sets = cat.sets(account)?;
+    let pools = cat.pools(account)?;
+    if sets.is_empty() && pools.is_empty() {
+        out.push("  (no photosets or pools yet: the first sync fills the list in)".into());
+    }
+    for (kind, list, sel) in [("set", &sets, &prefs.sets), ("pool", &pools, &prefs.pools)] {
+        for c in list.iter() {
+            let id = collection_remote_id(c);
+            let takes = sel.includes(&c.title, id.as_deref());
+            out.push(format!(
+                "  {:<4} {:<4} {}{}",
+                if takes { "yes" } else { "no" },
+                kind,
+                c.title,
+                id.map(|i| format!(" ({i})")).unwrap_or_default()
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// A set's or pool's id on Flickr (none for a set not created there yet).
+pub fn collection_remote_id(c: &crate::catalog::Collection) -> Option<String> {
+    use crate::catalog::CollectionKind;
+    match &c.kind {
+        CollectionKind::Photoset(Some(id)) => Some(id.to_string()),
+        CollectionKind::Pool(g) => Some(g.to_string()),
+        _ => None,
+    }
+}
+
 /// The outcome of one account's sync, as `flickrfs status` shows it.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct AccountResult {

@@ -667,7 +667,7 @@ fn sets_command(
                 let named = |c: &&flickrfs::catalog::Collection| {
                     c.title == *name
                         || c.name.as_str() == name
-                        || collection_remote_id(c).as_deref() == Some(name.as_str())
+                        || app::collection_remote_id(c).as_deref() == Some(name.as_str())
                 };
                 let set = sets.iter().find(named);
                 let pool = pools.iter().find(named);
@@ -693,54 +693,11 @@ fn sets_command(
     let mut out = std::io::stdout().lock();
     for t in &targets {
         let prefs = session.config.prefs(&t.stored.name);
-        let default = |takes: bool| {
-            if takes {
-                "take part"
-            } else {
-                "do not take part"
-            }
-        };
-        writeln!(
-            out,
-            "{}: photosets created later {}, pools joined later {}",
-            t.stored.name,
-            default(prefs.sets.new_ones_take_part()),
-            default(prefs.pools.new_ones_take_part())
-        )?;
-        let sets = cat.sets(t.account.id)?;
-        let pools = cat.pools(t.account.id)?;
-        if sets.is_empty() && pools.is_empty() {
-            writeln!(
-                out,
-                "  (no photosets or pools yet: the first sync fills the list in)"
-            )?;
-        }
-        for (kind, list, sel) in [("set", &sets, &prefs.sets), ("pool", &pools, &prefs.pools)] {
-            for c in list.iter() {
-                let id = collection_remote_id(c);
-                let takes = sel.includes(&c.title, id.as_deref());
-                writeln!(
-                    out,
-                    "  {:<4} {:<4} {}{}",
-                    if takes { "yes" } else { "no" },
-                    kind,
-                    c.title,
-                    id.map(|i| format!(" ({i})")).unwrap_or_default()
-                )?;
-            }
+        for line in app::set_list(&cat, &t.stored.name, t.account.id, &prefs)? {
+            writeln!(out, "{line}")?;
         }
     }
     Ok(())
-}
-
-/// A set's or pool's id on Flickr (none for a set not created there yet).
-fn collection_remote_id(c: &flickrfs::catalog::Collection) -> Option<String> {
-    use flickrfs::catalog::CollectionKind;
-    match &c.kind {
-        CollectionKind::Photoset(Some(id)) => Some(id.to_string()),
-        CollectionKind::Pool(g) => Some(g.to_string()),
-        _ => None,
-    }
 }
 
 /// Opens a copy of config.toml in $EDITOR and keeps it only if it parses.

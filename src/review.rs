@@ -982,6 +982,16 @@ pub async fn review(
         reviews.push(prepare(session, t, run).await?);
     }
     let cat = session.catalog()?;
+    // The set and pool list, as the fetch just filled it in.
+    for t in targets {
+        for line in crate::app::set_list(&cat, &t.stored.name, t.account.id, &t.prefs)? {
+            con.say(&format!("  {line}"))?;
+        }
+    }
+    con.say(&format!(
+        "  Change which take part with `flickrfs sets {} include|exclude NAME…`.",
+        names.first().copied().unwrap_or("ACCOUNT")
+    ))?;
     let per_hour = session.client_options().rate_limit.calls_per_hour;
     let outcome = walk(con, &cat, &mut reviews, per_hour)?;
     run.skip_downloads = reviews

@@ -457,3 +457,34 @@ fn ignoring_in_the_identify_step_lasts_beyond_this_sync() {
     );
     assert_eq!(w.cat().ignored(w.account).expect("ignored").len(), 1);
 }
+
+#[test]
+fn step_one_shows_the_set_and_pool_list_filled_in_by_the_fetch() {
+    let w = World::new();
+    let id = w.add_remote("Shell", [200, 200, 200]);
+    w.emu
+        .add_photoset(
+            &w.nsid,
+            flickrfs::emulator::NewEmuSet {
+                title: "Trip".into(),
+                photo_ids: vec![id],
+                ..Default::default()
+            },
+        )
+        .expect("set");
+    let out = w.sync(&["--down", "--interactive"], "q\n");
+    let o = text(&out.stdout);
+    let step1 = &o[o.find("Step 1 of 5").expect("step 1")..o.find("Step 2 of 5").expect("step 2")];
+    assert!(
+        step1.contains("alice: photosets created later take part"),
+        "{o}"
+    );
+    assert!(
+        step1.lines().any(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.len() >= 3 && f[..3] == ["yes", "set", "Trip"]
+        }),
+        "{o}"
+    );
+    assert!(step1.contains("flickrfs sets alice include|exclude"), "{o}");
+}
