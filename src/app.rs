@@ -168,6 +168,32 @@ impl Session {
         )?)
     }
 
+    /// Whether the account's folder name or default folder in the catalog
+    /// differs from what the preferences say now.
+    pub fn folder_prefs_changed(&self, stored: &StoredAccount, account: &Account) -> bool {
+        let prefs = self.config.prefs(&stored.name);
+        let name = prefs.collection_name.as_deref().unwrap_or(&stored.name);
+        account.collection_name.as_str() != name
+            || account.default_folder != self.config.default_folder(&self.paths, &stored.name)
+    }
+
+    /// Takes the account's folder-name and default-folder preferences into
+    /// the catalog when the account is registered there (a running mount
+    /// renames the folder when it sees the change). `Ok(None)` when the
+    /// account has no credentials or was never registered: the preferences
+    /// apply at its first registration.
+    pub fn apply_folder_prefs(&self, name: &str) -> Result<Option<Account>, AppError> {
+        let Some(stored) = self.store.load()?.into_iter().find(|s| s.name == name) else {
+            return Ok(None);
+        };
+        let cat = self.catalog()?;
+        match cat.account_by_nsid(&stored.nsid)? {
+            Some(a) if !self.folder_prefs_changed(&stored, &a) => Ok(Some(a)),
+            Some(_) => self.register(&stored).map(Some),
+            None => Ok(None),
+        }
+    }
+
     /// The accounts named (by account name, username or collection folder
     /// name), or all of them when `names` is empty.
     pub fn targets(&self, names: &[String]) -> Result<Vec<Target>, AppError> {
@@ -187,9 +213,12 @@ impl Session {
             if !wanted {
                 continue;
             }
+            // The folder name and default folder follow the preferences:
+            // a changed preference is taken here, at the next sync, even
+            // when config.toml was edited by hand.
             let account = match cat.account_by_nsid(&s.nsid)? {
-                Some(a) => a,
-                None => self.register(s)?,
+                Some(a) if !self.folder_prefs_changed(s, &a) => a,
+                _ => self.register(s)?,
             };
             out.push(Target {
                 stored: s.clone(),
@@ -230,6 +259,58 @@ impl Session {
     /// Where the last sync's result is kept for `flickrfs status`.
     pub fn last_sync_file(&self) -> PathBuf {
         self.paths.state_dir.join("last-sync.json")
+    }
+}
+
+/// The lines of `flickrfs sets` for one account: the defaults for sets and
+/// pools that appear later, then each set and pool the catalog holds with
+/// whether it takes part (`yes`/`no`), its title and its Flickr id.
+pub fn set_list(
+    cat: &Catalog,
+    name: &str,
+    account: crate::catalog::AccountId,
+    prefs: &Prefs,
+) -> Result<Vec<String>, AppError> {
+    let default = |takes: bool| {
+        if takes {
+            "take part"
+        } else {
+            "do not take part"
+        }
+    };
+    let mut out = vec![format!(
+        "{name}: photosets created later {}, pools joined later {}",
+        default(prefs.sets.new_ones_take_part()),
+        default(prefs.pools.new_ones_take_part())
+    )];
+    let sets = cat.sets(account)?;
+    let pools = cat.pools(account)?;
+    if sets.is_empty() && pools.is_empty() {
+        out.push("  (no photosets or pools yet: the first sync fills the list in)".into());
+    }
+    for (kind, list, sel) in [("set", &sets, &prefs.sets), ("pool", &pools, &prefs.pools)] {
+        for c in list.iter() {
+            let id = collection_remote_id(c);
+            let takes = sel.includes(&c.title, id.as_deref());
+            out.push(format!(
+                "  {:<4} {:<4} {}{}",
+                if takes { "yes" } else { "no" },
+                kind,
+                c.title,
+                id.map(|i| format!(" ({i})")).unwrap_or_default()
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// A set's or pool's id on Flickr (none for a set not created there yet).
+pub fn collection_remote_id(c: &crate::catalog::Collection) -> Option<String> {
+    use crate::catalog::CollectionKind;
+    match &c.kind {
+        CollectionKind::Photoset(Some(id)) => Some(id.to_string()),
+        CollectionKind::Pool(g) => Some(g.to_string()),
+        _ => None,
     }
 }
 
@@ -394,6 +475,8 @@ pub struct SyncRun {
     /// More folders where the identify step looks for local copies.
     pub search: Vec<PathBuf>,
     pub requester: Requester,
+    /// Downloads unticked in the review: skipped by this run only.
+    pub skip_downloads: std::collections::BTreeSet<crate::model::PhotoId>,
 }
 
 /// Builds one account's sync options from its preferences and the request.
@@ -403,6 +486,7 @@ pub fn sync_options(prefs: &Prefs, run: &SyncRun) -> crate::sync::SyncOptions {
     opts.dry_run = run.dry_run;
     opts.full = run.full;
     opts.search = run.search.clone();
+    opts.skip_downloads = run.skip_downloads.clone();
     opts
 }
 

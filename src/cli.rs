@@ -28,6 +28,13 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// What `flickrfs sets ACCOUNT ACTION NAME…` does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum SetsAction {
+    Include,
+    Exclude,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Add, list or remove Flickr accounts (OAuth 1.0a).
@@ -79,6 +86,25 @@ pub enum Command {
     },
     /// Save the small image of an online photo and print its path.
     Thumbnail(PhotoArgs),
+    /// List each photoset and group pool and whether it takes part in sync,
+    /// or change that.
+    ///
+    /// The list fills in at the first contact with Flickr (the first sync).
+    /// A set or pool that does not take part is left alone on both sides; its
+    /// folder stays in the mount. Sets created later take part or not as the
+    /// account's default says (the first line of the list); `include all`
+    /// makes every one and every later one take part, `exclude all` none.
+    Sets {
+        /// The account (every account when omitted).
+        account: Option<String>,
+        /// Make the named sets and pools take part (include) or not (exclude).
+        #[arg(value_enum, requires = "account")]
+        action: Option<SetsAction>,
+        /// Titles or ids of sets and pools, as listed; `all`: every one, and
+        /// the default for the ones created later.
+        #[arg(requires = "action", num_args = 1..)]
+        names: Vec<String>,
+    },
     /// Read or change an account's preferences.
     #[command(subcommand)]
     Config(ConfigCommand),

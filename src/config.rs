@@ -202,7 +202,10 @@ impl SafetyLevel {
     }
 }
 
-/// Which photosets or pools take part in sync: all of them, or the listed titles/ids.
+/// Which photosets or pools take part in sync: all of them, the listed
+/// titles/ids, or all but the listed ones. A set or pool Flickr has and the
+/// list does not name (one created later) takes part with `All` and
+/// `Except`, not with `Only`: the account's default for new sets.
 #[derive(Clone, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Selection {
@@ -210,6 +213,9 @@ pub enum Selection {
     #[serde(with = "all_marker")]
     All,
     Only(Vec<String>),
+    Except {
+        except: Vec<String>,
+    },
 }
 
 mod all_marker {
@@ -232,22 +238,78 @@ mod all_marker {
 impl Selection {
     /// Is the collection with this title or id selected?
     pub fn includes(&self, title: &str, id: Option<&str>) -> bool {
+        let named = |names: &[String]| names.iter().any(|n| n == title || Some(n.as_str()) == id);
         match self {
             Selection::All => true,
-            Selection::Only(names) => names.iter().any(|n| n == title || Some(n.as_str()) == id),
+            Selection::Only(names) => named(names),
+            Selection::Except { except } => !named(except),
         }
     }
+
+    /// Whether a set or pool the list does not name takes part.
+    pub fn new_ones_take_part(&self) -> bool {
+        !matches!(self, Selection::Only(_))
+    }
+
+    /// Makes `name` (a title or id; `all`: every one, and the default for
+    /// new ones) take part or not; the default for new ones is otherwise
+    /// kept.
+    pub fn change(&mut self, name: &str, include: bool) {
+        if name == "all" {
+            *self = if include {
+                Selection::All
+            } else {
+                Selection::Only(Vec::new())
+            };
+            return;
+        }
+        let without = |list: &[String]| -> Vec<String> {
+            list.iter().filter(|n| *n != name).cloned().collect()
+        };
+        let with = |list: &[String]| -> Vec<String> {
+            let mut l = without(list);
+            l.push(name.to_owned());
+            l
+        };
+        *self = match (&*self, include) {
+            (Selection::All, true) => Selection::All,
+            (Selection::All, false) => Selection::Except {
+                except: vec![name.to_owned()],
+            },
+            (Selection::Only(l), true) => Selection::Only(with(l)),
+            (Selection::Only(l), false) => Selection::Only(without(l)),
+            (Selection::Except { except }, true) => {
+                let l = without(except);
+                if l.is_empty() {
+                    Selection::All
+                } else {
+                    Selection::Except { except: l }
+                }
+            }
+            (Selection::Except { except }, false) => Selection::Except {
+                except: with(except),
+            },
+        };
+    }
+
     fn parse(s: &str) -> Selection {
         let s = s.trim();
         if s.is_empty() || s == "all" {
             return Selection::All;
         }
-        Selection::Only(
+        if s == "none" {
+            return Selection::Only(Vec::new());
+        }
+        let list = |s: &str| -> Vec<String> {
             s.split(',')
                 .map(|t| t.trim().to_owned())
                 .filter(|t| !t.is_empty())
-                .collect(),
-        )
+                .collect()
+        };
+        match s.strip_prefix("all except ") {
+            Some(rest) => Selection::Except { except: list(rest) },
+            None => Selection::Only(list(s)),
+        }
     }
 }
 
@@ -255,7 +317,9 @@ impl std::fmt::Display for Selection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Selection::All => f.write_str("all"),
+            Selection::Only(v) if v.is_empty() => f.write_str("none"),
             Selection::Only(v) => f.write_str(&v.join(",")),
+            Selection::Except { except } => write!(f, "all except {}", except.join(",")),
         }
     }
 }
@@ -372,11 +436,11 @@ pub const PREF_KEYS: &[(&str, &str)] = &[
     ("safety_level", "safe, moderate or restricted"),
     (
         "sets",
-        "\"all\" or a comma-separated list of photoset titles or ids",
+        "\"all\", \"none\", a comma-separated list of photoset titles or ids, or \"all except \" and such a list (see `flickrfs sets`)",
     ),
     (
         "pools",
-        "\"all\" or a comma-separated list of group names or ids",
+        "\"all\", \"none\", a comma-separated list of group names or ids, or \"all except \" and such a list (see `flickrfs sets`)",
     ),
     ("identify", "true or false"),
     ("parallelism", "a number from 1 to 32"),
@@ -696,6 +760,46 @@ mod tests {
         fs::write(&path, "[accounts.alice]\nprivacy = \"everyone\"\n").unwrap();
         let e = Config::load(&path).unwrap_err().to_string();
         assert!(e.contains("config.toml"), "{e}");
+    }
+
+    #[test]
+    fn sets_include_and_exclude_keep_the_default_for_new_ones() {
+        let mut s = Selection::All;
+        s.change("Work", false);
+        assert_eq!(s.to_string(), "all except Work");
+        assert!(s.new_ones_take_part() && !s.includes("Work", None) && s.includes("Later", None));
+        s.change("Work", true);
+        assert_eq!(s, Selection::All);
+        s.change("all", false);
+        assert_eq!(s.to_string(), "none");
+        assert!(!s.new_ones_take_part() && !s.includes("Later", None));
+        s.change("Trip", true);
+        s.change("72157", true);
+        assert!(s.includes("Trip", None) && s.includes("Other title", Some("72157")));
+        s.change("Trip", false);
+        assert_eq!(s, Selection::Only(vec!["72157".into()]));
+        // Each form survives config.toml and `config set`.
+        for sel in [
+            Selection::All,
+            Selection::Only(Vec::new()),
+            Selection::Only(vec!["A".into(), "B".into()]),
+            Selection::Except {
+                except: vec!["C".into()],
+            },
+        ] {
+            let mut c = Config::default();
+            c.accounts.insert(
+                "a".into(),
+                Prefs {
+                    sets: sel.clone(),
+                    ..Prefs::default()
+                },
+            );
+            let text = toml::to_string_pretty(&c).unwrap();
+            let back: Config = toml::from_str(&text).unwrap();
+            assert_eq!(back.prefs("a").sets, sel, "{text}");
+            assert_eq!(Selection::parse(&sel.to_string()), sel);
+        }
     }
 
     #[test]

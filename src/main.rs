@@ -10,7 +10,9 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use clap::{CommandFactory, Parser};
 
-use cli::{AccountCommand, ApiArgs, Cli, Command, ConfigCommand, MountArgs, PlanArgs, SyncArgs};
+use cli::{
+    AccountCommand, ApiArgs, Cli, Command, ConfigCommand, MountArgs, PlanArgs, SetsAction, SyncArgs,
+};
 use flickrfs::accounts::{self, AddAccountOptions, VerifierSource};
 use flickrfs::app::{self, ApiOverrides, LastSync, Session, SyncRun};
 use flickrfs::config::{Config, Endpoint, Paths, PREF_KEYS};
@@ -64,6 +66,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
     let paths = Paths::from_env()?;
     match cli.command {
         Command::Config(cmd) => config_command(&paths, cmd)?,
+        Command::Sets {
+            account,
+            action,
+            names,
+        } => sets_command(&paths, account, action, names)?,
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,
@@ -238,6 +245,7 @@ fn sync_command(paths: &Paths, args: SyncArgs) -> Result<ExitCode> {
         full: args.full,
         search: args.search.clone(),
         requester: app::Requester::Cli,
+        skip_downloads: Default::default(),
     };
     let interactive =
         args.interactive || (!args.yes && !args.dry_run && std::io::stdin().is_terminal());
@@ -252,7 +260,7 @@ fn sync_command(paths: &Paths, args: SyncArgs) -> Result<ExitCode> {
         let mut input = stdin.lock();
         let mut stdout = std::io::stdout();
         let mut con = review::Console::new(&mut input, &mut stdout);
-        match rt.block_on(review::review(&session, &targets, &run, &mut con))? {
+        match rt.block_on(review::review(&session, &targets, &mut run, &mut con))? {
             review::Outcome::Execute => {}
             review::Outcome::Saved | review::Outcome::Quit | review::Outcome::NothingToDo => {
                 return Ok(ExitCode::SUCCESS)
@@ -583,7 +591,17 @@ fn config_command(paths: &Paths, cmd: ConfigCommand) -> Result<()> {
         } => {
             let mut prefs = config.prefs(&account);
             prefs.set(&key, &value)?;
-            config.accounts.insert(account, prefs);
+            config.accounts.insert(account.clone(), prefs);
+            if key == "collection_name" || key == "default_folder" {
+                // The catalog takes the change first (a name another account
+                // uses is refused there), so a running mount renames the
+                // folder or stores new files in the new default folder.
+                let mut session = Session::open(paths.clone(), &ApiOverrides::default())?;
+                session.config = config.clone();
+                session
+                    .apply_folder_prefs(&account)
+                    .with_context(|| format!("applying {key} to account {account}"))?;
+            }
             config.save(&file)?;
         }
         ConfigCommand::Show { account, json } => {
@@ -618,6 +636,69 @@ fn config_command(paths: &Paths, cmd: ConfigCommand) -> Result<()> {
             println!("credentials: {}", paths.credentials_file().display());
             println!("catalog:     {}", paths.catalog_db().display());
             println!("logs:        {}", paths.log_dir().display());
+        }
+    }
+    Ok(())
+}
+
+/// `flickrfs sets`: each photoset and pool and whether it takes part;
+/// with an action, changes that in the account's preferences first.
+fn sets_command(
+    paths: &Paths,
+    account: Option<String>,
+    action: Option<SetsAction>,
+    names: Vec<String>,
+) -> Result<()> {
+    let mut session = Session::open(paths.clone(), &ApiOverrides::default())?;
+    let targets = session.targets(account.as_slice())?;
+    let cat = session.catalog()?;
+    if let Some(action) = action {
+        let include = action == SetsAction::Include;
+        if names.is_empty() {
+            let verb = if include { "include" } else { "exclude" };
+            bail!("name the photosets or pools to {verb} (or all)");
+        }
+        for t in &targets {
+            let sets = cat.sets(t.account.id)?;
+            let pools = cat.pools(t.account.id)?;
+            let mut prefs = session.config.prefs(&t.stored.name);
+            for name in &names {
+                if name == "all" {
+                    prefs.sets.change("all", include);
+                    prefs.pools.change("all", include);
+                    continue;
+                }
+                let named = |c: &&flickrfs::catalog::Collection| {
+                    c.title == *name
+                        || c.name.as_str() == name
+                        || app::collection_remote_id(c).as_deref() == Some(name.as_str())
+                };
+                let set = sets.iter().find(named);
+                let pool = pools.iter().find(named);
+                if set.is_none() && pool.is_none() {
+                    bail!(
+                        "account {} has no photoset or pool titled {name:?} \
+                         (`flickrfs sets {}` lists them; the list fills in at the first sync)",
+                        t.stored.name,
+                        t.stored.name
+                    );
+                }
+                if let Some(c) = set {
+                    prefs.sets.change(&c.title, include);
+                }
+                if let Some(c) = pool {
+                    prefs.pools.change(&c.title, include);
+                }
+            }
+            session.config.accounts.insert(t.stored.name.clone(), prefs);
+        }
+        session.config.save(&paths.config_file())?;
+    }
+    let mut out = std::io::stdout().lock();
+    for t in &targets {
+        let prefs = session.config.prefs(&t.stored.name);
+        for line in app::set_list(&cat, &t.stored.name, t.account.id, &prefs)? {
+            writeln!(out, "{line}")?;
         }
     }
     Ok(())

@@ -154,6 +154,9 @@ pub struct AccountReview {
     defaults: MetaDefaults,
     plan_opts: PlanOptions,
     remote: RemoteSnapshot,
+    /// Downloads unticked in step 4: the sync that follows skips them, no
+    /// later one does.
+    pub skipped_downloads: BTreeSet<PhotoId>,
 }
 
 /// One choice made during the review, recorded in the catalog by [`apply`].
@@ -223,6 +226,7 @@ pub async fn prepare(session: &Session, t: &Target, run: &SyncRun) -> Result<Acc
         defaults: opts.defaults.clone(),
         plan_opts: opts.plan.clone(),
         remote,
+        skipped_downloads: BTreeSet::new(),
     };
     for (photo, path) in &planned.identified {
         let title = review
@@ -410,7 +414,7 @@ enum Next {
 }
 
 const UPLOAD_HELP: &str = "  s N  skip item N (never uploaded; several: `s 1 3`, `s 2-5`)\n  u N  undo a skip\n  e N  edit item N's title, description, tags, privacy, resize\n  a or Enter  accept the list and continue\n  q  quit without changing anything";
-const DOWNLOAD_HELP: &str = "  s N  skip item N (ignored: never downloaded; `flickrfs unignore PHOTO_ID` restores it)\n  u N  undo a skip\n  a or Enter  accept the list and continue\n  q  quit without changing anything";
+const DOWNLOAD_HELP: &str = "  s N  skip item N for this sync (the next sync lists it again)\n  u N  undo a skip\n  a or Enter  accept the list and continue\n  q  quit without changing anything";
 const IDENTIFY_HELP: &str = "  p N M  photo N is its candidate file M\n  i N  ignore photo N (never downloaded)\n  u N  undo the choice for photo N\n  a or Enter  continue (undecided photos are listed again at the next sync)\n  q  quit without changing anything";
 
 /// Splits `s 3` into (`s`, `3`).
@@ -808,12 +812,8 @@ impl Step for DownloadStep<'_> {
         for n in ns {
             if cmd == "u" {
                 ch.skip_downloads.remove(&(n - 1));
-            } else if r.downloads[n - 1].key.is_some() {
-                ch.skip_downloads.insert(n - 1);
             } else {
-                con.say(&format!(
-                    "  item {n} is not in the catalog yet and cannot be skipped"
-                ))?;
+                ch.skip_downloads.insert(n - 1);
             }
         }
         Ok(Some(Then::List))
@@ -851,12 +851,16 @@ fn selections(r: &AccountReview, ch: &Choices) -> Vec<Selection> {
             key: r.uploads[*n].key,
         });
     }
-    for n in &ch.skip_downloads {
-        if let Some(key) = r.downloads[*n].key {
-            out.push(Selection::Ignore { key });
-        }
-    }
     out
+}
+
+/// The downloads unticked in step 4: skipped by this sync only, never
+/// recorded (unlike an ignore in the identify step).
+fn skipped_downloads(r: &AccountReview, ch: &Choices) -> BTreeSet<PhotoId> {
+    ch.skip_downloads
+        .iter()
+        .map(|n| r.downloads[*n].photo.clone())
+        .collect()
 }
 
 fn duration_text(d: std::time::Duration) -> String {
@@ -877,7 +881,9 @@ pub fn walk(
     reviews: &mut [AccountReview],
     calls_per_hour: u32,
 ) -> Result<Outcome> {
-    let mut all: Vec<(usize, Vec<Selection>, BTreeSet<PhotoId>)> = Vec::new();
+    // (review, selections, photos still ambiguous, downloads skipped)
+    type Chosen = (usize, Vec<Selection>, BTreeSet<PhotoId>, BTreeSet<PhotoId>);
+    let mut all: Vec<Chosen> = Vec::new();
     for (i, r) in reviews.iter_mut().enumerate() {
         let mut ch = Choices::default();
         for step in 2..=4 {
@@ -898,15 +904,19 @@ pub fn walk(
             .filter(|(n, _)| !ch.identify.contains_key(n))
             .map(|(_, a)| a.photo.clone())
             .collect();
-        all.push((i, selections(r, &ch), still));
+        all.push((i, selections(r, &ch), still, skipped_downloads(r, &ch)));
     }
     let mut changed = false;
-    for (i, sel, still) in &all {
+    for (i, sel, still, skipped) in &all {
         if !sel.is_empty() {
             apply(cat, sel)?;
             changed = true;
         }
         replan(cat, &mut reviews[*i], still)?;
+        let r = &mut reviews[*i];
+        r.plan
+            .hold_back_downloads(skipped, crate::sync::plan::SkipReason::SkippedThisSync);
+        r.skipped_downloads = skipped.clone();
     }
     con.say("\nStep 5 of 5: summary")?;
     let mut anything = false;
@@ -958,7 +968,7 @@ pub fn walk(
 pub async fn review(
     session: &Session,
     targets: &[Target],
-    run: &SyncRun,
+    run: &mut SyncRun,
     con: &mut Console<'_>,
 ) -> Result<Outcome> {
     let names: Vec<&str> = targets.iter().map(|t| t.stored.name.as_str()).collect();
@@ -972,8 +982,23 @@ pub async fn review(
         reviews.push(prepare(session, t, run).await?);
     }
     let cat = session.catalog()?;
+    // The set and pool list, as the fetch just filled it in.
+    for t in targets {
+        for line in crate::app::set_list(&cat, &t.stored.name, t.account.id, &t.prefs)? {
+            con.say(&format!("  {line}"))?;
+        }
+    }
+    con.say(&format!(
+        "  Change which take part with `flickrfs sets {} include|exclude NAME…`.",
+        names.first().copied().unwrap_or("ACCOUNT")
+    ))?;
     let per_hour = session.client_options().rate_limit.calls_per_hour;
-    walk(con, &cat, &mut reviews, per_hour)
+    let outcome = walk(con, &cat, &mut reviews, per_hour)?;
+    run.skip_downloads = reviews
+        .iter()
+        .flat_map(|r| r.skipped_downloads.iter().cloned())
+        .collect();
+    Ok(outcome)
 }
 
 #[cfg(test)]

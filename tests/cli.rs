@@ -60,6 +60,7 @@ fn help_of_every_subcommand_renders() {
         &["config", "show"],
         &["config", "edit"],
         &["config", "paths"],
+        &["sets"],
         &["completions"],
         &["man"],
     ];

@@ -306,34 +306,22 @@ fn editing_an_upload_changes_what_lands_on_flickr() {
 }
 
 #[test]
-fn skipping_a_download_ignores_it_until_unignored() {
+fn skipping_a_download_skips_it_for_this_sync_only() {
     let w = World::new();
-    let one = w.add_remote("One", [200, 200, 10]);
-    let two = w.add_remote("Two", [10, 200, 200]);
+    w.add_remote("One", [200, 200, 10]);
+    w.add_remote("Two", [10, 200, 200]);
     let out = w.sync(&["--down", "--interactive"], "s 1\n\ny\n");
     let o = text(&out.stdout);
     assert!(o.contains("Step 4 of 5: downloads"), "{o}");
     assert!(o.contains("0 uploads, 1 downloads"), "{o}");
+    assert!(out.status.success(), "{o}\n{}", text(&out.stderr));
     let files = w.files_in_folder();
     assert_eq!(files.len(), 1, "{files:?}\n{o}");
+    // Not ignored: nothing was recorded, and the next sync downloads it.
     let cat = w.cat();
-    let ignored: Vec<String> = cat
-        .ignored(w.account)
-        .expect("ignored")
-        .iter()
-        .filter_map(|p| p.remote_id().map(|i| i.to_string()))
-        .collect();
-    assert_eq!(ignored.len(), 1);
-    assert!(ignored[0] == one || ignored[0] == two);
-    // The ignore holds for --yes; unignore brings it back.
-    w.sync(&["--down", "--yes"], "");
-    assert_eq!(w.files_in_folder().len(), 1);
-    cat.unignore(
-        w.account,
-        &flickrfs::model::PhotoId::new(ignored[0].clone()),
-    )
-    .expect("unignore");
-    w.sync(&["--down", "--yes"], "");
+    assert!(cat.ignored(w.account).expect("ignored").is_empty());
+    let out = w.sync(&["--down", "--yes"], "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(w.files_in_folder().len(), 2);
 }
 
@@ -436,4 +424,67 @@ fn an_ambiguous_photo_left_unsettled_is_not_downloaded() {
         w.files_in_folder(),
         vec!["Red.jpg".to_string(), "sub/Red.jpg".to_string()]
     );
+}
+
+#[test]
+fn ignoring_in_the_identify_step_lasts_beyond_this_sync() {
+    let w = World::new();
+    let red = w.add_remote("Red", [200, 10, 10]);
+    std::fs::create_dir_all(w.folder.join("sub")).expect("mkdir");
+    std::fs::write(w.folder.join("Red.jpg"), jpeg([200, 10, 10])).expect("write");
+    std::fs::write(w.folder.join("sub/Red.jpg"), jpeg([200, 10, 10])).expect("write");
+    // `i 1` at the identify step, then Enter through the other steps.
+    let out = w.sync(&["--down", "--interactive"], "i 1\n\n\n\n");
+    assert!(
+        text(&out.stdout).contains("Ambiguous"),
+        "{}",
+        text(&out.stdout)
+    );
+    let ignored: Vec<String> = w
+        .cat()
+        .ignored(w.account)
+        .expect("ignored")
+        .iter()
+        .filter_map(|p| p.remote_id().map(|i| i.to_string()))
+        .collect();
+    assert_eq!(ignored, vec![red]);
+    // Unlike a skipped download, a later sync leaves it alone.
+    let out = w.sync(&["--down", "--yes"], "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        w.files_in_folder(),
+        vec!["Red.jpg".to_string(), "sub/Red.jpg".to_string()]
+    );
+    assert_eq!(w.cat().ignored(w.account).expect("ignored").len(), 1);
+}
+
+#[test]
+fn step_one_shows_the_set_and_pool_list_filled_in_by_the_fetch() {
+    let w = World::new();
+    let id = w.add_remote("Shell", [200, 200, 200]);
+    w.emu
+        .add_photoset(
+            &w.nsid,
+            flickrfs::emulator::NewEmuSet {
+                title: "Trip".into(),
+                photo_ids: vec![id],
+                ..Default::default()
+            },
+        )
+        .expect("set");
+    let out = w.sync(&["--down", "--interactive"], "q\n");
+    let o = text(&out.stdout);
+    let step1 = &o[o.find("Step 1 of 5").expect("step 1")..o.find("Step 2 of 5").expect("step 2")];
+    assert!(
+        step1.contains("alice: photosets created later take part"),
+        "{o}"
+    );
+    assert!(
+        step1.lines().any(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.len() >= 3 && f[..3] == ["yes", "set", "Trip"]
+        }),
+        "{o}"
+    );
+    assert!(step1.contains("flickrfs sets alice include|exclude"), "{o}");
 }

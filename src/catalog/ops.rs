@@ -350,7 +350,7 @@ impl Catalog {
 
     /// Rename/move an entry. Within a folder: a new name and title. Set →
     /// set: reassign (no re-upload). To the account folder: removed from all
-    /// sets. Into a pool: added to the pool (removed from the source set or
+    /// sets and pools. Into a pool: added to the pool (removed from the source set or
     /// pool; a photo in no set stays listed in the root). Between accounts:
     /// `CrossAccount` (EXDEV). An existing destination is replaced as
     /// `rename(2)` does: a fresh local-only source (an editor's temp file)
@@ -1088,12 +1088,14 @@ fn move_entry(
     }
     match d.kind {
         CollectionKind::Root => {
-            // Out of every set: the root holds the unassigned photos.
+            // Out of every set and every pool: the root holds the
+            // unassigned photos.
             let sets: Vec<i64> = {
                 let mut st = tx
                     .prepare_cached(
                         "SELECT DISTINCT m.collection_id FROM memberships m JOIN collections c \
-                         ON c.id = m.collection_id WHERE m.photo_id = ?1 AND c.kind = 'set'",
+                         ON c.id = m.collection_id WHERE m.photo_id = ?1 \
+                         AND c.kind IN ('set', 'pool')",
                     )
                     .ctx("moving to the account folder")?;
                 let rows = st

@@ -535,6 +535,44 @@ fn moving_to_the_account_folder_removes_all_sets() {
 }
 
 #[test]
+fn moving_to_the_account_folder_takes_the_photo_out_of_every_pool_too() {
+    let f = fx();
+    let pools = f
+        .cat
+        .upsert_pools(
+            f.acct.id,
+            &[
+                RemotePool {
+                    id: "9@N20".into(),
+                    name: "Cats".into(),
+                },
+                RemotePool {
+                    id: "9@N21".into(),
+                    name: "Dogs".into(),
+                },
+            ],
+        )
+        .unwrap();
+    let a = f.set("A");
+    let e = f.add(a, "x.jpg", 1).entry().unwrap().clone();
+    f.cat.link(a, &n("x.jpg"), pools[0], &n("x.jpg")).unwrap();
+    f.cat.link(a, &n("x.jpg"), pools[1], &n("x.jpg")).unwrap();
+    let mut m = f.cat.memberships(e.photo).unwrap();
+    m.sort();
+    let mut want = vec![a, pools[0], pools[1]];
+    want.sort();
+    assert_eq!(m, want);
+    // From a pool as from a set: out of every set and pool.
+    f.cat
+        .rename(pools[0], &n("x.jpg"), f.root(), &n("x.jpg"))
+        .unwrap();
+    assert_eq!(f.cat.memberships(e.photo).unwrap(), vec![f.root()]);
+    assert!(f.names(a).is_empty());
+    assert!(f.names(pools[0]).is_empty() && f.names(pools[1]).is_empty());
+    f.check();
+}
+
+#[test]
 fn moving_into_a_pool_adds_the_pool() {
     let f = fx();
     let pools = f

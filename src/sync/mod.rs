@@ -58,6 +58,9 @@ pub struct SyncOptions {
     /// Download the originals not on disk (`download = all`); without it
     /// the mount fetches one when it is opened (`on-demand`).
     pub download_originals: bool,
+    /// Photos whose download is skipped by this sync only (unticked in the
+    /// review's download step).
+    pub skip_downloads: std::collections::BTreeSet<crate::model::PhotoId>,
 }
 
 impl Default for SyncOptions {
@@ -72,6 +75,7 @@ impl Default for SyncOptions {
             identify: true,
             search: Vec::new(),
             download_originals: true,
+            skip_downloads: Default::default(),
         }
     }
 }
@@ -79,24 +83,39 @@ impl Default for SyncOptions {
 impl SyncOptions {
     /// The options an account's preferences ask for, in `direction`.
     pub fn from_prefs(prefs: &crate::config::Prefs, direction: Direction) -> SyncOptions {
+        use crate::config::Selection;
         let sets = match &prefs.sets {
-            crate::config::Selection::All => SetFilter::All,
-            crate::config::Selection::Only(list) => SetFilter::Only {
+            Selection::All => SetFilter::All,
+            Selection::Only(list) => SetFilter::Only {
                 ids: list
                     .iter()
                     .map(|s| crate::model::SetId::new(s.clone()))
                     .collect(),
                 titles: list.iter().cloned().collect(),
             },
+            Selection::Except { except } => SetFilter::Except {
+                ids: except
+                    .iter()
+                    .map(|s| crate::model::SetId::new(s.clone()))
+                    .collect(),
+                titles: except.iter().cloned().collect(),
+            },
         };
         let pools = match &prefs.pools {
-            crate::config::Selection::All => PoolFilter::All,
-            crate::config::Selection::Only(list) => PoolFilter::Only {
+            Selection::All => PoolFilter::All,
+            Selection::Only(list) => PoolFilter::Only {
                 ids: list
                     .iter()
                     .map(|s| crate::model::GroupId::new(s.clone()))
                     .collect(),
                 names: list.iter().cloned().collect(),
+            },
+            Selection::Except { except } => PoolFilter::Except {
+                ids: except
+                    .iter()
+                    .map(|s| crate::model::GroupId::new(s.clone()))
+                    .collect(),
+                names: except.iter().cloned().collect(),
             },
         };
         SyncOptions {
@@ -390,6 +409,7 @@ pub async fn plan_sync(
     plan.summary.fetch_calls = Some(fetch_calls);
     tracing::debug!("sync phase: plan {:?}", t.elapsed());
     plan.hold_back_ambiguous(ambiguous.iter().map(|(p, _)| p));
+    plan.hold_back_downloads(&opts.skip_downloads, SkipReason::SkippedThisSync);
     if !opts.download_originals {
         plan.leave_downloads_to_the_mount();
     }

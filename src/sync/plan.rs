@@ -442,6 +442,9 @@ pub enum SkipReason {
     NotAPoolMember(GroupId),
     /// Several local files may be this photo: listed, not downloaded.
     AmbiguousLocalFile,
+    /// Unticked in the review's download step: not downloaded by this sync
+    /// (the next one lists it again).
+    SkippedThisSync,
 }
 
 impl fmt::Display for SkipReason {
@@ -459,6 +462,9 @@ impl fmt::Display for SkipReason {
             SkipReason::AmbiguousLocalFile => f.write_str(
                 "several local files may be this photo: identify it by hand (flickrfs identify)",
             ),
+            SkipReason::SkippedThisSync => {
+                f.write_str("download skipped for this sync (the next sync lists it again)")
+            }
         }
     }
 }
@@ -481,6 +487,12 @@ pub enum SetFilter {
         ids: BTreeSet<SetId>,
         titles: BTreeSet<String>,
     },
+    /// Every set but those with one of these ids or titles (sets created
+    /// later take part).
+    Except {
+        ids: BTreeSet<SetId>,
+        titles: BTreeSet<String>,
+    },
 }
 
 impl SetFilter {
@@ -493,6 +505,9 @@ impl SetFilter {
             SetFilter::All => true,
             SetFilter::Only { ids, titles: want } => {
                 id.is_some_and(|i| ids.contains(i)) || titles.any(|t| want.contains(t))
+            }
+            SetFilter::Except { ids, titles: want } => {
+                !(id.is_some_and(|i| ids.contains(i)) || titles.any(|t| want.contains(t)))
             }
         }
     }
@@ -509,6 +524,11 @@ pub enum PoolFilter {
         ids: BTreeSet<GroupId>,
         names: BTreeSet<String>,
     },
+    /// Every pool but those named.
+    Except {
+        ids: BTreeSet<GroupId>,
+        names: BTreeSet<String>,
+    },
 }
 
 impl PoolFilter {
@@ -517,6 +537,9 @@ impl PoolFilter {
             PoolFilter::All => true,
             PoolFilter::Only { ids, names } => {
                 ids.contains(id) || name.is_some_and(|n| names.contains(n))
+            }
+            PoolFilter::Except { ids, names } => {
+                !(ids.contains(id) || name.is_some_and(|n| names.contains(n)))
             }
         }
     }
@@ -701,7 +724,9 @@ pub enum PlanError {
 pub struct PlanSummary {
     pub uploads: usize,
     pub downloads: usize,
-    /// Set membership additions and removals, both sides.
+    /// Photos whose sets change, counted per photo and side: a move from
+    /// one set to another (an addition and a removal) is one reassignment;
+    /// a photo joining two sets and leaving one counts two.
     pub set_reassignments: usize,
     /// Sets created on either side.
     pub set_creations: usize,
@@ -795,6 +820,16 @@ impl Plan {
     /// identify step and the review's replan both do this). Downloads cost
     /// no API call, so only the download counts change in the summary.
     pub fn hold_back_ambiguous<'a>(&mut self, photos: impl IntoIterator<Item = &'a PhotoId>) {
+        self.hold_back_downloads(photos, SkipReason::AmbiguousLocalFile);
+    }
+
+    /// Drops the downloads of `photos`, recording them as skipped for
+    /// `reason` (the photos stay as they are in the catalog).
+    pub fn hold_back_downloads<'a>(
+        &mut self,
+        photos: impl IntoIterator<Item = &'a PhotoId>,
+        reason: SkipReason,
+    ) {
         let photos: Vec<&PhotoId> = photos.into_iter().collect();
         if photos.is_empty() {
             return;
@@ -808,7 +843,7 @@ impl Plan {
         for photo in photos {
             self.skipped.push(Skipped {
                 subject: Subject::Photo(PhotoRef::Remote(photo.clone())),
-                reason: SkipReason::AmbiguousLocalFile,
+                reason: reason.clone(),
             });
         }
         self.summary.skipped = self.skipped.len();
@@ -1795,6 +1830,20 @@ impl<'a> Planner<'a> {
             .values()
             .map(|(add, remove)| super::setedit::planned_calls(*add, *remove))
             .sum::<u64>();
+        // (additions, removals) of each photo's sets, per side
+        let mut moves: BTreeMap<(Side, &PhotoRef), (usize, usize)> = BTreeMap::new();
+        for a in &self.actions {
+            match a {
+                Action::AddToSet { side, photo, .. } => {
+                    moves.entry((*side, photo)).or_default().0 += 1
+                }
+                Action::RemoveFromSet { side, photo, .. } => {
+                    moves.entry((*side, photo)).or_default().1 += 1
+                }
+                _ => {}
+            }
+        }
+        s.set_reassignments = moves.values().map(|(add, rm)| (*add).max(*rm)).sum();
         for a in &self.actions {
             match a {
                 Action::LinkPhoto { .. } | Action::LinkSet { .. } => s.links += 1,
@@ -1813,7 +1862,7 @@ impl<'a> Planner<'a> {
                     s.edits += 1;
                     s.dates_taken += usize::from(edit.taken.is_some());
                 }
-                Action::AddToSet { .. } | Action::RemoveFromSet { .. } => s.set_reassignments += 1,
+                Action::AddToSet { .. } | Action::RemoveFromSet { .. } => {}
                 Action::AddToPool { .. } | Action::RemoveFromPool { .. } => s.pool_changes += 1,
                 Action::DeleteRemoteSet { .. } | Action::DropLocalSet { .. } => {
                     s.set_deletions += 1

@@ -1683,3 +1683,29 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_move_from_one_set_to_another_is_one_reassignment() {
+    // p1 moves s1 → s2, p2 joins s2 and s3 and leaves s1, p3 leaves s1.
+    let (mut l, b, r) = synced(3, 3, &[(1, 1), (2, 1), (3, 1)]);
+    let sets = |l: &mut LocalSnapshot, p: i64, s: &[i64]| {
+        l.photos.get_mut(&LocalKey(p)).unwrap().sets = s.iter().map(|s| LocalSetKey(*s)).collect();
+    };
+    sets(&mut l, 1, &[2]);
+    sets(&mut l, 2, &[2, 3]);
+    sets(&mut l, 3, &[]);
+    let p = run(&l, &b, &r, Direction::Both);
+    let adds = p
+        .actions
+        .iter()
+        .filter(|a| matches!(a, Action::AddToSet { .. }))
+        .count();
+    let removals = p
+        .actions
+        .iter()
+        .filter(|a| matches!(a, Action::RemoveFromSet { .. }))
+        .count();
+    assert_eq!((adds, removals), (3, 3), "{p}");
+    assert_eq!(p.summary.set_reassignments, 1 + 2 + 1, "{p}");
+    assert!(p.summary.to_string().contains("4 set reassignments"), "{p}");
+}
