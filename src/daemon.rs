@@ -224,9 +224,7 @@ const ON_DEMAND_CONNECT: std::time::Duration = std::time::Duration::from_secs(4)
 /// download path (`sync::download`), while the FUSE thread that asked
 /// waits for the answer. Two opens of one photo share one download.
 pub fn on_demand_hook(paths: Paths) -> crate::fs::FetchHook {
-    use std::collections::HashMap;
     use std::sync::mpsc;
-    use std::sync::{Arc, Mutex};
     type Reply = mpsc::Sender<Result<(), String>>;
     type Requests = mpsc::Sender<(PhotoKey, Reply)>;
     let sender: Arc<Mutex<Option<Requests>>> = Default::default();
@@ -239,50 +237,7 @@ pub fn on_demand_hook(paths: Paths) -> crate::fs::FetchHook {
                 let paths = paths.clone();
                 std::thread::Builder::new()
                     .name("flickrfs-fetch".into())
-                    .spawn(move || {
-                        let waiting: Arc<Mutex<HashMap<PhotoKey, Vec<Reply>>>> = Arc::default();
-                        for (photo, r) in rx {
-                            let first = {
-                                let mut w = waiting.lock().unwrap_or_else(|p| p.into_inner());
-                                let list = w.entry(photo).or_default();
-                                list.push(r);
-                                list.len() == 1
-                            };
-                            if !first {
-                                continue;
-                            }
-                            // one thread per photo being fetched: a large
-                            // original does not hold up a small one
-                            let (paths, waiting_here) = (paths.clone(), waiting.clone());
-                            let spawned = std::thread::Builder::new()
-                                .name("flickrfs-fetch-1".into())
-                                .spawn(move || {
-                                    let result = tokio::runtime::Builder::new_current_thread()
-                                        .enable_all()
-                                        .build()
-                                        .map_err(|e| format!("no runtime: {e}"))
-                                        .and_then(|rt| rt.block_on(fetch_one(&paths, photo)));
-                                    let replies = waiting_here
-                                        .lock()
-                                        .unwrap_or_else(|p| p.into_inner())
-                                        .remove(&photo)
-                                        .unwrap_or_default();
-                                    for r in replies {
-                                        let _ = r.send(result.clone());
-                                    }
-                                });
-                            if let Err(e) = spawned {
-                                let replies = waiting
-                                    .lock()
-                                    .unwrap_or_else(|p| p.into_inner())
-                                    .remove(&photo)
-                                    .unwrap_or_default();
-                                for r in replies {
-                                    let _ = r.send(Err(format!("cannot start a download: {e}")));
-                                }
-                            }
-                        }
-                    })
+                    .spawn(move || fetcher(paths, rx))
                     .map_err(|e| format!("cannot start the fetcher: {e}"))?;
                 *guard = Some(tx);
             }
@@ -297,14 +252,68 @@ pub fn on_demand_hook(paths: Paths) -> crate::fs::FetchHook {
     })
 }
 
-/// Downloads one photo's original for the mount.
-async fn fetch_one(paths: &Paths, photo: PhotoKey) -> Result<(), String> {
+/// The fetcher of photos on demand: one runtime and one client per account
+/// for the daemon's life (a client made per photo paid its TLS setup and a
+/// new connection every time), one task per photo, so a large original
+/// does not hold up a small one, and one download per photo however many
+/// opens wait for it.
+fn fetcher(
+    paths: Paths,
+    rx: std::sync::mpsc::Receiver<(PhotoKey, std::sync::mpsc::Sender<Result<(), String>>)>,
+) {
+    type Waiting = HashMap<PhotoKey, Vec<std::sync::mpsc::Sender<Result<(), String>>>>;
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("flickrfs-fetch-1")
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            for (_, r) in rx {
+                let _ = r.send(Err(format!("no runtime: {e}")));
+            }
+            return;
+        }
+    };
+    let waiting: Arc<Mutex<Waiting>> = Arc::default();
+    let clients: Arc<tokio::sync::Mutex<FetchClients>> = Arc::default();
+    for (photo, r) in rx {
+        let first = {
+            let mut w = waiting.lock().unwrap_or_else(|p| p.into_inner());
+            let list = w.entry(photo).or_default();
+            list.push(r);
+            list.len() == 1
+        };
+        if !first {
+            continue;
+        }
+        let (paths, waiting, clients) = (paths.clone(), waiting.clone(), clients.clone());
+        let handle = rt.handle().clone();
+        // the catalog connection is not `Sync`: each fetch runs on a
+        // blocking thread of the runtime, its I/O on the runtime's driver
+        rt.spawn_blocking(move || {
+            let result = handle.block_on(fetch_one(&paths, &clients, photo));
+            let replies = waiting
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&photo)
+                .unwrap_or_default();
+            for r in replies {
+                let _ = r.send(result.clone());
+            }
+        });
+    }
+}
+
+/// A client for the fetcher: its connections fail fast (an open must not
+/// hang offline) and it retries at most once.
+fn on_demand_client(
+    paths: &Paths,
+    account: &crate::catalog::Account,
+) -> Result<crate::flickr::Client, String> {
     let session =
         Session::open(paths.clone(), &ApiOverrides::default()).map_err(|e| e.to_string())?;
-    let cat = session.catalog().map_err(|e| e.to_string())?;
-    let account = cat
-        .account(cat.photo(photo).map_err(|e| e.to_string())?.account)
-        .map_err(|e| e.to_string())?;
     let target = session
         .targets(&[])
         .map_err(|e| e.to_string())?
@@ -314,14 +323,50 @@ async fn fetch_one(paths: &Paths, photo: PhotoKey) -> Result<(), String> {
     let mut opts = session.client_options();
     opts.connect_timeout = ON_DEMAND_CONNECT;
     opts.retry.max_attempts = opts.retry.max_attempts.min(2);
-    let client = target
+    target
         .stored
         .client(
             session.endpoints.clone(),
             session.api().map_err(|e| e.to_string())?.clone(),
             opts,
         )
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.to_string())
+}
+
+/// Clients of the fetcher, by account, made at first use.
+type FetchClients = HashMap<crate::catalog::AccountId, crate::flickr::Client>;
+
+/// Downloads one photo's original for the mount.
+async fn fetch_one(
+    paths: &Paths,
+    clients: &tokio::sync::Mutex<FetchClients>,
+    photo: PhotoKey,
+) -> Result<(), String> {
+    let at = paths.clone();
+    let (cat, account) = tokio::task::spawn_blocking(move || {
+        let paths = at;
+        let cat = crate::catalog::Catalog::open(&paths.catalog_db()).map_err(|e| e.to_string())?;
+        let account = cat
+            .account(cat.photo(photo).map_err(|e| e.to_string())?.account)
+            .map_err(|e| e.to_string())?;
+        Ok::<_, String>((cat, account))
+    })
+    .await
+    .map_err(|e| e.to_string())??;
+    let client = {
+        let mut known = clients.lock().await;
+        match known.get(&account.id) {
+            Some(c) => c.clone(),
+            None => {
+                let (p, a) = (paths.clone(), account.clone());
+                let c = tokio::task::spawn_blocking(move || on_demand_client(&p, &a))
+                    .await
+                    .map_err(|e| e.to_string())??;
+                known.insert(account.id, c.clone());
+                c
+            }
+        }
+    };
     crate::sync::download::fetch_on_demand(&cat, &client, photo, &account.default_folder)
         .await
         .map(|_| ())
@@ -538,6 +583,8 @@ pub fn warm_libraries(libraries: &crate::fs::Libraries) {
 
 /// How often the thumbnail engine looks at the catalog's generation.
 const THUMBS_POLL: Duration = Duration::from_secs(2);
+/// Small images fetched at once for thumbnails.
+const THUMB_FETCHES: usize = 8;
 /// After a pass that could not reach Flickr.
 const THUMBS_RETRY: Duration = Duration::from_secs(60);
 /// Flickr's "Small 320" is at most this large; anything larger is refused.
@@ -634,6 +681,7 @@ async fn fetch_first(
 async fn thumbnail_pass(paths: &Paths, mnt: &std::path::Path) -> Result<usize, String> {
     use crate::catalog::CollectionKind;
     use crate::thumbs::{self, ThumbSize};
+    use futures_util::StreamExt;
     let session =
         Session::open(paths.clone(), &ApiOverrides::default()).map_err(|e| e.to_string())?;
     let cat = session.catalog().map_err(|e| e.to_string())?;
@@ -670,6 +718,7 @@ async fn thumbnail_pass(paths: &Paths, mnt: &std::path::Path) -> Result<usize, S
                 }
             }
         };
+        let mut jobs = Vec::new();
         for p in cat.photos(account.id).map_err(|e| e.to_string())? {
             let on_disk = p.local.as_ref().is_some_and(|l| !l.missing);
             let Some(r) = p.remote.as_ref().filter(|r| !r.media_video) else {
@@ -696,18 +745,21 @@ async fn thumbnail_pass(paths: &Paths, mnt: &std::path::Path) -> Result<usize, S
                     }
                 }
             }
-            if wanted.is_empty() {
-                continue;
+            if !wanted.is_empty() {
+                jobs.push((r.id.as_str().to_owned(), urls, wanted));
             }
+        }
+        // a few small images in flight at once: each is one round trip
+        let mut fetched = futures_util::stream::iter(jobs)
+            .map(|(id, urls, wanted)| {
+                let client = &client;
+                async move { (fetch_first(client, &urls).await, id, wanted) }
+            })
+            .buffer_unordered(THUMB_FETCHES);
+        while let Some((got, id, wanted)) = fetched.next().await {
             // offline or refused: the pass stops, the next one tries again
-            let Some(bytes) = fetch_first(&client, &urls)
-                .await
-                .map_err(|e| format!("photo {}: {e}", r.id.as_str()))?
-            else {
-                tracing::warn!(
-                    "thumbnails: photo {}: Flickr has no small size",
-                    r.id.as_str()
-                );
+            let Some(bytes) = got.map_err(|e| format!("photo {id}: {e}"))? else {
+                tracing::warn!("thumbnails: photo {id}: Flickr has no small size");
                 continue;
             };
             for (uri, mtime) in wanted {
