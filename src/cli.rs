@@ -51,9 +51,10 @@ pub enum Command {
     Sync(SyncArgs),
     /// Print what a sync would do now, changing nothing.
     Plan(PlanArgs),
-    /// Print the last sync's result and the problems the catalog knows of.
+    /// Print the last sync's result (when it finished, in local ISO 8601) and
+    /// the problems the catalog knows of.
     Status {
-        /// Print JSON.
+        /// Print JSON (times in seconds since the epoch, `*_iso` beside them).
         #[arg(long)]
         json: bool,
     },

@@ -16,6 +16,7 @@ pub mod emulator;
 pub mod flickr;
 pub mod fs;
 pub mod library;
+pub mod localtime;
 pub mod media;
 pub mod model;
 pub mod review;

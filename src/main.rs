@@ -375,16 +375,23 @@ fn status_command(paths: &Paths, json: bool) -> Result<()> {
             .iter()
             .map(|(name, o)| (name.clone(), serde_json::to_value(o).unwrap_or_default()))
             .collect();
-        let v = serde_json::json!({
+        let mut v = serde_json::json!({
             "last_sync": last,
             "files": files,
             "problems": problems.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
         });
+        flickrfs::localtime::add_iso_times(&mut v);
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
     match &last {
-        Some(l) => print!("{}", l.text()),
+        Some(l) => {
+            println!(
+                "last sync finished at {}",
+                flickrfs::localtime::iso8601(l.finished_at)
+            );
+            print!("{}", l.text())
+        }
         None => println!("No sync has run yet."),
     }
     for (name, o) in &origins {
