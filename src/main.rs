@@ -194,6 +194,7 @@ fn mount_command(paths: &Paths, args: MountArgs) -> Result<()> {
     let engine = flickrfs::daemon::SyncEngine::new(paths.clone(), board.clone());
     opts.sync_hook = Some(engine.hook());
     opts.libraries = flickrfs::daemon::libraries(&session, &targets, &args.mountpoint);
+    opts.photo_pages = session.endpoint.photo_pages().to_owned();
     let libraries = opts.libraries.clone();
     opts.on_serve = Some(std::sync::Arc::new(move || {
         flickrfs::daemon::warm_libraries(&libraries);

@@ -811,7 +811,7 @@ fn values_over_flickrs_limits_are_refused_and_leave_the_old_value() {
 
 #[test]
 fn settings_are_read_and_written_through_xattrs() {
-    let f = fx();
+    let mut f = fx();
     let e = f.add(f.root(), "x.jpg", 1).entry().unwrap().clone();
     let k = e.photo;
     assert_eq!(
@@ -905,6 +905,12 @@ fn settings_are_read_and_written_through_xattrs() {
     assert_eq!(
         f.cat.get_xattr(k, Xattr::Url).unwrap().as_deref(),
         Some("https://www.flickr.com/photos/1@N01/5301/")
+    );
+    // Against the emulator, the page is the emulator's.
+    f.cat.set_photo_pages("http://127.0.0.1:8080/");
+    assert_eq!(
+        f.cat.get_xattr(k, Xattr::Url).unwrap().as_deref(),
+        Some("http://127.0.0.1:8080/photos/1@N01/5301/")
     );
     assert_eq!(
         f.cat.get_xattr(k, Xattr::State).unwrap().as_deref(),

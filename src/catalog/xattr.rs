@@ -107,10 +107,7 @@ impl Catalog {
             Xattr::Url => match &p.remote {
                 Some(r) => {
                     let account = self.account(p.account)?;
-                    Some(format!(
-                        "https://www.flickr.com/photos/{}/{}/",
-                        account.nsid, r.id
-                    ))
+                    Some(self.photo_page(account.nsid.as_str(), r.id.as_str()))
                 }
                 None => None,
             },

@@ -552,6 +552,9 @@ fn router(app: Arc<App>) -> Router {
             get(authflow::access_token).post(authflow::access_token),
         )
         .route("/photos/{server}/{file}", get(files::serve))
+        // A photo's page, `/photos/{nsid or username}/{id}/` as on Flickr
+        // (the same segments as the photo files, told apart by the slash).
+        .route("/photos/{server}/{file}/", get(photo_page))
         .route("/people/{username}/", get(people_page))
         .route("/", get(index_page))
         .merge(admin)
@@ -572,6 +575,61 @@ async fn index_page() -> axum::response::Html<&'static str> {
 /// its photostream, each album and each group pool, as thumbnails with
 /// titles and privacy, so a person can see what a sync did. It reloads
 /// itself every few seconds. (`?public=1` shows what strangers see.)
+/// A photo's page: `/photos/{user}/{id}/`, the user named by nsid or
+/// username as Flickr's own links do; 404 when the photo is not that
+/// user's. The owner's view (as the people page).
+async fn photo_page(
+    axum::extract::State(app): axum::extract::State<Arc<App>>,
+    axum::extract::Path((user, id)): axum::extract::Path<(String, String)>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let not_found = || (axum::http::StatusCode::NOT_FOUND, "no such photo").into_response();
+    let Ok(id) = id.parse::<i64>() else {
+        return not_found();
+    };
+    let data = app.store.read(|c| {
+        let owner = match state::user(c, &user)? {
+            Some(u) => Some(u),
+            None => state::user_by_name(c, &user)?,
+        };
+        let Some(owner) = owner else {
+            return Ok(None);
+        };
+        Ok(state::photo(c, id)?
+            .filter(|p| p.owner == owner.nsid)
+            .map(|p| (owner, p)))
+    });
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
+    match data {
+        Ok(Some((u, p))) => axum::response::Html(format!(
+            "<!doctype html><html><head><meta charset=utf-8>\
+             <title>{title} | {name} on the flickrfs emulator</title></head><body>\
+             <h1>{title}</h1><p>by <a href=\"/people/{username}/\">{name}</a> · photo {id} · taken {taken}</p>\
+             <p><a href=\"{o}\"><img src=\"{z}\" alt=\"\"></a></p><p>{description}</p></body></html>",
+            title = if p.title.is_empty() { "untitled".to_owned() } else { esc(&p.title) },
+            name = esc(&u.fullname),
+            username = esc(&u.username),
+            id = p.id,
+            taken = esc(&p.date_taken),
+            o = files::photo_url(&app.base_url, &p, "o"),
+            z = files::photo_url(&app.base_url, &p, "z"),
+            description = esc(&p.description),
+        ))
+        .into_response(),
+        Ok(None) => not_found(),
+        Err(e) => (
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            format!("emulator state: {e}"),
+        )
+            .into_response(),
+    }
+}
+
 async fn people_page(
     axum::extract::State(app): axum::extract::State<Arc<App>>,
     axum::extract::Path(username): axum::extract::Path<String>,
