@@ -2111,6 +2111,125 @@ async fn oauth_parameters_are_read_from_the_header_query_or_body_on_every_endpoi
         .any(|p| p.id == new_id && p.title == "from header"));
 }
 
+/// Flickr takes REST calls as `multipart/form-data` too, with the OAuth
+/// signature over the fields, as its JavaScript SDK sends its write calls:
+/// the OAuth parameters among the fields, or in the Authorization header.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multipart_rest_calls_signed_by_a_third_party_client_are_accepted() {
+    let w = world(|c| c);
+    let tok = w.api.token.clone().unwrap();
+    let id = photo_in(&w, "before", true, 4);
+    let url = w.api.rest_url();
+    let multipart = |fields: &Pairs| {
+        let mut f = reqwest::multipart::Form::new();
+        for (k, v) in fields {
+            f = f.text(k.clone(), v.clone());
+        }
+        f
+    };
+    let post = |f: reqwest::multipart::Form, auth: Option<String>| {
+        let mut r = w.api.http.post(url.clone()).multipart(f);
+        if let Some(a) = auth {
+            r = r.header("authorization", a);
+        }
+        async move { r.send().await.unwrap().text().await.unwrap() }
+    };
+    // Everything in the fields; a file field (which OAuth does not sign)
+    // rides along unsigned.
+    let all = signed(
+        "POST",
+        &url,
+        &pairs(&[
+            ("method", "flickr.photosets.create"),
+            ("title", "Made by the SDK"),
+            ("description", "multipart & signed"),
+            ("primary_photo_id", &id),
+            ("format", "json"),
+            ("nojsoncallback", "1"),
+        ]),
+        &w.key,
+        Some(&tok),
+        now(),
+    );
+    let f = multipart(&all).part(
+        "attachment",
+        reqwest::multipart::Part::bytes(b"not signed".to_vec()).file_name("x.bin"),
+    );
+    let text = post(f, None).await;
+    let v: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    let set_id = ok(&v)["photoset"]["id"].as_str().unwrap().to_owned();
+    let sets = w.emu.photosets(&w.user.nsid);
+    assert_eq!(sets.len(), 1);
+    assert_eq!(
+        (
+            sets[0].id.as_str(),
+            sets[0].title.as_str(),
+            sets[0].description.as_str()
+        ),
+        (set_id.as_str(), "Made by the SDK", "multipart & signed")
+    );
+    // OAuth in the header, the method's parameters as multipart fields; the
+    // reply in Flickr's default XML.
+    let all = signed(
+        "POST",
+        &url,
+        &pairs(&[
+            ("method", "flickr.photos.setMeta"),
+            ("photo_id", &id),
+            ("title", "after"),
+        ]),
+        &w.key,
+        Some(&tok),
+        now(),
+    );
+    let (oauth, rest): (Pairs, Pairs) = all.into_iter().partition(|(k, _)| k.starts_with("oauth_"));
+    let header = format!(
+        "OAuth {}",
+        oauth
+            .iter()
+            .map(|(k, v)| format!("{}=\"{}\"", enc(k), enc(v)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    rsp_ok(&post(multipart(&rest), Some(header)).await);
+    assert_eq!(w.emu.photos(&w.user.nsid)[0].title, "after");
+    // The signature covers the fields: one changed after signing is refused.
+    let mut all = signed(
+        "POST",
+        &url,
+        &pairs(&[
+            ("method", "flickr.photos.setMeta"),
+            ("photo_id", &id),
+            ("title", "signed"),
+            ("format", "json"),
+            ("nojsoncallback", "1"),
+        ]),
+        &w.key,
+        Some(&tok),
+        now(),
+    );
+    for (k, v) in &mut all {
+        if k == "title" {
+            *v = "tampered".into();
+        }
+    }
+    let v: Value = serde_json::from_str(&post(multipart(&all), None).await).unwrap();
+    assert_eq!(code(&v), 96, "{v}");
+    assert_eq!(w.emu.photos(&w.user.nsid)[0].title, "after");
+    // A body that claims to be multipart and is not: Flickr's error, not a 500.
+    let r = w
+        .api
+        .http
+        .post(url.clone())
+        .header("content-type", "multipart/form-data; boundary=XYZ")
+        .body("garbage")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("stat=\"fail\""));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_less_calls_get_99_and_get_setters_get_116() {
     let w = world(|c| c);

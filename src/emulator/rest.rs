@@ -125,26 +125,30 @@ pub fn request_url(headers: &HeaderMap, path: &str, fallback_host: &str) -> Stri
     oauth::normalized_url("http", host, path)
 }
 
-/// Reads query and (urlencoded) form parameters from a request.
+/// Reads the parameters of a REST call, in the three shapes Flickr takes:
+/// the query string (GET or POST), a urlencoded body, and a
+/// `multipart/form-data` body (as Flickr's JavaScript SDK sends its write
+/// calls). A multipart field with a file name is a file, which OAuth does
+/// not sign and no REST method takes: it is left out.
 pub async fn read_incoming(req: Request, fallback_host: &str) -> Result<Incoming, ApiError> {
     let (parts, body) = req.into_parts();
     let mut pairs = parts.uri.query().map(oauth::parse_form).unwrap_or_default();
-    let is_multipart = parts
+    let content_type = parts
         .headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("multipart/"));
+        .map(str::to_owned);
     let bytes = axum::body::to_bytes(body, 16 * 1024 * 1024)
         .await
         .map_err(|_| ApiError::new(116, "Bad URL found"))?;
-    if is_multipart {
-        return Err(ApiError::new(
-            116,
-            "Bad URL found: REST calls take a query string or a urlencoded form",
-        ));
-    }
-    if !bytes.is_empty() {
-        pairs.extend(oauth::parse_form(&String::from_utf8_lossy(&bytes)));
+    match content_type {
+        Some(ct) if ct.starts_with("multipart/") => {
+            pairs.extend(multipart_fields(&ct, bytes).await?);
+        }
+        _ if !bytes.is_empty() => {
+            pairs.extend(oauth::parse_form(&String::from_utf8_lossy(&bytes)));
+        }
+        _ => {}
     }
     Ok(Incoming {
         http_method: parts.method.as_str().to_owned(),
@@ -156,6 +160,36 @@ pub async fn read_incoming(req: Request, fallback_host: &str) -> Result<Incoming
             .map(str::to_owned),
         pairs,
     })
+}
+
+/// The non-file fields of a `multipart/form-data` body, in order.
+async fn multipart_fields(
+    content_type: &str,
+    body: axum::body::Bytes,
+) -> Result<Vec<(String, String)>, ApiError> {
+    use axum::extract::{FromRequest, Multipart};
+    let bad = |why: String| {
+        tracing::debug!("emulator REST: bad multipart body: {why}");
+        ApiError::new(116, "Bad URL found: a malformed multipart/form-data body")
+    };
+    let req = Request::builder()
+        .method("POST")
+        .header(header::CONTENT_TYPE, content_type)
+        .body(axum::body::Body::from(body))
+        .map_err(|e| bad(e.to_string()))?;
+    let mut mp = Multipart::from_request(req, &())
+        .await
+        .map_err(|e| bad(e.to_string()))?;
+    let mut out = Vec::new();
+    while let Some(field) = mp.next_field().await.map_err(|e| bad(e.to_string()))? {
+        let file = field.file_name().is_some();
+        let name = field.name().unwrap_or_default().to_owned();
+        let data = field.bytes().await.map_err(|e| bad(e.to_string()))?;
+        if !file {
+            out.push((name, String::from_utf8_lossy(&data).into_owned()));
+        }
+    }
+    Ok(out)
 }
 
 /// Who is calling, once the signature checks passed.
