@@ -80,6 +80,16 @@ pub enum Command {
     },
     /// Save the small image of an online photo and print its path.
     Thumbnail(PhotoArgs),
+    /// Find files moved or deleted outside the mount by their content, in the
+    /// default folder, the library folders and each --search DIR; list what
+    /// was found and what was not, and point the catalog at the new places.
+    Relocate {
+        /// The account (its name, username or collection name); default: all.
+        account: Option<String>,
+        /// Also look in this folder and its subfolders (repeatable).
+        #[arg(long = "search", value_name = "DIR")]
+        search: Vec<PathBuf>,
+    },
     /// Read or change an account's preferences.
     #[command(subcommand)]
     Config(ConfigCommand),

@@ -19,5 +19,6 @@ pub mod library;
 pub mod localtime;
 pub mod media;
 pub mod model;
+pub mod relocate;
 pub mod review;
 pub mod sync;

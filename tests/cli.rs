@@ -54,6 +54,7 @@ fn help_of_every_subcommand_renders() {
         &["ignored"],
         &["identify"],
         &["thumbnail"],
+        &["relocate"],
         &["config"],
         &["config", "get"],
         &["config", "set"],
