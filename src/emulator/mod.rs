@@ -76,6 +76,10 @@ pub struct EmulatorConfig {
     pub empty_set_rule: EmptySetRule,
     /// Base URL put in photo URLs; default `http://{bind address}`.
     pub public_url: Option<String>,
+    /// Users (by name) who are free accounts, not Pro: `people.getInfo`
+    /// says `ispro=0`, `people.getLimits` gives 1024 px, uploads stop at
+    /// 1,000 photos, sizes over 1024 px (the original too) are not served.
+    pub free_accounts: Vec<String>,
 }
 
 impl Default for EmulatorConfig {
@@ -93,6 +97,7 @@ impl Default for EmulatorConfig {
             fault_seed: 42,
             empty_set_rule: EmptySetRule::default(),
             public_url: None,
+            free_accounts: Vec::new(),
         }
     }
 }
@@ -417,6 +422,13 @@ fn prepare(
             };
             seed::seed_synthetic(c, &owner.nsid, cfg.seed_photos, cfg.seed_sets)?;
             state::meta_set(c, "seeded_synthetic", &cfg.seed_photos.to_string())?;
+        }
+        for name in &cfg.free_accounts {
+            let u = match state::user_by_name(c, name)? {
+                Some(u) => u,
+                None => state::create_user(c, name, name)?,
+            };
+            state::set_free(c, &u.nsid, true)?;
         }
         let demo_user = state::user_by_name(c, "demo")?.map(to_emu_user);
         let demo_token = match (
@@ -806,6 +818,10 @@ pub struct EmulatorArgs {
     /// Base URL to put in photo URLs (when behind a proxy).
     #[arg(long)]
     pub public_url: Option<String>,
+    /// Make this user a free account, not Pro (repeatable): at most 1,000
+    /// photos, nothing over 1024 px served, originals included.
+    #[arg(long = "free-account", value_name = "USER")]
+    pub free_accounts: Vec<String>,
 }
 
 impl EmulatorArgs {
@@ -827,6 +843,7 @@ impl EmulatorArgs {
                 ..FaultConfig::default()
             },
             public_url: self.public_url,
+            free_accounts: self.free_accounts,
             ..Default::default()
         }
     }
@@ -953,6 +970,12 @@ impl Emulator {
                 .store
                 .read(|c| state::create_user(c, username, username))?,
         ))
+    }
+
+    /// Makes `nsid` a free account (`true`) or a Pro one (`false`, the
+    /// default); see [`EmulatorConfig::free_accounts`].
+    pub fn set_free_account(&self, nsid: &str, free: bool) -> Result<(), EmulatorError> {
+        Ok(self.app.store.tx(|c| state::set_free(c, nsid, free))?)
     }
 
     /// Looks a user up by user name.
