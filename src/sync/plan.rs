@@ -442,6 +442,9 @@ pub enum SkipReason {
     NotAPoolMember(GroupId),
     /// Several local files may be this photo: listed, not downloaded.
     AmbiguousLocalFile,
+    /// A free account holds at most 1,000 photos: this upload would pass
+    /// that, so it is held (not sent to fail).
+    FreeAccountLimit,
 }
 
 impl fmt::Display for SkipReason {
@@ -458,6 +461,9 @@ impl fmt::Display for SkipReason {
             SkipReason::NotAPoolMember(g) => write!(f, "not a member of group {g}"),
             SkipReason::AmbiguousLocalFile => f.write_str(
                 "several local files may be this photo: identify it by hand (flickrfs identify)",
+            ),
+            SkipReason::FreeAccountLimit => f.write_str(
+                "held: a free Flickr account keeps at most 1,000 photos and this upload would pass that",
             ),
         }
     }
@@ -581,6 +587,10 @@ pub struct PlanOptions {
     /// Return the plan even when it trips a [`SafetyLimits`] threshold.
     pub force: bool,
     pub limits: SafetyLimits,
+    /// How many photos may still be uploaded (a free account: 1,000 minus
+    /// the photos it holds); the uploads past it are held
+    /// ([`SkipReason::FreeAccountLimit`]). `None`: no limit (Pro).
+    pub upload_quota: Option<usize>,
 }
 
 /// Where removals of set memberships come from, for the big-removal
@@ -1350,6 +1360,7 @@ impl<'a> Planner<'a> {
                     .or_insert_with(|| PhotoRef::Remote(id.clone()));
             }
         }
+        let mut quota = self.opts.upload_quota;
         for k in self.unlinked.clone() {
             let Some(lp) = self.local.photos.get(&k) else {
                 continue;
@@ -1373,6 +1384,14 @@ impl<'a> Planner<'a> {
                     continue;
                 }
                 seen.insert(c.clone(), PhotoRef::Local(k));
+            }
+            match &mut quota {
+                Some(0) => {
+                    self.skip(subject, SkipReason::FreeAccountLimit);
+                    continue;
+                }
+                Some(q) => *q -= 1,
+                None => {}
             }
             self.actions.push(Action::Upload {
                 photo: k,
