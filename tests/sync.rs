@@ -322,6 +322,82 @@ fn a_free_accounts_uploads_past_1000_photos_are_held_and_listed() {
     assert_eq!(w.emu.photos(&w.nsid).len(), 1000);
 }
 
+/// A free account's original over 1,024 px is not served: it is reported
+/// (the sync's failed item and one status problem), never stored as a
+/// reduced copy; a small photo of the same account comes down as usual.
+#[test]
+fn a_free_accounts_large_originals_are_reported_not_stored_reduced() {
+    let w = world_with(false, |c| EmulatorConfig {
+        free_accounts: vec!["alice".into()],
+        ..c
+    });
+    let big = {
+        let img = image::RgbImage::from_pixel(1500, 1000, image::Rgb([90, 120, 30]));
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, image::ImageFormat::Jpeg)
+            .expect("encode");
+        out.into_inner()
+    };
+    for (title, bytes) in [("Panorama", big), ("Small", jpeg([1, 2, 3]))] {
+        w.emu
+            .add_photo(
+                &w.nsid,
+                NewEmuPhoto {
+                    title: title.into(),
+                    bytes,
+                    ..Default::default()
+                },
+            )
+            .expect("photo");
+    }
+    let report = try_sync_with(&w, &opts()).expect("the sync runs");
+    let failed = &report.executed.as_ref().expect("executed").failed;
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    let why = format!("{:?}", failed[0]);
+    assert!(
+        why.contains("Panorama") && why.contains("1,024 px") && why.contains("by hand"),
+        "{why}"
+    );
+    // On disk: the small photo only; nothing of the panorama, reduced or not.
+    let files: Vec<String> = walk(&w.folder);
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert!(files[0].ends_with("Small.jpg"), "{files:?}");
+    let problems = w.cat.problems(Some(w.account)).expect("problems");
+    assert_eq!(
+        problems
+            .iter()
+            .filter(|p| p.to_string().contains("Panorama"))
+            .count(),
+        1,
+        "{problems:?}"
+    );
+    // Again: still not stored, still one problem line.
+    let _ = try_sync_with(&w, &opts()).expect("the sync runs");
+    assert_eq!(walk(&w.folder).len(), 1);
+    let problems = w.cat.problems(Some(w.account)).expect("problems");
+    assert_eq!(
+        problems
+            .iter()
+            .filter(|p| p.to_string().contains("Panorama"))
+            .count(),
+        1
+    );
+}
+
+/// Every regular file under `dir`.
+fn walk(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).expect("read_dir").flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p.to_string_lossy().into_owned());
+        }
+    }
+    out
+}
+
 #[test]
 fn demo_account_comes_down_into_set_folders_and_a_noop_resync_is_cheap() {
     let w = world(true);
