@@ -58,9 +58,10 @@ pub enum Command {
     Sync(SyncArgs),
     /// Print what a sync would do now, changing nothing.
     Plan(PlanArgs),
-    /// Print the last sync's result and the problems the catalog knows of.
+    /// Print the last sync's result (when it finished, in local ISO 8601) and
+    /// the problems the catalog knows of.
     Status {
-        /// Print JSON.
+        /// Print JSON (times in seconds since the epoch, `*_iso` beside them).
         #[arg(long)]
         json: bool,
     },
@@ -104,6 +105,16 @@ pub enum Command {
         /// the default for the ones created later.
         #[arg(requires = "action", num_args = 1..)]
         names: Vec<String>,
+    },
+    /// Find files moved or deleted outside the mount by their content, in the
+    /// default folder, the library folders and each --search DIR; list what
+    /// was found and what was not, and point the catalog at the new places.
+    Relocate {
+        /// The account (its name, username or collection name); default: all.
+        account: Option<String>,
+        /// Also look in this folder and its subfolders (repeatable).
+        #[arg(long = "search", value_name = "DIR")]
+        search: Vec<PathBuf>,
     },
     /// Read or change an account's preferences.
     #[command(subcommand)]

@@ -164,6 +164,15 @@ impl Endpoint {
             Endpoint::Local(url) => url,
         }
     }
+
+    /// Where photo pages live (`{base}/photos/{nsid}/{id}/`): Flickr's web
+    /// site, or the emulator's own pages.
+    pub fn photo_pages(&self) -> &str {
+        match self {
+            Endpoint::Flickr => crate::catalog::FLICKR_PHOTO_PAGES,
+            Endpoint::Local(url) => url,
+        }
+    }
 }
 
 /// The `[api]` table.
@@ -810,5 +819,12 @@ mod tests {
             Endpoint::Local("http://127.0.0.1:8080".into())
         );
         assert!(Endpoint::parse("ftp://x").is_err());
+        assert_eq!(Endpoint::Flickr.photo_pages(), "https://www.flickr.com");
+        assert_eq!(
+            Endpoint::parse("http://127.0.0.1:8080/")
+                .unwrap()
+                .photo_pages(),
+            "http://127.0.0.1:8080"
+        );
     }
 }

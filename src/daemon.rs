@@ -426,7 +426,7 @@ fn sync_worker(paths: Paths, board: Arc<Mutex<crate::fs::StatusBoard>>, rx: mpsc
                 let state = format!(
                     "{outcome}: {} sync finished at {}: {}",
                     run.direction,
-                    last.finished_at,
+                    crate::localtime::iso8601(last.finished_at),
                     text.lines().next().unwrap_or_default()
                 );
                 let result = crate::fs::SyncResult {

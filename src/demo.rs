@@ -139,6 +139,7 @@ pub fn run(opts: DemoOptions, out: &mut dyn Write, stop: impl FnOnce()) -> Resul
     let engine = crate::daemon::SyncEngine::new(paths.clone(), board.clone());
     mopts.sync_hook = Some(engine.hook());
     mopts.libraries = crate::daemon::libraries(&session, &targets, &mountpoint);
+    mopts.photo_pages = session.endpoint.photo_pages().to_owned();
     let libraries = mopts.libraries.clone();
     mopts.on_serve = Some(std::sync::Arc::new(move || {
         crate::daemon::warm_libraries(&libraries);

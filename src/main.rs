@@ -98,6 +98,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Sync(args) => return sync_command(&paths, args),
         Command::Plan(args) => plan_command(&paths, args)?,
         Command::Status { json } => status_command(&paths, json)?,
+        Command::Relocate { account, search } => relocate_command(&paths, account, search)?,
         cmd @ (Command::Ignore(_)
         | Command::Unignore(_)
         | Command::Restore(_)
@@ -201,6 +202,7 @@ fn mount_command(paths: &Paths, args: MountArgs) -> Result<()> {
     let engine = flickrfs::daemon::SyncEngine::new(paths.clone(), board.clone());
     opts.sync_hook = Some(engine.hook());
     opts.libraries = flickrfs::daemon::libraries(&session, &targets, &args.mountpoint);
+    opts.photo_pages = session.endpoint.photo_pages().to_owned();
     let libraries = opts.libraries.clone();
     // the thumbnails' URIs name the files by their absolute path
     let mountpoint = std::path::absolute(&args.mountpoint).unwrap_or(args.mountpoint.clone());
@@ -387,16 +389,23 @@ fn status_command(paths: &Paths, json: bool) -> Result<()> {
             .iter()
             .map(|(name, o)| (name.clone(), serde_json::to_value(o).unwrap_or_default()))
             .collect();
-        let v = serde_json::json!({
+        let mut v = serde_json::json!({
             "last_sync": last,
             "files": files,
             "problems": problems.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
         });
+        flickrfs::localtime::add_iso_times(&mut v);
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
     match &last {
-        Some(l) => print!("{}", l.text()),
+        Some(l) => {
+            println!(
+                "last sync finished at {}",
+                flickrfs::localtime::iso8601(l.finished_at)
+            );
+            print!("{}", l.text())
+        }
         None => println!("No sync has run yet."),
     }
     for (name, o) in &origins {
@@ -407,6 +416,61 @@ fn status_command(paths: &Paths, json: bool) -> Result<()> {
         for p in &problems {
             println!("  {p}");
         }
+    }
+    Ok(())
+}
+
+fn relocate_command(
+    paths: &Paths,
+    account: Option<String>,
+    search: Vec<std::path::PathBuf>,
+) -> Result<()> {
+    for dir in &search {
+        if !dir.is_dir() {
+            bail!("--search {}: not a folder", dir.display());
+        }
+    }
+    let session = Session::open(paths.clone(), &ApiOverrides::default())?;
+    let names: Vec<String> = account.into_iter().collect();
+    let targets = session.targets(&names)?;
+    let cat = session.catalog()?;
+    let mut lost = 0;
+    for t in &targets {
+        let mut folders = vec![t.account.default_folder.clone()];
+        folders.extend(session.config.library_folders(paths, &t.stored.name));
+        folders.extend(search.iter().cloned());
+        let report = flickrfs::relocate::relocate_missing(&cat, t.account.id, &folders)
+            .with_context(|| format!("relocating the files of {}", t.stored.name))?;
+        let name = t.account.collection_name.as_str();
+        if report.found.is_empty() && report.not_found.is_empty() {
+            println!("{name}: no file is missing.");
+            continue;
+        }
+        println!(
+            "{name}: {} found, {} not found ({} files looked at, {} read)",
+            report.found.len(),
+            report.not_found.len(),
+            report.files_seen,
+            report.files_hashed
+        );
+        for f in &report.found {
+            println!(
+                "  found: '{}': {} (was {})",
+                f.title,
+                f.now.display(),
+                f.was.display()
+            );
+        }
+        for f in &report.not_found {
+            println!("  not found: '{}' (was {})", f.title, f.was.display());
+        }
+        lost += report.not_found.len();
+    }
+    if lost > 0 {
+        println!(
+            "Searched: the default folder, the library folders{}. Name another folder with --search DIR.",
+            if search.is_empty() { "" } else { " and --search" }
+        );
     }
     Ok(())
 }

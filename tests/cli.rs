@@ -54,6 +54,7 @@ fn help_of_every_subcommand_renders() {
         &["ignored"],
         &["identify"],
         &["thumbnail"],
+        &["relocate"],
         &["config"],
         &["config", "get"],
         &["config", "set"],
@@ -177,4 +178,50 @@ fn config_set_get_round_trip_through_the_cli() {
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(&cfg).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
+}
+
+#[test]
+fn status_shows_times_as_local_iso_8601_and_json_keeps_the_seconds() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let state = h.join(".local/state/flickrfs");
+    std::fs::create_dir_all(&state).unwrap();
+    std::fs::write(
+        state.join("last-sync.json"),
+        r#"{"finished_at": 1700000000, "accounts": []}"#,
+    )
+    .unwrap();
+    let run = |tz: &str, args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_flickrfs"))
+            .args(args)
+            .env("HOME", h)
+            .env("TZ", tz)
+            .env_remove("XDG_CONFIG_HOME")
+            .env_remove("XDG_DATA_HOME")
+            .env_remove("XDG_STATE_HOME")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("running flickrfs");
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let text = run("UTC0", &["status"]);
+    assert!(
+        text.contains("last sync finished at 2023-11-14T22:13:20+00:00"),
+        "{text}"
+    );
+    assert!(!text.contains("1700000000"), "{text}");
+    // The zone is the user's: the same instant in Paris.
+    let text = run("Europe/Paris", &["status"]);
+    assert!(
+        text.contains("last sync finished at 2023-11-14T23:13:20+01:00"),
+        "{text}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&run("Europe/Paris", &["status", "--json"])).unwrap();
+    assert_eq!(json["last_sync"]["finished_at"], 1_700_000_000u64);
+    assert_eq!(
+        json["last_sync"]["finished_at_iso"],
+        "2023-11-14T23:13:20+01:00"
+    );
 }

@@ -2111,6 +2111,232 @@ async fn oauth_parameters_are_read_from_the_header_query_or_body_on_every_endpoi
         .any(|p| p.id == new_id && p.title == "from header"));
 }
 
+/// Flickr takes REST calls as `multipart/form-data` too, with the OAuth
+/// signature over the fields, as its JavaScript SDK sends its write calls:
+/// the OAuth parameters among the fields, or in the Authorization header.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multipart_rest_calls_signed_by_a_third_party_client_are_accepted() {
+    let w = world(|c| c);
+    let tok = w.api.token.clone().unwrap();
+    let id = photo_in(&w, "before", true, 4);
+    let url = w.api.rest_url();
+    let multipart = |fields: &Pairs| {
+        let mut f = reqwest::multipart::Form::new();
+        for (k, v) in fields {
+            f = f.text(k.clone(), v.clone());
+        }
+        f
+    };
+    let post = |f: reqwest::multipart::Form, auth: Option<String>| {
+        let mut r = w.api.http.post(url.clone()).multipart(f);
+        if let Some(a) = auth {
+            r = r.header("authorization", a);
+        }
+        async move { r.send().await.unwrap().text().await.unwrap() }
+    };
+    // Everything in the fields; a file field (which OAuth does not sign)
+    // rides along unsigned.
+    let all = signed(
+        "POST",
+        &url,
+        &pairs(&[
+            ("method", "flickr.photosets.create"),
+            ("title", "Made by the SDK"),
+            ("description", "multipart & signed"),
+            ("primary_photo_id", &id),
+            ("format", "json"),
+            ("nojsoncallback", "1"),
+        ]),
+        &w.key,
+        Some(&tok),
+        now(),
+    );
+    let f = multipart(&all).part(
+        "attachment",
+        reqwest::multipart::Part::bytes(b"not signed".to_vec()).file_name("x.bin"),
+    );
+    let text = post(f, None).await;
+    let v: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    let set_id = ok(&v)["photoset"]["id"].as_str().unwrap().to_owned();
+    let sets = w.emu.photosets(&w.user.nsid);
+    assert_eq!(sets.len(), 1);
+    assert_eq!(
+        (
+            sets[0].id.as_str(),
+            sets[0].title.as_str(),
+            sets[0].description.as_str()
+        ),
+        (set_id.as_str(), "Made by the SDK", "multipart & signed")
+    );
+    // OAuth in the header, the method's parameters as multipart fields; the
+    // reply in Flickr's default XML.
+    let all = signed(
+        "POST",
+        &url,
+        &pairs(&[
+            ("method", "flickr.photos.setMeta"),
+            ("photo_id", &id),
+            ("title", "after"),
+        ]),
+        &w.key,
+        Some(&tok),
+        now(),
+    );
+    let (oauth, rest): (Pairs, Pairs) = all.into_iter().partition(|(k, _)| k.starts_with("oauth_"));
+    let header = format!(
+        "OAuth {}",
+        oauth
+            .iter()
+            .map(|(k, v)| format!("{}=\"{}\"", enc(k), enc(v)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    rsp_ok(&post(multipart(&rest), Some(header)).await);
+    assert_eq!(w.emu.photos(&w.user.nsid)[0].title, "after");
+    // The signature covers the fields: one changed after signing is refused.
+    let mut all = signed(
+        "POST",
+        &url,
+        &pairs(&[
+            ("method", "flickr.photos.setMeta"),
+            ("photo_id", &id),
+            ("title", "signed"),
+            ("format", "json"),
+            ("nojsoncallback", "1"),
+        ]),
+        &w.key,
+        Some(&tok),
+        now(),
+    );
+    for (k, v) in &mut all {
+        if k == "title" {
+            *v = "tampered".into();
+        }
+    }
+    let v: Value = serde_json::from_str(&post(multipart(&all), None).await).unwrap();
+    assert_eq!(code(&v), 96, "{v}");
+    assert_eq!(w.emu.photos(&w.user.nsid)[0].title, "after");
+    // A body that claims to be multipart and is not: Flickr's error, not a 500.
+    let r = w
+        .api
+        .http
+        .post(url.clone())
+        .header("content-type", "multipart/form-data; boundary=XYZ")
+        .body("garbage")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("stat=\"fail\""));
+}
+
+/// A free account (the emulator's `free_accounts`, `--free-account`):
+/// people.getInfo says `ispro=0`, people.getLimits 1024 px, the 1,001st
+/// photo is refused (upload error 6), and nothing over 1024 px is served,
+/// the original included; a Pro account beside it is served everything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_free_account_is_told_by_the_api_and_limited_like_flickr() {
+    let tmp = tempfile::tempdir().unwrap();
+    let emu = Emulator::start(EmulatorConfig {
+        seed_photos: 999,
+        seed_user: "frugal".into(),
+        free_accounts: vec!["frugal".into()],
+        ..config(tmp.path())
+    })
+    .unwrap();
+    let key = emu.create_api_key().unwrap();
+    let free = emu.user_by_name("frugal").unwrap().unwrap();
+    let pro = emu.create_user("patron").unwrap();
+    let as_user = |u: &EmuUser| {
+        let tok = emu.issue_token(&key.key, &u.nsid, "write").unwrap();
+        Api::new(&emu, &key, Some(&tok))
+    };
+    let (fa, pa) = (as_user(&free), as_user(&pro));
+    for (api, u, ispro, maxpx) in [(&fa, &free, 0, "1024"), (&pa, &pro, 1, "0")] {
+        let v = api
+            .get("flickr.people.getInfo", &[("user_id", &u.nsid)])
+            .await;
+        assert_eq!(ok(&v)["person"]["ispro"], ispro, "{v}");
+        let v = api.get("flickr.people.getLimits", &[]).await;
+        assert_eq!(ok(&v)["person"]["nsid"], u.nsid.as_str());
+        assert_eq!(v["person"]["photos"]["maxdisplaypx"], maxpx, "{v}");
+    }
+    // The 1,000th photo lands; the 1,001st is refused.
+    let big = png(1500, 1000, 3);
+    let id = xml_photo_id(
+        &fa.upload(
+            "/services/upload/",
+            &[("title", "big")],
+            Some((&big, "big.png")),
+        )
+        .await,
+    );
+    let xml = fa
+        .upload(
+            "/services/upload/",
+            &[("title", "one too many")],
+            Some((&png(20, 20, 4), "x.png")),
+        )
+        .await;
+    assert_eq!(xml_err_code(&xml), 6, "{xml}");
+    assert_eq!(emu.photos(&free.nsid).len(), 1000);
+    // Nothing over 1024 px of the free account's photo: no Original size,
+    // no url_o in listings; the Pro account's photo has them.
+    let pro_id = xml_photo_id(
+        &pa.upload(
+            "/services/upload/",
+            &[("title", "big")],
+            Some((&big, "big.png")),
+        )
+        .await,
+    );
+    let labels_and_edge = |v: &Value| -> (Vec<String>, u64) {
+        let sizes = ok(v)["sizes"]["size"].as_array().unwrap().clone();
+        let n = |x: &Value| x.as_u64().or_else(|| x.as_str()?.parse().ok()).unwrap();
+        (
+            sizes
+                .iter()
+                .map(|s| s["label"].as_str().unwrap().to_owned())
+                .collect(),
+            sizes
+                .iter()
+                .map(|s| n(&s["width"]).max(n(&s["height"])))
+                .max()
+                .unwrap(),
+        )
+    };
+    let (labels, edge) =
+        labels_and_edge(&fa.get("flickr.photos.getSizes", &[("photo_id", &id)]).await);
+    assert!(!labels.iter().any(|l| l == "Original"), "{labels:?}");
+    assert!(labels.iter().any(|l| l == "Large"), "{labels:?}");
+    assert_eq!(edge, 1024);
+    let (labels, edge) = labels_and_edge(
+        &pa.get("flickr.photos.getSizes", &[("photo_id", &pro_id)])
+            .await,
+    );
+    assert!(labels.iter().any(|l| l == "Original"), "{labels:?}");
+    assert_eq!(edge, 1500);
+    for (api, u, pid, has_o) in [(&fa, &free, &id, false), (&pa, &pro, &pro_id, true)] {
+        let v = api
+            .get(
+                "flickr.photos.search",
+                &[
+                    ("user_id", &u.nsid),
+                    ("extras", "url_o,url_l,url_m"),
+                    ("per_page", "500"),
+                ],
+            )
+            .await;
+        let photos = ok(&v)["photos"]["photo"].as_array().unwrap().clone();
+        let p = photos
+            .iter()
+            .find(|p| p["id"] == pid.as_str())
+            .expect("listed");
+        assert_eq!(p.get("url_o").is_some(), has_o, "{p}");
+        assert!(p.get("url_l").is_some() && p.get("url_m").is_some(), "{p}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_less_calls_get_99_and_get_setters_get_116() {
     let w = world(|c| c);

@@ -19,6 +19,29 @@ use proc::*;
 mod world;
 use world::*;
 
+/// `GET url` (plain HTTP, as a browser opening the page would): the
+/// status line and the body.
+fn http_get(url: &str) -> (String, String) {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").expect("an http URL");
+    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let mut sock = std::net::TcpStream::connect(host).expect("connect");
+    sock.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .expect("timeout");
+    write!(
+        sock,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut reply = String::new();
+    sock.read_to_string(&mut reply).expect("reply");
+    let (head, body) = reply.split_once("\r\n\r\n").unwrap_or((&reply, ""));
+    (
+        head.lines().next().unwrap_or_default().to_owned(),
+        body.to_owned(),
+    )
+}
+
 /// An extended attribute of a file in the mount, as text (`None`: ENODATA).
 fn xattr(path: &Path, name: &str) -> Option<String> {
     let p = CString::new(path.as_os_str().as_bytes()).expect("path");
@@ -168,6 +191,18 @@ fn a_title_a_deletion_a_date_and_multi_word_tags_changed_on_flickr_show_after_on
         .as_deref(),
         Some("exact")
     );
+    // The photo's page is the emulator's, the endpoint in use, and it
+    // shows the photo.
+    let url = xattr(&acct.join("Sunset.jpg"), "user.flickr.url").expect("a page");
+    assert_eq!(
+        url,
+        format!("{}/photos/{}/{sunset}/", w.emu.base_url(), w.nsid)
+    );
+    let (status, body) = http_get(&url);
+    assert!(status.contains(" 200 "), "{status}: {body}");
+    assert!(body.contains("<h1>Sunset</h1>"), "{body}");
+    let (status, _) = http_get(&format!("{}/photos/{}/999999/", w.emu.base_url(), w.nsid));
+    assert!(status.contains(" 404 "), "{status}");
 
     // On Flickr: a new title (and the photo put in one more set), a
     // deletion, a date taken, multi-word tags.

@@ -34,14 +34,18 @@ struct World {
 }
 
 fn world(demo: bool) -> World {
+    world_with(demo, |c| c)
+}
+
+fn world_with(demo: bool, cfg: impl FnOnce(EmulatorConfig) -> EmulatorConfig) -> World {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let emu = Emulator::start(EmulatorConfig {
+    let emu = Emulator::start(cfg(EmulatorConfig {
         state_dir: tmp.path().join("emu"),
         bind: "127.0.0.1:0".parse().expect("addr"),
         auto_approve: true,
         seed_demo: demo,
         ..Default::default()
-    })
+    }))
     .expect("emulator");
     let (key, nsid, tok) = if demo {
         let user = emu.demo_user().expect("demo user");
@@ -52,7 +56,10 @@ fn world(demo: bool) -> World {
         )
     } else {
         let key = emu.create_api_key().expect("key");
-        let user = emu.create_user("alice").expect("user");
+        let user = match emu.user_by_name("alice").expect("user") {
+            Some(u) => u,
+            None => emu.create_user("alice").expect("user"),
+        };
         let tok = emu
             .issue_token(&key.key, &user.nsid, "write")
             .expect("token");
@@ -262,6 +269,133 @@ fn two_way_sync_uploads_downloads_and_then_has_nothing_to_do() {
     let again = sync(&w);
     assert!(again.plan.is_empty(), "second plan:\n{}", again.plan);
     assert_eq!(w.emu.photos(&w.nsid).len(), 2);
+}
+
+/// A free account with 998 photos: of three new local photos, two go up
+/// and the third is held and listed, never sent to fail; a Pro account
+/// with as many photos is never asked which kind it is, and never held.
+#[test]
+fn a_free_accounts_uploads_past_1000_photos_are_held_and_listed() {
+    let w = world_with(false, |c| EmulatorConfig {
+        seed_photos: 998,
+        seed_user: "alice".into(),
+        free_accounts: vec!["alice".into()],
+        ..c
+    });
+    for (i, rgb) in [[200, 10, 10], [10, 200, 10], [10, 10, 200]]
+        .iter()
+        .enumerate()
+    {
+        add_local(&w, w.root, &format!("new{i}.jpg"), &jpeg(*rgb));
+    }
+    let up = SyncOptions {
+        plan: PlanOptions {
+            direction: Direction::Up,
+            ..PlanOptions::default()
+        },
+        ..SyncOptions::default()
+    };
+    let report = sync_with(&w, &up);
+    assert_eq!(report.plan.summary.uploads, 2, "{}", report.plan);
+    let held: Vec<_> = report
+        .plan
+        .skipped
+        .iter()
+        .filter(|s| s.reason == flickrfs::sync::SkipReason::FreeAccountLimit)
+        .collect();
+    assert_eq!(held.len(), 1, "{}", report.plan);
+    assert!(
+        report.plan.to_string().contains("at most 1,000 photos"),
+        "{}",
+        report.plan
+    );
+    assert_eq!(w.emu.photos(&w.nsid).len(), 1000);
+    let log = w.emu.request_log();
+    assert!(log.iter().any(|c| c.method == "flickr.people.getLimits"));
+    assert!(
+        !log.iter().any(|c| c.code == Some(6)),
+        "an upload was sent to fail"
+    );
+    // The same plan again: still held, nothing sent.
+    let again = sync_with(&w, &up);
+    assert_eq!(again.plan.summary.uploads, 0, "{}", again.plan);
+    assert_eq!(w.emu.photos(&w.nsid).len(), 1000);
+}
+
+/// A free account's original over 1,024 px is not served: it is reported
+/// (the sync's failed item and one status problem), never stored as a
+/// reduced copy; a small photo of the same account comes down as usual.
+#[test]
+fn a_free_accounts_large_originals_are_reported_not_stored_reduced() {
+    let w = world_with(false, |c| EmulatorConfig {
+        free_accounts: vec!["alice".into()],
+        ..c
+    });
+    let big = {
+        let img = image::RgbImage::from_pixel(1500, 1000, image::Rgb([90, 120, 30]));
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, image::ImageFormat::Jpeg)
+            .expect("encode");
+        out.into_inner()
+    };
+    for (title, bytes) in [("Panorama", big), ("Small", jpeg([1, 2, 3]))] {
+        w.emu
+            .add_photo(
+                &w.nsid,
+                NewEmuPhoto {
+                    title: title.into(),
+                    bytes,
+                    ..Default::default()
+                },
+            )
+            .expect("photo");
+    }
+    let report = try_sync_with(&w, &opts()).expect("the sync runs");
+    let failed = &report.executed.as_ref().expect("executed").failed;
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    let why = format!("{:?}", failed[0]);
+    assert!(
+        why.contains("Panorama") && why.contains("1,024 px") && why.contains("by hand"),
+        "{why}"
+    );
+    // On disk: the small photo only; nothing of the panorama, reduced or not.
+    let files: Vec<String> = walk(&w.folder);
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert!(files[0].ends_with("Small.jpg"), "{files:?}");
+    let problems = w.cat.problems(Some(w.account)).expect("problems");
+    assert_eq!(
+        problems
+            .iter()
+            .filter(|p| p.to_string().contains("Panorama"))
+            .count(),
+        1,
+        "{problems:?}"
+    );
+    // Again: still not stored, still one problem line.
+    let _ = try_sync_with(&w, &opts()).expect("the sync runs");
+    assert_eq!(walk(&w.folder).len(), 1);
+    let problems = w.cat.problems(Some(w.account)).expect("problems");
+    assert_eq!(
+        problems
+            .iter()
+            .filter(|p| p.to_string().contains("Panorama"))
+            .count(),
+        1
+    );
+}
+
+/// Every regular file under `dir`.
+fn walk(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).expect("read_dir").flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p.to_string_lossy().into_owned());
+        }
+    }
+    out
 }
 
 #[test]

@@ -52,7 +52,13 @@ pub struct Catalog {
     conn: Connection,
     _live: file::LiveToken,
     path: PathBuf,
+    /// Where photo pages live, for `user.flickr.url` (see
+    /// [`Catalog::set_photo_pages`]).
+    photo_pages: String,
 }
+
+/// Flickr's photo pages: `https://www.flickr.com/photos/{nsid}/{id}/`.
+pub const FLICKR_PHOTO_PAGES: &str = "https://www.flickr.com";
 
 impl std::fmt::Debug for Catalog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -83,7 +89,20 @@ impl Catalog {
             conn,
             _live,
             path: path.to_path_buf(),
+            photo_pages: FLICKR_PHOTO_PAGES.to_owned(),
         })
+    }
+
+    /// The site whose photo pages `user.flickr.url` names (no trailing
+    /// slash): Flickr's by default, the emulator's when the client talks
+    /// to one (`config::Endpoint::photo_pages`).
+    pub fn set_photo_pages(&mut self, base: &str) {
+        self.photo_pages = base.trim_end_matches('/').to_owned();
+    }
+
+    /// The page of photo `id` of the account `nsid` on that site.
+    pub fn photo_page(&self, nsid: &str, id: &str) -> String {
+        format!("{}/photos/{nsid}/{id}/", self.photo_pages)
     }
 
     /// The catalog file's path.

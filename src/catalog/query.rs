@@ -381,6 +381,12 @@ impl Catalog {
             .ctx("finding photos by checksum")
     }
 
+    /// Photos with a backing file the catalog believes is there (finished,
+    /// not marked missing).
+    pub fn photos_with_files(&self, account: AccountId) -> Result<Vec<Photo>> {
+        self.photos_where(account, "path IS NOT NULL AND missing = 0 AND writing = 0")
+    }
+
     /// Photos whose backing file is marked missing.
     pub fn missing_photos(&self, account: AccountId) -> Result<Vec<Photo>> {
         self.photos_where(account, "missing = 1")

@@ -847,9 +847,47 @@ fn values_over_flickrs_limits_are_refused_and_leave_the_old_value() {
     assert_eq!(p.meta.description, None);
 }
 
+/// Bad input to `setxattr` and `removexattr` is an errno for every
+/// attribute, never a panic: read-only facts EPERM, bad values EINVAL.
+#[test]
+fn every_attribute_answers_bad_input_with_an_errno() {
+    let f = fx();
+    let k = f.add(f.root(), "x.jpg", 1).entry().unwrap().photo;
+    let long = vec![b'x'; 100_000];
+    let values: [&[u8]; 7] = [b"", b"\xff\xfe", b"\0", b"-1", b"\n\n", b"\"", &long];
+    for attr in Xattr::ALL {
+        for v in values {
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                f.cat.set_xattr(k, attr, v)
+            }));
+            let r = r.unwrap_or_else(|_| panic!("set {} to {v:?} panicked", attr.name()));
+            if let Err(e) = r {
+                let errno = e.errno();
+                if attr.is_read_only() {
+                    assert_eq!(errno, libc::EPERM, "{}", attr.name());
+                } else {
+                    assert!(
+                        [libc::EINVAL, libc::E2BIG, libc::ERANGE].contains(&errno),
+                        "{} {v:?}: {e} ({errno})",
+                        attr.name()
+                    );
+                }
+            } else {
+                assert!(!attr.is_read_only(), "{} was written", attr.name());
+            }
+        }
+        if attr.is_read_only() {
+            assert_eq!(
+                f.cat.remove_xattr(k, attr).unwrap_err().errno(),
+                libc::EPERM
+            );
+        }
+    }
+}
+
 #[test]
 fn settings_are_read_and_written_through_xattrs() {
-    let f = fx();
+    let mut f = fx();
     let e = f.add(f.root(), "x.jpg", 1).entry().unwrap().clone();
     let k = e.photo;
     assert_eq!(
@@ -943,6 +981,12 @@ fn settings_are_read_and_written_through_xattrs() {
     assert_eq!(
         f.cat.get_xattr(k, Xattr::Url).unwrap().as_deref(),
         Some("https://www.flickr.com/photos/1@N01/5301/")
+    );
+    // Against the emulator, the page is the emulator's.
+    f.cat.set_photo_pages("http://127.0.0.1:8080/");
+    assert_eq!(
+        f.cat.get_xattr(k, Xattr::Url).unwrap().as_deref(),
+        Some("http://127.0.0.1:8080/photos/1@N01/5301/")
     );
     assert_eq!(
         f.cat.get_xattr(k, Xattr::State).unwrap().as_deref(),

@@ -107,10 +107,7 @@ impl Catalog {
             Xattr::Url => match &p.remote {
                 Some(r) => {
                     let account = self.account(p.account)?;
-                    Some(format!(
-                        "https://www.flickr.com/photos/{}/{}/",
-                        account.nsid, r.id
-                    ))
+                    Some(self.photo_page(account.nsid.as_str(), r.id.as_str()))
                 }
                 None => None,
             },
@@ -137,11 +134,9 @@ impl Catalog {
     /// ([`crate::model::limits`]) and text that is not UTF-8: `InvalidValue`.
     /// Setting the title does not rename the entries.
     pub fn set_xattr(&self, photo: PhotoKey, attr: Xattr, value: &[u8]) -> Result<()> {
+        let read_only = || CatalogError::NotPermitted(format!("{} is read-only", attr.name()));
         if attr.is_read_only() {
-            return Err(CatalogError::NotPermitted(format!(
-                "{} is read-only",
-                attr.name()
-            )));
+            return Err(read_only());
         }
         let invalid = |message: String| CatalogError::InvalidValue {
             what: attr.name().to_string(),
@@ -194,9 +189,7 @@ impl Catalog {
             | Xattr::State
             | Xattr::Source
             | Xattr::DateTaken
-            | Xattr::DateTakenGranularity => {
-                unreachable!("read-only checked above")
-            }
+            | Xattr::DateTakenGranularity => return Err(read_only()),
         };
         self.write("setting an attribute", |tx| {
             load_photo(tx, photo)?;

@@ -76,6 +76,10 @@ pub struct EmulatorConfig {
     pub empty_set_rule: EmptySetRule,
     /// Base URL put in photo URLs; default `http://{bind address}`.
     pub public_url: Option<String>,
+    /// Users (by name) who are free accounts, not Pro: `people.getInfo`
+    /// says `ispro=0`, `people.getLimits` gives 1024 px, uploads stop at
+    /// 1,000 photos, sizes over 1024 px (the original too) are not served.
+    pub free_accounts: Vec<String>,
 }
 
 impl Default for EmulatorConfig {
@@ -93,6 +97,7 @@ impl Default for EmulatorConfig {
             fault_seed: 42,
             empty_set_rule: EmptySetRule::default(),
             public_url: None,
+            free_accounts: Vec::new(),
         }
     }
 }
@@ -418,6 +423,13 @@ fn prepare(
             seed::seed_synthetic(c, &owner.nsid, cfg.seed_photos, cfg.seed_sets)?;
             state::meta_set(c, "seeded_synthetic", &cfg.seed_photos.to_string())?;
         }
+        for name in &cfg.free_accounts {
+            let u = match state::user_by_name(c, name)? {
+                Some(u) => u,
+                None => state::create_user(c, name, name)?,
+            };
+            state::set_free(c, &u.nsid, true)?;
+        }
         let demo_user = state::user_by_name(c, "demo")?.map(to_emu_user);
         let demo_token = match (
             state::meta(c, "demo_token")?,
@@ -552,6 +564,9 @@ fn router(app: Arc<App>) -> Router {
             get(authflow::access_token).post(authflow::access_token),
         )
         .route("/photos/{server}/{file}", get(files::serve))
+        // A photo's page, `/photos/{nsid or username}/{id}/` as on Flickr
+        // (the same segments as the photo files, told apart by the slash).
+        .route("/photos/{server}/{file}/", get(photo_page))
         .route("/people/{username}/", get(people_page))
         .route("/", get(index_page))
         .merge(admin)
@@ -572,6 +587,61 @@ async fn index_page() -> axum::response::Html<&'static str> {
 /// its photostream, each album and each group pool, as thumbnails with
 /// titles and privacy, so a person can see what a sync did. It reloads
 /// itself every few seconds. (`?public=1` shows what strangers see.)
+/// A photo's page: `/photos/{user}/{id}/`, the user named by nsid or
+/// username as Flickr's own links do; 404 when the photo is not that
+/// user's. The owner's view (as the people page).
+async fn photo_page(
+    axum::extract::State(app): axum::extract::State<Arc<App>>,
+    axum::extract::Path((user, id)): axum::extract::Path<(String, String)>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let not_found = || (axum::http::StatusCode::NOT_FOUND, "no such photo").into_response();
+    let Ok(id) = id.parse::<i64>() else {
+        return not_found();
+    };
+    let data = app.store.read(|c| {
+        let owner = match state::user(c, &user)? {
+            Some(u) => Some(u),
+            None => state::user_by_name(c, &user)?,
+        };
+        let Some(owner) = owner else {
+            return Ok(None);
+        };
+        Ok(state::photo(c, id)?
+            .filter(|p| p.owner == owner.nsid)
+            .map(|p| (owner, p)))
+    });
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
+    match data {
+        Ok(Some((u, p))) => axum::response::Html(format!(
+            "<!doctype html><html><head><meta charset=utf-8>\
+             <title>{title} | {name} on the flickrfs emulator</title></head><body>\
+             <h1>{title}</h1><p>by <a href=\"/people/{username}/\">{name}</a> · photo {id} · taken {taken}</p>\
+             <p><a href=\"{o}\"><img src=\"{z}\" alt=\"\"></a></p><p>{description}</p></body></html>",
+            title = if p.title.is_empty() { "untitled".to_owned() } else { esc(&p.title) },
+            name = esc(&u.fullname),
+            username = esc(&u.username),
+            id = p.id,
+            taken = esc(&p.date_taken),
+            o = files::photo_url(&app.base_url, &p, "o"),
+            z = files::photo_url(&app.base_url, &p, "z"),
+            description = esc(&p.description),
+        ))
+        .into_response(),
+        Ok(None) => not_found(),
+        Err(e) => (
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            format!("emulator state: {e}"),
+        )
+            .into_response(),
+    }
+}
+
 async fn people_page(
     axum::extract::State(app): axum::extract::State<Arc<App>>,
     axum::extract::Path(username): axum::extract::Path<String>,
@@ -748,6 +818,10 @@ pub struct EmulatorArgs {
     /// Base URL to put in photo URLs (when behind a proxy).
     #[arg(long)]
     pub public_url: Option<String>,
+    /// Make this user a free account, not Pro (repeatable): at most 1,000
+    /// photos, nothing over 1024 px served, originals included.
+    #[arg(long = "free-account", value_name = "USER")]
+    pub free_accounts: Vec<String>,
 }
 
 impl EmulatorArgs {
@@ -769,6 +843,7 @@ impl EmulatorArgs {
                 ..FaultConfig::default()
             },
             public_url: self.public_url,
+            free_accounts: self.free_accounts,
             ..Default::default()
         }
     }
@@ -895,6 +970,12 @@ impl Emulator {
                 .store
                 .read(|c| state::create_user(c, username, username))?,
         ))
+    }
+
+    /// Makes `nsid` a free account (`true`) or a Pro one (`false`, the
+    /// default); see [`EmulatorConfig::free_accounts`].
+    pub fn set_free_account(&self, nsid: &str, free: bool) -> Result<(), EmulatorError> {
+        Ok(self.app.store.tx(|c| state::set_free(c, nsid, free))?)
     }
 
     /// Looks a user up by user name.

@@ -68,6 +68,7 @@ const METHODS: &[(&str, Need)] = &[
     ("flickr.test.echo", Need::Optional),
     ("flickr.auth.oauth.checkToken", Need::Optional),
     ("flickr.people.getInfo", Need::Optional),
+    ("flickr.people.getLimits", Need::Perm(Perms::Read)),
     ("flickr.people.getPhotos", Need::Optional),
     ("flickr.people.getGroups", Need::Perm(Perms::Read)),
     ("flickr.photos.search", Need::Optional),
@@ -125,26 +126,30 @@ pub fn request_url(headers: &HeaderMap, path: &str, fallback_host: &str) -> Stri
     oauth::normalized_url("http", host, path)
 }
 
-/// Reads query and (urlencoded) form parameters from a request.
+/// Reads the parameters of a REST call, in the three shapes Flickr takes:
+/// the query string (GET or POST), a urlencoded body, and a
+/// `multipart/form-data` body (as Flickr's JavaScript SDK sends its write
+/// calls). A multipart field with a file name is a file, which OAuth does
+/// not sign and no REST method takes: it is left out.
 pub async fn read_incoming(req: Request, fallback_host: &str) -> Result<Incoming, ApiError> {
     let (parts, body) = req.into_parts();
     let mut pairs = parts.uri.query().map(oauth::parse_form).unwrap_or_default();
-    let is_multipart = parts
+    let content_type = parts
         .headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("multipart/"));
+        .map(str::to_owned);
     let bytes = axum::body::to_bytes(body, 16 * 1024 * 1024)
         .await
         .map_err(|_| ApiError::new(116, "Bad URL found"))?;
-    if is_multipart {
-        return Err(ApiError::new(
-            116,
-            "Bad URL found: REST calls take a query string or a urlencoded form",
-        ));
-    }
-    if !bytes.is_empty() {
-        pairs.extend(oauth::parse_form(&String::from_utf8_lossy(&bytes)));
+    match content_type {
+        Some(ct) if ct.starts_with("multipart/") => {
+            pairs.extend(multipart_fields(&ct, bytes).await?);
+        }
+        _ if !bytes.is_empty() => {
+            pairs.extend(oauth::parse_form(&String::from_utf8_lossy(&bytes)));
+        }
+        _ => {}
     }
     Ok(Incoming {
         http_method: parts.method.as_str().to_owned(),
@@ -156,6 +161,36 @@ pub async fn read_incoming(req: Request, fallback_host: &str) -> Result<Incoming
             .map(str::to_owned),
         pairs,
     })
+}
+
+/// The non-file fields of a `multipart/form-data` body, in order.
+async fn multipart_fields(
+    content_type: &str,
+    body: axum::body::Bytes,
+) -> Result<Vec<(String, String)>, ApiError> {
+    use axum::extract::{FromRequest, Multipart};
+    let bad = |why: String| {
+        tracing::debug!("emulator REST: bad multipart body: {why}");
+        ApiError::new(116, "Bad URL found: a malformed multipart/form-data body")
+    };
+    let req = Request::builder()
+        .method("POST")
+        .header(header::CONTENT_TYPE, content_type)
+        .body(axum::body::Body::from(body))
+        .map_err(|e| bad(e.to_string()))?;
+    let mut mp = Multipart::from_request(req, &())
+        .await
+        .map_err(|e| bad(e.to_string()))?;
+    let mut out = Vec::new();
+    while let Some(field) = mp.next_field().await.map_err(|e| bad(e.to_string()))? {
+        let file = field.file_name().is_some();
+        let name = field.name().unwrap_or_default().to_owned();
+        let data = field.bytes().await.map_err(|e| bad(e.to_string()))?;
+        if !file {
+            out.push((name, String::from_utf8_lossy(&data).into_owned()));
+        }
+    }
+    Ok(out)
 }
 
 /// Who is calling, once the signature checks passed.
@@ -499,6 +534,7 @@ fn run_method(ctx: &Ctx, c: &Connection, name: &str) -> ApiResult {
             .collect()),
         "flickr.auth.oauth.checkToken" => check_token(ctx),
         "flickr.people.getInfo" => people_get_info(ctx, c),
+        "flickr.people.getLimits" => people_get_limits(ctx, c),
         "flickr.people.getPhotos" => people_get_photos(ctx, c),
         "flickr.people.getGroups" => people_get_groups(ctx, c),
         "flickr.photos.search" => photos_search(ctx, c),
@@ -746,18 +782,53 @@ fn photo_list(
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let tags = state::tags_for(c, &ids)?;
     let names = owner_names(c, rows)?;
+    let mut free = HashMap::new();
+    for r in rows {
+        if !free.contains_key(&r.owner) {
+            free.insert(r.owner.clone(), state::is_free(c, &r.owner)?);
+        }
+    }
     Ok(rows
         .iter()
         .map(|r| {
-            list_photo(
+            let mut v = list_photo(
                 ctx.base(),
                 r,
                 tags.get(&r.id).map(Vec::as_slice).unwrap_or(&[]),
                 ex,
                 names.get(&r.owner).map(String::as_str),
-            )
+            );
+            if free.get(&r.owner) == Some(&true) {
+                if let Value::Object(m) = &mut v {
+                    drop_sizes_over_free_limit(m);
+                }
+            }
+            v
         })
         .collect())
+}
+
+/// A free account's photo: the `url_X` extras (with `width_X`/`height_X`)
+/// of sizes over 1024 px, the original's among them, are not given.
+fn drop_sizes_over_free_limit(m: &mut Map<String, Value>) {
+    let num = |v: Option<&Value>| -> u64 {
+        v.and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()))
+            .unwrap_or(0)
+    };
+    let too_big: Vec<String> = m
+        .keys()
+        .filter_map(|k| k.strip_prefix("url_"))
+        .filter(|x| {
+            num(m.get(&format!("width_{x}"))).max(num(m.get(&format!("height_{x}"))))
+                > u64::from(state::FREE_MAX_DISPLAY_PX)
+        })
+        .map(str::to_owned)
+        .collect();
+    for x in too_big {
+        for k in ["url", "width", "height"] {
+            m.remove(&format!("{k}_{x}"));
+        }
+    }
 }
 
 /// (page, per_page) with Flickr's defaults and the 500 cap.
@@ -863,6 +934,27 @@ fn check_token(ctx: &Ctx) -> ApiResult {
     })))
 }
 
+/// flickr.people.getLimits: the caller's limits, as documented
+/// (`<person nsid><photos maxdisplaypx maxupload/><videos maxduration
+/// maxupload/></person>`). `maxdisplaypx` is 1024 for a free account, 0
+/// (no limit) for Pro.
+fn people_get_limits(ctx: &Ctx, c: &Connection) -> ApiResult {
+    let me = ctx
+        .me()
+        .ok_or_else(|| ApiError::new(99, "Insufficient permissions"))?;
+    let free = state::is_free(c, &me.nsid)?;
+    Ok(obj(json!({
+        "person": {
+            "nsid": me.nsid,
+            "photos": {
+                "maxdisplaypx": if free { state::FREE_MAX_DISPLAY_PX.to_string() } else { "0".into() },
+                "maxupload": "209715200",
+            },
+            "videos": {"maxduration": if free { "90" } else { "180" }, "maxupload": "1073741824"},
+        }
+    })))
+}
+
 fn people_get_info(ctx: &Ctx, c: &Connection) -> ApiResult {
     let u = target_user(ctx, c, 1, "User not found")?;
     // What others may see: the owner counts every photo, others the public ones.
@@ -879,7 +971,7 @@ fn people_get_info(ctx: &Ctx, c: &Connection) -> ApiResult {
     // dates as strings.
     Ok(obj(json!({
         "person": {
-            "id": u.nsid, "nsid": u.nsid, "ispro": 1, "is_deleted": 0,
+            "id": u.nsid, "nsid": u.nsid, "ispro": b01(!state::is_free(c, &u.nsid)?), "is_deleted": 0,
             "iconserver": "0", "iconfarm": 0,
             "path_alias": u.username,
             "has_stats": 0,
@@ -1162,6 +1254,18 @@ fn get_sizes(ctx: &Ctx, c: &Connection) -> ApiResult {
         "url": page("o"),
         "media": "photo",
     }));
+    // A free account's photos are served up to 1024 px, the original too.
+    if state::is_free(c, &p.owner)? {
+        let edge = |s: &Value| {
+            let n = |k: &str| {
+                s[k].as_u64()
+                    .or_else(|| s[k].as_str()?.parse().ok())
+                    .unwrap_or(0)
+            };
+            n("width").max(n("height"))
+        };
+        sizes.retain(|s| edge(s) <= u64::from(state::FREE_MAX_DISPLAY_PX));
+    }
     Ok(obj(json!({
         "sizes": {"canblog": 0, "canprint": 0, "candownload": 1, "size": sizes}
     })))

@@ -189,6 +189,34 @@ pub fn meta(c: &Connection, key: &str) -> Result<Option<String>> {
     meta_get(c, key)
 }
 
+/// How many photos a free account may hold, and the longest edge of the
+/// sizes Flickr serves of a free account's photos (since 2025, originals
+/// included).
+pub const FREE_MAX_PHOTOS: i64 = 1000;
+pub const FREE_MAX_DISPLAY_PX: u32 = 1024;
+
+/// Whether `nsid` is a free account (not Pro).
+pub fn is_free(c: &Connection, nsid: &str) -> Result<bool> {
+    Ok(meta_get(c, &format!("free_account:{nsid}"))?.as_deref() == Some("1"))
+}
+
+pub fn set_free(c: &Connection, nsid: &str, free: bool) -> Result<()> {
+    meta_set(
+        c,
+        &format!("free_account:{nsid}"),
+        if free { "1" } else { "0" },
+    )
+}
+
+/// How many photos `nsid` holds.
+pub fn photo_count(c: &Connection, nsid: &str) -> Result<i64> {
+    Ok(
+        c.query_row("SELECT COUNT(*) FROM photos WHERE owner=?1", [nsid], |r| {
+            r.get(0)
+        })?,
+    )
+}
+
 /// Reserves `n` consecutive ids of one kind, returning the first.
 pub fn reserve_ids(c: &Connection, kind: &str, base: i64, n: i64) -> Result<i64> {
     let key = format!("next_{kind}");

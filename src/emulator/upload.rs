@@ -319,6 +319,9 @@ fn new_photo(
     file_name: Option<&str>,
 ) -> Result<String, UploadError> {
     let facts = inspect(bytes)?;
+    if state::is_free(c, owner)? && state::photo_count(c, owner)? >= state::FREE_MAX_PHOTOS {
+        return Err(err(6, "User exceeded upload limit"));
+    }
     if matches!(get(pairs, "dedup_check").map(str::trim), Some("1" | "2")) {
         if let Some(dup) = state::photo_by_sha1(c, owner, &facts.sha1)? {
             return Err(UploadError {

@@ -111,6 +111,38 @@ impl Client {
         identity(M, user, "id")
     }
 
+    /// The account type of `user` (people.getInfo `ispro` and its photo
+    /// count, people.getLimits `maxdisplaypx`): two calls.
+    pub async fn account_kind(&self, user: &Nsid) -> Result<AccountKind> {
+        const INFO: &str = "flickr.people.getInfo";
+        let v = self
+            .rest(INFO, Verb::Read, vec![p("user_id", user)])
+            .await?;
+        let person = decode::field(INFO, &v, "person")?;
+        let pro = person
+            .get("ispro")
+            .and_then(decode::lenient_u64)
+            .ok_or_else(|| FlickrError::decode(INFO, "no ispro"))?
+            != 0;
+        let photos = person
+            .get("photos")
+            .and_then(|p| p.get("count"))
+            .and_then(|c| decode::lenient_u64(c).or_else(|| lenient_text(c)?.parse().ok()))
+            .unwrap_or(0);
+        const LIMITS: &str = "flickr.people.getLimits";
+        let v = self.rest(LIMITS, Verb::Read, vec![]).await?;
+        let max = decode::field(LIMITS, &v, "person")?
+            .get("photos")
+            .and_then(|p| p.get("maxdisplaypx"))
+            .and_then(decode::lenient_u64)
+            .unwrap_or(0);
+        Ok(AccountKind {
+            pro,
+            photos,
+            max_display_px: u32::try_from(max).ok().filter(|m| *m > 0),
+        })
+    }
+
     /// flickr.auth.oauth.checkToken: the token's permissions and owner.
     pub async fn check_token(&self) -> Result<TokenCheck> {
         const M: &str = "flickr.auth.oauth.checkToken";

@@ -539,6 +539,29 @@ pub struct ExifTag {
     pub raw: String,
 }
 
+/// A Flickr account's type and what it holds (people.getInfo,
+/// people.getLimits).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountKind {
+    /// `ispro`: a Pro account; a free one keeps at most
+    /// [`AccountKind::FREE_MAX_PHOTOS`] photos and is served nothing over
+    /// `max_display_px`, originals included.
+    pub pro: bool,
+    /// How many photos the account holds.
+    pub photos: u64,
+    /// people.getLimits `maxdisplaypx` (`None`: 0, no limit).
+    pub max_display_px: Option<u32>,
+}
+
+impl AccountKind {
+    pub const FREE_MAX_PHOTOS: u64 = 1000;
+
+    /// How many photos may still be uploaded: `None` for Pro (no limit).
+    pub fn upload_quota(&self) -> Option<u64> {
+        (!self.pro).then(|| Self::FREE_MAX_PHOTOS.saturating_sub(self.photos))
+    }
+}
+
 /// Who a token belongs to (test.login, the access-token step).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UserIdentity {

@@ -186,7 +186,7 @@ impl StatusBoard {
         for r in &self.requests {
             s.push_str(&format!(
                 "sync request: {r} at {}{}\n",
-                r.requested_at,
+                crate::localtime::iso8601(r.requested_at),
                 if self.engine_attached {
                     ""
                 } else {
@@ -206,7 +206,10 @@ impl StatusBoard {
             for r in &self.results {
                 s.push_str(&format!(
                     "  {}: {} sync requested at {}, finished at {}\n",
-                    r.outcome, r.request, r.request.requested_at, r.finished_at
+                    r.outcome,
+                    r.request,
+                    crate::localtime::iso8601(r.request.requested_at),
+                    crate::localtime::iso8601(r.finished_at)
                 ));
                 for line in &r.report {
                     s.push_str("    ");
@@ -230,9 +233,10 @@ impl StatusBoard {
         s
     }
 
-    /// The text of `status.json`.
+    /// The text of `status.json`: times in seconds since the epoch
+    /// (`finished_at`) and as local ISO 8601 beside them (`finished_at_iso`).
     pub fn status_json(&self, catalog_lines: &[String]) -> String {
-        let v = serde_json::json!({
+        let mut v = serde_json::json!({
             "sync_state": self.sync_state,
             "engine_attached": self.engine_attached,
             "requests": self.requests,
@@ -241,6 +245,7 @@ impl StatusBoard {
             "catalog": catalog_lines,
             "problems": self.problems,
         });
+        crate::localtime::add_iso_times(&mut v);
         let mut s = serde_json::to_string_pretty(&v).unwrap_or_else(|_| "{}".into());
         s.push('\n');
         s
@@ -269,14 +274,17 @@ mod tests {
         b.record_result(result(1, Direction::Up));
         b.record_result(result(2, Direction::Down));
         let text = b.status_text(&[]);
-        assert!(
-            text.contains("done: up sync requested at 1, finished at 101"),
-            "{text}"
-        );
-        assert!(
-            text.contains("done: down sync requested at 2, finished at 102"),
-            "{text}"
-        );
+        let iso = crate::localtime::iso8601;
+        let line = |i: u64, dir: &str| {
+            format!(
+                "done: {dir} sync requested at {}, finished at {}",
+                iso(i),
+                iso(100 + i)
+            )
+        };
+        assert!(text.contains(&line(1, "up")), "{text}");
+        assert!(text.contains(&line(2, "down")), "{text}");
+        assert!(!text.contains("finished at 101"), "{text}");
         assert!(text.contains("alice: run 1") && text.contains("alice: run 2"));
         for i in 3..=(MAX_RESULTS as u64 + 5) {
             b.record_result(result(i, Direction::Both));
@@ -285,6 +293,11 @@ mod tests {
         assert_eq!(b.results.front().unwrap().request.requested_at, 6);
         let json: serde_json::Value = serde_json::from_str(&b.status_json(&[])).unwrap();
         assert_eq!(json["results"].as_array().unwrap().len(), MAX_RESULTS);
+        let last = &json["results"][MAX_RESULTS - 1];
+        let n = MAX_RESULTS as u64 + 5;
+        assert_eq!(last["finished_at"], 100 + n);
+        assert_eq!(last["finished_at_iso"], iso(100 + n));
+        assert_eq!(last["request"]["requested_at_iso"], iso(n));
     }
 
     #[test]

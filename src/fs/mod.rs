@@ -111,6 +111,10 @@ pub struct MountOptions {
     /// found there becomes a reference to it. An account without one keeps
     /// every copy in its default folder.
     pub libraries: Libraries,
+    /// Where photo pages live, for `user.flickr.url`: Flickr's
+    /// ([`crate::catalog::FLICKR_PHOTO_PAGES`], the default) or the
+    /// emulator's (`config::Endpoint::photo_pages`).
+    pub photo_pages: String,
 }
 
 impl std::fmt::Debug for MountOptions {
@@ -149,6 +153,7 @@ impl MountOptions {
             on_serve: None,
             status: None,
             libraries: Libraries::new(),
+            photo_pages: crate::catalog::FLICKR_PHOTO_PAGES.to_owned(),
         }
     }
 }
@@ -234,10 +239,11 @@ struct Built {
 }
 
 fn build_core(opts: &MountOptions, mountpoint: &Path) -> Result<Built, MountError> {
-    let catalog = Catalog::open(&opts.catalog_path).map_err(|source| MountError::Catalog {
+    let mut catalog = Catalog::open(&opts.catalog_path).map_err(|source| MountError::Catalog {
         path: opts.catalog_path.clone(),
         source,
     })?;
+    catalog.set_photo_pages(&opts.photo_pages);
     // Files a killed mount left half-written are never shown as photos
     // nor uploaded; their bytes stay on disk and the status lists them.
     match catalog.settle_unfinished() {

@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::catalog::{names, AccountId, Catalog, CollectionKind, Intent, PhotoKey};
+use crate::catalog::{names, AccountId, Catalog, CollectionKind, Intent, PhotoKey, ProblemKind};
 use crate::flickr::{Client, FlickrError};
 use crate::model::PhotoId;
 
@@ -37,7 +37,13 @@ pub async fn download_original(
 ) -> Result<PathBuf, ExecError> {
     let url = match o.url {
         Some(u) => u,
-        None => client.original_url(o.photo).await?,
+        None => {
+            let sizes = client.photo_sizes(o.photo).await?;
+            match sizes.iter().find(|s| s.label == "Original") {
+                Some(s) => s.source.clone(),
+                None => return Err(original_not_served(cat, account, &o, &sizes)?),
+            }
+        }
     };
     let mut dir = default_folder.to_path_buf();
     if let Some(set) = &o.set_title {
@@ -67,6 +73,38 @@ pub async fn download_original(
     cat.set_local_file(o.into, &dest, &facts)?;
     cat.journal_finish(journal)?;
     Ok(dest)
+}
+
+/// Flickr lists sizes of the photo but not its original: a free account
+/// is served nothing over 1,024 px since 2025. The largest size served is
+/// never stored in place of the original: the photo is reported (once as
+/// a status problem, and as this sync's failed item) and left to be
+/// downloaded by hand.
+fn original_not_served(
+    cat: &Catalog,
+    account: AccountId,
+    o: &Original<'_>,
+    sizes: &[crate::flickr::Size],
+) -> Result<ExecError, ExecError> {
+    let largest = sizes
+        .iter()
+        .map(|s| s.width.max(s.height))
+        .max()
+        .unwrap_or(0);
+    let message = format!(
+        "photo {} {:?}: Flickr does not serve its original (a free account is served nothing over \
+         1,024 px; the largest size listed is {largest} px); not stored as a reduced copy: \
+         download it by hand from Flickr",
+        o.photo, o.title
+    );
+    let known = cat
+        .problems(Some(account))?
+        .into_iter()
+        .any(|p| p.kind == ProblemKind::DownloadByHand && p.photo == Some(o.into));
+    if !known {
+        cat.add_problem(account, Some(o.into), ProblemKind::DownloadByHand, &message)?;
+    }
+    Ok(ExecError::Inconsistent(message))
 }
 
 /// The mount opened `photo`, which is on Flickr and not on disk: its

@@ -401,11 +401,39 @@ pub async fn plan_sync(
         }
     }
     let t = std::time::Instant::now();
-    let mut plan = plan::plan(&local, &base, &fetched.snapshot, &opts.plan).map_err(|e| {
+    let with_fetch_calls = |e: PlanError| {
         let PlanError::Unsafe { concerns, mut plan } = e;
         plan.summary.fetch_calls = Some(fetch_calls);
         PlanError::Unsafe { concerns, plan }
-    })?;
+    };
+    let mut plan =
+        plan::plan(&local, &base, &fetched.snapshot, &opts.plan).map_err(with_fetch_calls)?;
+    // A free account keeps at most 1,000 photos. Only when this plan could
+    // pass that is Flickr asked which kind of account it is (two calls);
+    // the uploads past the limit are then held and listed, not sent to fail.
+    let uploads = plan.summary.uploads as u64;
+    let online = fetched.snapshot.photos.len() as u64;
+    if uploads > 0 && online + uploads > crate::flickr::AccountKind::FREE_MAX_PHOTOS {
+        let kind = client.account_kind(&acct.nsid).await?;
+        if let Some(quota) = kind.upload_quota() {
+            progress.note(&format!(
+                "free Flickr account: {} of its 1,000 photos used; {} upload{} held",
+                kind.photos,
+                uploads.saturating_sub(quota),
+                if uploads.saturating_sub(quota) == 1 {
+                    ""
+                } else {
+                    "s"
+                }
+            ));
+            let capped = plan::PlanOptions {
+                upload_quota: Some(quota as usize),
+                ..opts.plan.clone()
+            };
+            plan =
+                plan::plan(&local, &base, &fetched.snapshot, &capped).map_err(with_fetch_calls)?;
+        }
+    }
     plan.summary.fetch_calls = Some(fetch_calls);
     tracing::debug!("sync phase: plan {:?}", t.elapsed());
     plan.hold_back_ambiguous(ambiguous.iter().map(|(p, _)| p));

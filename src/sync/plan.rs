@@ -445,6 +445,9 @@ pub enum SkipReason {
     /// Unticked in the review's download step: not downloaded by this sync
     /// (the next one lists it again).
     SkippedThisSync,
+    /// A free account holds at most 1,000 photos: this upload would pass
+    /// that, so it is held (not sent to fail).
+    FreeAccountLimit,
 }
 
 impl fmt::Display for SkipReason {
@@ -465,6 +468,9 @@ impl fmt::Display for SkipReason {
             SkipReason::SkippedThisSync => {
                 f.write_str("download skipped for this sync (the next sync lists it again)")
             }
+            SkipReason::FreeAccountLimit => f.write_str(
+                "held: a free Flickr account keeps at most 1,000 photos and this upload would pass that",
+            ),
         }
     }
 }
@@ -604,6 +610,10 @@ pub struct PlanOptions {
     /// Return the plan even when it trips a [`SafetyLimits`] threshold.
     pub force: bool,
     pub limits: SafetyLimits,
+    /// How many photos may still be uploaded (a free account: 1,000 minus
+    /// the photos it holds); the uploads past it are held
+    /// ([`SkipReason::FreeAccountLimit`]). `None`: no limit (Pro).
+    pub upload_quota: Option<usize>,
 }
 
 /// Where removals of set memberships come from, for the big-removal
@@ -1385,6 +1395,7 @@ impl<'a> Planner<'a> {
                     .or_insert_with(|| PhotoRef::Remote(id.clone()));
             }
         }
+        let mut quota = self.opts.upload_quota;
         for k in self.unlinked.clone() {
             let Some(lp) = self.local.photos.get(&k) else {
                 continue;
@@ -1408,6 +1419,14 @@ impl<'a> Planner<'a> {
                     continue;
                 }
                 seen.insert(c.clone(), PhotoRef::Local(k));
+            }
+            match &mut quota {
+                Some(0) => {
+                    self.skip(subject, SkipReason::FreeAccountLimit);
+                    continue;
+                }
+                Some(q) => *q -= 1,
+                None => {}
             }
             self.actions.push(Action::Upload {
                 photo: k,

@@ -445,6 +445,72 @@ fn new_local_folder_becomes_a_set_with_its_first_photo_as_primary() {
     assert!(run(&l, &b, &r, Direction::Down).is_empty());
 }
 
+/// A free account: the uploads past its 1,000 photos are held and listed,
+/// with nothing that depends on them (their set memberships).
+#[test]
+fn uploads_past_a_free_accounts_quota_are_held_and_listed() {
+    let (mut l, b, r) = synced(1, 0, &[]);
+    l.sets.insert(
+        LocalSetKey(9),
+        LocalSet {
+            key: LocalSetKey(9),
+            remote: None,
+            title: "Trip".into(),
+            description: String::new(),
+        },
+    );
+    for k in [5, 6, 7] {
+        l.photos.insert(
+            LocalKey(k),
+            LocalPhoto {
+                key: LocalKey(k),
+                meta: meta(&format!("new{k}")),
+                sets: [LocalSetKey(9)].into(),
+                checksum: Some(sum(100 + k as u32)),
+                ..LocalPhoto::default()
+            },
+        );
+    }
+    let o = PlanOptions {
+        upload_quota: Some(1),
+        ..opts(Direction::Both)
+    };
+    let p = plan(&l, &b, &r, &o).expect("safe");
+    assert_eq!(p.summary.uploads, 1, "{p}");
+    let uploaded: Vec<LocalKey> = p
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Upload { photo, .. } => Some(*photo),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(uploaded, vec![LocalKey(5)]);
+    for a in &p.actions {
+        if let Action::AddToSet { photo, .. } | Action::CreateRemoteSet { primary: photo, .. } = a {
+            assert!(
+                !matches!(photo, PhotoRef::Local(k) if *k != LocalKey(5)),
+                "a held photo is used: {a:?}"
+            );
+        }
+    }
+    let held: Vec<&Subject> = p
+        .skipped
+        .iter()
+        .filter(|s| s.reason == SkipReason::FreeAccountLimit)
+        .map(|s| &s.subject)
+        .collect();
+    assert_eq!(
+        held,
+        vec![
+            &Subject::Photo(PhotoRef::Local(LocalKey(6))),
+            &Subject::Photo(PhotoRef::Local(LocalKey(7)))
+        ]
+    );
+    // No quota (Pro): all three go.
+    assert_eq!(run(&l, &b, &r, Direction::Both).summary.uploads, 3);
+}
+
 #[test]
 fn empty_new_folder_is_listed_not_created() {
     let (mut l, b, r) = synced(0, 0, &[]);

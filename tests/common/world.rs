@@ -127,7 +127,7 @@ impl World {
         // second so that this sync's final line cannot equal the previous one.
         if let Some(ts) = finished_at(&before) {
             wait_for("the clock to pass the last sync", OP_DEADLINE, || {
-                flickrfs::app::now_secs() > ts
+                flickrfs::localtime::iso8601(flickrfs::app::now_secs()) != ts
             });
         }
         std::fs::write(&f, format!("{request}\n")).expect("write .flickrfs/sync");
@@ -302,13 +302,12 @@ pub fn is_terminal(state: &str) -> bool {
         || state.starts_with("failed")
         || state.starts_with("refused")
 }
-/// `done: both sync finished at 1700000000: ...` → 1700000000.
-pub fn finished_at(state: &str) -> Option<u64> {
+/// `done: both sync finished at 2026-12-04T10:15:03+01:00: ...` →
+/// `2026-12-04T10:15:03+01:00` (local ISO 8601, to the second).
+pub fn finished_at(state: &str) -> Option<String> {
     let rest = &state[state.find("finished at ")? + 12..];
-    rest.split(|c: char| !c.is_ascii_digit())
-        .next()?
-        .parse()
-        .ok()
+    let iso = rest.get(..25)?;
+    (iso.as_bytes()[10] == b'T').then(|| iso.to_owned())
 }
 
 /// `stat` of the mount point's errno (0 when it answers).
