@@ -88,6 +88,11 @@ pub struct StoredAccount {
     pub fullname: String,
     /// The OAuth access token pair (secret).
     pub token: AccessToken,
+    /// The application key the token was issued under: Flickr binds a token
+    /// to its key, so an account added with `--api-key` other than the
+    /// `[api]` one keeps signing with its own. Absent in older stores.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<ApiCredentials>,
 }
 
 impl StoredAccount {
@@ -101,13 +106,15 @@ impl StoredAccount {
         }
     }
 
-    /// A client signing as this account.
+    /// A client signing as this account: with the key its token was
+    /// issued under when known, else `api` (the configured key).
     pub fn client(
         &self,
         endpoints: Endpoints,
         api: ApiCredentials,
         options: ClientOptions,
     ) -> Result<Client, FlickrError> {
+        let api = self.api.clone().unwrap_or(api);
         Client::new(endpoints, api, Some(self.token.clone()), options)
     }
 }
@@ -479,6 +486,7 @@ pub async fn add_account(
         username,
         fullname: identity.fullname,
         token,
+        api: Some(api.clone()),
     };
     let store = CredentialStore::new(store_path);
     let name = store.upsert(account.clone())?;
@@ -635,6 +643,7 @@ mod tests {
             username: name.into(),
             fullname: format!("{name} Full"),
             token: AccessToken::new(format!("tok-{name}"), format!("sec-{name}")),
+            api: None,
         }
     }
 

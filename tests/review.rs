@@ -69,6 +69,7 @@ impl World {
                     token: tok.token,
                     secret: tok.secret,
                 },
+                api: None,
             })
             .expect("store the token");
         let folder = home.join("Pictures/Flickr/alice");

@@ -972,6 +972,12 @@ impl Emulator {
         ))
     }
 
+    /// Revokes every access token `nsid` granted: calls signed with them
+    /// then fail as on Flickr (98, invalid token). Returns how many.
+    pub fn revoke_tokens(&self, nsid: &str) -> Result<usize, EmulatorError> {
+        Ok(self.app.store.tx(|c| state::revoke_tokens(c, nsid))?)
+    }
+
     /// Makes `nsid` a free account (`true`) or a Pro one (`false`, the
     /// default); see [`EmulatorConfig::free_accounts`].
     pub fn set_free_account(&self, nsid: &str, free: bool) -> Result<(), EmulatorError> {

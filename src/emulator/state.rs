@@ -208,6 +208,12 @@ pub fn set_free(c: &Connection, nsid: &str, free: bool) -> Result<()> {
     )
 }
 
+/// Revokes every access token `nsid` granted (what a user does on
+/// Flickr's "Apps you're using" page); returns how many.
+pub fn revoke_tokens(c: &Connection, nsid: &str) -> Result<usize> {
+    Ok(c.execute("DELETE FROM tokens WHERE nsid = ?1", [nsid])?)
+}
+
 /// How many photos `nsid` holds.
 pub fn photo_count(c: &Connection, nsid: &str) -> Result<i64> {
     Ok(

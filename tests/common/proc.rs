@@ -166,10 +166,22 @@ pub fn add_account_via_cli(
     default_folder: &Path,
     deadline: Duration,
 ) {
+    add_account_as(home, emu, "alice", default_folder, deadline)
+}
+
+/// Adds the emulator's user `user` (its default folder set first) through
+/// `flickrfs account add` and the OAuth dance, signed in as that user.
+pub fn add_account_as(
+    home: &Path,
+    emu: &flickrfs::emulator::Emulator,
+    user: &str,
+    default_folder: &Path,
+    deadline: Duration,
+) {
     use std::io::{BufRead, BufReader};
     let folder = default_folder.to_string_lossy().into_owned();
     let out = run(
-        flickrfs_cmd(home, &["config", "set", "alice", "default_folder", &folder]),
+        flickrfs_cmd(home, &["config", "set", user, "default_folder", &folder]),
         "flickrfs config set",
         deadline,
     );
@@ -211,7 +223,8 @@ pub fn add_account_via_cli(
             }
         }
     };
-    follow(&url).expect("the browser follows the authorisation");
+    // the browser is signed in as `user`
+    follow(&format!("{url}&user={user}")).expect("the browser follows the authorisation");
     let out = wait_child(child, "flickrfs account add", deadline);
     assert!(out.status.success(), "account add: {}", text(&out.stdout));
 }

@@ -116,6 +116,7 @@ impl World {
                     token: self.token.clone(),
                     secret: self.token_secret.clone(),
                 },
+                api: None,
             })
             .expect("store account");
     }
