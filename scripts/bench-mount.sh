@@ -7,10 +7,14 @@
 # same again into a second set; 20 files of 3 MB; the same from a library
 # folder, with the bytes left in the default folder) into a catalog of 0
 # and of BENCH_PHOTOS photos, against cp to ext4 and to bindfs.
+# `on-demand`: opening a photo not downloaded yet against curl, thumbnails
+# of a set (BENCH_THUMB_PHOTOS, 500) from Flickr's small size against
+# Pillow from the originals, Flickr 20 ms away.
 #
 #   scripts/bench-mount.sh                      # 100,000 photos, 1 GiB file
 #   BENCH_PHOTOS=10000 BENCH_READ_MB=256 scripts/bench-mount.sh
 #   scripts/bench-mount.sh copy                 # copy-in rows
+#   scripts/bench-mount.sh on-demand            # photos on demand, thumbnails
 #
 # Needs /dev/fuse, fusermount3, bindfs; run as root for the passthrough rows.
 # Targets: reads >= 0.95x direct, metadata walk within 2x native, RSS < 150 MB.
@@ -21,6 +25,11 @@ for tool in fusermount3 bindfs dd find; do
 done
 [ -e /dev/fuse ] || { echo "bench-mount: /dev/fuse is missing" >&2; exit 1; }
 export BENCH_PHOTOS="${BENCH_PHOTOS:-100000}" BENCH_SETS="${BENCH_SETS:-100}" BENCH_READ_MB="${BENCH_READ_MB:-1024}"
+if [ "${1:-}" = on-demand ]; then
+    cargo test --release --test on_demand bench_on_demand -- --ignored --nocapture --test-threads=1 2>&1 \
+        | grep -E '^\|'
+    exit "${PIPESTATUS[0]}"
+fi
 if [ "${1:-}" = copy ]; then
     cargo test --release --test copy_in bench_copy_in -- --ignored --nocapture --test-threads=1 2>&1 \
         | grep -E '^\|'
