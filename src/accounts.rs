@@ -106,15 +106,20 @@ impl StoredAccount {
         }
     }
 
-    /// A client signing as this account: with the key its token was
-    /// issued under when known, else `api` (the configured key).
+    /// A client signing as this account. A token works only with the key
+    /// it was issued under: when `api` (the configured or given key) is
+    /// another key, the account's own is used; for the same key, `api`'s
+    /// secret is (so a given `--api-secret` is what signs).
     pub fn client(
         &self,
         endpoints: Endpoints,
         api: ApiCredentials,
         options: ClientOptions,
     ) -> Result<Client, FlickrError> {
-        let api = self.api.clone().unwrap_or(api);
+        let api = match &self.api {
+            Some(own) if own.key != api.key => own.clone(),
+            _ => api,
+        };
         Client::new(endpoints, api, Some(self.token.clone()), options)
     }
 }
