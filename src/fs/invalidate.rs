@@ -6,6 +6,11 @@
 //! file changed). Notifications are sent with no lock held, so a kernel
 //! waiting on a directory lock can never deadlock against us.
 //!
+//! The change log says which photo's names changed in which folder; a pass
+//! then looks only at those names (found by photo in the inode table), so
+//! it costs the same in a folder of ten photos as in one of a hundred
+//! thousand. A folder renamed or deleted is looked at whole.
+//!
 //! The mount's own operations have side effects in other folders (a photo
 //! copied into a set leaves the account folder; a written file merged into
 //! a photo that is in sets vanishes from where it was written). After such
