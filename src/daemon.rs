@@ -608,24 +608,25 @@ pub fn start_thumbnails(paths: Paths, mountpoint: std::path::PathBuf) {
             };
             let mut seen = None;
             loop {
-                let now = crate::catalog::Catalog::open(&paths.catalog_db())
-                    .and_then(|c| c.generation())
-                    .ok();
                 let mut wait = THUMBS_POLL;
-                if now.is_some() && now != seen {
-                    match rt.block_on(thumbnail_pass(&paths, &mountpoint)) {
-                        Ok(n) => {
-                            if n > 0 {
-                                tracing::info!("thumbnails: {n} made from Flickr's sizes");
+                match thumbnail_scope(&paths, seen) {
+                    Ok(None) => {}
+                    Ok(Some((now, scope))) => {
+                        match rt.block_on(thumbnail_pass(&paths, &mountpoint, scope.as_ref())) {
+                            Ok(n) => {
+                                if n > 0 {
+                                    tracing::info!("thumbnails: {n} made from Flickr's sizes");
+                                }
+                                seen = Some(now);
                             }
-                            seen = now;
-                        }
-                        // offline: tried again later, not at every poll
-                        Err(e) => {
-                            tracing::warn!("thumbnails: {e}");
-                            wait = THUMBS_RETRY;
+                            // offline: tried again later, not at every poll
+                            Err(e) => {
+                                tracing::warn!("thumbnails: {e}");
+                                wait = THUMBS_RETRY;
+                            }
                         }
                     }
+                    Err(e) => tracing::warn!("thumbnails: {e}"),
                 }
                 std::thread::sleep(wait);
             }
@@ -633,6 +634,33 @@ pub fn start_thumbnails(paths: Paths, mountpoint: std::path::PathBuf) {
     if let Err(e) = spawned {
         tracing::warn!("thumbnails: cannot start: {e}");
     }
+}
+
+/// The photos a thumbnail pass looks at.
+type PhotoScope = std::collections::HashSet<PhotoKey>;
+
+/// What the next thumbnail pass looks at: nothing when the catalog has not
+/// changed since `seen`; every photo at the first pass or after a change to
+/// whole folders (a sync, a renamed set); else only the photos whose names
+/// changed (a copy into the mount costs one photo's look, not the library's).
+fn thumbnail_scope(
+    paths: &Paths,
+    seen: Option<crate::catalog::Generation>,
+) -> Result<Option<(crate::catalog::Generation, Option<PhotoScope>)>, String> {
+    let cat = crate::catalog::Catalog::open(&paths.catalog_db()).map_err(|e| e.to_string())?;
+    let now = cat.generation().map_err(|e| e.to_string())?;
+    let Some(seen) = seen else {
+        return Ok(Some((now, None)));
+    };
+    if now == seen {
+        return Ok(None);
+    }
+    let ch = cat.changes_since(seen).map_err(|e| e.to_string())?;
+    if ch.everything || !ch.whole.is_empty() || !ch.accounts.is_empty() {
+        return Ok(Some((ch.generation, None)));
+    }
+    let photos = ch.entries.iter().map(|(_, p)| *p).collect();
+    Ok(Some((ch.generation, Some(photos))))
 }
 
 /// The URLs of Flickr's "Small 320", "Small" and "Thumbnail" sizes of a
@@ -675,10 +703,15 @@ async fn fetch_first(
     Ok(None)
 }
 
-/// One pass: every name (in every folder) of every photo on Flickr but not
-/// on disk gets both thumbnails unless fresh ones exist. One small image
-/// per photo, whatever its number of names. Returns the thumbnails made.
-async fn thumbnail_pass(paths: &Paths, mnt: &std::path::Path) -> Result<usize, String> {
+/// One pass: every name (in every folder) of every photo in `scope` (all
+/// when `None`) on Flickr but not on disk gets both thumbnails unless fresh
+/// ones exist. One small image per photo, whatever its number of names.
+/// Returns the thumbnails made.
+async fn thumbnail_pass(
+    paths: &Paths,
+    mnt: &std::path::Path,
+    scope: Option<&PhotoScope>,
+) -> Result<usize, String> {
     use crate::catalog::CollectionKind;
     use crate::thumbs::{self, ThumbSize};
     use futures_util::StreamExt;
@@ -719,7 +752,15 @@ async fn thumbnail_pass(paths: &Paths, mnt: &std::path::Path) -> Result<usize, S
             }
         };
         let mut jobs = Vec::new();
-        for p in cat.photos(account.id).map_err(|e| e.to_string())? {
+        let photos = match scope {
+            None => cat.photos(account.id).map_err(|e| e.to_string())?,
+            Some(keys) => keys
+                .iter()
+                .filter_map(|k| cat.photo(*k).ok())
+                .filter(|p| p.account == account.id)
+                .collect(),
+        };
+        for p in photos {
             let on_disk = p.local.as_ref().is_some_and(|l| !l.missing);
             let Some(r) = p.remote.as_ref().filter(|r| !r.media_video) else {
                 continue;

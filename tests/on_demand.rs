@@ -188,6 +188,25 @@ fn flickrs_small_sizes_fill_the_thumbnail_cache_without_downloading_originals() 
         assert!(said.contains("thumbnail::path: "), "{name}: {said}");
         assert!(said.contains("thumbnail::is-valid: TRUE"), "{name}: {said}");
     }
+    // a name made in the mount (a move to another set) gets its thumbnail
+    // from a pass over that photo alone
+    std::fs::rename(
+        w.acct().join("Trip/thumb_1.jpg"),
+        w.acct().join("Best/thumb_1.jpg"),
+    )
+    .expect("mv");
+    let entry = w.acct().join("Best/thumb_1.jpg");
+    let uri = flickrfs::thumbs::file_uri(&entry);
+    let mtime = std::fs::metadata(&entry).expect("stat").mtime();
+    wait_for(
+        "the moved entry's thumbnail",
+        Duration::from_secs(60),
+        || {
+            flickrfs::thumbs::ThumbSize::ALL
+                .iter()
+                .all(|s| flickrfs::thumbs::is_fresh(&cache, *s, &uri, mtime))
+        },
+    );
     assert_eq!(
         files_under(&w.default_folder),
         0,
