@@ -41,24 +41,8 @@ impl Client {
             .options
             .retry
             .run(WHAT, |_| async {
-                let mut response = self
-                    .inner
-                    .http
-                    .get(url)
-                    .send()
-                    .await
-                    .map_err(|e| FlickrError::network(WHAT, e))?;
+                let mut response = self.get_ok(url).await?;
                 let status = response.status().as_u16();
-                if !(200..300).contains(&status) {
-                    let retry_after = super::retry_after(response.headers());
-                    let body = response.text().await.unwrap_or_default();
-                    return Err(FlickrError::Http {
-                        method: format!("{WHAT} {url}"),
-                        status,
-                        retry_after,
-                        body: snippet(&body, 120),
-                    });
-                }
                 let mut out = Vec::new();
                 while let Some(chunk) = response
                     .chunk()
@@ -80,8 +64,10 @@ impl Client {
             .await
     }
 
-    async fn download_once(&self, url: &str, dest: &Path, dir: &Path) -> Result<DownloadOutcome> {
-        let mut response = self
+    /// GET `url`: the response when its status is 2xx, else Flickr's HTTP
+    /// error (with its `Retry-After`).
+    async fn get_ok(&self, url: &str) -> Result<reqwest::Response> {
+        let response = self
             .inner
             .http
             .get(url)
@@ -99,6 +85,11 @@ impl Client {
                 body: snippet(&body, 120),
             });
         }
+        Ok(response)
+    }
+
+    async fn download_once(&self, url: &str, dest: &Path, dir: &Path) -> Result<DownloadOutcome> {
+        let mut response = self.get_ok(url).await?;
         let expected = response
             .headers()
             .get(CONTENT_LENGTH)
