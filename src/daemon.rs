@@ -606,10 +606,15 @@ pub fn start_thumbnails(paths: Paths, mountpoint: std::path::PathBuf) {
                 Ok(rt) => rt,
                 Err(e) => return tracing::warn!("thumbnails: no runtime: {e}"),
             };
+            // one connection for the daemon's life, read every poll
+            let cat = match crate::catalog::Catalog::open(&paths.catalog_db()) {
+                Ok(c) => c,
+                Err(e) => return tracing::warn!("thumbnails: {e}"),
+            };
             let mut seen = None;
             loop {
                 let mut wait = THUMBS_POLL;
-                match thumbnail_scope(&paths, seen) {
+                match thumbnail_scope(&cat, seen) {
                     Ok(None) => {}
                     Ok(Some((now, scope))) => {
                         match rt.block_on(thumbnail_pass(&paths, &mountpoint, scope.as_ref())) {
@@ -644,10 +649,9 @@ type PhotoScope = std::collections::HashSet<PhotoKey>;
 /// whole folders (a sync, a renamed set); else only the photos whose names
 /// changed (a copy into the mount costs one photo's look, not the library's).
 fn thumbnail_scope(
-    paths: &Paths,
+    cat: &crate::catalog::Catalog,
     seen: Option<crate::catalog::Generation>,
 ) -> Result<Option<(crate::catalog::Generation, Option<PhotoScope>)>, String> {
-    let cat = crate::catalog::Catalog::open(&paths.catalog_db()).map_err(|e| e.to_string())?;
     let now = cat.generation().map_err(|e| e.to_string())?;
     let Some(seen) = seen else {
         return Ok(Some((now, None)));
