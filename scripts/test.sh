@@ -7,4 +7,16 @@ if [ ! -e /dev/fuse ] || ! command -v fusermount3 >/dev/null; then
     echo "test: /dev/fuse and fusermount3 are required (run scripts/setup.sh)" >&2
     exit 1
 fi
+# The tests drive the mount as file managers do: GIO (libglib2.0-bin), GVfs's
+# trash on a session bus (gvfs, gvfs-daemons, dbus), KIO (kde-cli-tools).
+missing=()
+for tool in gio dbus-run-session /usr/libexec/gvfsd-trash kioclient5 ktrash5 getfattr rsync sqlite3; do
+    command -v "$tool" >/dev/null || missing+=("$tool")
+done
+if ((${#missing[@]})); then
+    echo "test: missing ${missing[*]}; install them with:" >&2
+    echo "  apt-get install fuse3 attr rsync sqlite3 python3-pil libglib2.0-bin" >&2
+    echo "  apt-get install --no-install-recommends gvfs gvfs-daemons dbus kde-cli-tools" >&2
+    exit 1
+fi
 cargo test --locked "$@"

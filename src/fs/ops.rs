@@ -28,7 +28,7 @@ use super::invalidate::{Kicker, Shared};
 use super::io::{self, BackingCache, Handle, WriteHandle, WriteState};
 use super::locks::lock;
 use super::prefetch::{FolderRef, Prefetcher};
-use super::trash::InfoDir;
+use super::trash::InfoDirs;
 use super::tree::{self, ControlFile, Layout, Node, POOLS_DIR};
 use super::xattr;
 use crate::library::{Copied, Library};
@@ -110,7 +110,7 @@ pub struct FsCore {
     /// Asks the change watcher for an immediate pass.
     kicker: Kicker,
     /// The trash's `info/` files.
-    info: InfoDir,
+    info: InfoDirs,
     libraries: Libraries,
 }
 
@@ -144,7 +144,7 @@ impl FsCore {
         prefetch: Prefetcher,
     ) -> Self {
         lock(&shared.status).engine_attached = hooks.sync.is_some();
-        let info = InfoDir::new(cfg.trash_info.clone());
+        let info = InfoDirs::new(cfg.trash_info.clone());
         FsCore {
             info,
             cfg,
@@ -297,18 +297,19 @@ impl FsCore {
                 a.perm = 0o1777;
                 a
             }
-            Node::Trash(_) | Node::TrashFiles(_) | Node::TrashInfo(_) => {
+            Node::Trash(_) | Node::TrashFiles(_) | Node::TrashInfo(_) | Node::TrashExpunged(_) => {
                 let mut a = self.dir_attr(ino);
                 a.perm = 0o700;
                 a
             }
             Node::TrashFile(_, id) => self.trashed_attr(ino, id)?,
-            Node::InfoFile(_, id) => {
+            Node::InfoFile(d, id) => {
                 let name = self
                     .info
+                    .of(d)
                     .name(id)
                     .ok_or_else(|| FsError::quiet(libc::ENOENT))?;
-                let m = std::fs::metadata(self.info.path(&name))
+                let m = std::fs::metadata(self.info.of(d).path(&name))
                     .map_err(|e| FsError::new(e.raw_os_error().unwrap_or(libc::ENOENT), ""))?;
                 let mtime = m.modified().unwrap_or(UNIX_EPOCH);
                 self.file_attr(ino, m.len(), mtime, 0o600)
@@ -635,9 +636,10 @@ impl FsCore {
                 self.settle(&[parent]);
                 return Ok(());
             }
-            Node::TrashInfo(_) => {
+            Node::TrashInfo(d) => {
                 return self
                     .info
+                    .of(d)
                     .remove(name)
                     .map_err(|e| FsError::from_io(e, format!("removing {name:?}")));
             }
@@ -823,6 +825,13 @@ impl FsCore {
                 tracing::info!("{name:?} moved to the trash as {newname:?} (photo {})", t.photo.0);
                 Node::TrashFile(d, t.id)
             }
+            // GVfs empties the trash by moving an entry into `expunged/`
+            // and deleting it there: the move is the emptying
+            (Node::TrashFile(..), Node::TrashExpunged(_)) => {
+                let t = self.cat().empty_trashed(name)?;
+                tracing::info!("emptied {name:?} from the trash (photo {})", t.photo.0);
+                node
+            }
             (Node::TrashFile(..), Node::TrashFiles(_)) => {
                 self.cat().rename_trashed(name, newname)?;
                 node
@@ -842,11 +851,11 @@ impl FsCore {
                 tracing::info!("{name:?} restored from the trash as {newname:?}");
                 Node::Entry(e.collection, e.photo)
             }
-            (Node::InfoFile(..), Node::TrashInfo(d)) => {
-                self.info
-                    .rename(name, newname)
+            (Node::InfoFile(from, _), Node::TrashInfo(d)) if from == d => {
+                let info = self.info.of(d);
+                info.rename(name, newname)
                     .map_err(|e| FsError::from_io(e, format!("renaming {name:?}")))?;
-                Node::InfoFile(d, self.info.id(newname))
+                Node::InfoFile(d, info.id(newname))
             }
             (Node::Folder(_), Node::TrashFiles(_)) => {
                 return Err(FsError::new(
@@ -991,11 +1000,21 @@ impl FsCore {
             return Err(FsError::new(libc::EPERM, "no new files in .flickrfs"));
         }
         if let Node::TrashInfo(d) = pnode {
-            let file = self
-                .info
+            // Both trash folders share one namespace: a file manager picks
+            // a free name by creating the `.trashinfo` exclusively, so the
+            // name must be free in the other folder and in `files/` too.
+            let in_files = match name.strip_suffix(".trashinfo") {
+                Some(n) => self.cat().trashed_named(n)?.is_some(),
+                None => false,
+            };
+            if in_files || self.info.of(d.other()).path(name).exists() {
+                return Err(FsError::quiet(libc::EEXIST));
+            }
+            let info = self.info.of(d);
+            let file = info
                 .create(name)
                 .map_err(|e| FsError::from_io(e, format!("creating {name:?}")))?;
-            let node = Node::InfoFile(d, self.info.id(name));
+            let node = Node::InfoFile(d, info.id(name));
             let ino = self.assign(node, parent, name, None);
             let attr = self.attr_of(ino, node, None)?;
             return Ok((attr, self.new_fh(Handle::Info { file })));
@@ -1065,13 +1084,10 @@ impl FsCore {
                 });
                 Ok(Opened::Plain(fh, FopenFlags::FOPEN_DIRECT_IO))
             }
-            Node::InfoFile(_, id) => {
-                let name = self
-                    .info
-                    .name(id)
-                    .ok_or_else(|| FsError::quiet(libc::ENOENT))?;
-                let file = self
-                    .info
+            Node::InfoFile(d, id) => {
+                let info = self.info.of(d);
+                let name = info.name(id).ok_or_else(|| FsError::quiet(libc::ENOENT))?;
+                let file = info
                     .open(&name, flags.0)
                     .map_err(|e| FsError::from_io(e, format!("opening {name:?}")))?;
                 Ok(Opened::Plain(
@@ -1587,12 +1603,10 @@ impl FsCore {
         fh: Option<u64>,
     ) -> FsResult<FileAttr> {
         let node = self.node(ino)?;
-        if let Node::InfoFile(_, id) = node {
-            let name = self
-                .info
-                .name(id)
-                .ok_or_else(|| FsError::quiet(libc::ENOENT))?;
-            let path = self.info.path(&name);
+        if let Node::InfoFile(d, id) = node {
+            let info = self.info.of(d);
+            let name = info.name(id).ok_or_else(|| FsError::quiet(libc::ENOENT))?;
+            let path = info.path(&name);
             if let Some(size) = size {
                 OpenOptions::new()
                     .write(true)

@@ -1,8 +1,15 @@
 //! The `info/` half of the mount's trash folders: the `.trashinfo` files a
 //! file manager writes (the original path and the deletion date) are real
-//! files in a private folder of flickrfs (`trash-info/` beside the
-//! catalog), shown in every trash folder of the mount. The other half,
-//! `files/`, is the catalog's (`catalog::Trashed`).
+//! files in private folders of flickrfs beside the catalog, one per trash
+//! folder (`trash-info/` for `.Trash-$UID`, `trash-info-shared/` for
+//! `.Trash/$UID`). The other half, `files/`, is the catalog's
+//! (`catalog::Trashed`).
+//!
+//! The two trash folders show one trash, but an entry is listed in
+//! `files/` only where its `.trashinfo` is ([`InfoDirs::shows`]): GVfs
+//! lists every trash folder of a mount, and would otherwise show each
+//! trashed photo twice. An entry with no `.trashinfo` (moved there with
+//! `mv`) is listed in both.
 //!
 //! File managers write them with their usual tools (an exclusive create,
 //! then a temporary file renamed over it), so they are plain files here:
@@ -17,6 +24,58 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use super::locks::lock;
+
+/// The two trash folders a mount's top may hold, by the freedesktop.org
+/// Trash specification: `.Trash-$UID`, and `$UID` inside the shared
+/// `.Trash` (the one GIO picks, since it exists).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TrashDir {
+    PerUser,
+    Shared,
+}
+
+impl TrashDir {
+    pub fn other(self) -> TrashDir {
+        match self {
+            TrashDir::PerUser => TrashDir::Shared,
+            TrashDir::Shared => TrashDir::PerUser,
+        }
+    }
+}
+
+/// The `info/` folders of both trash folders.
+#[derive(Debug)]
+pub struct InfoDirs {
+    per_user: InfoDir,
+    shared: InfoDir,
+}
+
+impl InfoDirs {
+    /// `per_user` holds `.Trash-$UID/info`; `.Trash/$UID/info` is its
+    /// sibling with `-shared` appended.
+    pub fn new(per_user: PathBuf) -> InfoDirs {
+        let mut shared = per_user.clone().into_os_string();
+        shared.push("-shared");
+        InfoDirs {
+            per_user: InfoDir::new(per_user),
+            shared: InfoDir::new(shared.into()),
+        }
+    }
+
+    pub fn of(&self, d: TrashDir) -> &InfoDir {
+        match d {
+            TrashDir::PerUser => &self.per_user,
+            TrashDir::Shared => &self.shared,
+        }
+    }
+
+    /// Whether trash folder `d` lists the trashed entry `name` in its
+    /// `files/`: where its `.trashinfo` is, or in both when it has none.
+    pub fn shows(&self, d: TrashDir, name: &str) -> bool {
+        let info = format!("{name}.trashinfo");
+        self.of(d).path(&info).is_file() || !self.of(d.other()).path(&info).is_file()
+    }
+}
 
 /// A file of the `info/` folder, by number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -14,6 +14,7 @@
 //! /.Trash/                            Node::SharedTrash           (sticky; holds $UID/)
 //! /.Trash/$UID/                       Node::Trash(Shared)
 //! <trash>/files/, <trash>/info/       Node::TrashFiles, Node::TrashInfo
+//! <trash>/expunged/                   Node::TrashExpunged         (GVfs empties through it)
 //! <trash>/files/<name>                Node::TrashFile             (catalog::Trashed)
 //! <trash>/info/<name>.trashinfo       Node::InfoFile              (a real file, fs/trash.rs)
 //! /<account>/                         Node::Account            (entries of its root collection)
@@ -28,7 +29,8 @@ use std::ffi::OsStr;
 use std::sync::Mutex;
 
 use super::error::FsError;
-use super::trash::{InfoDir, InfoId};
+pub use super::trash::TrashDir;
+use super::trash::{InfoDirs, InfoId};
 use crate::catalog::{
     Account, AccountId, Catalog, CatalogError, Changes, CollectionId, Entry, EntryName, PhotoKey,
     TrashId,
@@ -64,19 +66,13 @@ pub enum Node {
     Trash(TrashDir),
     TrashFiles(TrashDir),
     TrashInfo(TrashDir),
+    /// `expunged/`, where GVfs moves what it empties from `files/` (then
+    /// deletes it there): always empty, a move into it empties the entry.
+    TrashExpunged(TrashDir),
     /// An entry moved to the trash.
     TrashFile(TrashDir, TrashId),
     /// A `.trashinfo` file.
     InfoFile(TrashDir, InfoId),
-}
-
-/// The two trash folders a mount's top may hold, by the freedesktop.org
-/// Trash specification: `.Trash-$UID`, and `$UID` inside the shared
-/// `.Trash`. Both show the same trash.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum TrashDir {
-    PerUser,
-    Shared,
 }
 
 impl Node {
@@ -90,6 +86,7 @@ impl Node {
                 | Node::Trash(_)
                 | Node::TrashFiles(_)
                 | Node::TrashInfo(_)
+                | Node::TrashExpunged(_)
                 | Node::TrashFile(..)
                 | Node::InfoFile(..)
         )
@@ -109,6 +106,7 @@ impl Node {
                 | Node::Trash(_)
                 | Node::TrashFiles(_)
                 | Node::TrashInfo(_)
+                | Node::TrashExpunged(_)
         )
     }
 }
@@ -216,7 +214,7 @@ pub struct Layout<'a> {
     pub accounts: &'a [Account],
     /// The user whose trash `.Trash-$UID` is.
     pub uid: u32,
-    pub info: &'a InfoDir,
+    pub info: &'a InfoDirs,
 }
 
 /// `.Trash-` and the user id.
@@ -247,7 +245,8 @@ impl Layout<'_> {
             | Node::SharedTrash
             | Node::Trash(_)
             | Node::TrashFiles(_)
-            | Node::TrashInfo(_) => Err(FsError::new(
+            | Node::TrashInfo(_)
+            | Node::TrashExpunged(_) => Err(FsError::new(
                 libc::EPERM,
                 "only account, set and pool folders hold photos",
             )),
@@ -317,16 +316,19 @@ impl Layout<'_> {
             Node::Trash(d) => match name {
                 "files" => Ok((Node::TrashFiles(d), None)),
                 "info" => Ok((Node::TrashInfo(d), None)),
+                "expunged" => Ok((Node::TrashExpunged(d), None)),
                 _ => Err(nf()),
             },
+            Node::TrashExpunged(_) => Err(nf()),
             Node::TrashFiles(d) => self
                 .cat
                 .trashed_named(name)?
+                .filter(|_| self.info.shows(d, name))
                 .map(|t| (Node::TrashFile(d, t.id), None))
                 .ok_or_else(nf),
             Node::TrashInfo(d) => {
-                if self.info.path(name).is_file() {
-                    Ok((Node::InfoFile(d, self.info.id(name)), None))
+                if self.info.of(d).path(name).is_file() {
+                    Ok((Node::InfoFile(d, self.info.of(d).id(name)), None))
                 } else {
                     Err(nf())
                 }
@@ -386,19 +388,24 @@ impl Layout<'_> {
             Node::Trash(d) => {
                 out.push(("files".to_owned(), Node::TrashFiles(d), None));
                 out.push(("info".to_owned(), Node::TrashInfo(d), None));
+                out.push(("expunged".to_owned(), Node::TrashExpunged(d), None));
             }
+            Node::TrashExpunged(_) => {}
             Node::TrashFiles(d) => {
                 for t in self.cat.trashed()? {
+                    if !self.info.shows(d, &t.name) {
+                        continue;
+                    }
                     out.push((t.name.clone(), Node::TrashFile(d, t.id), None));
                 }
             }
             Node::TrashInfo(d) => {
-                let names = self
-                    .info
-                    .list()
-                    .map_err(|e| FsError::from_io(e, "listing the trash's info folder".into()))?;
+                let names =
+                    self.info.of(d).list().map_err(|e| {
+                        FsError::from_io(e, "listing the trash's info folder".into())
+                    })?;
                 for n in names {
-                    let id = self.info.id(&n);
+                    let id = self.info.of(d).id(&n);
                     out.push((n, Node::InfoFile(d, id), None));
                 }
             }
