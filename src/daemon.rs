@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use crate::app::{now_secs, run_syncs, ApiOverrides, Session, SyncRun};
 use crate::catalog::PhotoKey;
 use crate::config::{AutoSync, Paths};
+use crate::fs::Fetching;
 use crate::model::Direction;
 
 /// A sync for the worker, and who waits for its end (auto-sync does).
@@ -221,47 +222,61 @@ const ON_DEMAND_CONNECT: std::time::Duration = std::time::Duration::from_secs(4)
 /// Photos on demand inside the mount daemon: a photo opened before its
 /// original is on disk is fetched by one worker thread (started at the
 /// first open, so after the daemon has forked), through the sync's own
-/// download path (`sync::download`), while the FUSE thread that asked
-/// waits for the answer. Two opens of one photo share one download.
+/// download path (`sync::download`). The open gets the download to follow
+/// (`fs::Fetching`) as soon as it is asked for; its reads wait for their
+/// bytes. Two opens of one photo share one download.
 pub fn on_demand_hook(paths: Paths) -> crate::fs::FetchHook {
-    use std::sync::mpsc;
-    type Reply = mpsc::Sender<Result<(), String>>;
-    type Requests = mpsc::Sender<(PhotoKey, Reply)>;
+    type Requests = mpsc::Sender<(PhotoKey, Arc<Fetching>)>;
     let sender: Arc<Mutex<Option<Requests>>> = Default::default();
+    let in_flight: InFlight = Arc::default();
     Arc::new(move |photo: PhotoKey| {
-        let (reply, answer) = mpsc::channel();
-        {
-            let mut guard = sender.lock().unwrap_or_else(|p| p.into_inner());
-            if guard.is_none() {
-                let (tx, rx) = mpsc::channel::<(PhotoKey, Reply)>();
-                let paths = paths.clone();
-                std::thread::Builder::new()
-                    .name("flickrfs-fetch".into())
-                    .spawn(move || fetcher(paths, rx))
-                    .map_err(|e| format!("cannot start the fetcher: {e}"))?;
-                *guard = Some(tx);
-            }
-            if let Some(tx) = guard.as_ref() {
-                tx.send((photo, reply))
-                    .map_err(|_| "the fetcher stopped".to_string())?;
-            }
+        let mut flights = in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(f) = flights.get(&photo) {
+            return Ok(f.clone());
         }
-        answer
-            .recv()
-            .map_err(|_| "the fetcher stopped".to_string())?
+        let mut guard = sender.lock().unwrap_or_else(|p| p.into_inner());
+        if guard.is_none() {
+            let (tx, rx) = mpsc::channel();
+            let (paths, in_flight) = (paths.clone(), in_flight.clone());
+            std::thread::Builder::new()
+                .name("flickrfs-fetch".into())
+                .spawn(move || fetcher(paths, rx, in_flight))
+                .map_err(|e| format!("cannot start the fetcher: {e}"))?;
+            *guard = Some(tx);
+        }
+        let f = Fetching::new();
+        if let Some(tx) = guard.as_ref() {
+            tx.send((photo, f.clone()))
+                .map_err(|_| "the fetcher stopped".to_string())?;
+        }
+        flights.insert(photo, f.clone());
+        Ok(f)
     })
+}
+
+/// The downloads of photos on demand under way, by photo.
+type InFlight = Arc<Mutex<HashMap<PhotoKey, Arc<Fetching>>>>;
+
+/// Tells an open's reads how the download goes.
+struct Streamed(Arc<Fetching>);
+
+impl crate::flickr::DownloadWatch for Streamed {
+    fn started(&self, file: std::fs::File, expected: Option<u64>) {
+        self.0.started(file, expected);
+    }
+    fn wrote(&self, total: u64) {
+        self.0.wrote(total);
+    }
+    fn complete(&self) {
+        self.0.complete();
+    }
 }
 
 /// The fetcher of photos on demand: one runtime and one client per account
 /// for the daemon's life (a client made per photo paid its TLS setup and a
 /// new connection every time), one task per photo, so a large original
-/// does not hold up a small one, and one download per photo however many
-/// opens wait for it.
-fn fetcher(
-    paths: Paths,
-    rx: std::sync::mpsc::Receiver<(PhotoKey, std::sync::mpsc::Sender<Result<(), String>>)>,
-) {
-    type Waiting = HashMap<PhotoKey, Vec<std::sync::mpsc::Sender<Result<(), String>>>>;
+/// does not hold up a small one.
+fn fetcher(paths: Paths, rx: mpsc::Receiver<(PhotoKey, Arc<Fetching>)>, in_flight: InFlight) {
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("flickrfs-fetch-1")
@@ -270,38 +285,27 @@ fn fetcher(
     {
         Ok(rt) => rt,
         Err(e) => {
-            for (_, r) in rx {
-                let _ = r.send(Err(format!("no runtime: {e}")));
+            for (_, f) in rx {
+                f.finished(Err(format!("no runtime: {e}")));
             }
             return;
         }
     };
-    let waiting: Arc<Mutex<Waiting>> = Arc::default();
     let clients: Arc<tokio::sync::Mutex<FetchClients>> = Arc::default();
-    for (photo, r) in rx {
-        let first = {
-            let mut w = waiting.lock().unwrap_or_else(|p| p.into_inner());
-            let list = w.entry(photo).or_default();
-            list.push(r);
-            list.len() == 1
-        };
-        if !first {
-            continue;
-        }
-        let (paths, waiting, clients) = (paths.clone(), waiting.clone(), clients.clone());
+    for (photo, f) in rx {
+        let (paths, in_flight, clients) = (paths.clone(), in_flight.clone(), clients.clone());
         let handle = rt.handle().clone();
         // the catalog connection is not `Sync`: each fetch runs on a
         // blocking thread of the runtime, its I/O on the runtime's driver
         rt.spawn_blocking(move || {
-            let result = handle.block_on(fetch_one(&paths, &clients, photo));
-            let replies = waiting
+            let watch = Streamed(f.clone());
+            let result = handle.block_on(fetch_one(&paths, &clients, photo, &watch));
+            // a later open after a failure tries again
+            in_flight
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .remove(&photo)
-                .unwrap_or_default();
-            for r in replies {
-                let _ = r.send(result.clone());
-            }
+                .remove(&photo);
+            f.finished(result);
         });
     }
 }
@@ -341,6 +345,7 @@ async fn fetch_one(
     paths: &Paths,
     clients: &tokio::sync::Mutex<FetchClients>,
     photo: PhotoKey,
+    watch: &Streamed,
 ) -> Result<(), String> {
     let at = paths.clone();
     let (cat, account) = tokio::task::spawn_blocking(move || {
@@ -367,7 +372,7 @@ async fn fetch_one(
             }
         }
     };
-    crate::sync::download::fetch_on_demand(&cat, &client, photo, &account.default_folder)
+    crate::sync::download::fetch_on_demand(&cat, &client, photo, &account.default_folder, watch)
         .await
         .map(|_| ())
         .map_err(|e| e.to_string())

@@ -98,6 +98,50 @@ fn photos_on_flickr_are_readable_entries_fetched_when_opened() {
     let said = text(&out.stdout);
     assert!(said.lines().nth(1) == Some("ffd8"), "{said}");
 
+    // the first bytes come before the rest: with the body held after 256 bytes,
+    // a read of the first 16 bytes is answered while the download waits
+    let held = w.seed_online("held", 970);
+    w.seed_set("Held", &[held]);
+    let state = w.control_sync();
+    assert!(state.starts_with("done"), "{state}");
+    w.emu.set_faults(flickrfs::emulator::FaultConfig {
+        hold_file_bodies_after: 256,
+        ..Default::default()
+    });
+    let out = run(
+        w.sh("timeout 60 dd if=\"$M/Held/held.jpg\" bs=16 count=1 status=none | od -An -tx1"),
+        "dd of the first bytes",
+        OP_DEADLINE,
+    );
+    assert!(
+        text(&out.stdout).trim().starts_with("ff d8"),
+        "the first bytes while the rest is held: {} {}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let placed = run(
+        w.sh(&format!(
+            "find '{}' -name 'held*'",
+            w.default_folder.display()
+        )),
+        "find",
+        OP_DEADLINE,
+    );
+    assert_eq!(
+        text(&placed.stdout).trim(),
+        "",
+        "the download is not over (its body is held)"
+    );
+    w.emu.set_faults(flickrfs::emulator::FaultConfig::default());
+    let copied = w.tmp.path().join("held-copy.jpg");
+    let out = run(
+        w.sh(&format!("cp \"$M/Held/held.jpg\" '{}'", copied.display())),
+        "cp of the whole file",
+        OP_DEADLINE,
+    );
+    assert!(out.status.success(), "cp: {}", text(&out.stderr));
+    assert_eq!(sha1_of(&copied), sha1_of(&w.photos.join("held.jpg")));
+
     // offline: Flickr unreachable; an open fails fast, and says why
     let offline = w.seed_online("offline", 960);
     w.seed_set("Away", &[offline]);

@@ -48,6 +48,9 @@ pub struct FaultConfig {
     /// Changes to sets made "by someone else", each once, right after the
     /// first successful call of `after` on that set.
     pub set_changes: Vec<SetChange>,
+    /// Photo files: only the first this-many bytes of a body are sent; the
+    /// rest follows once this is set back to 0 (a stalled transfer). 0 is off.
+    pub hold_file_bodies_after: u64,
 }
 
 /// A change to a set by another client, made right after a call of ours.

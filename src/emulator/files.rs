@@ -353,6 +353,28 @@ fn parse_file_name(name: &str) -> Option<(i64, String, String, String)> {
     Some((id, secret, suffix, ext.to_ascii_lowercase()))
 }
 
+/// A body whose first `hold` bytes go at once and the rest once the fault
+/// `hold_file_bodies_after` is lifted.
+fn held_body(app: Arc<App>, bytes: Vec<u8>, hold: usize) -> Body {
+    let rest = bytes[hold..].to_vec();
+    let mut first = bytes;
+    first.truncate(hold);
+    let parts = futures_util::stream::unfold((Some(first), Some(rest)), move |(first, rest)| {
+        let app = app.clone();
+        async move {
+            if let Some(first) = first {
+                return Some((Ok::<_, std::io::Error>(first), (None, rest)));
+            }
+            let rest = rest?;
+            while app.faults.config().hold_file_bodies_after > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            Some((Ok(rest), (None, None)))
+        }
+    });
+    Body::from_stream(parts)
+}
+
 /// `GET /photos/{server}/{file}`: serves one size of one photo.
 pub async fn serve(
     State(app): State<Arc<App>>,
@@ -393,7 +415,13 @@ pub async fn serve(
         }
     };
     let len = bytes.len();
-    let mut r = Response::new(Body::from(bytes));
+    let hold = app.faults.config().hold_file_bodies_after as usize;
+    let body = if hold > 0 && len > hold {
+        held_body(app.clone(), bytes, hold)
+    } else {
+        Body::from(bytes)
+    };
+    let mut r = Response::new(body);
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(content_type(&ext)),

@@ -17,11 +17,34 @@ use super::Client;
 
 const WHAT: &str = "download";
 
+/// Follows a download while it happens: photos on demand serve a file's
+/// bytes as they arrive.
+pub trait DownloadWatch: Send + Sync {
+    /// An attempt starts writing `file` (a handle on its temporary file,
+    /// the whole body again), `expected` bytes long when the server said.
+    fn started(&self, file: std::fs::File, expected: Option<u64>);
+    /// The first `total` bytes of the attempt are in its file.
+    fn wrote(&self, total: u64);
+    /// The attempt's body is whole and as long as announced (it is not
+    /// fsynced nor in place yet).
+    fn complete(&self);
+}
+
 impl Client {
     /// Downloads `url` to `dest`. If `dest` already holds the same bytes the
     /// outcome is [`DownloadOutcome::AlreadyPresent`]; if it holds different
     /// bytes, [`FlickrError::DestinationExists`] and nothing is touched.
     pub async fn download_to(&self, url: &str, dest: &Path) -> Result<DownloadOutcome> {
+        self.download_watched(url, dest, None).await
+    }
+
+    /// [`Client::download_to`], telling `watch` how it goes.
+    pub async fn download_watched(
+        &self,
+        url: &str,
+        dest: &Path,
+        watch: Option<&dyn DownloadWatch>,
+    ) -> Result<DownloadOutcome> {
         let dir = dest
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
@@ -30,7 +53,7 @@ impl Client {
         self.inner
             .options
             .retry
-            .run(WHAT, |_| self.download_once(url, dest, &dir))
+            .run(WHAT, |_| self.download_once(url, dest, &dir, watch))
             .await
     }
 
@@ -88,7 +111,13 @@ impl Client {
         Ok(response)
     }
 
-    async fn download_once(&self, url: &str, dest: &Path, dir: &Path) -> Result<DownloadOutcome> {
+    async fn download_once(
+        &self,
+        url: &str,
+        dest: &Path,
+        dir: &Path,
+        watch: Option<&dyn DownloadWatch>,
+    ) -> Result<DownloadOutcome> {
         let mut response = self.get_ok(url).await?;
         let expected = response
             .headers()
@@ -108,6 +137,9 @@ impl Client {
                 .try_clone()
                 .map_err(|e| io("temporary file", e))?,
         );
+        if let Some(w) = watch {
+            w.started(tmp.reopen().map_err(|e| io("temporary file", e))?, expected);
+        }
         let mut hasher = Sha1::new();
         let mut got: u64 = 0;
         while let Some(chunk) = response
@@ -118,6 +150,12 @@ impl Client {
             hasher.update(&chunk);
             got += chunk.len() as u64;
             file.write_all(&chunk).await.map_err(|e| io("writing", e))?;
+            if let Some(w) = watch {
+                // tokio writes in the background: the bytes are in the
+                // file (readable) once flushed
+                file.flush().await.map_err(|e| io("writing", e))?;
+                w.wrote(got);
+            }
         }
         if let Some(expected) = expected {
             if expected != got {
@@ -127,6 +165,9 @@ impl Client {
                     got,
                 });
             }
+        }
+        if let Some(w) = watch {
+            w.complete();
         }
         file.flush().await.map_err(|e| io("writing", e))?;
         file.sync_all().await.map_err(|e| io("fsync", e))?;

@@ -24,6 +24,7 @@
 mod credentials;
 mod decode;
 mod download;
+pub use download::DownloadWatch;
 mod error;
 mod methods;
 mod oauth;

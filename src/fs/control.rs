@@ -47,10 +47,15 @@ impl std::fmt::Display for SyncRequest {
 pub type SyncHook = Arc<dyn Fn(SyncRequest) + Send + Sync>;
 
 /// Called on a FUSE thread when a photo that is on Flickr but not on disk
-/// is opened: brings its original down into the default folder and
-/// records it in the catalog (the daemon's sync engine does it, on its own
-/// threads), or says why it could not, quickly when Flickr is unreachable.
-pub type FetchHook = Arc<dyn Fn(crate::catalog::PhotoKey) -> Result<(), String> + Send + Sync>;
+/// is opened: starts bringing its original down into the default folder
+/// (the daemon's fetcher does it, on its own threads, and records it in
+/// the catalog) and returns at once with the download to follow, the same
+/// one for every open while it runs.
+pub type FetchHook = Arc<
+    dyn Fn(crate::catalog::PhotoKey) -> Result<Arc<super::fetching::Fetching>, String>
+        + Send
+        + Sync,
+>;
 
 /// The word that confirms a plan the big-removal guard refused.
 pub const FORCE: &str = "force";

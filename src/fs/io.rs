@@ -16,6 +16,7 @@ use fuser::BackingId;
 use crate::catalog::names::file_names_for;
 use crate::catalog::{CollectionId, PhotoKey};
 
+use super::fetching::Fetching;
 use super::tree::ControlFile;
 
 /// One open file handle.
@@ -28,6 +29,9 @@ pub enum Handle {
     Passthrough { _backing: Arc<BackingId> },
     /// A writable handle on a backing file (new or existing).
     Write(WriteHandle),
+    /// A photo whose original is still coming down (photos on demand):
+    /// each read waits for its bytes.
+    Fetching(Arc<Fetching>),
     /// A `.trashinfo` file of the trash: a plain real file.
     Info { file: File },
     /// A control file: content rendered at open, input parsed on write.

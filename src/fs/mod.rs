@@ -44,6 +44,7 @@
 mod adapter;
 pub mod control;
 mod error;
+mod fetching;
 mod inodes;
 mod invalidate;
 mod io;
@@ -66,6 +67,7 @@ use fuser::{BackgroundSession, Config, MountOption, Session, SessionACL};
 use crate::catalog::{Catalog, CatalogError};
 
 pub use control::{FetchHook, StatusBoard, SyncHook, SyncRequest, SyncResult};
+pub use fetching::Fetching;
 
 /// See [`MountOptions::on_serve`].
 pub type OnServe = Arc<dyn Fn() + Send + Sync>;

@@ -23,6 +23,7 @@ use crate::catalog::{
 
 use super::control::{parse_sync_requests, FetchHook, StatusBoard, SyncHook};
 use super::error::{FsError, FsResult};
+use super::fetching::{FetchError, Fetching};
 use super::inodes::InodeTable;
 use super::invalidate::{Kicker, Shared};
 use super::io::{self, BackingCache, Handle, WriteHandle, WriteState};
@@ -102,6 +103,9 @@ pub struct FsCore {
     next_fh: AtomicU64,
     sync_hook: Option<SyncHook>,
     fetch_hook: Option<FetchHook>,
+    /// Originals coming down for an open, by photo: their size while
+    /// they do.
+    fetching: Mutex<HashMap<PhotoKey, std::sync::Weak<Fetching>>>,
     pub(crate) passthrough: AtomicBool,
     backing: BackingCache,
     started: SystemTime,
@@ -126,6 +130,18 @@ fn time_from_ns(ns: i64) -> SystemTime {
     } else {
         UNIX_EPOCH
     }
+}
+
+/// How long an open of a photo not downloaded yet waits for Flickr to
+/// start sending it (the fetcher's own connect timeout is shorter).
+const FETCH_ANSWER: Duration = Duration::from_secs(30);
+
+fn fetch_failed(e: &Entry, why: &str) -> FsError {
+    FsError::new(
+        libc::EIO,
+        format!("{}: fetching the original from Flickr: {why}", e.name),
+    )
+    .with_status()
 }
 
 fn entry_name(name: &str) -> FsResult<EntryName> {
@@ -155,6 +171,7 @@ impl FsCore {
             next_fh: AtomicU64::new(1),
             sync_hook: hooks.sync,
             fetch_hook: hooks.fetch,
+            fetching: Mutex::default(),
             libraries: hooks.libraries,
             passthrough: AtomicBool::new(false),
             backing: BackingCache::default(),
@@ -285,7 +302,21 @@ impl FsCore {
                 return a;
             }
         }
-        self.file_attr(ino, e.size, time_from_ns(e.mtime_ns), 0o644)
+        let size = match self.in_flight(e.photo) {
+            Some(f) => f.size(),
+            None => e.size,
+        };
+        self.file_attr(ino, size, time_from_ns(e.mtime_ns), 0o644)
+    }
+
+    /// The download of `photo`'s original an open started, while it runs.
+    fn in_flight(&self, photo: PhotoKey) -> Option<Arc<Fetching>> {
+        let mut m = lock(&self.fetching);
+        let f = m.get(&photo)?.upgrade();
+        if f.is_none() {
+            m.remove(&photo);
+        }
+        f
     }
 
     fn attr_of(&self, ino: u64, node: Node, entry: Option<&Entry>) -> FsResult<FileAttr> {
@@ -1114,7 +1145,15 @@ impl FsCore {
             Node::Entry(c, p) => {
                 let mut e = self.entry_of_ino(ino)?;
                 if e.path.is_none() {
-                    e = self.fetch_original(ino, e)?;
+                    if let Some(f) = self.fetch_original(&e)? {
+                        if !writing && f.streams() {
+                            // reads wait for their bytes, not for the rest
+                            let fh = self.new_fh(Handle::Fetching(f));
+                            return Ok(Opened::Plain(fh, FopenFlags::FOPEN_DIRECT_IO));
+                        }
+                        f.wait_end().map_err(|why| fetch_failed(&e, &why))?;
+                        e = self.entry_of_ino(ino)?;
+                    }
                 }
                 let Some(path) = e.path.clone() else {
                     return Err(FsError::new(
@@ -1156,27 +1195,26 @@ impl FsCore {
         }
     }
 
-    /// A photo on Flickr and not on disk was opened: its original comes
-    /// down now (photos on demand) through the daemon's fetcher, with no
-    /// lock held while it does; then the entry refers to it.
-    fn fetch_original(&self, ino: u64, e: Entry) -> FsResult<Entry> {
+    /// A photo on Flickr and not on disk was opened: its original starts
+    /// coming down (photos on demand) through the daemon's fetcher, with
+    /// no lock held; this returns once Flickr has answered (or failed to,
+    /// within seconds when offline). The entry refers to the file once the
+    /// download is over.
+    fn fetch_original(&self, e: &Entry) -> FsResult<Option<Arc<Fetching>>> {
         let Some(fetch) = &self.fetch_hook else {
-            return Ok(e);
+            return Ok(None);
         };
         let t = std::time::Instant::now();
-        fetch(e.photo).map_err(|why| {
-            FsError::new(
-                libc::EIO,
-                format!("{}: fetching the original from Flickr: {why}", e.name),
-            )
-            .with_status()
-        })?;
+        let f = fetch(e.photo).map_err(|why| fetch_failed(e, &why))?;
+        lock(&self.fetching).insert(e.photo, Arc::downgrade(&f));
+        f.wait_started(FETCH_ANSWER)
+            .map_err(|why| fetch_failed(e, &why))?;
         tracing::info!(
-            "{}: original fetched on demand in {:?}",
+            "{}: original coming down on demand, first answer in {:?}",
             e.name,
             t.elapsed()
         );
-        self.entry_of_ino(ino)
+        Ok(Some(f))
     }
 
     /// How a write handle on an existing entry starts: in place on a file
@@ -1293,6 +1331,14 @@ impl FsCore {
             Handle::Write(w) => w
                 .read_at(offset, size)
                 .map_err(|e| FsError::from_io(e, format!("reading at {offset}"))),
+            Handle::Fetching(f) => f.read_at(offset, size).map_err(|e| match e {
+                FetchError::Io(e) => FsError::from_io(e, format!("reading at {offset}")),
+                FetchError::Failed(why) => FsError::new(
+                    libc::EIO,
+                    format!("fetching the original from Flickr: {why}"),
+                )
+                .with_status(),
+            }),
             Handle::Control { content, .. } => {
                 let start = (offset as usize).min(content.len());
                 let end = (start + size as usize).min(content.len());

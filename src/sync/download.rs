@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::catalog::{names, AccountId, Catalog, CollectionKind, Intent, PhotoKey, ProblemKind};
-use crate::flickr::{Client, FlickrError};
+use crate::flickr::{Client, DownloadWatch, FlickrError};
 use crate::model::PhotoId;
 
 use super::execute::ExecError;
@@ -25,6 +25,8 @@ pub struct Original<'a> {
     pub title: String,
     /// The title of the set whose subfolder it goes in, if any.
     pub set_title: Option<String>,
+    /// Told how the download goes (photos on demand read it as it comes).
+    pub watch: Option<&'a dyn DownloadWatch>,
 }
 
 /// Downloads `o` into `default_folder` and records it; returns its path.
@@ -60,10 +62,10 @@ pub async fn download_original(
             dest: dest.clone(),
         },
     )?;
-    match client.download_to(&url, &dest).await {
+    match client.download_watched(&url, &dest, o.watch).await {
         Err(FlickrError::DestinationExists { .. }) => {
             dest = dir.join(names::with_suffix(&name, o.photo.as_str()).as_str());
-            client.download_to(&url, &dest).await?;
+            client.download_watched(&url, &dest, o.watch).await?;
         }
         other => {
             other?;
@@ -115,6 +117,7 @@ pub async fn fetch_on_demand(
     client: &Client,
     photo: PhotoKey,
     default_folder: &Path,
+    watch: &dyn DownloadWatch,
 ) -> Result<PathBuf, ExecError> {
     let p = cat.photo(photo)?;
     if let Some(l) = p.local.as_ref().filter(|l| !l.missing) {
@@ -148,6 +151,7 @@ pub async fn fetch_on_demand(
             ext: r.original_format.clone().unwrap_or_else(|| "jpg".into()),
             title: r.title.clone(),
             set_title,
+            watch: Some(watch),
         },
     )
     .await

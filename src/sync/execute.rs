@@ -780,6 +780,7 @@ impl Executor<'_> {
                     .unwrap_or_else(|| "jpg".into()),
                 title: summary.map(|s| s.title.clone()).unwrap_or_default(),
                 set_title,
+                watch: None,
             },
         )
         .await
