@@ -174,6 +174,67 @@ fn copies_from_a_library_folder_become_references_by_every_common_tool() {
     }
 }
 
+/// The file managers' own copy: GIO's (GNOME Files, Thunar, Nemo) and
+/// KIO's (Dolphin) from a library folder end as references too; GIO's
+/// rename, its move between sets and its copy between sets keep the one
+/// photo; GIO lists what the set holds.
+#[test]
+fn file_managers_copies_become_references_and_their_moves_keep_the_photo() {
+    let w = World::new();
+    let lib = w.photos.join("2024/Walk");
+    let originals = make_files(&lib, "IMG_", 3, 30_000, 31);
+    let (_a, m) = mount_with_library(&w);
+    let acct = w.mnt.join("alice");
+    let kio =
+        "export QT_QPA_PLATFORM=offscreen XDG_RUNTIME_DIR=$HOME/run QT_LOGGING_RULES='*=false'; \
+               mkdir -p -m 700 $HOME/run; ";
+    w.ok(&format!(
+        "mkdir $M/alice/Gio $M/alice/Kio $M/alice/Other && \
+         gio copy {0}/IMG_00000.jpg {0}/IMG_00001.jpg $M/alice/Gio/ && \
+         {kio} kioclient5 --noninteractive copy {0}/IMG_00002.jpg $M/alice/Kio/",
+        lib.display()
+    ));
+    let checks = [
+        (acct.join("Gio/IMG_00000.jpg"), &originals[0]),
+        (acct.join("Gio/IMG_00001.jpg"), &originals[1]),
+        (acct.join("Kio/IMG_00002.jpg"), &originals[2]),
+    ];
+    for (entry, original) in &checks {
+        assert_eq!(&&source_of(entry), original, "{}", entry.display());
+        assert_eq!(
+            std::fs::read(entry).unwrap(),
+            std::fs::read(original).unwrap()
+        );
+    }
+    assert_eq!(bytes_under(&w.default_folder), 0, "no copy is kept");
+    let listed = w.ok("gio list $M/alice/Gio $M/alice/Kio");
+    let mut listed: Vec<&str> = listed.split_whitespace().collect();
+    listed.sort();
+    assert_eq!(
+        listed,
+        ["IMG_00000.jpg", "IMG_00001.jpg", "IMG_00002.jpg"],
+        "nothing else left behind (no .part file)"
+    );
+
+    w.ok("gio rename $M/alice/Gio/IMG_00000.jpg First.jpg && gio move $M/alice/Gio/First.jpg $M/alice/Other/ && gio copy $M/alice/Other/First.jpg $M/alice/Kio/");
+    assert_eq!(w.ok("gio list $M/alice/Gio").trim(), "IMG_00001.jpg");
+    let mut kio_set: Vec<String> = w
+        .ok("gio list $M/alice/Kio")
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    kio_set.sort();
+    assert_eq!(kio_set, ["First.jpg", "IMG_00002.jpg"]);
+    for entry in [acct.join("Other/First.jpg"), acct.join("Kio/First.jpg")] {
+        assert_eq!(source_of(&entry), originals[0], "{}", entry.display());
+    }
+    let cat = w.catalog();
+    let photos = cat.photos(_a.id).unwrap();
+    assert_eq!(photos.len(), 3, "one photo per original: {photos:?}");
+    assert_eq!(bytes_under(&w.default_folder), 0, "still no copy");
+    m.unmount();
+}
+
 #[test]
 fn a_copy_from_outside_the_library_is_kept_and_same_sized_strangers_are_never_confused() {
     let w = World::new();

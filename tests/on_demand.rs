@@ -54,6 +54,18 @@ fn photos_on_flickr_are_readable_entries_fetched_when_opened() {
     );
     assert!(!listing.contains(" 1970 "), "{listing}");
     assert_eq!(files_under(&w.default_folder), 0, "listing fetches nothing");
+    // with the size Flickr announces (the sync asked, once per photo): a
+    // file manager that copies st_size bytes (KIO) copies the whole photo
+    for i in 0..4 {
+        let name = format!("photo_{i}.jpg");
+        assert_eq!(
+            std::fs::metadata(w.acct().join("Trip").join(&name))
+                .expect("stat")
+                .len(),
+            std::fs::metadata(w.photos.join(&name)).expect("stat").len(),
+            "{name}'s size before it is downloaded"
+        );
+    }
 
     // cp -r of the set, with Flickr 20 ms away: every byte right
     w.emu.set_faults(flickrfs::emulator::FaultConfig {
@@ -80,6 +92,34 @@ fn photos_on_flickr_are_readable_entries_fetched_when_opened() {
         4,
         "fetched into the default folder"
     );
+
+    // the file managers' copy: GIO's and KIO's, of photos not downloaded yet
+    let fm: Vec<String> = (0..2)
+        .map(|i| w.seed_online(&format!("fm_{i}"), 940 + i))
+        .collect();
+    w.seed_set("Fm", &fm);
+    let state = w.control_sync();
+    assert!(state.starts_with("done"), "{state}");
+    let out = run(
+        w.sh(&format!(
+            "export QT_QPA_PLATFORM=offscreen QT_LOGGING_RULES='*=false' XDG_RUNTIME_DIR='{0}/run'; \
+             mkdir -p -m 700 '{0}/run' '{0}/fm' && \
+             gio copy \"$M/Fm/fm_0.jpg\" '{0}/fm/' && \
+             kioclient5 --noninteractive copy \"$M/Fm/fm_1.jpg\" '{0}/fm/'",
+            w.tmp.path().display()
+        )),
+        "gio copy and kioclient5 copy",
+        OP_DEADLINE,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for i in 0..2 {
+        let name = format!("fm_{i}.jpg");
+        assert_eq!(
+            sha1_of(&w.tmp.path().join("fm").join(&name)),
+            sha1_of(&w.photos.join(&name)),
+            "{name} as a file manager copied it out of the mount"
+        );
+    }
 
     // a program opening one more: Pillow, and a memory map
     let extra = w.seed_online("late", 950);
@@ -232,6 +272,18 @@ fn flickrs_small_sizes_fill_the_thumbnail_cache_without_downloading_originals() 
         assert!(said.contains("thumbnail::path: "), "{name}: {said}");
         assert!(said.contains("thumbnail::is-valid: TRUE"), "{name}: {said}");
     }
+    // with the thumbnails made, listing the folders as a file manager does
+    // (names, sizes, dates, thumbnails) asks Flickr nothing
+    w.emu.reset_request_log();
+    let out = run(
+        w.sh("ls -l \"$M/Trip\" \"$M/Best\" && gio list -a standard::size,time::modified,thumbnail::path \"$M/Trip\""),
+        "ls and gio list",
+        OP_DEADLINE,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).matches("thumb_").count(), 7);
+    let asked = w.emu.request_log();
+    assert!(asked.is_empty(), "listing made requests: {asked:?}");
     // a name made in the mount (a move to another set) gets its thumbnail
     // from a pass over that photo alone
     std::fs::rename(

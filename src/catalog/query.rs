@@ -387,6 +387,24 @@ impl Catalog {
         self.photos_where(account, "path IS NOT NULL AND missing = 0 AND writing = 0")
     }
 
+    /// The photos on Flickr with no file on disk whose original's size is
+    /// not known yet (see [`Catalog::set_announced_sizes`]), with their
+    /// original's URL.
+    pub fn originals_without_size(&self, account: AccountId) -> Result<Vec<(PhotoKey, String)>> {
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT id, r_url FROM photos WHERE account_id = ?1 AND path IS NULL \
+                 AND size IS NULL AND r_url IS NOT NULL AND ignored = 0 ORDER BY id",
+            )
+            .ctx("listing originals")?;
+        let rows = st
+            .query_map([account.0], |r| Ok((PhotoKey(r.get(0)?), r.get(1)?)))
+            .ctx("listing originals")?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .ctx("listing originals")
+    }
+
     /// Photos whose backing file is marked missing.
     pub fn missing_photos(&self, account: AccountId) -> Result<Vec<Photo>> {
         self.photos_where(account, "missing = 1")

@@ -439,6 +439,27 @@ impl Catalog {
         })
     }
 
+    /// The size Flickr announces for the original of `photo`, which has no
+    /// file on disk yet: the mount lists it (a file manager that trusts
+    /// `st_size`, as KIO does, copies that many bytes). A file recorded
+    /// since is left alone.
+    pub fn set_announced_sizes(&self, sizes: &[(PhotoKey, u64)]) -> Result<()> {
+        self.write("recording originals' sizes", |tx| {
+            for (photo, size) in sizes {
+                let n = tx
+                    .exec(
+                        "UPDATE photos SET size = ?2 WHERE id = ?1 AND path IS NULL",
+                        params![photo.0, *size as i64],
+                    )
+                    .ctx("recording an original's size")?;
+                if n > 0 {
+                    tx.touch_photo(*photo)?;
+                }
+            }
+            Ok(())
+        })
+    }
+
     /// After a download or identification: `path` is `photo`'s backing file.
     pub fn set_local_file(&self, photo: PhotoKey, path: &Path, facts: &FileFacts) -> Result<()> {
         let path = std::path::absolute(path).map_err(|e| crate::media::MediaError::io(path, e))?;

@@ -87,6 +87,38 @@ impl Client {
             .await
     }
 
+    /// The length of the file at `url` (a HEAD request: nothing is
+    /// downloaded), when the server says.
+    pub async fn file_size(&self, url: &str) -> Result<Option<u64>> {
+        self.inner
+            .options
+            .retry
+            .run(WHAT, |_| async {
+                let response = self
+                    .inner
+                    .http
+                    .head(url)
+                    .send()
+                    .await
+                    .map_err(|e| FlickrError::network(WHAT, e))?;
+                let status = response.status();
+                if !status.is_success() {
+                    return Err(FlickrError::Http {
+                        method: format!("{WHAT} {url}"),
+                        status: status.as_u16(),
+                        retry_after: None,
+                        body: String::new(),
+                    });
+                }
+                Ok(response
+                    .headers()
+                    .get(CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<u64>().ok()))
+            })
+            .await
+    }
+
     /// GET `url`: the response when its status is 2xx, else Flickr's HTTP
     /// error (with its `Retry-After`).
     async fn get_ok(&self, url: &str) -> Result<reqwest::Response> {

@@ -454,6 +454,38 @@ pub async fn plan_sync(
     })
 }
 
+/// With `download = on-demand` the originals stay on Flickr, and the mount
+/// lists each with the size Flickr announces for it (a HEAD request per
+/// photo, once; not an API call): a file manager that copies `st_size`
+/// bytes (KIO does) copies the whole photo. A size Flickr does not give
+/// now is asked again at the next sync.
+async fn learn_original_sizes(
+    cat: &Catalog,
+    client: &Client,
+    account: AccountId,
+    parallelism: usize,
+) -> Result<(), SyncError> {
+    use futures_util::StreamExt;
+    let wanted = cat.originals_without_size(account)?;
+    let mut sizes = futures_util::stream::iter(wanted)
+        .map(|(photo, url)| async move { (photo, client.file_size(&url).await) })
+        .buffer_unordered(parallelism.max(8));
+    let mut known = Vec::new();
+    while let Some((photo, size)) = sizes.next().await {
+        match size {
+            Ok(Some(size)) => known.push((photo, size)),
+            Ok(None) => {}
+            Err(e) => tracing::info!("the size of photo {}'s original: {e}", photo.0),
+        }
+        // one transaction per batch, not per photo
+        if known.len() >= 500 {
+            cat.set_announced_sizes(&std::mem::take(&mut known))?;
+        }
+    }
+    cat.set_announced_sizes(&known)?;
+    Ok(())
+}
+
 /// Videos cannot be downloaded through the API: each is recorded once as a
 /// "download by hand" problem (not an error on every run).
 fn note_videos(cat: &Catalog, account: AccountId, plan: &Plan) -> Result<(), SyncError> {
@@ -567,6 +599,9 @@ pub async fn run_sync(
     exec.prepare_resume(progress).await?;
     let report = exec.run(&plan, progress).await?;
     tracing::debug!("sync phase: execute + write the base {:?}", t.elapsed());
+    if !opts.download_originals {
+        learn_original_sizes(cat, client, account, opts.parallelism.max(1)).await?;
+    }
     // Pools have no date_update: remember our own changes to them.
     let pool_changes = plan.actions.iter().any(|a| {
         matches!(
