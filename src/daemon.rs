@@ -220,39 +220,68 @@ fn autosync_loop(engine: &SyncEngine) {
 const ON_DEMAND_CONNECT: std::time::Duration = std::time::Duration::from_secs(4);
 
 /// Photos on demand inside the mount daemon: a photo opened before its
-/// original is on disk is fetched by one worker thread (started at the
-/// first open, so after the daemon has forked), through the sync's own
-/// download path (`sync::download`). The open gets the download to follow
-/// (`fs::Fetching`) as soon as it is asked for; its reads wait for their
-/// bytes. Two opens of one photo share one download.
-pub fn on_demand_hook(paths: Paths) -> crate::fs::FetchHook {
-    type Requests = mpsc::Sender<(PhotoKey, Arc<Fetching>)>;
-    let sender: Arc<Mutex<Option<Requests>>> = Default::default();
-    let in_flight: InFlight = Arc::default();
-    Arc::new(move |photo: PhotoKey| {
-        let mut flights = in_flight.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(f) = flights.get(&photo) {
-            return Ok(f.clone());
+/// original is on disk is fetched by one worker thread (started once the
+/// mount serves, after the daemon has forked, or at the first open),
+/// through the sync's own download path (`sync::download`). The open gets
+/// the download to follow (`fs::Fetching`) as soon as it is asked for;
+/// its reads wait for their bytes. Two opens of one photo share one
+/// download.
+#[derive(Clone)]
+pub struct OnDemand {
+    paths: Paths,
+    sender: Arc<Mutex<Option<FetchRequests>>>,
+    in_flight: InFlight,
+}
+
+impl OnDemand {
+    pub fn new(paths: Paths) -> OnDemand {
+        OnDemand {
+            paths,
+            sender: Arc::default(),
+            in_flight: Arc::default(),
         }
-        let mut guard = sender.lock().unwrap_or_else(|p| p.into_inner());
+    }
+
+    /// Starts the fetcher and has it make its Flickr clients now (about
+    /// 0.1 s each: configuration, credentials, TLS roots), so that the
+    /// first open waits only for Flickr. Call it once the mount serves.
+    pub fn start(&self) -> Result<(), String> {
+        let mut guard = self.sender.lock().unwrap_or_else(|p| p.into_inner());
         if guard.is_none() {
             let (tx, rx) = mpsc::channel();
-            let (paths, in_flight) = (paths.clone(), in_flight.clone());
+            let (paths, in_flight) = (self.paths.clone(), self.in_flight.clone());
             std::thread::Builder::new()
                 .name("flickrfs-fetch".into())
                 .spawn(move || fetcher(paths, rx, in_flight))
                 .map_err(|e| format!("cannot start the fetcher: {e}"))?;
             *guard = Some(tx);
         }
-        let f = Fetching::new();
-        if let Some(tx) = guard.as_ref() {
-            tx.send((photo, f.clone()))
-                .map_err(|_| "the fetcher stopped".to_string())?;
-        }
-        flights.insert(photo, f.clone());
-        Ok(f)
-    })
+        Ok(())
+    }
+
+    /// What the mount calls when a photo not on disk is opened.
+    pub fn hook(&self) -> crate::fs::FetchHook {
+        let this = self.clone();
+        Arc::new(move |photo: PhotoKey| {
+            let mut flights = this.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(f) = flights.get(&photo) {
+                return Ok(f.clone());
+            }
+            this.start()?;
+            let f = Fetching::new();
+            let guard = this.sender.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(tx) = guard.as_ref() {
+                tx.send((photo, f.clone()))
+                    .map_err(|_| "the fetcher stopped".to_string())?;
+            }
+            flights.insert(photo, f.clone());
+            Ok(f)
+        })
+    }
 }
+
+/// Where the mount sends the photos it wants fetched.
+type FetchRequests = mpsc::Sender<(PhotoKey, Arc<Fetching>)>;
 
 /// The downloads of photos on demand under way, by photo.
 type InFlight = Arc<Mutex<HashMap<PhotoKey, Arc<Fetching>>>>;
@@ -292,6 +321,16 @@ fn fetcher(paths: Paths, rx: mpsc::Receiver<(PhotoKey, Arc<Fetching>)>, in_fligh
         }
     };
     let clients: Arc<tokio::sync::Mutex<FetchClients>> = Arc::default();
+    {
+        let (paths, clients) = (paths.clone(), clients.clone());
+        rt.spawn(async move {
+            let mut known = clients.lock().await;
+            let made = tokio::task::spawn_blocking(move || on_demand_clients(&paths)).await;
+            if let Ok(made) = made {
+                known.extend(made);
+            }
+        });
+    }
     for (photo, f) in rx {
         let (paths, in_flight, clients) = (paths.clone(), in_flight.clone(), clients.clone());
         let handle = rt.handle().clone();
@@ -337,7 +376,24 @@ fn on_demand_client(
         .map_err(|e| e.to_string())
 }
 
-/// Clients of the fetcher, by account, made at first use.
+/// The fetcher's clients of the accounts with `download = on-demand`,
+/// made ahead of their first open (an account it could not make one for
+/// gets it at its first open, which then says why).
+fn on_demand_clients(paths: &Paths) -> FetchClients {
+    let Ok(session) = Session::open(paths.clone(), &ApiOverrides::default()) else {
+        return FetchClients::new();
+    };
+    let Ok(targets) = session.targets(&[]) else {
+        return FetchClients::new();
+    };
+    targets
+        .into_iter()
+        .filter(|t| t.prefs.download == crate::config::DownloadMode::OnDemand)
+        .filter_map(|t| Some((t.account.id, on_demand_client(paths, &t.account).ok()?)))
+        .collect()
+}
+
+/// Clients of the fetcher, by account, made ahead or at first use.
 type FetchClients = HashMap<crate::catalog::AccountId, crate::flickr::Client>;
 
 /// Downloads one photo's original for the mount.

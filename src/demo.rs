@@ -145,7 +145,7 @@ pub fn run(opts: DemoOptions, out: &mut dyn Write, stop: impl FnOnce()) -> Resul
         crate::daemon::warm_libraries(&libraries);
         engine.start_autosync()
     }));
-    mopts.fetch_hook = Some(crate::daemon::on_demand_hook(paths.clone()));
+    mopts.fetch_hook = Some(crate::daemon::OnDemand::new(paths.clone()).hook());
     mopts.status = Some(board);
     let mount = crate::fs::spawn_mount(mopts)?;
 

@@ -207,12 +207,16 @@ fn mount_command(paths: &Paths, args: MountArgs) -> Result<()> {
     // the thumbnails' URIs name the files by their absolute path
     let mountpoint = std::path::absolute(&args.mountpoint).unwrap_or(args.mountpoint.clone());
     let thumb_paths = paths.clone();
+    let on_demand = flickrfs::daemon::OnDemand::new(paths.clone());
+    opts.fetch_hook = Some(on_demand.hook());
     opts.on_serve = Some(std::sync::Arc::new(move || {
         flickrfs::daemon::warm_libraries(&libraries);
         flickrfs::daemon::start_thumbnails(thumb_paths.clone(), mountpoint.clone());
+        if let Err(e) = on_demand.start() {
+            tracing::warn!("photos on demand: {e}");
+        }
         engine.start_autosync()
     }));
-    opts.fetch_hook = Some(flickrfs::daemon::on_demand_hook(paths.clone()));
     opts.status = Some(board);
     flickrfs::fs::mount(opts)?;
     if !args.foreground {
