@@ -934,6 +934,12 @@ pub fn walk(
             s.api_calls,
             duration_text(r.plan.estimated_duration(calls_per_hour))
         ))?;
+        if s.pool_changes > 0 {
+            con.say(&format!(
+                "    {} pool changes, {} of them leaving a pool on Flickr (the photo stays on Flickr)",
+                s.pool_changes, s.pool_removals_on_flickr
+            ))?;
+        }
         for c in &r.plan.conflicts {
             con.say(&format!("    conflict: {c}"))?;
         }

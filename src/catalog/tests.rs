@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::*;
 use crate::media::{self, testdata, MediaKind};
-use crate::model::{Granularity, Nsid, PhotoId, SetId, Visibility};
+use crate::model::{Granularity, GroupId, Nsid, PhotoId, SetId, Visibility};
 
 struct Fx {
     _dir: tempfile::TempDir,
@@ -159,6 +159,37 @@ fn open_creates_a_private_wal_catalog_and_reopens_it() {
         matches!(err, CatalogError::TooNew { found: 99, .. }),
         "{err}"
     );
+}
+
+#[test]
+fn a_merge_base_written_before_pools_were_kept_reads_as_no_pools() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("catalog.db");
+    {
+        // A catalog at schema 4, with one photo's merge base.
+        let c = rusqlite::Connection::open(&db).unwrap();
+        for sql in &schema::MIGRATIONS[..4] {
+            c.execute_batch(sql).unwrap();
+        }
+        c.pragma_update(None, "user_version", 4).unwrap();
+        c.execute_batch(
+            "INSERT INTO accounts (id, nsid, username, collection_name, default_folder) \
+               VALUES (1, '1@N01', 'alice', 'alice', x'2f74');
+             INSERT INTO photos (id, account_id, remote_id, title) VALUES (7, 1, '42', 'w');
+             INSERT INTO synced (photo_id, title, description, tags, privacy, sets) \
+               VALUES (7, 'w', '', '[]', 'public', '[\"5\"]');",
+        )
+        .unwrap();
+    }
+    let cat = Catalog::open(&db).unwrap();
+    let b = cat.synced_base(PhotoKey(7)).unwrap().unwrap();
+    assert_eq!(b.sets, vec![SetId::new("5")]);
+    assert!(b.pools.is_empty());
+    let v: i64 = cat
+        .conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(v, schema::SCHEMA_VERSION);
 }
 
 #[test]
@@ -1408,12 +1439,18 @@ fn uploads_downloads_merges_and_merge_bases_are_recorded() {
         tags: vec!["a".into()],
         privacy: crate::model::Privacy::Public,
         sets: vec![SetId::new("b"), SetId::new("a")],
+        pools: vec![GroupId::new("2@N20"), GroupId::new("1@N20")],
         checksum: None,
     };
     assert_eq!(f.cat.synced_base(e.photo).unwrap(), None);
     f.cat.set_synced_bases(&[(e.photo, base.clone())]).unwrap();
     let got = f.cat.synced_base(e.photo).unwrap().unwrap();
     assert_eq!(got.sets, vec![SetId::new("a"), SetId::new("b")]);
+    assert_eq!(
+        got.pools,
+        vec![GroupId::new("1@N20"), GroupId::new("2@N20")],
+        "the pools of the merge base are kept, sorted"
+    );
     assert_eq!(f.cat.synced_bases(f.acct.id).unwrap().len(), 1);
 
     let mut meta = f.cat.photo(e.photo).unwrap().meta;

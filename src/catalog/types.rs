@@ -381,6 +381,8 @@ pub struct SyncedBase {
     pub privacy: Privacy,
     /// Set memberships (Flickr ids), sorted.
     pub sets: Vec<SetId>,
+    /// Group pool memberships (group ids), sorted.
+    pub pools: Vec<GroupId>,
     /// Content checksum agreed (the local file's at the last sync).
     pub checksum: Option<Checksum>,
 }

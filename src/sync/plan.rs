@@ -742,7 +742,12 @@ pub struct PlanSummary {
     pub set_creations: usize,
     pub set_renames: usize,
     pub set_deletions: usize,
+    /// Pool memberships added or removed, both sides.
     pub pool_changes: usize,
+    /// Of those, photos taken out of a pool on Flickr (left in the mount
+    /// since the last sync): the one removal a sync makes on Flickr besides
+    /// set memberships and sets deleted with `rmdir`.
+    pub pool_removals_on_flickr: usize,
     /// Photo field edits, both sides.
     pub edits: usize,
     pub ignores: usize,
@@ -786,6 +791,16 @@ impl fmt::Display for PlanSummary {
         for (n, what) in extras {
             if n > 0 {
                 write!(f, ", {n} {what}")?;
+            }
+        }
+        if self.pool_changes > 0 {
+            write!(f, ", {} pool changes", self.pool_changes)?;
+            if self.pool_removals_on_flickr > 0 {
+                write!(
+                    f,
+                    " ({} leaving a pool on Flickr)",
+                    self.pool_removals_on_flickr
+                )?;
             }
         }
         match (self.calls_made, self.fetch_calls) {
@@ -1882,7 +1897,11 @@ impl<'a> Planner<'a> {
                     s.dates_taken += usize::from(edit.taken.is_some());
                 }
                 Action::AddToSet { .. } | Action::RemoveFromSet { .. } => {}
-                Action::AddToPool { .. } | Action::RemoveFromPool { .. } => s.pool_changes += 1,
+                Action::AddToPool { .. } => s.pool_changes += 1,
+                Action::RemoveFromPool { side, .. } => {
+                    s.pool_changes += 1;
+                    s.pool_removals_on_flickr += usize::from(*side == Side::Remote);
+                }
                 Action::DeleteRemoteSet { .. } | Action::DropLocalSet { .. } => {
                     s.set_deletions += 1
                 }

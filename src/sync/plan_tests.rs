@@ -990,6 +990,54 @@ fn pools_merge_and_only_member_groups_are_added_to() {
 }
 
 #[test]
+fn a_pool_left_locally_since_the_last_sync_is_left_on_flickr_and_nothing_else() {
+    let (mut l, mut b, mut r) = synced(2, 1, &[(1, 1)]);
+    let g1 = GroupId::new("g1");
+    for id in [pid(1), pid(2)] {
+        b.photos.get_mut(&id).unwrap().pools.insert(g1.clone());
+        r.photos.get_mut(&id).unwrap().pools.insert(g1.clone());
+    }
+    // Photo 2 keeps its pool; photo 1 left it in the mount.
+    l.photos
+        .get_mut(&LocalKey(2))
+        .unwrap()
+        .pools
+        .insert(g1.clone());
+    let p = run(&l, &b, &r, Direction::Both);
+    assert_eq!(
+        p.actions,
+        vec![Action::RemoveFromPool {
+            side: Side::Remote,
+            photo: PhotoRef::Remote(pid(1)),
+            group: g1.clone(),
+        }]
+    );
+    assert_eq!(p.summary.pool_changes, 1);
+    assert_eq!(p.summary.pool_removals_on_flickr, 1);
+    assert!(
+        p.summary
+            .to_string()
+            .contains("1 pool changes (1 leaving a pool on Flickr)"),
+        "{}",
+        p.summary
+    );
+    // Down only: Flickr's membership is not brought back either.
+    assert!(run(&l, &b, &r, Direction::Down).is_empty());
+    // Without the base (as before the catalog kept one), pools merge as a
+    // union and the membership comes back.
+    b.photos.get_mut(&pid(1)).unwrap().pools.clear();
+    let p = run(&l, &b, &r, Direction::Both);
+    assert_eq!(
+        p.actions,
+        vec![Action::AddToPool {
+            side: Side::Local,
+            photo: PhotoRef::Remote(pid(1)),
+            group: g1,
+        }]
+    );
+}
+
+#[test]
 fn pool_filter_leaves_other_pools_alone_on_both_sides() {
     let (mut l, b, mut r) = synced(2, 0, &[]);
     r.groups.insert(GroupId::new("g2"), "Group two".into());
