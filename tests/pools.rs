@@ -55,6 +55,9 @@ fn leaving_a_pool_in_the_mount_is_sent_to_flickr_and_nothing_else_is_deleted() {
     assert!(state.starts_with("done"), "first sync: {state}");
     let pool = w.acct().join("Pools").join("Cats");
     assert_eq!(names(&pool), vec!["Alone.jpg", "Kept.jpg", "Moved.jpg"]);
+    // The account folder holds the photos in no set and no pool: Alone is
+    // in a pool, so it is listed there only.
+    assert_eq!(names(&w.acct()), vec!["Pools", "Trip"]);
 
     // `rm` in the pool folder, and a move from a set to the account folder
     // (out of every set and every pool).

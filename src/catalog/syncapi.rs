@@ -256,7 +256,7 @@ impl Catalog {
             let c = load_collection(tx, collection)?;
             if c.is_root() {
                 return Err(CatalogError::NotPermitted(
-                    "the account folder's members follow from the sets".into(),
+                    "the account folder's members follow from the sets and pools".into(),
                 ));
             }
             let current: BTreeSet<i64> = {
@@ -295,7 +295,7 @@ impl Catalog {
                 let c = load_collection(tx, collection)?;
                 if c.is_root() {
                     return Err(CatalogError::NotPermitted(
-                        "the account folder's members follow from the sets".into(),
+                        "the account folder's members follow from the sets and pools".into(),
                     ));
                 }
                 let member: bool = tx

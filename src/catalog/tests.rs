@@ -71,13 +71,15 @@ impl Fx {
         self.cat.lookup(coll, &n(name)).unwrap().unwrap()
     }
     /// The root invariant and per-folder uniqueness, over the whole account.
+    /// The root invariant: the account folder lists exactly the photos in
+    /// no set and no pool (and not ignored).
     fn check(&self) {
         let sets: BTreeSet<CollectionId> = self
             .cat
             .collections(self.acct.id)
             .unwrap()
             .into_iter()
-            .filter(|c| c.is_set())
+            .filter(|c| c.is_set() || matches!(c.kind, CollectionKind::Pool(_)))
             .map(|c| c.id)
             .collect();
         for p in self.cat.photos(self.acct.id).unwrap() {
@@ -89,7 +91,7 @@ impl Fx {
             } else {
                 assert_eq!(
                     in_root, !in_sets,
-                    "photo {} '{}': in sets {in_sets}, in root {in_root}",
+                    "photo {} '{}': in sets or pools {in_sets}, in root {in_root}",
                     p.key, p.meta.title
                 );
             }
@@ -621,20 +623,68 @@ fn moving_into_a_pool_adds_the_pool() {
     f.cat
         .rename(f.root(), &n("cat.jpg"), pool, &n("cat.jpg"))
         .unwrap();
-    let mut m = f.cat.memberships(e.photo).unwrap();
-    m.sort();
     assert_eq!(
-        m,
-        vec![f.root(), pool],
-        "a photo in no set stays in the root"
+        f.cat.memberships(e.photo).unwrap(),
+        vec![pool],
+        "in a pool, so no longer in the account folder"
     );
+    assert!(f.names(f.root()).is_empty());
+    // Linked into a set from the pool: in both.
     let a = f.set("A");
-    f.cat
-        .rename(f.root(), &n("cat.jpg"), a, &n("cat.jpg"))
-        .unwrap();
+    f.cat.link(pool, &n("cat.jpg"), a, &n("cat.jpg")).unwrap();
     let mut m = f.cat.memberships(e.photo).unwrap();
     m.sort();
     assert_eq!(m, vec![pool, a]);
+    f.check();
+}
+
+#[test]
+fn the_account_folder_lists_photos_in_no_set_and_no_pool() {
+    let f = fx();
+    let pool = f
+        .cat
+        .upsert_pools(
+            f.acct.id,
+            &[RemotePool {
+                id: "9@N20".into(),
+                name: "Cats".into(),
+            }],
+        )
+        .unwrap()[0];
+    // A copy into a pool only: listed there, not in the account folder.
+    let e = f.add(pool, "cat.jpg", 1).entry().unwrap().clone();
+    assert_eq!(f.names(pool), vec!["cat.jpg"]);
+    assert!(f.names(f.root()).is_empty());
+    f.check();
+    // Its content copied into the account folder again: no entry there.
+    let p = f.file("again.jpg", 1);
+    let out = f.cat.add_file(f.root(), &n("again.jpg"), &p, None).unwrap();
+    assert!(
+        matches!(out, AddOutcome::AlreadyInSets { photo, .. } if photo == e.photo),
+        "{out:?}"
+    );
+    // Linking it there is refused, as for a photo in a set.
+    let err = f
+        .cat
+        .link(pool, &n("cat.jpg"), f.root(), &n("cat.jpg"))
+        .unwrap_err();
+    assert_eq!(err.errno(), libc::EPERM, "{err}");
+    // Out of its last pool: back in the account folder.
+    f.cat.unlink(pool, &n("cat.jpg")).unwrap();
+    assert_eq!(f.names(f.root()), vec!["cat.jpg"]);
+    f.check();
+    // A photo from Flickr that is in a pool and in no set: only in the pool.
+    let keys = f
+        .cat
+        .upsert_remote_photos(f.acct.id, &[remote("77", "pooled")])
+        .unwrap();
+    f.cat
+        .apply_memberships(&[MembershipChange::Add {
+            photo: keys[0],
+            collection: pool,
+        }])
+        .unwrap();
+    assert_eq!(f.cat.memberships(keys[0]).unwrap(), vec![pool]);
     f.check();
 }
 

@@ -950,7 +950,7 @@ impl FsCore {
             }
             AddOutcome::AlreadyInSets { .. } => Err(FsError::new(
                 libc::EEXIST,
-                format!("{name:?}: this content is already a photo in sets; the account folder lists only photos in no set"),
+                format!("{name:?}: this content is already a photo in sets or pools; the account folder lists only photos in no set and no pool"),
             )
             .with_status()),
         }

@@ -8,9 +8,12 @@
 //! - one photo = one content: bytes written or linked in that the account
 //!   already has (media, not empty, not a junk name) become one more name of
 //!   that photo (the oldest one), not a new photo;
-//! - the root lists exactly the photos in no set (a photo that enters a set
-//!   leaves the root; one that leaves its last set comes back to the root
-//!   under its old name, made unique with ` (N)`);
+//! - the root lists exactly the photos in no set and no pool (this model
+//!   has no pools, so: in no set; a photo that enters a set leaves the
+//!   root; one that leaves its last set comes back to the root under its
+//!   old name, made unique with ` (N)`). The pool half of the rule is held
+//!   by the catalog's unit tests (`the_account_folder_lists_photos_in_no_set_and_no_pool`,
+//!   the random operations over root, sets and a pool) and `tests/pools.rs`;
 //! - root names share the account folder's namespace with set folders and
 //!   `Pools`;
 //! - a photo may have several names, even in one folder;
