@@ -184,8 +184,15 @@ ALTER TABLE changes ADD COLUMN photo_id INTEGER;
 /// Flickr, not a membership the next sync brings back. A base written
 /// before this has none (`[]`): its first sync merges pools as a union,
 /// as before, and records them.
+///
+/// And the account folder lists the photos in no set and no pool: a photo
+/// in a pool loses the names it had there.
 const V5: &str = r#"
 ALTER TABLE synced ADD COLUMN pools TEXT NOT NULL DEFAULT '[]';
+DELETE FROM memberships
+ WHERE collection_id IN (SELECT id FROM collections WHERE kind = 'root')
+   AND photo_id IN (SELECT m.photo_id FROM memberships m
+                    JOIN collections c ON c.id = m.collection_id WHERE c.kind = 'pool');
 "#;
 
 /// The migrations, index `i` bringing version `i` to `i + 1`.

@@ -164,7 +164,7 @@ fn open_creates_a_private_wal_catalog_and_reopens_it() {
 }
 
 #[test]
-fn a_merge_base_written_before_pools_were_kept_reads_as_no_pools() {
+fn schema_5_keeps_old_merge_bases_with_no_pools_and_takes_pool_photos_out_of_the_root() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("catalog.db");
     {
@@ -178,8 +178,15 @@ fn a_merge_base_written_before_pools_were_kept_reads_as_no_pools() {
             "INSERT INTO accounts (id, nsid, username, collection_name, default_folder) \
                VALUES (1, '1@N01', 'alice', 'alice', x'2f74');
              INSERT INTO photos (id, account_id, remote_id, title) VALUES (7, 1, '42', 'w');
+             INSERT INTO photos (id, account_id, remote_id, title) VALUES (8, 1, '43', 'p');
              INSERT INTO synced (photo_id, title, description, tags, privacy, sets) \
-               VALUES (7, 'w', '', '[]', 'public', '[\"5\"]');",
+               VALUES (7, 'w', '', '[]', 'public', '[\"5\"]');
+             INSERT INTO collections (id, account_id, kind, name, title) VALUES (1, 1, 'root', 'alice', 'alice');
+             INSERT INTO collections (id, account_id, kind, remote_id, name, title) \
+               VALUES (2, 1, 'pool', '9@N20', 'Cats', 'Cats');
+             INSERT INTO memberships (collection_id, name, photo_id) VALUES (1, 'w.jpg', 7);
+             INSERT INTO memberships (collection_id, name, photo_id) VALUES (1, 'p.jpg', 8);
+             INSERT INTO memberships (collection_id, name, photo_id) VALUES (2, 'p.jpg', 8);",
         )
         .unwrap();
     }
@@ -187,6 +194,9 @@ fn a_merge_base_written_before_pools_were_kept_reads_as_no_pools() {
     let b = cat.synced_base(PhotoKey(7)).unwrap().unwrap();
     assert_eq!(b.sets, vec![SetId::new("5")]);
     assert!(b.pools.is_empty());
+    // The photo in a pool left the account folder; the other stays.
+    assert_eq!(cat.memberships(PhotoKey(8)).unwrap(), vec![CollectionId(2)]);
+    assert_eq!(cat.memberships(PhotoKey(7)).unwrap(), vec![CollectionId(1)]);
     let v: i64 = cat
         .conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
