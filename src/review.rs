@@ -934,6 +934,14 @@ pub fn walk(
             s.api_calls,
             duration_text(r.plan.estimated_duration(calls_per_hour))
         ))?;
+        if let Some(n) = s.free_account_photos {
+            con.say(&format!(
+                "    warning: free Flickr account: {n} of 1,000 photos; {} originals it does not serve \
+                 (over {} px) are listed, not downloaded",
+                s.originals_not_served,
+                s.max_display_px.unwrap_or(1024)
+            ))?;
+        }
         if s.pool_changes > 0 {
             con.say(&format!(
                 "    {} pool changes, {} of them leaving a pool on Flickr (the photo stays on Flickr)",

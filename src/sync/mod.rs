@@ -408,23 +408,35 @@ pub async fn plan_sync(
     };
     let mut plan =
         plan::plan(&local, &base, &fetched.snapshot, &opts.plan).map_err(with_fetch_calls)?;
-    // A free account keeps at most 1,000 photos. Only when this plan could
-    // pass that is Flickr asked which kind of account it is (two calls);
-    // the uploads past the limit are then held and listed, not sent to fail.
+    // The account's type: asked once and remembered, asked again at a full
+    // reconciliation (an upgrade to Pro shows there) and whenever this
+    // plan's uploads could pass a free account's 1,000 photos (the count
+    // must be fresh then). Two calls each time.
     let uploads = plan.summary.uploads as u64;
     let online = fetched.snapshot.photos.len() as u64;
-    if uploads > 0 && online + uploads > crate::flickr::AccountKind::FREE_MAX_PHOTOS {
-        let kind = client.account_kind(&acct.nsid).await?;
-        if let Some(quota) = kind.upload_quota() {
+    let could_pass = uploads > 0 && online + uploads > crate::flickr::AccountKind::FREE_MAX_PHOTOS;
+    let mut kind = store.account_kind(account)?;
+    let mut fresh = false;
+    if kind.is_none() || fetched.report.full || could_pass {
+        let k = client.account_kind(&acct.nsid).await?;
+        if !opts.dry_run {
+            store.save_account_kind(account, &k)?;
+        }
+        kind = Some(k);
+        fresh = true;
+    }
+    if let Some(k) = kind.as_ref().filter(|k| !k.pro) {
+        progress.note(&format!(
+            "free Flickr account: {} of its 1,000 photos; originals over {} px are not served to it",
+            plan::thousands(online),
+            plan::thousands(u64::from(k.max_display_px.unwrap_or(1024)))
+        ));
+        // Only a count just asked for decides what is held.
+        if let Some(quota) = k.upload_quota().filter(|_| fresh && could_pass) {
+            let held = uploads.saturating_sub(quota);
             progress.note(&format!(
-                "free Flickr account: {} of its 1,000 photos used; {} upload{} held",
-                kind.photos,
-                uploads.saturating_sub(quota),
-                if uploads.saturating_sub(quota) == 1 {
-                    ""
-                } else {
-                    "s"
-                }
+                "{held} upload{} held: a free account keeps at most 1,000 photos",
+                if held == 1 { "" } else { "s" }
             ));
             let capped = plan::PlanOptions {
                 upload_quota: Some(quota as usize),
@@ -432,6 +444,10 @@ pub async fn plan_sync(
             };
             plan =
                 plan::plan(&local, &base, &fetched.snapshot, &capped).map_err(with_fetch_calls)?;
+        }
+        plan.summary.free_account_photos = Some(online);
+        if let Some(max_px) = k.max_display_px {
+            hold_originals_not_served(&mut plan, &fetched, &store, account, max_px)?;
         }
     }
     plan.summary.fetch_calls = Some(fetch_calls);
@@ -454,19 +470,57 @@ pub async fn plan_sync(
     })
 }
 
-/// Videos cannot be downloaded through the API: each is recorded once as a
-/// "download by hand" problem (not an error on every run).
+/// A free account is served nothing over `max_px`, originals included:
+/// the downloads of larger originals (their size from the listing's
+/// `o_dims`) are held at plan time, counted in the summary and listed as
+/// skipped, never sent to fail or stored reduced. An original whose size
+/// the listing did not give is tried, and reported if Flickr does not
+/// serve it (`download::download_original`).
+fn hold_originals_not_served(
+    plan: &mut Plan,
+    fetched: &fetch::Fetched,
+    store: &SyncStore,
+    account: AccountId,
+    max_px: u32,
+) -> Result<(), SyncError> {
+    let mut held = Vec::new();
+    for a in &plan.actions {
+        let Action::Download { photo, .. } = a else {
+            continue;
+        };
+        let Some(s) = fetched.summary(store, account, photo)? else {
+            continue;
+        };
+        let longest = s.original_width.max(s.original_height).unwrap_or(0);
+        if longest > u64::from(max_px) {
+            held.push(photo.clone());
+        }
+    }
+    plan.summary.originals_not_served = held.len();
+    plan.summary.max_display_px = Some(max_px);
+    plan.hold_back_downloads(&held, SkipReason::OriginalNotServed { max_px });
+    Ok(())
+}
+
+/// Videos cannot be downloaded through the API, nor a free account's
+/// originals over its size limit: each is recorded once as a "download by
+/// hand" problem (not an error on every run).
 fn note_videos(cat: &Catalog, account: AccountId, plan: &Plan) -> Result<(), SyncError> {
-    let videos: Vec<&PhotoId> = plan
+    let by_hand: Vec<(&PhotoId, &SkipReason)> = plan
         .skipped
         .iter()
-        .filter(|s| s.reason == SkipReason::VideoDownload)
+        .filter(|s| {
+            matches!(
+                s.reason,
+                SkipReason::VideoDownload | SkipReason::OriginalNotServed { .. }
+            )
+        })
         .filter_map(|s| match &s.subject {
-            Subject::Photo(PhotoRef::Remote(id)) => Some(id),
+            Subject::Photo(PhotoRef::Remote(id)) => Some((id, &s.reason)),
             _ => None,
         })
         .collect();
-    if videos.is_empty() {
+    if by_hand.is_empty() {
         return Ok(());
     }
     let known: BTreeSet<crate::catalog::PhotoKey> = cat
@@ -475,18 +529,22 @@ fn note_videos(cat: &Catalog, account: AccountId, plan: &Plan) -> Result<(), Syn
         .filter(|p| p.kind == ProblemKind::DownloadByHand)
         .filter_map(|p| p.photo)
         .collect();
-    for id in videos {
+    for (id, reason) in by_hand {
         if let Some(p) = cat.photo_by_remote_id(account, id)? {
             if !known.contains(&p.key) {
-                cat.add_problem(
-                    account,
-                    Some(p.key),
-                    ProblemKind::DownloadByHand,
-                    &format!(
+                let message = match reason {
+                    SkipReason::OriginalNotServed { max_px } => format!(
+                        "photo {id} {:?}: Flickr does not serve its original (a free account is served \
+                         nothing over {} px); not stored as a reduced copy: download it by hand from Flickr",
+                        p.meta.title,
+                        plan::thousands(u64::from(*max_px))
+                    ),
+                    _ => format!(
                         "video {id} {:?}: Flickr does not serve video originals through the API; download it by hand",
                         p.meta.title
                     ),
-                )?;
+                };
+                cat.add_problem(account, Some(p.key), ProblemKind::DownloadByHand, &message)?;
             }
         }
     }

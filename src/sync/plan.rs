@@ -448,6 +448,10 @@ pub enum SkipReason {
     /// A free account holds at most 1,000 photos: this upload would pass
     /// that, so it is held (not sent to fail).
     FreeAccountLimit,
+    /// A free account is served nothing over `max_px` (people.getLimits
+    /// `maxdisplaypx`), originals included, and this original is larger:
+    /// not downloaded (never stored as a reduced copy), to fetch by hand.
+    OriginalNotServed { max_px: u32 },
 }
 
 impl fmt::Display for SkipReason {
@@ -470,6 +474,12 @@ impl fmt::Display for SkipReason {
             }
             SkipReason::FreeAccountLimit => f.write_str(
                 "held: a free Flickr account keeps at most 1,000 photos and this upload would pass that",
+            ),
+            SkipReason::OriginalNotServed { max_px } => write!(
+                f,
+                "original over {} px: Flickr serves a free account nothing larger; not stored as a \
+                 reduced copy: download it by hand from Flickr",
+                thousands(u64::from(*max_px))
             ),
         }
     }
@@ -761,6 +771,13 @@ pub struct PlanSummary {
     pub api_calls: u64,
     /// Originals fetched from the photo host (paced apart from the API budget).
     pub file_downloads: u64,
+    /// A free account (people.getInfo `ispro=0`): how many photos it holds
+    /// on Flickr, said before acting ("free account: N of 1,000 photos").
+    pub free_account_photos: Option<u64>,
+    /// Downloads held because Flickr does not serve the original to a free
+    /// account ([`SkipReason::OriginalNotServed`]), with that limit in px.
+    pub originals_not_served: usize,
+    pub max_display_px: Option<u32>,
     /// Calls spent fetching Flickr's state before this plan was made.
     pub fetch_calls: Option<u64>,
     /// Calls the whole sync made (fetch and execution), once it ran: the
@@ -792,6 +809,22 @@ impl fmt::Display for PlanSummary {
             if n > 0 {
                 write!(f, ", {n} {what}")?;
             }
+        }
+        if let Some(n) = self.free_account_photos {
+            write!(
+                f,
+                ", free account: {} of {} photos",
+                thousands(n),
+                thousands(crate::flickr::AccountKind::FREE_MAX_PHOTOS)
+            )?;
+        }
+        if self.originals_not_served > 0 {
+            write!(
+                f,
+                ", {} originals over {} px Flickr does not serve a free account (download by hand)",
+                self.originals_not_served,
+                thousands(u64::from(self.max_display_px.unwrap_or(1024)))
+            )?;
         }
         if self.pool_changes > 0 {
             write!(f, ", {} pool changes", self.pool_changes)?;
@@ -1934,6 +1967,19 @@ fn toggle(set: &mut BTreeSet<String>, item: &str, present: bool) {
     } else {
         set.remove(item);
     }
+}
+
+/// `1234567` as `1,234,567`.
+pub(crate) fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Base value of one field after a sync: the agreed value when both sides

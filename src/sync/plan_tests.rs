@@ -1823,3 +1823,27 @@ fn a_move_from_one_set_to_another_is_one_reassignment() {
     assert_eq!(p.summary.set_reassignments, 1 + 2 + 1, "{p}");
     assert!(p.summary.to_string().contains("4 set reassignments"), "{p}");
 }
+
+#[test]
+fn a_free_accounts_summary_says_so_with_its_count_and_the_originals_it_is_not_served() {
+    assert_eq!(thousands(0), "0");
+    assert_eq!(thousands(999), "999");
+    assert_eq!(thousands(1000), "1,000");
+    assert_eq!(thousands(1_234_567), "1,234,567");
+    let s = PlanSummary {
+        free_account_photos: Some(998),
+        originals_not_served: 2,
+        max_display_px: Some(1024),
+        ..PlanSummary::default()
+    };
+    let text = s.to_string();
+    assert!(
+        text.starts_with("0 uploads, 0 downloads,"),
+        "the first counts keep their places: {text}"
+    );
+    assert!(
+        text.contains(", free account: 998 of 1,000 photos, 2 originals over 1,024 px Flickr does not serve a free account"),
+        "{text}"
+    );
+    assert!(!PlanSummary::default().to_string().contains("free"));
+}
