@@ -87,6 +87,19 @@ fn folder_name_and_default_folder_changed_while_mounted_take_effect() {
     assert_eq!(files_with(&new_folder, &copied).len(), 1, "the copy's file");
     assert!(files_with(&w.default_folder, &copied).is_empty());
 
+    // The new default folder is a library folder now, as after a remount:
+    // a copy of a file saved there refers to it, no second file is kept.
+    let saved = jpeg(4, 40);
+    std::fs::write(new_folder.join("Saved.jpg"), &saved).expect("save into the new folder");
+    std::fs::write(renamed.join("Saved.jpg"), &saved).expect("cp into Photos/");
+    let source = xattr(&renamed.join("Saved.jpg"), "user.flickrfs.source");
+    assert_eq!(
+        Path::new(&source),
+        std::fs::canonicalize(new_folder.join("Saved.jpg")).expect("canonical"),
+        "the entry refers to the file in the new default folder"
+    );
+    assert_eq!(files_with(&new_folder, &saved), vec!["Saved.jpg"]);
+
     // A new download goes there too.
     w.seed_online("Later", 3);
     let later = std::fs::read(w.photos.join("Later.jpg")).expect("Later.jpg");
@@ -108,6 +121,21 @@ fn folder_name_and_default_folder_changed_while_mounted_take_effect() {
         "Photos"
     );
     d.unmount();
+}
+
+/// An extended attribute's value, as text.
+fn xattr(p: &Path, name: &str) -> String {
+    let out = std::process::Command::new("getfattr")
+        .args(["--only-values", "-n", name])
+        .arg(p)
+        .output()
+        .expect("getfattr");
+    assert!(
+        out.status.success(),
+        "getfattr {name}: {}",
+        text(&out.stderr)
+    );
+    text(&out.stdout)
 }
 
 /// The mount's names in `dir`, sorted.

@@ -1456,6 +1456,12 @@ impl FsCore {
         let Some(library) = self.libraries.get(&p.account) else {
             return false;
         };
+        // The default folder may have changed while mounted (`flickrfs
+        // config set`, which the catalog records at once): the library
+        // follows it, as a remount would.
+        if let Ok(a) = self.cat().account(p.account) {
+            library.follow_default_folder(&a.default_folder);
+        }
         let Some(local) = &p.local else { return false };
         let Some(checksum) = &local.checksum else {
             return false;
