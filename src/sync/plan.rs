@@ -678,6 +678,13 @@ pub enum SafetyConcern {
         missing: usize,
         base: usize,
     },
+    /// Photos to take out of group pools on Flickr (left in the mount),
+    /// against the pool memberships both sides agreed on at the last sync
+    /// (the same threshold as set memberships).
+    ManyPoolRemovals {
+        removals: usize,
+        total: usize,
+    },
 }
 
 impl fmt::Display for SafetyConcern {
@@ -721,6 +728,11 @@ impl fmt::Display for SafetyConcern {
             SafetyConcern::LocalPhotosMissing { missing, base } => write!(
                 f,
                 "{missing} of the {base} photos of the last sync are gone from the catalog and would all become ignored"
+            ),
+            SafetyConcern::ManyPoolRemovals { removals, total } => write!(
+                f,
+                "the plan takes photos out of group pools on Flickr {removals} times at once, \
+                 against {total} pool memberships at the last sync"
             ),
         }
     }
@@ -1009,6 +1021,8 @@ struct Planner<'a> {
     skipped: Vec<Skipped>,
     /// Memberships the plan removes, per set and cause (the guard).
     removals: BTreeMap<(SetRef, RemovalCause), usize>,
+    /// Pool memberships this plan removes on Flickr.
+    pool_removals: usize,
 }
 
 /// Computes what a sync would do. Pure: same inputs, same plan.
@@ -1038,6 +1052,7 @@ pub fn plan(
         conflicts: Vec::new(),
         skipped: Vec::new(),
         removals: BTreeMap::new(),
+        pool_removals: 0,
     };
     p.match_sets();
     p.decide_sets();
@@ -1786,6 +1801,9 @@ impl<'a> Planner<'a> {
                 );
                 continue;
             }
+            if !add && side == Side::Remote {
+                self.pool_removals += 1;
+            }
             let (photo, group) = (photo.clone(), g.clone());
             self.actions.push(if add {
                 Action::AddToPool { side, photo, group }
@@ -1799,6 +1817,16 @@ impl<'a> Planner<'a> {
         let limits = &self.opts.limits;
         let mut out = Vec::new();
         let total: usize = self.base.photos.values().map(|p| p.sets.len()).sum();
+        let pool_total: usize = self.base.photos.values().map(|p| p.pools.len()).sum();
+        if limits
+            .membership_removals
+            .exceeded(self.pool_removals, pool_total)
+        {
+            out.push(SafetyConcern::ManyPoolRemovals {
+                removals: self.pool_removals,
+                total: pool_total,
+            });
+        }
         let removals: usize = self.removals.values().sum();
         if limits.membership_removals.exceeded(removals, total) {
             let mut sets: Vec<SetRemovals> = self

@@ -1847,3 +1847,47 @@ fn a_free_accounts_summary_says_so_with_its_count_and_the_originals_it_is_not_se
     );
     assert!(!PlanSummary::default().to_string().contains("free"));
 }
+
+#[test]
+fn many_pool_removals_on_flickr_are_refused_until_forced() {
+    let (l, mut b, mut r) = synced(60, 0, &[]);
+    let g1 = GroupId::new("g1");
+    for id in (1..=60).map(pid) {
+        b.photos.get_mut(&id).unwrap().pools.insert(g1.clone());
+        r.photos.get_mut(&id).unwrap().pools.insert(g1.clone());
+    }
+    // Every photo left the pool in the mount (`rm Pools/g1/*`).
+    let Err(PlanError::Unsafe { concerns, plan: p }) = plan(&l, &b, &r, &opts(Direction::Both))
+    else {
+        panic!("60 pool removals on Flickr were not refused");
+    };
+    assert_eq!(
+        concerns,
+        vec![SafetyConcern::ManyPoolRemovals {
+            removals: 60,
+            total: 60
+        }]
+    );
+    assert!(concerns[0]
+        .to_string()
+        .contains("out of group pools on Flickr 60 times"));
+    assert_eq!(p.summary.pool_removals_on_flickr, 60);
+    let forced = PlanOptions {
+        force: true,
+        ..opts(Direction::Both)
+    };
+    let p = plan(&l, &b, &r, &forced).expect("forced");
+    assert_eq!(p.summary.pool_removals_on_flickr, 60);
+    // A few are not a concern.
+    let (l, mut b, mut r) = synced(60, 0, &[]);
+    for id in (1..=5).map(pid) {
+        b.photos.get_mut(&id).unwrap().pools.insert(g1.clone());
+        r.photos.get_mut(&id).unwrap().pools.insert(g1.clone());
+    }
+    assert_eq!(
+        run(&l, &b, &r, Direction::Both)
+            .summary
+            .pool_removals_on_flickr,
+        5
+    );
+}
