@@ -101,11 +101,22 @@ fn leaving_a_pool_in_the_mount_is_sent_to_flickr_and_nothing_else_is_deleted() {
     assert!(state.starts_with("done"), "third sync: {state}");
     assert!(!summary(&w).contains("pool changes"), "{}", summary(&w));
     assert_eq!(names(&pool), vec!["Kept.jpg"]);
-    assert_eq!(w.emu.pool_photos(&cats.nsid, &w.nsid), vec![kept]);
+    assert_eq!(w.emu.pool_photos(&cats.nsid, &w.nsid), vec![kept.clone()]);
     let root = names(&w.acct());
     assert!(
         root.contains(&"Alone.jpg".to_owned()) && root.contains(&"Moved.jpg".to_owned()),
         "in no set and no pool: listed in the account folder: {root:?}"
     );
+
+    // The other way round: a photo taken out of the pool on Flickr leaves
+    // the pool folder at the next sync, and is not put back on Flickr.
+    w.emu
+        .remove_from_pool(&cats.nsid, &kept)
+        .expect("remove on Flickr");
+    let state = w.control_sync();
+    assert!(state.starts_with("done"), "fourth sync: {state}");
+    assert!(names(&pool).is_empty(), "{:?}", names(&pool));
+    assert!(w.emu.pool_photos(&cats.nsid, &w.nsid).is_empty());
+    assert_eq!(names(&w.acct().join("Trip")), vec!["Kept.jpg"]);
     d.unmount();
 }
