@@ -177,6 +177,11 @@ pub struct SyncReport {
 /// A planned sync, ready to execute.
 pub struct Planned {
     pub plan: Plan,
+    /// The options the plan was made with (for a free account, with its
+    /// upload quota): a plan made again from the same snapshots uses them.
+    pub plan_opts: plan::PlanOptions,
+    /// What a free account held and says in the plan, for the same reason.
+    pub free_account: Option<FreeAccount>,
     pub fetched: fetch::Fetched,
     pub local: LocalSnapshot,
     pub base: BaseSnapshot,
@@ -406,8 +411,10 @@ pub async fn plan_sync(
         plan.summary.fetch_calls = Some(fetch_calls);
         PlanError::Unsafe { concerns, plan }
     };
+    let mut plan_opts = opts.plan.clone();
+    let mut free_account = None;
     let mut plan =
-        plan::plan(&local, &base, &fetched.snapshot, &opts.plan).map_err(with_fetch_calls)?;
+        plan::plan(&local, &base, &fetched.snapshot, &plan_opts).map_err(with_fetch_calls)?;
     // The account's type: asked once and remembered, asked again at a full
     // reconciliation (an upgrade to Pro shows there) and whenever this
     // plan's uploads could pass a free account's 1,000 photos (the count
@@ -438,17 +445,20 @@ pub async fn plan_sync(
                 "{held} upload{} held: a free account keeps at most 1,000 photos",
                 if held == 1 { "" } else { "s" }
             ));
-            let capped = plan::PlanOptions {
-                upload_quota: Some(quota as usize),
-                ..opts.plan.clone()
-            };
-            plan =
-                plan::plan(&local, &base, &fetched.snapshot, &capped).map_err(with_fetch_calls)?;
+            plan_opts.upload_quota = Some(quota as usize);
+            plan = plan::plan(&local, &base, &fetched.snapshot, &plan_opts)
+                .map_err(with_fetch_calls)?;
         }
-        plan.summary.free_account_photos = Some(online);
-        if let Some(max_px) = k.max_display_px {
-            hold_originals_not_served(&mut plan, &fetched, &store, account, max_px)?;
-        }
+        let free = FreeAccount {
+            photos: online,
+            max_display_px: k.max_display_px,
+            held_originals: match k.max_display_px {
+                Some(max_px) => originals_not_served(&plan, &fetched, &store, account, max_px)?,
+                None => Vec::new(),
+            },
+        };
+        free.apply(&mut plan);
+        free_account = Some(free);
     }
     plan.summary.fetch_calls = Some(fetch_calls);
     tracing::debug!("sync phase: plan {:?}", t.elapsed());
@@ -462,6 +472,8 @@ pub async fn plan_sync(
     }
     Ok(Planned {
         plan,
+        plan_opts,
+        free_account,
         fetched,
         local,
         base,
@@ -470,19 +482,61 @@ pub async fn plan_sync(
     })
 }
 
+/// What a free account changes in a plan: the summary says so before
+/// anything runs ("free account: N of 1,000 photos"), and the downloads of
+/// originals Flickr does not serve it are held. Kept with the plan so that
+/// a plan made again (the interactive review's) says and holds the same.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FreeAccount {
+    /// Photos the account holds on Flickr.
+    pub photos: u64,
+    /// people.getLimits `maxdisplaypx`.
+    pub max_display_px: Option<u32>,
+    /// Photos whose originals are larger than that.
+    pub held_originals: Vec<PhotoId>,
+}
+
+impl FreeAccount {
+    /// Says so in `plan`'s summary and holds the downloads of the
+    /// originals not served (listed as skipped, counted).
+    pub fn apply(&self, plan: &mut Plan) {
+        plan.summary.free_account_photos = Some(self.photos);
+        let Some(max_px) = self.max_display_px else {
+            return;
+        };
+        let downloads: BTreeSet<&PhotoId> = plan
+            .actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Download { photo, .. } => Some(photo),
+                _ => None,
+            })
+            .collect();
+        let held: Vec<PhotoId> = self
+            .held_originals
+            .iter()
+            .filter(|id| downloads.contains(id))
+            .cloned()
+            .collect();
+        plan.summary.max_display_px = Some(max_px);
+        plan.summary.originals_not_served = held.len();
+        plan.hold_back_downloads(&held, SkipReason::OriginalNotServed { max_px });
+    }
+}
+
 /// A free account is served nothing over `max_px`, originals included:
-/// the downloads of larger originals (their size from the listing's
-/// `o_dims`) are held at plan time, counted in the summary and listed as
-/// skipped, never sent to fail or stored reduced. An original whose size
-/// the listing did not give is tried, and reported if Flickr does not
-/// serve it (`download::download_original`).
-fn hold_originals_not_served(
-    plan: &mut Plan,
+/// the photos `plan` downloads whose originals are larger (their size from
+/// the listing's `o_dims`), to hold at plan time, never sent to fail or
+/// stored reduced. An original whose size the listing did not give is
+/// tried, and reported if Flickr does not serve it
+/// (`download::download_original`).
+fn originals_not_served(
+    plan: &Plan,
     fetched: &fetch::Fetched,
     store: &SyncStore,
     account: AccountId,
     max_px: u32,
-) -> Result<(), SyncError> {
+) -> Result<Vec<PhotoId>, SyncError> {
     let mut held = Vec::new();
     for a in &plan.actions {
         let Action::Download { photo, .. } = a else {
@@ -496,10 +550,7 @@ fn hold_originals_not_served(
             held.push(photo.clone());
         }
     }
-    plan.summary.originals_not_served = held.len();
-    plan.summary.max_display_px = Some(max_px);
-    plan.hold_back_downloads(&held, SkipReason::OriginalNotServed { max_px });
-    Ok(())
+    Ok(held)
 }
 
 /// Videos cannot be downloaded through the API, nor a free account's
@@ -568,6 +619,7 @@ pub async fn run_sync(
         base,
         identified,
         ambiguous,
+        ..
     } = planned;
     if opts.dry_run {
         return Ok(SyncReport {
