@@ -35,6 +35,13 @@ pub enum SetsAction {
     Exclude,
 }
 
+/// What `flickrfs __complete` lists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum CompleteWhat {
+    Sets,
+    Accounts,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Add, list or remove Flickr accounts (OAuth 1.0a).
@@ -120,9 +127,22 @@ pub enum Command {
     #[command(subcommand)]
     Config(ConfigCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    ///
+    /// The bash script also completes account names and, after `flickrfs
+    /// sets ACCOUNT include|exclude`, the account's photoset and pool titles
+    /// (asked of flickrfs itself, from the catalog). Load it with
+    /// `source <(flickrfs completions bash)`.
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
+    },
+    /// Words for the shell's completion, one a line (the bash script calls it).
+    #[command(name = "__complete", hide = true)]
+    Complete {
+        /// `sets`: ACCOUNT's photoset and pool titles and `all`; `accounts`:
+        /// the account names.
+        what: CompleteWhat,
+        account: Option<String>,
     },
     /// Print the man page (roff) generated from these definitions.
     Man,

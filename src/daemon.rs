@@ -604,6 +604,32 @@ pub fn libraries(
     let mut shared: HashMap<Vec<std::path::PathBuf>, Arc<crate::library::Library>> = HashMap::new();
     let mut out = crate::fs::Libraries::new();
     for t in targets {
+        let skip = vec![mountpoint.to_path_buf()];
+        if t.prefs.library.is_none() {
+            // The default: the pictures folder and the account's default
+            // folder, followed when the preference changes while mounted
+            // (one library per account: it may move on its own).
+            let default_folder = t.account.default_folder.clone();
+            let pictures = session
+                .config
+                .library_folders(&session.paths, &t.stored.name)
+                .into_iter()
+                .filter(|f| {
+                    *f != session
+                        .config
+                        .default_folder(&session.paths, &t.stored.name)
+                })
+                .collect();
+            out.insert(
+                t.account.id,
+                Arc::new(crate::library::Library::following_default_folder(
+                    pictures,
+                    default_folder,
+                    skip,
+                )),
+            );
+            continue;
+        }
         let mut folders = session
             .config
             .library_folders(&session.paths, &t.stored.name);
@@ -613,12 +639,7 @@ pub fn libraries(
         folders.sort();
         let lib = shared
             .entry(folders.clone())
-            .or_insert_with(|| {
-                Arc::new(crate::library::Library::new(
-                    folders,
-                    vec![mountpoint.to_path_buf()],
-                ))
-            })
+            .or_insert_with(|| Arc::new(crate::library::Library::new(folders, skip)))
             .clone();
         out.insert(t.account.id, lib);
     }

@@ -61,7 +61,6 @@ pub struct Copied<'a> {
 
 /// The library folders of one account (or of several sharing them).
 pub struct Library {
-    folders: Vec<PathBuf>,
     /// Never walked: the mount point (the daemon must not look into its
     /// own mount from inside a request).
     skip: Vec<PathBuf>,
@@ -71,13 +70,54 @@ pub struct Library {
 impl std::fmt::Debug for Library {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Library")
-            .field("folders", &self.folders)
+            .field("folders", &self.folders())
             .finish()
     }
 }
 
+/// Which folders a library walks: the configured ones, and the account's
+/// default folder when the library follows it (the default preference:
+/// the pictures folder and the default folder, whatever it is now).
+#[derive(Default)]
+struct Folders {
+    configured: Vec<PathBuf>,
+    default_folder: Option<PathBuf>,
+    /// Of both, those not inside another (a folder inside another is
+    /// walked as part of it).
+    outer: Vec<PathBuf>,
+}
+
+impl Folders {
+    fn new(configured: Vec<PathBuf>, default_folder: Option<PathBuf>) -> Folders {
+        let configured: Vec<PathBuf> = configured.into_iter().map(canonical).collect();
+        let default_folder = default_folder.map(canonical);
+        let mut all: Vec<PathBuf> = configured
+            .iter()
+            .chain(default_folder.iter())
+            .cloned()
+            .collect();
+        all.sort();
+        all.dedup();
+        let outer = all
+            .iter()
+            .filter(|f| !all.iter().any(|o| o != *f && f.starts_with(o)))
+            .cloned()
+            .collect();
+        Folders {
+            configured,
+            default_folder,
+            outer,
+        }
+    }
+}
+
+fn canonical(p: PathBuf) -> PathBuf {
+    std::fs::canonicalize(&p).unwrap_or(p)
+}
+
 #[derive(Default)]
 struct Index {
+    folders: Folders,
     built: bool,
     by_size: HashMap<u64, HashSet<PathBuf>>,
     sizes: HashMap<PathBuf, u64>,
@@ -98,36 +138,79 @@ impl Library {
     /// `folders` as given (missing ones are fine: they may appear later
     /// only through a new walk); `skip`: paths never entered.
     pub fn new(folders: Vec<PathBuf>, skip: Vec<PathBuf>) -> Library {
-        let mut folders: Vec<PathBuf> = folders
-            .into_iter()
-            .map(|f| std::fs::canonicalize(&f).unwrap_or(f))
-            .collect();
-        folders.sort();
-        folders.dedup();
-        // a folder inside another is walked as part of it
-        let outer: Vec<PathBuf> = folders
-            .iter()
-            .filter(|f| !folders.iter().any(|o| o != *f && f.starts_with(o)))
-            .cloned()
-            .collect();
-        let skip = skip
-            .into_iter()
-            .map(|s| std::fs::canonicalize(&s).unwrap_or(s))
-            .collect();
+        Library::with(Folders::new(folders, None), skip)
+    }
+
+    /// `folders` and the account's `default_folder`, which
+    /// [`Library::follow_default_folder`] replaces when the preference
+    /// changes while mounted.
+    pub fn following_default_folder(
+        folders: Vec<PathBuf>,
+        default_folder: PathBuf,
+        skip: Vec<PathBuf>,
+    ) -> Library {
+        Library::with(Folders::new(folders, Some(default_folder)), skip)
+    }
+
+    fn with(folders: Folders, skip: Vec<PathBuf>) -> Library {
         Library {
-            folders: outer,
-            skip,
-            index: Mutex::new(Index::default()),
+            skip: skip.into_iter().map(canonical).collect(),
+            index: Mutex::new(Index {
+                folders,
+                ..Index::default()
+            }),
         }
     }
 
-    pub fn folders(&self) -> &[PathBuf] {
-        &self.folders
+    /// The folders walked (none inside another).
+    pub fn folders(&self) -> Vec<PathBuf> {
+        self.lock().folders.outer.clone()
     }
 
     /// Whether `path` lies under one of the folders.
     pub fn contains(&self, path: &Path) -> bool {
-        self.folders.iter().any(|f| path.starts_with(f))
+        self.lock()
+            .folders
+            .outer
+            .iter()
+            .any(|f| path.starts_with(f))
+    }
+
+    /// The account's default folder is `current` now (`flickrfs config set
+    /// ACCOUNT default_folder DIR` while mounted): a library that follows
+    /// it walks the new one instead of the old from the next copy on, as
+    /// after a remount. Returns whether anything changed. A library of
+    /// configured folders only is left as it is.
+    pub fn follow_default_folder(&self, current: &Path) -> bool {
+        let mut ix = self.lock();
+        let Some(old) = &ix.folders.default_folder else {
+            return false;
+        };
+        let current = canonical(current.to_path_buf());
+        if *old == current {
+            return false;
+        }
+        tracing::info!(
+            "library: the default folder is {} now (was {})",
+            current.display(),
+            old.display()
+        );
+        let configured = std::mem::take(&mut ix.folders.configured);
+        let before = std::mem::take(&mut ix.folders.outer);
+        ix.folders = Folders::new(configured, Some(current));
+        if ix.built {
+            // Only what changed: the old folder's files leave the index
+            // (its watches stay, their events are ignored), the new one is
+            // walked; the rest of the library is not walked again.
+            let after = ix.folders.outer.clone();
+            for gone in before.iter().filter(|f| !after.contains(f)) {
+                ix.remove_under(gone);
+            }
+            for new in after.iter().filter(|f| !before.contains(f)) {
+                self.walk(&mut ix, new);
+            }
+        }
+        true
     }
 
     /// Walks the folders now (the daemon does it at start, off the request
@@ -186,7 +269,14 @@ impl Library {
         let known: Vec<PathBuf> = ix
             .by_sum
             .get(copy.checksum)
-            .map(|s| s.iter().filter(|p| not_the_copy(p)).cloned().collect())
+            .map(|s| {
+                // only files indexed now: a file of a folder the library
+                // no longer walks (an old default folder) is no original
+                s.iter()
+                    .filter(|p| not_the_copy(p) && ix.sizes.contains_key(*p))
+                    .cloned()
+                    .collect()
+            })
             .unwrap_or_default();
         let named: Vec<PathBuf> = ix
             .by_name
@@ -245,14 +335,14 @@ impl Library {
         ix.sizes.clear();
         ix.by_name.clear();
         ix.watcher = Watcher::new();
-        for f in self.folders.clone() {
+        for f in ix.folders.outer.clone() {
             self.walk(ix, &f);
         }
         ix.built = true;
         ix.last_walk = Some(std::time::Instant::now());
         tracing::debug!(
             "library {:?}: {} files indexed{}",
-            self.folders,
+            ix.folders.outer,
             ix.sizes.len(),
             if ix.watcher.is_some() {
                 ""
@@ -317,6 +407,10 @@ impl Library {
         for ev in events {
             let path = ev.dir.join(&ev.name);
             if ev.name.as_bytes().first() == Some(&b'.') {
+                continue;
+            }
+            // a folder the library no longer walks (an old default folder)
+            if !ix.folders.outer.iter().any(|f| path.starts_with(f)) {
                 continue;
             }
             let gone = ev.mask & (libc::IN_DELETE | libc::IN_MOVED_FROM) != 0;
@@ -555,6 +649,49 @@ mod tests {
             name,
             path,
         }
+    }
+
+    #[test]
+    fn a_library_follows_the_default_folder_when_it_changes() {
+        let d = tempfile::tempdir().unwrap();
+        let (pics, old, new) = (
+            d.path().join("Pictures"),
+            d.path().join("old"),
+            d.path().join("new"),
+        );
+        for (dir, name, bytes) in [
+            (&pics, "p.jpg", b"PPPP1"),
+            (&old, "o.jpg", b"OOOO1"),
+            (&new, "n.jpg", b"NNNN1"),
+        ] {
+            std::fs::create_dir_all(dir).unwrap();
+            std::fs::write(dir.join(name), bytes).unwrap();
+        }
+        let copy = d.path().join("copy.jpg");
+        std::fs::write(&copy, b"xxxxx").unwrap();
+        let find = |l: &Library, bytes: &[u8]| {
+            let sum = sha1_bytes(bytes);
+            l.find(copied(&sum, "c.jpg", &copy, bytes.len() as u64))
+        };
+        let l = Library::following_default_folder(vec![pics.clone()], old.clone(), vec![]);
+        assert_eq!(find(&l, b"OOOO1"), Some(old.join("o.jpg")));
+        assert_eq!(find(&l, b"NNNN1"), None);
+        assert!(l.follow_default_folder(&new));
+        assert!(!l.follow_default_folder(&new), "no change the second time");
+        assert_eq!(find(&l, b"NNNN1"), Some(new.join("n.jpg")));
+        assert_eq!(find(&l, b"OOOO1"), None, "the old folder is no library");
+        assert_eq!(find(&l, b"PPPP1"), Some(pics.join("p.jpg")));
+        assert_eq!(l.folders(), vec![pics.clone(), new.clone()]);
+        // A file saved in the new folder afterwards is known; one saved in
+        // the old folder is not.
+        std::fs::write(new.join("m.jpg"), b"MMMM1").unwrap();
+        std::fs::write(old.join("x.jpg"), b"XXXX1").unwrap();
+        assert_eq!(find(&l, b"MMMM1"), Some(new.join("m.jpg")));
+        assert_eq!(find(&l, b"XXXX1"), None);
+        // Configured folders only: nothing to follow.
+        let fixed = Library::new(vec![pics.clone(), old.clone()], vec![]);
+        assert!(!fixed.follow_default_folder(&new));
+        assert_eq!(find(&fixed, b"OOOO1"), Some(old.join("o.jpg")));
     }
 
     #[test]

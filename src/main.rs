@@ -11,7 +11,8 @@ use anyhow::{bail, Context, Result};
 use clap::{CommandFactory, Parser};
 
 use cli::{
-    AccountCommand, ApiArgs, Cli, Command, ConfigCommand, MountArgs, PlanArgs, SetsAction, SyncArgs,
+    AccountCommand, ApiArgs, Cli, Command, CompleteWhat, ConfigCommand, MountArgs, PlanArgs,
+    SetsAction, SyncArgs,
 };
 use flickrfs::accounts::{self, AddAccountOptions, VerifierSource};
 use flickrfs::app::{self, ApiOverrides, LastSync, Session, SyncRun};
@@ -72,13 +73,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             names,
         } => sets_command(&paths, account, action, names)?,
         Command::Completions { shell } => {
-            clap_complete::generate(
-                shell,
-                &mut Cli::command(),
-                "flickrfs",
-                &mut std::io::stdout(),
-            );
+            let mut out = std::io::stdout();
+            clap_complete::generate(shell, &mut Cli::command(), "flickrfs", &mut out);
+            if shell == clap_complete::Shell::Bash {
+                out.write_all(BASH_DYNAMIC.as_bytes())
+                    .context("writing the completion script")?;
+            }
         }
+        Command::Complete { what, account } => complete_command(&paths, what, account),
         Command::Man => {
             clap_mangen::Man::new(Cli::command())
                 .render(&mut std::io::stdout())
@@ -711,6 +713,88 @@ fn config_command(paths: &Paths, cmd: ConfigCommand) -> Result<()> {
 
 /// `flickrfs sets`: each photoset and pool and whether it takes part;
 /// with an action, changes that in the account's preferences first.
+/// Appended to clap's bash script: account names, and the set and pool
+/// titles after `flickrfs sets ACCOUNT include|exclude`, asked of flickrfs
+/// (`flickrfs __complete`); everything else as clap generated it. Readline
+/// quotes the titles (`-o filenames`): `Summer 2024` becomes `Summer\ 2024`.
+const BASH_DYNAMIC: &str = r#"
+# flickrfs: account names, and set and pool titles for
+# `flickrfs sets ACCOUNT include|exclude NAME...`, from flickrfs itself.
+_flickrfs_names() {
+    local cur="${COMP_WORDS[COMP_CWORD]}" i at=-1
+    for (( i = 1; i < COMP_CWORD; i++ )); do
+        case "${COMP_WORDS[i]}" in
+            -*) ;;
+            sets) at=$i; break ;;
+            *) break ;;
+        esac
+    done
+    if (( at < 0 )); then
+        _flickrfs "$@"
+        return
+    fi
+    # the word typed so far, without an opening quote or backslashes
+    local n=$(( COMP_CWORD - at )) word="${cur#[\"\']}" line
+    word="${word//\\/}"
+    local -a words=()
+    if (( n == 1 )); then
+        mapfile -t words < <("$1" __complete accounts 2>/dev/null)
+    elif (( n == 2 )); then
+        words=(include exclude)
+    elif [[ "${COMP_WORDS[at+2]}" == include || "${COMP_WORDS[at+2]}" == exclude ]]; then
+        mapfile -t words < <("$1" __complete sets "${COMP_WORDS[at+1]}" 2>/dev/null)
+    fi
+    COMPREPLY=()
+    for line in "${words[@]}"; do
+        [[ "$line" == "$word"* ]] && COMPREPLY+=("$line")
+    done
+    compopt -o filenames 2>/dev/null
+    return 0
+}
+complete -F _flickrfs_names -o bashdefault -o default flickrfs
+"#;
+
+/// `flickrfs __complete`: one word a line; nothing (and success) when the
+/// catalog cannot be read, so that a completion never prints an error.
+fn complete_command(paths: &Paths, what: CompleteWhat, account: Option<String>) {
+    let words = || -> Result<Vec<String>> {
+        let session = Session::open(paths.clone(), &ApiOverrides::default())?;
+        let mut out = Vec::new();
+        match what {
+            CompleteWhat::Accounts => {
+                for t in session.targets(&[])? {
+                    out.push(t.stored.name.clone());
+                }
+            }
+            CompleteWhat::Sets => {
+                let cat = session.catalog()?;
+                for t in session.targets(account.as_slice())? {
+                    for c in cat
+                        .sets(t.account.id)?
+                        .into_iter()
+                        .chain(cat.pools(t.account.id)?)
+                    {
+                        out.push(c.title);
+                    }
+                }
+                out.push("all".into());
+            }
+        }
+        out.retain(|w| !w.is_empty() && !w.contains(['\n', '\r']));
+        out.sort();
+        out.dedup();
+        Ok(out)
+    };
+    if let Ok(words) = words() {
+        let mut out = std::io::stdout().lock();
+        for w in words {
+            if writeln!(out, "{w}").is_err() {
+                break;
+            }
+        }
+    }
+}
+
 fn sets_command(
     paths: &Paths,
     account: Option<String>,

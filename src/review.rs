@@ -153,6 +153,8 @@ pub struct AccountReview {
     pub plan: Plan,
     defaults: MetaDefaults,
     plan_opts: PlanOptions,
+    /// A free account's treatment of the plan, applied again by [`replan`].
+    free_account: Option<crate::sync::FreeAccount>,
     remote: RemoteSnapshot,
     /// Downloads unticked in step 4: the sync that follows skips them, no
     /// later one does.
@@ -224,7 +226,8 @@ pub async fn prepare(session: &Session, t: &Target, run: &SyncRun) -> Result<Acc
         downloads: Vec::new(),
         plan: Plan::default(),
         defaults: opts.defaults.clone(),
-        plan_opts: opts.plan.clone(),
+        plan_opts: planned.plan_opts.clone(),
+        free_account: planned.free_account.clone(),
         remote,
         skipped_downloads: BTreeSet::new(),
     };
@@ -368,6 +371,9 @@ pub fn replan(
                 source: Box::new(source),
             }
         })?;
+    if let Some(free) = &review.free_account {
+        free.apply(&mut plan);
+    }
     plan.hold_back_ambiguous(still_ambiguous);
     review.plan = plan;
     list_items(cat, review, &local)?;
@@ -934,6 +940,27 @@ pub fn walk(
             s.api_calls,
             duration_text(r.plan.estimated_duration(calls_per_hour))
         ))?;
+        if let Some(n) = s.free_account_photos {
+            use crate::sync::plan::thousands;
+            let mut line = format!(
+                "    warning: free Flickr account: {} of 1,000 photos",
+                thousands(n)
+            );
+            if s.originals_not_served > 0 {
+                line.push_str(&format!(
+                    "; {} originals over {} px it is not served are listed, not downloaded",
+                    s.originals_not_served,
+                    thousands(u64::from(s.max_display_px.unwrap_or(1024)))
+                ));
+            }
+            con.say(&line)?;
+        }
+        if s.pool_changes > 0 {
+            con.say(&format!(
+                "    {} pool changes, {} of them leaving a pool on Flickr (the photo stays on Flickr)",
+                s.pool_changes, s.pool_removals_on_flickr
+            ))?;
+        }
         for c in &r.plan.conflicts {
             con.say(&format!("    conflict: {c}"))?;
         }

@@ -784,6 +784,16 @@ mod emu {
         assert_eq!(c.all_contexts(&p).await.unwrap().pools.len(), 1);
         c.remove_from_pool(&p, &gid).await.unwrap();
         assert!(w.emu.pool_photos(&g.nsid, w.nsid.as_str()).is_empty());
+        // Removing it again (a retry whose reply was lost): Flickr says 2
+        // "Photo not in pool", which is where the call would put it.
+        c.remove_from_pool(&p, &gid).await.unwrap();
+        // An unknown group is an error (1 "Group not found").
+        let err = c
+            .remove_from_pool(&p, &GroupId::new("999@N20"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Some(1), "{err}");
+        assert_eq!(c.all_contexts(&p).await.unwrap().pools.len(), 0);
     }
 
     #[tokio::test]

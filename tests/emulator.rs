@@ -2812,3 +2812,133 @@ async fn fault_knobs_drop_stored_upload_replies_lag_the_search_and_change_sets()
     assert_eq!(members(&again), [a.clone(), second.clone()]);
     assert!(w.emu.faults().set_changes.is_empty());
 }
+
+/// Documented parameters the emulator honours (the fidelity re-read,
+/// SEMANTICS.md "The emulator against Flickr's documentation"): `secret`
+/// on photos.getInfo and photos.getExif shares a private photo by id and
+/// secret (getSizes takes no secret); `media` on the listing methods
+/// (`photos`, `videos`, `all`; the emulator holds photos only, so `videos`
+/// lists none).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shared_secret_and_the_media_filter_work_as_documented() {
+    let w = world(|c| c);
+    let id = w
+        .emu
+        .add_photo(
+            &w.user.nsid,
+            NewEmuPhoto {
+                title: "private".into(),
+                bytes: png(30, 20, 1),
+                visibility: EmuVisibility::default(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    w.emu
+        .add_photoset(
+            &w.user.nsid,
+            NewEmuSet {
+                title: "Trip".into(),
+                photo_ids: vec![id.clone()],
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let info = w
+        .api
+        .get("flickr.photos.getInfo", &[("photo_id", &id)])
+        .await;
+    let secret = ok(&info)["photo"]["secret"].as_str().unwrap().to_owned();
+    let bob = w.emu.create_user("bob").unwrap();
+    let tok = w.emu.issue_token(&w.key.key, &bob.nsid, "read").unwrap();
+    let b = Api::new(&w.emu, &w.key, Some(&tok));
+    for method in ["flickr.photos.getInfo", "flickr.photos.getExif"] {
+        assert_eq!(
+            code(&b.get(method, &[("photo_id", &id)]).await),
+            1,
+            "{method}"
+        );
+        let wrong = b
+            .get(method, &[("photo_id", &id), ("secret", "0123456789")])
+            .await;
+        assert_eq!(code(&wrong), 1, "{method}: a wrong secret");
+        let shared = b
+            .get(method, &[("photo_id", &id), ("secret", &secret)])
+            .await;
+        assert_eq!(ok(&shared)["photo"]["id"], id.as_str(), "{method}");
+    }
+    let sizes = b
+        .get(
+            "flickr.photos.getSizes",
+            &[("photo_id", &id), ("secret", &secret)],
+        )
+        .await;
+    assert_eq!(code(&sizes), 1, "getSizes takes no secret");
+
+    let set_id = w.emu.photosets(&w.user.nsid)[0].id.clone();
+    type Listing<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a str);
+    let listings: [Listing; 5] = [
+        ("flickr.people.getPhotos", vec![("user_id", "me")], "photos"),
+        ("flickr.photos.search", vec![("user_id", "me")], "photos"),
+        ("flickr.photos.getNotInSet", vec![], "photos"),
+        (
+            "flickr.photos.recentlyUpdated",
+            vec![("min_date", "1")],
+            "photos",
+        ),
+        (
+            "flickr.photosets.getPhotos",
+            vec![("photoset_id", &set_id)],
+            "photoset",
+        ),
+    ];
+    for (method, params, root) in listings {
+        let count = |v: &Value| ok(v)[root]["photo"].as_array().unwrap().len();
+        let mut with = params.clone();
+        with.push(("media", "videos"));
+        assert_eq!(count(&w.api.get(method, &with).await), 0, "{method} videos");
+        let mut with = params.clone();
+        with.push(("media", "photos"));
+        let want = usize::from(method != "flickr.photos.getNotInSet");
+        assert_eq!(
+            count(&w.api.get(method, &with).await),
+            want,
+            "{method} photos"
+        );
+        assert_eq!(count(&w.api.get(method, &params).await), want, "{method}");
+    }
+}
+
+/// photos.setSafetyLevel checks what it is given as documented: a safety
+/// level other than 1, 2 or 3 is error 2, a `hidden` other than 0 or 1
+/// error 3; valid values land (getInfo shows the level, 0-based).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn set_safety_level_checks_its_values_as_documented() {
+    let w = world(|c| c);
+    let id = w
+        .emu
+        .add_photo(
+            &w.user.nsid,
+            NewEmuPhoto {
+                title: "s".into(),
+                bytes: png(20, 20, 2),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let set = |p: Vec<(&'static str, &'static str)>| {
+        let mut all = vec![("photo_id", id.as_str())];
+        all.extend(p);
+        let api = w.api.clone();
+        async move { api.post("flickr.photos.setSafetyLevel", &all).await }
+    };
+    assert_eq!(code(&set(vec![("safety_level", "4")]).await), 2);
+    assert_eq!(code(&set(vec![("safety_level", "moderate")]).await), 2);
+    assert_eq!(code(&set(vec![("hidden", "2")]).await), 3);
+    ok(&set(vec![("safety_level", "2"), ("hidden", "1")]).await);
+    let info = w
+        .api
+        .get("flickr.photos.getInfo", &[("photo_id", &id)])
+        .await;
+    assert_eq!(ok(&info)["photo"]["safety_level"], "1", "{info}");
+}

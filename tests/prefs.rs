@@ -87,6 +87,19 @@ fn folder_name_and_default_folder_changed_while_mounted_take_effect() {
     assert_eq!(files_with(&new_folder, &copied).len(), 1, "the copy's file");
     assert!(files_with(&w.default_folder, &copied).is_empty());
 
+    // The new default folder is a library folder now, as after a remount:
+    // a copy of a file saved there refers to it, no second file is kept.
+    let saved = jpeg(4, 40);
+    std::fs::write(new_folder.join("Saved.jpg"), &saved).expect("save into the new folder");
+    std::fs::write(renamed.join("Saved.jpg"), &saved).expect("cp into Photos/");
+    let source = xattr(&renamed.join("Saved.jpg"), "user.flickrfs.source");
+    assert_eq!(
+        Path::new(&source),
+        std::fs::canonicalize(new_folder.join("Saved.jpg")).expect("canonical"),
+        "the entry refers to the file in the new default folder"
+    );
+    assert_eq!(files_with(&new_folder, &saved), vec!["Saved.jpg"]);
+
     // A new download goes there too.
     w.seed_online("Later", 3);
     let later = std::fs::read(w.photos.join("Later.jpg")).expect("Later.jpg");
@@ -108,6 +121,21 @@ fn folder_name_and_default_folder_changed_while_mounted_take_effect() {
         "Photos"
     );
     d.unmount();
+}
+
+/// An extended attribute's value, as text.
+fn xattr(p: &Path, name: &str) -> String {
+    let out = std::process::Command::new("getfattr")
+        .args(["--only-values", "-n", name])
+        .arg(p)
+        .output()
+        .expect("getfattr");
+    assert!(
+        out.status.success(),
+        "getfattr {name}: {}",
+        text(&out.stderr)
+    );
+    text(&out.stdout)
 }
 
 /// The mount's names in `dir`, sorted.
@@ -214,4 +242,94 @@ fn the_set_and_pool_list_fills_in_on_first_contact() {
     let list = ok(&w, &["sets", "alice"]);
     assert!(list.contains("photosets created later take part"), "{list}");
     d.unmount();
+}
+
+/// Bash completion of `flickrfs sets ACCOUNT include|exclude NAME…`: the
+/// script `flickrfs completions bash` prints, sourced into a real bash,
+/// its completion function called as readline calls it (COMP_WORDS,
+/// COMP_CWORD); the titles come from the catalog through `flickrfs
+/// __complete`. Readline itself quotes them (`-o filenames`), which a
+/// non-interactive bash cannot show: the test checks the words offered.
+#[test]
+fn bash_completes_account_names_and_set_and_pool_titles() {
+    let w = World::new(None);
+    w.add_account();
+    let a = w.seed_online("Beach", 1);
+    let b = w.seed_online("Desk", 2);
+    w.seed_set("Holiday", std::slice::from_ref(&a));
+    w.seed_set("Summer 2024", std::slice::from_ref(&b));
+    let cats = w.emu.create_group("Cats").expect("group");
+    w.emu.join_group(&cats.nsid, &w.nsid).expect("join");
+    let out = w.cli_sync(&[]);
+    assert!(out.status.success(), "sync: {}", text(&out.stderr));
+    let script = w.tmp.path().join("flickrfs.bash");
+    std::fs::write(&script, ok(&w, &["completions", "bash"])).expect("write the script");
+
+    let exe = env!("CARGO_BIN_EXE_flickrfs");
+    let complete = |words: &[&str]| -> Vec<String> {
+        let q = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
+        let all: Vec<String> = std::iter::once(exe)
+            .chain(words.iter().copied())
+            .map(q)
+            .collect();
+        let cur = words.last().copied().unwrap_or("");
+        let prev = if words.len() >= 2 {
+            words[words.len() - 2]
+        } else {
+            exe
+        };
+        let line = format!(
+            "source {}; COMP_WORDS=({}); COMP_CWORD={}; _flickrfs_names {} {} {}; \
+             printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+            q(&script.to_string_lossy()),
+            all.join(" "),
+            words.len(),
+            q(exe),
+            q(cur),
+            q(prev)
+        );
+        let out = std::process::Command::new("bash")
+            .args(["--norc", "--noprofile", "-c", &line])
+            .env("HOME", &w.home)
+            .env_remove("XDG_CONFIG_HOME")
+            .env_remove("XDG_DATA_HOME")
+            .env_remove("XDG_STATE_HOME")
+            .env("LC_ALL", "C")
+            .output()
+            .expect("bash");
+        assert!(out.status.success(), "bash: {}", text(&out.stderr));
+        text(&out.stdout)
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(complete(&["sets", ""]), vec!["alice"]);
+    assert_eq!(complete(&["sets", "alice", ""]), vec!["include", "exclude"]);
+    assert_eq!(
+        complete(&["sets", "alice", "include", ""]),
+        vec!["Cats", "Holiday", "Summer 2024", "all"]
+    );
+    assert_eq!(
+        complete(&["sets", "alice", "exclude", "Su"]),
+        vec!["Summer 2024"]
+    );
+    // As typed with an escaped space, or after an opening quote.
+    assert_eq!(
+        complete(&["sets", "alice", "exclude", r"Summer\ 2"]),
+        vec!["Summer 2024"]
+    );
+    assert_eq!(
+        complete(&["sets", "alice", "include", "\"Hol"]),
+        vec!["Holiday"]
+    );
+    // Further names, and a global option before the subcommand.
+    assert_eq!(
+        complete(&["-v", "sets", "alice", "include", "Holiday", "C"]),
+        vec!["Cats"]
+    );
+    // An unknown account offers nothing (and prints no error).
+    assert!(complete(&["sets", "nobody", "include", ""]).is_empty());
+    // Elsewhere, clap's completion as generated.
+    assert!(complete(&["sync", "--"]).contains(&"--yes".to_owned()));
 }

@@ -489,3 +489,39 @@ fn step_one_shows_the_set_and_pool_list_filled_in_by_the_fetch() {
     );
     assert!(step1.contains("flickrfs sets alice include|exclude"), "{o}");
 }
+
+#[test]
+fn step_five_warns_of_a_free_account_and_the_originals_it_is_not_served() {
+    let w = World::new();
+    w.emu.set_free_account(&w.nsid, true).expect("free account");
+    let big = {
+        let img = image::RgbImage::from_pixel(1500, 1000, image::Rgb([90, 120, 30]));
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, image::ImageFormat::Jpeg)
+            .expect("encode");
+        out.into_inner()
+    };
+    w.emu
+        .add_photo(
+            &w.nsid,
+            NewEmuPhoto {
+                title: "Panorama".into(),
+                bytes: big,
+                ..Default::default()
+            },
+        )
+        .expect("add photo");
+    w.add_remote("Small", [1, 2, 3]);
+    let out = w.sync(&["--down", "--interactive"], "\ny\n");
+    let o = text(&out.stdout);
+    let step5 = &o[o.find("Step 5 of 5").expect("step 5")..];
+    assert!(
+        step5.contains(
+            "warning: free Flickr account: 2 of 1,000 photos; 1 originals over 1,024 px it is not served"
+        ),
+        "{o}"
+    );
+    assert!(step5.contains("0 uploads, 1 downloads"), "{o}");
+    assert!(out.status.success(), "{o}\n{}", text(&out.stderr));
+    assert_eq!(w.files_in_folder(), vec!["Small.jpg".to_string()]);
+}

@@ -8,7 +8,7 @@ use flickrfs::catalog::{AccountId, Catalog, CollectionId, EntryName};
 use flickrfs::emulator::{Emulator, EmulatorConfig, FaultConfig, NewEmuPhoto};
 use flickrfs::flickr::{AccessToken, ApiCredentials, Client, ClientOptions, Endpoints};
 use flickrfs::model::{Direction, PhotoId, Resize};
-use flickrfs::sync::{run_sync, NoProgress, PlanOptions, SyncOptions, SyncReport};
+use flickrfs::sync::{run_sync, NoProgress, PlanOptions, SkipReason, SyncOptions, SyncReport};
 
 fn jpeg(rgb: [u8; 3]) -> Vec<u8> {
     let img = image::RgbImage::from_pixel(32, 24, image::Rgb(rgb));
@@ -322,11 +322,14 @@ fn a_free_accounts_uploads_past_1000_photos_are_held_and_listed() {
     assert_eq!(w.emu.photos(&w.nsid).len(), 1000);
 }
 
-/// A free account's original over 1,024 px is not served: it is reported
-/// (the sync's failed item and one status problem), never stored as a
-/// reduced copy; a small photo of the same account comes down as usual.
+/// A free account's original over 1,024 px is not served: the plan holds
+/// it back and says so before acting (the summary: the account's type and
+/// count, the originals Flickr will not serve; the photo listed as skipped;
+/// one status problem), never sends it to fail, never stores a reduced
+/// copy; a small photo of the same account comes down as usual. The type
+/// is remembered: a later sync says it again without asking Flickr.
 #[test]
-fn a_free_accounts_large_originals_are_reported_not_stored_reduced() {
+fn a_free_accounts_large_originals_are_reported_at_plan_time_not_stored_reduced() {
     let w = world_with(false, |c| EmulatorConfig {
         free_accounts: vec!["alice".into()],
         ..c
@@ -350,29 +353,63 @@ fn a_free_accounts_large_originals_are_reported_not_stored_reduced() {
             )
             .expect("photo");
     }
-    let report = try_sync_with(&w, &opts()).expect("the sync runs");
-    let failed = &report.executed.as_ref().expect("executed").failed;
-    assert_eq!(failed.len(), 1, "{failed:?}");
-    let why = format!("{:?}", failed[0]);
+    let report = sync(&w);
+    let summary = report.plan.summary.to_string();
     assert!(
-        why.contains("Panorama") && why.contains("1,024 px") && why.contains("by hand"),
-        "{why}"
+        summary.contains("free account: 2 of 1,000 photos")
+            && summary.contains("1 originals over 1,024 px Flickr does not serve a free account"),
+        "{summary}"
+    );
+    assert_eq!(report.plan.summary.downloads, 1, "{}", report.plan);
+    let held: Vec<String> = report
+        .plan
+        .skipped
+        .iter()
+        .filter(|s| matches!(s.reason, SkipReason::OriginalNotServed { max_px: 1024 }))
+        .map(|s| format!("{}: {}", s.subject, s.reason))
+        .collect();
+    assert_eq!(held.len(), 1, "{}", report.plan);
+    assert!(held[0].contains("by hand"), "{held:?}");
+    // Not sent to fail: the large photo's sizes were never asked for.
+    let log = w.emu.request_log();
+    assert!(
+        !log.iter().any(|c| c.method == "flickr.photos.getSizes"),
+        "{log:?}"
     );
     // On disk: the small photo only; nothing of the panorama, reduced or not.
     let files: Vec<String> = walk(&w.folder);
     assert_eq!(files.len(), 1, "{files:?}");
     assert!(files[0].ends_with("Small.jpg"), "{files:?}");
     let problems = w.cat.problems(Some(w.account)).expect("problems");
-    assert_eq!(
-        problems
-            .iter()
-            .filter(|p| p.to_string().contains("Panorama"))
-            .count(),
-        1,
-        "{problems:?}"
+    let about_panorama: Vec<String> = problems
+        .iter()
+        .map(|p| p.to_string())
+        .filter(|p| p.contains("Panorama"))
+        .collect();
+    assert_eq!(about_panorama.len(), 1, "{problems:?}");
+    assert!(
+        about_panorama[0].contains("1,024 px") && about_panorama[0].contains("by hand"),
+        "{about_panorama:?}"
     );
-    // Again: still not stored, still one problem line.
-    let _ = try_sync_with(&w, &opts()).expect("the sync runs");
+    // Again: still held, still one problem line, and the account's type
+    // comes from what the first sync learnt (no people.getInfo).
+    w.emu.reset_request_log();
+    let again = sync(&w);
+    assert!(
+        again
+            .plan
+            .summary
+            .to_string()
+            .contains("free account: 2 of 1,000 photos"),
+        "{}",
+        again.plan.summary
+    );
+    assert_eq!(again.plan.summary.originals_not_served, 1);
+    assert!(!w
+        .emu
+        .request_log()
+        .iter()
+        .any(|c| c.method == "flickr.people.getInfo"));
     assert_eq!(walk(&w.folder).len(), 1);
     let problems = w.cat.problems(Some(w.account)).expect("problems");
     assert_eq!(
@@ -382,6 +419,32 @@ fn a_free_accounts_large_originals_are_reported_not_stored_reduced() {
             .count(),
         1
     );
+}
+
+/// A Pro account is asked its type once, and its summary carries no
+/// free-account warning.
+#[test]
+fn a_pro_accounts_type_is_asked_once_and_no_warning_is_shown() {
+    let w = world(false);
+    w.emu
+        .add_photo(
+            &w.nsid,
+            NewEmuPhoto {
+                title: "One".into(),
+                bytes: jpeg([4, 5, 6]),
+                ..Default::default()
+            },
+        )
+        .expect("photo");
+    let first = sync(&w);
+    assert!(
+        !first.plan.summary.to_string().contains("free account"),
+        "{}",
+        first.plan.summary
+    );
+    assert_eq!(calls(&w, "flickr.people.getInfo"), 1);
+    let _ = sync(&w);
+    assert_eq!(calls(&w, "flickr.people.getInfo"), 1, "remembered");
 }
 
 /// Every regular file under `dir`.

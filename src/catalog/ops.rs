@@ -55,9 +55,9 @@ impl Catalog {
     /// membership of that photo ([`AddOutcome::SamePhoto`]); otherwise a new
     /// local photo titled after the name. Junk names are never uploaded;
     /// non-media files are listed as not uploadable. `Exists` if the name is
-    /// taken. Allowed in pools (the photo also shows in the root while it is
-    /// in no set). In the account folder, content that belongs to a photo in
-    /// sets gives [`AddOutcome::AlreadyInSets`] (no entry is kept).
+    /// taken. Allowed in pools. In the account folder, content that belongs
+    /// to a photo in sets or pools gives [`AddOutcome::AlreadyInSets`] (no
+    /// entry is kept).
     pub fn add_file(
         &self,
         collection: CollectionId,
@@ -320,7 +320,7 @@ impl Catalog {
 
     /// Hard link (or a copy of an entry into another folder): the same photo
     /// in one more folder. Into the account folder: `NotPermitted` when the
-    /// photo is in a set (the root lists photos in no set), another name
+    /// photo is in a set or a pool (the root lists photos in neither), another name
     /// otherwise. `Exists` if `dst_name` is taken.
     pub fn link(
         &self,
@@ -335,10 +335,10 @@ impl Catalog {
             same_account(&s, &d, src_name)?;
             let e = require_entry(tx, &s, src_name)?;
             ensure_free(tx, &d, dst_name)?;
-            if d.is_root() && set_count(tx, e.photo)? > 0 {
+            if d.is_root() && folder_count(tx, e.photo)? > 0 {
                 return Err(CatalogError::NotPermitted(format!(
-                    "'{src_name}' is in a photoset; the account folder '{}' lists only photos in no set \
-                     (move it there to take it out of its sets)",
+                    "'{src_name}' is in a photoset or a pool; the account folder '{}' lists only photos in no set and no pool \
+                     (move it there to take it out of its sets and pools)",
                     d.name
                 )));
             }
@@ -351,7 +351,7 @@ impl Catalog {
     /// Rename/move an entry. Within a folder: a new name and title. Set →
     /// set: reassign (no re-upload). To the account folder: removed from all
     /// sets and pools. Into a pool: added to the pool (removed from the source set or
-    /// pool; a photo in no set stays listed in the root). Between accounts:
+    /// pool, and out of the root). Between accounts:
     /// `CrossAccount` (EXDEV). An existing destination is replaced as
     /// `rename(2)` does: a fresh local-only source (an editor's temp file)
     /// gives its content to the destination photo, which keeps its identity;
@@ -425,7 +425,7 @@ impl Catalog {
     }
 
     /// Delete an entry. In a set or pool: removed from it only (listed in the
-    /// root if no set is left). In the account folder: a local-only photo
+    /// root if no set and no pool is left). In the account folder: a local-only photo
     /// leaves the catalog (the file stays), a photo on Flickr becomes ignored.
     /// A junk or half-written local-only photo that loses its last name
     /// leaves the catalog wherever it was.
@@ -572,7 +572,7 @@ impl Catalog {
         })
     }
 
-    /// Restore an ignored photo: listed again (in the root when in no set).
+    /// Restore an ignored photo: listed again (in the root when in no set and no pool).
     /// A photo deleted on Flickr (found by the id it had there) is listed
     /// again as a local-only photo, in the sets it was in: the next sync
     /// uploads it (`flickrfs restore ID`).
@@ -921,7 +921,7 @@ fn attach_same(
     if t.ignored {
         unhide(tx, target)?;
     }
-    if coll.is_root() && set_count(tx, target)? > 0 {
+    if coll.is_root() && folder_count(tx, target)? > 0 {
         tx.touch_photo(target)?;
         return Ok(AddOutcome::AlreadyInSets {
             photo: target,
@@ -935,7 +935,7 @@ fn attach_same(
 
 /// Moves `from`'s names to `into` and removes `from` (not its file).
 /// Returns the file no longer referenced, and the root names dropped because
-/// `into` is in sets.
+/// `into` is in sets or pools.
 fn merge_into(
     tx: &Tx,
     from: PhotoKey,
@@ -955,7 +955,7 @@ fn merge_into(
     if t.ignored {
         unhide(tx, into)?;
     }
-    let into_in_sets = set_count(tx, into)? > 0;
+    let into_in_sets = folder_count(tx, into)? > 0;
     let mut dropped = Vec::new();
     for e in entries_of_photo(tx, from)? {
         let coll = load_collection(tx, e.collection)?;
@@ -1111,17 +1111,13 @@ fn move_entry(
             insert_membership(tx, d.id, dst_name, e.photo)?;
             fix_root(tx, e.photo, None)?;
         }
-        CollectionKind::Photoset(_) => {
+        // Into a set or a pool: the photo leaves the source folder (the
+        // account folder too, with all its names there: it lists photos in
+        // no set and no pool).
+        CollectionKind::Photoset(_) | CollectionKind::Pool(_) => {
             delete_membership(tx, s.id, &e.name)?;
             insert_membership(tx, d.id, dst_name, e.photo)?;
             fix_root(tx, e.photo, None)?;
-        }
-        CollectionKind::Pool(_) => {
-            if !s.is_root() {
-                delete_membership(tx, s.id, &e.name)?;
-            }
-            insert_membership(tx, d.id, dst_name, e.photo)?;
-            fix_root(tx, e.photo, Some(&e.name))?;
         }
     }
     Ok(())

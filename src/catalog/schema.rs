@@ -1,14 +1,14 @@
 //! The SQLite schema and its versioned migrations (`PRAGMA user_version`).
 //!
 //! Paths are stored as BLOBs of their bytes (Linux paths need not be UTF-8);
-//! tags and the merge base's set list as JSON text.
+//! tags and the merge base's set and pool lists as JSON text.
 
 use rusqlite::Connection;
 
 use super::error::{CatalogError, Result};
 
 /// The schema version this code writes.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 const V1: &str = r#"
 CREATE TABLE meta (
@@ -179,8 +179,24 @@ const V4: &str = r#"
 ALTER TABLE changes ADD COLUMN photo_id INTEGER;
 "#;
 
+/// The merge base keeps a photo's pool memberships (group ids, JSON), as it
+/// keeps its sets: a pool left in the mount is then a removal to send to
+/// Flickr, not a membership the next sync brings back. A base written
+/// before this has none (`[]`): its first sync merges pools as a union,
+/// as before, and records them.
+///
+/// And the account folder lists the photos in no set and no pool: a photo
+/// in a pool loses the names it had there.
+const V5: &str = r#"
+ALTER TABLE synced ADD COLUMN pools TEXT NOT NULL DEFAULT '[]';
+DELETE FROM memberships
+ WHERE collection_id IN (SELECT id FROM collections WHERE kind = 'root')
+   AND photo_id IN (SELECT m.photo_id FROM memberships m
+                    JOIN collections c ON c.id = m.collection_id WHERE c.kind = 'pool');
+"#;
+
 /// The migrations, index `i` bringing version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 /// Brings the schema to [`SCHEMA_VERSION`], one migration per version, each
 /// in its own transaction.

@@ -446,14 +446,17 @@ pub(crate) fn count_names(tx: &Connection, photo: PhotoKey) -> Result<i64> {
     .ctx("counting names")
 }
 
-pub(crate) fn set_count(c: &Connection, photo: PhotoKey) -> Result<i64> {
+/// How many sets and pools list `photo`: the account folder lists the
+/// photos in none (DESIGN.md: the root holds photos in no set and no pool).
+pub(crate) fn folder_count(c: &Connection, photo: PhotoKey) -> Result<i64> {
     c.prepare_cached(
         "SELECT COUNT(DISTINCT m.collection_id) FROM memberships m \
-         JOIN collections c ON c.id = m.collection_id WHERE m.photo_id = ?1 AND c.kind = 'set'",
+         JOIN collections c ON c.id = m.collection_id WHERE m.photo_id = ?1 \
+         AND c.kind IN ('set', 'pool')",
     )
-    .ctx("counting sets")?
+    .ctx("counting sets and pools")?
     .query_row([photo.0], |r| r.get(0))
-    .ctx("counting sets")
+    .ctx("counting sets and pools")
 }
 
 pub(crate) fn root_of(c: &Connection, account: AccountId) -> Result<CollectionId> {
@@ -676,8 +679,8 @@ pub(crate) fn delete_photo_from(tx: &Tx, coll: CollectionId, photo: PhotoKey) ->
     Ok(n)
 }
 
-/// Keeps the root invariant for `photo`: in at least one set → no root
-/// names; in no set and not ignored → at least one root name (`preferred`
+/// Keeps the root invariant for `photo`: in at least one set or pool → no
+/// root names; in no set, no pool and not ignored → at least one root name (`preferred`
 /// if free, else the default name made unique). Returns the root name
 /// created, if any.
 pub(crate) fn fix_root(
@@ -687,7 +690,7 @@ pub(crate) fn fix_root(
 ) -> Result<Option<EntryName>> {
     let p = load_photo(tx, photo)?;
     let root = root_of(tx, p.account)?;
-    if p.ignored || set_count(tx, photo)? > 0 {
+    if p.ignored || folder_count(tx, photo)? > 0 {
         delete_photo_from(tx, root, photo)?;
         return Ok(None);
     }

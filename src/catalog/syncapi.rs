@@ -9,7 +9,7 @@ use std::path::Path;
 use rusqlite::{params, OptionalExtension};
 
 use crate::media::FileFacts;
-use crate::model::{PhotoId, Privacy, SetId};
+use crate::model::{GroupId, PhotoId, Privacy, SetId};
 
 use super::error::{CatalogError, Result};
 use super::names;
@@ -256,7 +256,7 @@ impl Catalog {
             let c = load_collection(tx, collection)?;
             if c.is_root() {
                 return Err(CatalogError::NotPermitted(
-                    "the account folder's members follow from the sets".into(),
+                    "the account folder's members follow from the sets and pools".into(),
                 ));
             }
             let current: BTreeSet<i64> = {
@@ -295,7 +295,7 @@ impl Catalog {
                 let c = load_collection(tx, collection)?;
                 if c.is_root() {
                     return Err(CatalogError::NotPermitted(
-                        "the account folder's members follow from the sets".into(),
+                        "the account folder's members follow from the sets and pools".into(),
                     ));
                 }
                 let member: bool = tx
@@ -575,7 +575,7 @@ impl Catalog {
     pub fn synced_base(&self, photo: PhotoKey) -> Result<Option<SyncedBase>> {
         self.conn
             .prepare_cached(
-                "SELECT title, description, tags, privacy, sets, checksum FROM synced WHERE photo_id = ?1",
+                "SELECT title, description, tags, privacy, sets, checksum, pools FROM synced WHERE photo_id = ?1",
             )
             .ctx("reading the merge base")?
             .query_row([photo.0], base_from_row)
@@ -588,13 +588,13 @@ impl Catalog {
         let mut st = self
             .conn
             .prepare_cached(
-                "SELECT s.title, s.description, s.tags, s.privacy, s.sets, s.checksum, s.photo_id \
+                "SELECT s.title, s.description, s.tags, s.privacy, s.sets, s.checksum, s.pools, s.photo_id \
                  FROM synced s JOIN photos p ON p.id = s.photo_id WHERE p.account_id = ?1",
             )
             .ctx("reading merge bases")?;
         let rows = st
             .query_map([account.0], |r| {
-                Ok((PhotoKey(r.get(6)?), base_from_row(r)?))
+                Ok((PhotoKey(r.get(7)?), base_from_row(r)?))
             })
             .ctx("reading merge bases")?;
         rows.collect::<rusqlite::Result<HashMap<_, _>>>()
@@ -661,14 +661,17 @@ impl Catalog {
         self.write("recording merge bases", |tx| {
             let mut st = tx
                 .prepare_cached(
-                    "INSERT OR REPLACE INTO synced (photo_id, title, description, tags, privacy, sets, checksum) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    "INSERT OR REPLACE INTO synced (photo_id, title, description, tags, privacy, sets, checksum, pools) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 )
                 .ctx("recording merge bases")?;
             for (photo, b) in bases {
                 let mut sets: Vec<&str> = b.sets.iter().map(|s| s.as_str()).collect();
                 sets.sort_unstable();
                 sets.dedup();
+                let mut pools: Vec<&str> = b.pools.iter().map(|g| g.as_str()).collect();
+                pools.sort_unstable();
+                pools.dedup();
                 st.execute(params![
                     photo.0,
                     b.title,
@@ -677,6 +680,7 @@ impl Catalog {
                     b.privacy.as_str(),
                     serde_json::to_string(&sets).unwrap_or_else(|_| "[]".into()),
                     b.checksum.as_ref().map(|c| c.as_str().to_string()),
+                    serde_json::to_string(&pools).unwrap_or_else(|_| "[]".into()),
                 ])
                 .ctx("recording merge bases")?;
             }
@@ -945,12 +949,14 @@ fn names_follow_title(
 
 fn base_from_row(r: &rusqlite::Row) -> rusqlite::Result<SyncedBase> {
     let sets: Vec<String> = serde_json::from_str(&r.get::<_, String>(4)?).unwrap_or_default();
+    let pools: Vec<String> = serde_json::from_str(&r.get::<_, String>(6)?).unwrap_or_default();
     Ok(SyncedBase {
         title: r.get(0)?,
         description: r.get(1)?,
         tags: json_tags(&r.get::<_, String>(2)?),
         privacy: r.get::<_, String>(3)?.parse().unwrap_or_default(),
         sets: sets.into_iter().map(SetId).collect(),
+        pools: pools.into_iter().map(GroupId).collect(),
         checksum: r.get::<_, Option<String>>(5)?.map(crate::media::Checksum),
     })
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::*;
 use crate::media::{self, testdata, MediaKind};
-use crate::model::{Granularity, Nsid, PhotoId, SetId, Visibility};
+use crate::model::{Granularity, GroupId, Nsid, PhotoId, SetId, Visibility};
 
 struct Fx {
     _dir: tempfile::TempDir,
@@ -71,13 +71,15 @@ impl Fx {
         self.cat.lookup(coll, &n(name)).unwrap().unwrap()
     }
     /// The root invariant and per-folder uniqueness, over the whole account.
+    /// The root invariant: the account folder lists exactly the photos in
+    /// no set and no pool (and not ignored).
     fn check(&self) {
         let sets: BTreeSet<CollectionId> = self
             .cat
             .collections(self.acct.id)
             .unwrap()
             .into_iter()
-            .filter(|c| c.is_set())
+            .filter(|c| c.is_set() || matches!(c.kind, CollectionKind::Pool(_)))
             .map(|c| c.id)
             .collect();
         for p in self.cat.photos(self.acct.id).unwrap() {
@@ -89,7 +91,7 @@ impl Fx {
             } else {
                 assert_eq!(
                     in_root, !in_sets,
-                    "photo {} '{}': in sets {in_sets}, in root {in_root}",
+                    "photo {} '{}': in sets or pools {in_sets}, in root {in_root}",
                     p.key, p.meta.title
                 );
             }
@@ -159,6 +161,47 @@ fn open_creates_a_private_wal_catalog_and_reopens_it() {
         matches!(err, CatalogError::TooNew { found: 99, .. }),
         "{err}"
     );
+}
+
+#[test]
+fn schema_5_keeps_old_merge_bases_with_no_pools_and_takes_pool_photos_out_of_the_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("catalog.db");
+    {
+        // A catalog at schema 4, with one photo's merge base.
+        let c = rusqlite::Connection::open(&db).unwrap();
+        for sql in &schema::MIGRATIONS[..4] {
+            c.execute_batch(sql).unwrap();
+        }
+        c.pragma_update(None, "user_version", 4).unwrap();
+        c.execute_batch(
+            "INSERT INTO accounts (id, nsid, username, collection_name, default_folder) \
+               VALUES (1, '1@N01', 'alice', 'alice', x'2f74');
+             INSERT INTO photos (id, account_id, remote_id, title) VALUES (7, 1, '42', 'w');
+             INSERT INTO photos (id, account_id, remote_id, title) VALUES (8, 1, '43', 'p');
+             INSERT INTO synced (photo_id, title, description, tags, privacy, sets) \
+               VALUES (7, 'w', '', '[]', 'public', '[\"5\"]');
+             INSERT INTO collections (id, account_id, kind, name, title) VALUES (1, 1, 'root', 'alice', 'alice');
+             INSERT INTO collections (id, account_id, kind, remote_id, name, title) \
+               VALUES (2, 1, 'pool', '9@N20', 'Cats', 'Cats');
+             INSERT INTO memberships (collection_id, name, photo_id) VALUES (1, 'w.jpg', 7);
+             INSERT INTO memberships (collection_id, name, photo_id) VALUES (1, 'p.jpg', 8);
+             INSERT INTO memberships (collection_id, name, photo_id) VALUES (2, 'p.jpg', 8);",
+        )
+        .unwrap();
+    }
+    let cat = Catalog::open(&db).unwrap();
+    let b = cat.synced_base(PhotoKey(7)).unwrap().unwrap();
+    assert_eq!(b.sets, vec![SetId::new("5")]);
+    assert!(b.pools.is_empty());
+    // The photo in a pool left the account folder; the other stays.
+    assert_eq!(cat.memberships(PhotoKey(8)).unwrap(), vec![CollectionId(2)]);
+    assert_eq!(cat.memberships(PhotoKey(7)).unwrap(), vec![CollectionId(1)]);
+    let v: i64 = cat
+        .conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(v, schema::SCHEMA_VERSION);
 }
 
 #[test]
@@ -590,20 +633,68 @@ fn moving_into_a_pool_adds_the_pool() {
     f.cat
         .rename(f.root(), &n("cat.jpg"), pool, &n("cat.jpg"))
         .unwrap();
-    let mut m = f.cat.memberships(e.photo).unwrap();
-    m.sort();
     assert_eq!(
-        m,
-        vec![f.root(), pool],
-        "a photo in no set stays in the root"
+        f.cat.memberships(e.photo).unwrap(),
+        vec![pool],
+        "in a pool, so no longer in the account folder"
     );
+    assert!(f.names(f.root()).is_empty());
+    // Linked into a set from the pool: in both.
     let a = f.set("A");
-    f.cat
-        .rename(f.root(), &n("cat.jpg"), a, &n("cat.jpg"))
-        .unwrap();
+    f.cat.link(pool, &n("cat.jpg"), a, &n("cat.jpg")).unwrap();
     let mut m = f.cat.memberships(e.photo).unwrap();
     m.sort();
     assert_eq!(m, vec![pool, a]);
+    f.check();
+}
+
+#[test]
+fn the_account_folder_lists_photos_in_no_set_and_no_pool() {
+    let f = fx();
+    let pool = f
+        .cat
+        .upsert_pools(
+            f.acct.id,
+            &[RemotePool {
+                id: "9@N20".into(),
+                name: "Cats".into(),
+            }],
+        )
+        .unwrap()[0];
+    // A copy into a pool only: listed there, not in the account folder.
+    let e = f.add(pool, "cat.jpg", 1).entry().unwrap().clone();
+    assert_eq!(f.names(pool), vec!["cat.jpg"]);
+    assert!(f.names(f.root()).is_empty());
+    f.check();
+    // Its content copied into the account folder again: no entry there.
+    let p = f.file("again.jpg", 1);
+    let out = f.cat.add_file(f.root(), &n("again.jpg"), &p, None).unwrap();
+    assert!(
+        matches!(out, AddOutcome::AlreadyInSets { photo, .. } if photo == e.photo),
+        "{out:?}"
+    );
+    // Linking it there is refused, as for a photo in a set.
+    let err = f
+        .cat
+        .link(pool, &n("cat.jpg"), f.root(), &n("cat.jpg"))
+        .unwrap_err();
+    assert_eq!(err.errno(), libc::EPERM, "{err}");
+    // Out of its last pool: back in the account folder.
+    f.cat.unlink(pool, &n("cat.jpg")).unwrap();
+    assert_eq!(f.names(f.root()), vec!["cat.jpg"]);
+    f.check();
+    // A photo from Flickr that is in a pool and in no set: only in the pool.
+    let keys = f
+        .cat
+        .upsert_remote_photos(f.acct.id, &[remote("77", "pooled")])
+        .unwrap();
+    f.cat
+        .apply_memberships(&[MembershipChange::Add {
+            photo: keys[0],
+            collection: pool,
+        }])
+        .unwrap();
+    assert_eq!(f.cat.memberships(keys[0]).unwrap(), vec![pool]);
     f.check();
 }
 
@@ -1408,12 +1499,18 @@ fn uploads_downloads_merges_and_merge_bases_are_recorded() {
         tags: vec!["a".into()],
         privacy: crate::model::Privacy::Public,
         sets: vec![SetId::new("b"), SetId::new("a")],
+        pools: vec![GroupId::new("2@N20"), GroupId::new("1@N20")],
         checksum: None,
     };
     assert_eq!(f.cat.synced_base(e.photo).unwrap(), None);
     f.cat.set_synced_bases(&[(e.photo, base.clone())]).unwrap();
     let got = f.cat.synced_base(e.photo).unwrap().unwrap();
     assert_eq!(got.sets, vec![SetId::new("a"), SetId::new("b")]);
+    assert_eq!(
+        got.pools,
+        vec![GroupId::new("1@N20"), GroupId::new("2@N20")],
+        "the pools of the merge base are kept, sorted"
+    );
     assert_eq!(f.cat.synced_bases(f.acct.id).unwrap().len(), 1);
 
     let mut meta = f.cat.photo(e.photo).unwrap().meta;

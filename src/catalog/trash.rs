@@ -171,9 +171,9 @@ impl Catalog {
                     .ctx("restoring from the trash")?;
                 tx.touch_photo(t.photo)?;
             }
-            if c.is_root() && set_count(tx, t.photo)? > 0 {
+            if c.is_root() && folder_count(tx, t.photo)? > 0 {
                 return Err(CatalogError::NotPermitted(format!(
-                    "'{name}': the photo is in sets, and the account folder lists only photos in no set"
+                    "'{name}': the photo is in sets or pools, and the account folder lists only photos in no set and no pool"
                 )));
             }
             insert_membership(tx, c.id, name, t.photo)?;

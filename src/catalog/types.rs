@@ -66,7 +66,7 @@ pub struct Account {
     pub collection_name: EntryName,
     /// Where downloads and bytes written into the mount are stored.
     pub default_folder: PathBuf,
-    /// The account's root collection (photos in no set).
+    /// The account's root collection (photos in no set and no pool).
     pub root: CollectionId,
     /// Flickr `lastupdate` high-water mark of the last incremental fetch.
     pub sync_cursor: Option<i64>,
@@ -327,9 +327,9 @@ pub enum AddOutcome {
     /// The content was already in the account: the entry now refers to that
     /// photo (one more membership, no second upload).
     SamePhoto(Entry),
-    /// The content belongs to a photo that is in photosets, and the entry was
-    /// made in the account folder (which lists only photos in no set): no
-    /// entry is kept; the photo stays in its sets. `redundant` is the backing
+    /// The content belongs to a photo that is in photosets or pools, and the
+    /// entry was made in the account folder (which lists only photos in no
+    /// set and no pool): no entry is kept; the photo stays where it is. `redundant` is the backing
     /// file the caller wrote, which the catalog no longer references.
     AlreadyInSets {
         photo: PhotoKey,
@@ -381,6 +381,8 @@ pub struct SyncedBase {
     pub privacy: Privacy,
     /// Set memberships (Flickr ids), sorted.
     pub sets: Vec<SetId>,
+    /// Group pool memberships (group ids), sorted.
+    pub pools: Vec<GroupId>,
     /// Content checksum agreed (the local file's at the last sync).
     pub checksum: Option<Checksum>,
 }

@@ -1306,6 +1306,16 @@ impl Emulator {
         Ok(())
     }
 
+    /// Takes a photo out of a group's pool, as flickr.com or another client
+    /// would.
+    pub fn remove_from_pool(&self, group: &str, photo_id: &str) -> Result<(), EmulatorError> {
+        let id = parse_photo_id(photo_id)?;
+        self.app
+            .store
+            .read(|c| state::remove_from_pool(c, group, id))?;
+        Ok(())
+    }
+
     /// Stops the server and waits for its thread.
     pub fn stop(mut self) {
         self.shutdown_now();

@@ -597,10 +597,24 @@ fn parse_id(s: Option<&str>) -> Option<i64> {
 
 /// A photo the caller may see (owner, or public).
 fn visible_photo(ctx: &Ctx, c: &Connection, param: &str) -> Result<PhotoRow, ApiError> {
+    visible_photo_by(ctx, c, param, false)
+}
+
+/// With `by_secret`, also a photo whose `secret` the caller gives:
+/// photos.getInfo and photos.getExif skip the permission check then, as
+/// documented ("This enables the 'sharing' of individual photos by passing
+/// around the id and secret").
+fn visible_photo_by(
+    ctx: &Ctx,
+    c: &Connection,
+    param: &str,
+    by_secret: bool,
+) -> Result<PhotoRow, ApiError> {
     let not_found = || ApiError::new(1, "Photo not found");
     let id = parse_id(ctx.p.get(param)).ok_or_else(not_found)?;
     let p = state::photo(c, id)?.ok_or_else(not_found)?;
-    if p.is_public || Some(p.owner.as_str()) == ctx.me_id() {
+    let shared = by_secret && ctx.p.nonempty("secret") == Some(p.secret.as_str());
+    if p.is_public || shared || Some(p.owner.as_str()) == ctx.me_id() {
         Ok(p)
     } else {
         Err(not_found())
@@ -877,10 +891,17 @@ fn common_query(ctx: &Ctx, owner: Option<&UserRow>) -> PhotoQuery {
         } else {
             None
         },
+        videos_only: videos_only(ctx),
         page,
         per_page,
         ..Default::default()
     }
+}
+
+/// `media`: `all` (the default), `photos` or `videos`, as the listing
+/// methods take it.
+fn videos_only(ctx: &Ctx) -> bool {
+    ctx.p.nonempty("media") == Some("videos")
 }
 
 fn photos_page(
@@ -1150,7 +1171,7 @@ fn not_in_set(ctx: &Ctx, c: &Connection) -> ApiResult {
 // ---------------------------------------------------------------- methods: one photo
 
 fn get_info(ctx: &Ctx, c: &Connection) -> ApiResult {
-    let p = visible_photo(ctx, c, "photo_id")?;
+    let p = visible_photo_by(ctx, c, "photo_id", true)?;
     let owner = state::user(c, &p.owner)?;
     let tags = state::tags_for(c, &[p.id])?
         .remove(&p.id)
@@ -1272,7 +1293,7 @@ fn get_sizes(ctx: &Ctx, c: &Connection) -> ApiResult {
 }
 
 fn get_exif(ctx: &Ctx, c: &Connection) -> ApiResult {
-    let p = visible_photo(ctx, c, "photo_id")?;
+    let p = visible_photo_by(ctx, c, "photo_id", true)?;
     let bytes = files::original_bytes(ctx.app, &p).map_err(|e| {
         tracing::error!("emulator getExif: {e}");
         ApiError::new(1, "Photo not found")
@@ -1456,12 +1477,27 @@ fn set_dates(ctx: &Ctx, c: &Connection) -> ApiResult {
     Ok(Map::new())
 }
 
+/// photos.setSafetyLevel: `safety_level` 1, 2 or 3 and `hidden` 0 or 1,
+/// both optional; a value given and not one of those is error 2 or 3, as
+/// documented ("Invalid or missing safety level", "Invalid hidden value").
 fn set_safety(ctx: &Ctx, c: &Connection) -> ApiResult {
     let p = own_photo(ctx, c, "photo_id")?;
-    if let Some(level) = ctx.p.int("safety_level") {
-        if !(1..=3).contains(&level) {
-            return Err(ApiError::new(2, "Invalid or missing safety level"));
+    let level = match ctx.p.nonempty("safety_level") {
+        None => None,
+        Some(v) => Some(
+            v.trim()
+                .parse::<i64>()
+                .ok()
+                .filter(|l| (1..=3).contains(l))
+                .ok_or_else(|| ApiError::new(2, "Invalid or missing safety level"))?,
+        ),
+    };
+    if let Some(v) = ctx.p.nonempty("hidden") {
+        if !matches!(v.trim(), "0" | "1") {
+            return Err(ApiError::new(3, "Invalid hidden value"));
         }
+    }
+    if let Some(level) = level {
         state::update_photo_field(c, p.id, "safety_level", SqlValue::Integer(level))?;
     }
     Ok(Map::new())
@@ -1810,6 +1846,7 @@ fn pool_photos(ctx: &Ctx, c: &Connection) -> ApiResult {
         only_public: true,
         viewer: ctx.me_id().map(str::to_owned),
         in_pool: Some(g.nsid.clone()),
+        videos_only: videos_only(ctx),
         page,
         per_page,
         ..Default::default()

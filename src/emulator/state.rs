@@ -923,6 +923,8 @@ pub struct PhotoQuery {
     pub text: Option<String>,
     pub in_set: Option<i64>,
     pub in_pool: Option<String>,
+    /// `media=videos`: the emulator holds photos only, so nothing matches.
+    pub videos_only: bool,
     pub order: Order,
     pub page: i64,
     pub per_page: i64,
@@ -941,7 +943,7 @@ fn privacy_sql(p: i64) -> Option<&'static str> {
 
 /// Runs a listing: (total matching, the requested page).
 pub fn query_photos(c: &Connection, q: &PhotoQuery) -> Result<(i64, Vec<PhotoRow>)> {
-    let mut wh: Vec<String> = vec!["1=1".into()];
+    let mut wh: Vec<String> = vec![if q.videos_only { "0=1" } else { "1=1" }.into()];
     let mut args: Vec<Value> = Vec::new();
     let mut from = "photos p".to_owned();
     let mut order = q.order.sql().to_owned();

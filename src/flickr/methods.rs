@@ -500,11 +500,16 @@ impl Client {
         }
     }
 
-    /// flickr.groups.pools.remove.
+    /// flickr.groups.pools.remove. A photo that is not in the pool (error
+    /// 2: a retry whose first reply was lost, or a removal made elsewhere
+    /// meanwhile) is already where the call would put it: success.
     pub async fn remove_from_pool(&self, photo: &PhotoId, group: &GroupId) -> Result<()> {
         const M: &str = "flickr.groups.pools.remove";
         let params = vec![p("photo_id", photo), p("group_id", group)];
-        self.rest(M, Verb::Write, params).await.map(drop)
+        match self.rest(M, Verb::Write, params).await {
+            Ok(_) | Err(FlickrError::Api { code: 2, .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     /// flickr.photos.getInfo.

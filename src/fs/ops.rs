@@ -990,7 +990,7 @@ impl FsCore {
             }
             AddOutcome::AlreadyInSets { .. } => Err(FsError::new(
                 libc::EEXIST,
-                format!("{name:?}: this content is already a photo in sets; the account folder lists only photos in no set"),
+                format!("{name:?}: this content is already a photo in sets or pools; the account folder lists only photos in no set and no pool"),
             )
             .with_status()),
         }
@@ -1518,6 +1518,12 @@ impl FsCore {
         let Some(library) = self.libraries.get(&p.account) else {
             return false;
         };
+        // The default folder may have changed while mounted (`flickrfs
+        // config set`, which the catalog records at once): the library
+        // follows it, as a remount would.
+        if let Ok(a) = self.cat().account(p.account) {
+            library.follow_default_folder(&a.default_folder);
+        }
         let Some(local) = &p.local else { return false };
         let Some(checksum) = &local.checksum else {
             return false;

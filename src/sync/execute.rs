@@ -193,8 +193,7 @@ pub fn load_snapshots(
                     privacy: b.privacy,
                 },
                 sets: b.sets.into_iter().collect(),
-                // The catalog keeps no pool base: pools merge as a union.
-                pools: Default::default(),
+                pools: b.pools.into_iter().collect(),
             };
             // A value Flickr refused is not a local change until it changes
             // again: it was reported once, it is not retried at every sync.
@@ -1418,6 +1417,7 @@ impl Executor<'_> {
                     tags: b.meta.tags.into_iter().collect(),
                     privacy: b.meta.privacy,
                     sets: b.sets.into_iter().collect(),
+                    pools: b.pools.into_iter().collect(),
                     checksum: lp
                         .checksum
                         .as_ref()

@@ -177,6 +177,11 @@ pub struct SyncReport {
 /// A planned sync, ready to execute.
 pub struct Planned {
     pub plan: Plan,
+    /// The options the plan was made with (for a free account, with its
+    /// upload quota): a plan made again from the same snapshots uses them.
+    pub plan_opts: plan::PlanOptions,
+    /// What a free account held and says in the plan, for the same reason.
+    pub free_account: Option<FreeAccount>,
     pub fetched: fetch::Fetched,
     pub local: LocalSnapshot,
     pub base: BaseSnapshot,
@@ -406,33 +411,54 @@ pub async fn plan_sync(
         plan.summary.fetch_calls = Some(fetch_calls);
         PlanError::Unsafe { concerns, plan }
     };
+    let mut plan_opts = opts.plan.clone();
+    let mut free_account = None;
     let mut plan =
-        plan::plan(&local, &base, &fetched.snapshot, &opts.plan).map_err(with_fetch_calls)?;
-    // A free account keeps at most 1,000 photos. Only when this plan could
-    // pass that is Flickr asked which kind of account it is (two calls);
-    // the uploads past the limit are then held and listed, not sent to fail.
+        plan::plan(&local, &base, &fetched.snapshot, &plan_opts).map_err(with_fetch_calls)?;
+    // The account's type: asked once and remembered, asked again at a full
+    // reconciliation (an upgrade to Pro shows there) and whenever this
+    // plan's uploads could pass a free account's 1,000 photos (the count
+    // must be fresh then). Two calls each time.
     let uploads = plan.summary.uploads as u64;
     let online = fetched.snapshot.photos.len() as u64;
-    if uploads > 0 && online + uploads > crate::flickr::AccountKind::FREE_MAX_PHOTOS {
-        let kind = client.account_kind(&acct.nsid).await?;
-        if let Some(quota) = kind.upload_quota() {
-            progress.note(&format!(
-                "free Flickr account: {} of its 1,000 photos used; {} upload{} held",
-                kind.photos,
-                uploads.saturating_sub(quota),
-                if uploads.saturating_sub(quota) == 1 {
-                    ""
-                } else {
-                    "s"
-                }
-            ));
-            let capped = plan::PlanOptions {
-                upload_quota: Some(quota as usize),
-                ..opts.plan.clone()
-            };
-            plan =
-                plan::plan(&local, &base, &fetched.snapshot, &capped).map_err(with_fetch_calls)?;
+    let could_pass = uploads > 0 && online + uploads > crate::flickr::AccountKind::FREE_MAX_PHOTOS;
+    let mut kind = store.account_kind(account)?;
+    let mut fresh = false;
+    if kind.is_none() || fetched.report.full || could_pass {
+        let k = client.account_kind(&acct.nsid).await?;
+        if !opts.dry_run {
+            store.save_account_kind(account, &k)?;
         }
+        kind = Some(k);
+        fresh = true;
+    }
+    if let Some(k) = kind.as_ref().filter(|k| !k.pro) {
+        progress.note(&format!(
+            "free Flickr account: {} of its 1,000 photos; originals over {} px are not served to it",
+            plan::thousands(online),
+            plan::thousands(u64::from(k.max_display_px.unwrap_or(1024)))
+        ));
+        // Only a count just asked for decides what is held.
+        if let Some(quota) = k.upload_quota().filter(|_| fresh && could_pass) {
+            let held = uploads.saturating_sub(quota);
+            progress.note(&format!(
+                "{held} upload{} held: a free account keeps at most 1,000 photos",
+                if held == 1 { "" } else { "s" }
+            ));
+            plan_opts.upload_quota = Some(quota as usize);
+            plan = plan::plan(&local, &base, &fetched.snapshot, &plan_opts)
+                .map_err(with_fetch_calls)?;
+        }
+        let free = FreeAccount {
+            photos: online,
+            max_display_px: k.max_display_px,
+            held_originals: match k.max_display_px {
+                Some(max_px) => originals_not_served(&plan, &fetched, &store, account, max_px)?,
+                None => Vec::new(),
+            },
+        };
+        free.apply(&mut plan);
+        free_account = Some(free);
     }
     plan.summary.fetch_calls = Some(fetch_calls);
     tracing::debug!("sync phase: plan {:?}", t.elapsed());
@@ -446,6 +472,8 @@ pub async fn plan_sync(
     }
     Ok(Planned {
         plan,
+        plan_opts,
+        free_account,
         fetched,
         local,
         base,
@@ -486,19 +514,96 @@ async fn learn_original_sizes(
     Ok(())
 }
 
-/// Videos cannot be downloaded through the API: each is recorded once as a
-/// "download by hand" problem (not an error on every run).
+/// What a free account changes in a plan: the summary says so before
+/// anything runs ("free account: N of 1,000 photos"), and the downloads of
+/// originals Flickr does not serve it are held. Kept with the plan so that
+/// a plan made again (the interactive review's) says and holds the same.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FreeAccount {
+    /// Photos the account holds on Flickr.
+    pub photos: u64,
+    /// people.getLimits `maxdisplaypx`.
+    pub max_display_px: Option<u32>,
+    /// Photos whose originals are larger than that.
+    pub held_originals: Vec<PhotoId>,
+}
+
+impl FreeAccount {
+    /// Says so in `plan`'s summary and holds the downloads of the
+    /// originals not served (listed as skipped, counted).
+    pub fn apply(&self, plan: &mut Plan) {
+        plan.summary.free_account_photos = Some(self.photos);
+        let Some(max_px) = self.max_display_px else {
+            return;
+        };
+        let downloads: BTreeSet<&PhotoId> = plan
+            .actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Download { photo, .. } => Some(photo),
+                _ => None,
+            })
+            .collect();
+        let held: Vec<PhotoId> = self
+            .held_originals
+            .iter()
+            .filter(|id| downloads.contains(id))
+            .cloned()
+            .collect();
+        plan.summary.max_display_px = Some(max_px);
+        plan.summary.originals_not_served = held.len();
+        plan.hold_back_downloads(&held, SkipReason::OriginalNotServed { max_px });
+    }
+}
+
+/// A free account is served nothing over `max_px`, originals included:
+/// the photos `plan` downloads whose originals are larger (their size from
+/// the listing's `o_dims`), to hold at plan time, never sent to fail or
+/// stored reduced. An original whose size the listing did not give is
+/// tried, and reported if Flickr does not serve it
+/// (`download::download_original`).
+fn originals_not_served(
+    plan: &Plan,
+    fetched: &fetch::Fetched,
+    store: &SyncStore,
+    account: AccountId,
+    max_px: u32,
+) -> Result<Vec<PhotoId>, SyncError> {
+    let mut held = Vec::new();
+    for a in &plan.actions {
+        let Action::Download { photo, .. } = a else {
+            continue;
+        };
+        let Some(s) = fetched.summary(store, account, photo)? else {
+            continue;
+        };
+        let longest = s.original_width.max(s.original_height).unwrap_or(0);
+        if longest > u64::from(max_px) {
+            held.push(photo.clone());
+        }
+    }
+    Ok(held)
+}
+
+/// Videos cannot be downloaded through the API, nor a free account's
+/// originals over its size limit: each is recorded once as a "download by
+/// hand" problem (not an error on every run).
 fn note_videos(cat: &Catalog, account: AccountId, plan: &Plan) -> Result<(), SyncError> {
-    let videos: Vec<&PhotoId> = plan
+    let by_hand: Vec<(&PhotoId, &SkipReason)> = plan
         .skipped
         .iter()
-        .filter(|s| s.reason == SkipReason::VideoDownload)
+        .filter(|s| {
+            matches!(
+                s.reason,
+                SkipReason::VideoDownload | SkipReason::OriginalNotServed { .. }
+            )
+        })
         .filter_map(|s| match &s.subject {
-            Subject::Photo(PhotoRef::Remote(id)) => Some(id),
+            Subject::Photo(PhotoRef::Remote(id)) => Some((id, &s.reason)),
             _ => None,
         })
         .collect();
-    if videos.is_empty() {
+    if by_hand.is_empty() {
         return Ok(());
     }
     let known: BTreeSet<crate::catalog::PhotoKey> = cat
@@ -507,18 +612,22 @@ fn note_videos(cat: &Catalog, account: AccountId, plan: &Plan) -> Result<(), Syn
         .filter(|p| p.kind == ProblemKind::DownloadByHand)
         .filter_map(|p| p.photo)
         .collect();
-    for id in videos {
+    for (id, reason) in by_hand {
         if let Some(p) = cat.photo_by_remote_id(account, id)? {
             if !known.contains(&p.key) {
-                cat.add_problem(
-                    account,
-                    Some(p.key),
-                    ProblemKind::DownloadByHand,
-                    &format!(
+                let message = match reason {
+                    SkipReason::OriginalNotServed { max_px } => format!(
+                        "photo {id} {:?}: Flickr does not serve its original (a free account is served \
+                         nothing over {} px); not stored as a reduced copy: download it by hand from Flickr",
+                        p.meta.title,
+                        plan::thousands(u64::from(*max_px))
+                    ),
+                    _ => format!(
                         "video {id} {:?}: Flickr does not serve video originals through the API; download it by hand",
                         p.meta.title
                     ),
-                )?;
+                };
+                cat.add_problem(account, Some(p.key), ProblemKind::DownloadByHand, &message)?;
             }
         }
     }
@@ -542,6 +651,7 @@ pub async fn run_sync(
         base,
         identified,
         ambiguous,
+        ..
     } = planned;
     if opts.dry_run {
         return Ok(SyncReport {

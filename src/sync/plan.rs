@@ -448,6 +448,10 @@ pub enum SkipReason {
     /// A free account holds at most 1,000 photos: this upload would pass
     /// that, so it is held (not sent to fail).
     FreeAccountLimit,
+    /// A free account is served nothing over `max_px` (people.getLimits
+    /// `maxdisplaypx`), originals included, and this original is larger:
+    /// not downloaded (never stored as a reduced copy), to fetch by hand.
+    OriginalNotServed { max_px: u32 },
 }
 
 impl fmt::Display for SkipReason {
@@ -470,6 +474,12 @@ impl fmt::Display for SkipReason {
             }
             SkipReason::FreeAccountLimit => f.write_str(
                 "held: a free Flickr account keeps at most 1,000 photos and this upload would pass that",
+            ),
+            SkipReason::OriginalNotServed { max_px } => write!(
+                f,
+                "original over {} px: Flickr serves a free account nothing larger; not stored as a \
+                 reduced copy: download it by hand from Flickr",
+                thousands(u64::from(*max_px))
             ),
         }
     }
@@ -668,6 +678,13 @@ pub enum SafetyConcern {
         missing: usize,
         base: usize,
     },
+    /// Photos to take out of group pools on Flickr (left in the mount),
+    /// against the pool memberships both sides agreed on at the last sync
+    /// (the same threshold as set memberships).
+    ManyPoolRemovals {
+        removals: usize,
+        total: usize,
+    },
 }
 
 impl fmt::Display for SafetyConcern {
@@ -712,6 +729,11 @@ impl fmt::Display for SafetyConcern {
                 f,
                 "{missing} of the {base} photos of the last sync are gone from the catalog and would all become ignored"
             ),
+            SafetyConcern::ManyPoolRemovals { removals, total } => write!(
+                f,
+                "the plan takes photos out of group pools on Flickr {removals} times at once, \
+                 against {total} pool memberships at the last sync"
+            ),
         }
     }
 }
@@ -742,7 +764,12 @@ pub struct PlanSummary {
     pub set_creations: usize,
     pub set_renames: usize,
     pub set_deletions: usize,
+    /// Pool memberships added or removed, both sides.
     pub pool_changes: usize,
+    /// Of those, photos taken out of a pool on Flickr (left in the mount
+    /// since the last sync): the one removal a sync makes on Flickr besides
+    /// set memberships and sets deleted with `rmdir`.
+    pub pool_removals_on_flickr: usize,
     /// Photo field edits, both sides.
     pub edits: usize,
     pub ignores: usize,
@@ -756,6 +783,13 @@ pub struct PlanSummary {
     pub api_calls: u64,
     /// Originals fetched from the photo host (paced apart from the API budget).
     pub file_downloads: u64,
+    /// A free account (people.getInfo `ispro=0`): how many photos it holds
+    /// on Flickr, said before acting ("free account: N of 1,000 photos").
+    pub free_account_photos: Option<u64>,
+    /// Downloads held because Flickr does not serve the original to a free
+    /// account ([`SkipReason::OriginalNotServed`]), with that limit in px.
+    pub originals_not_served: usize,
+    pub max_display_px: Option<u32>,
     /// Calls spent fetching Flickr's state before this plan was made.
     pub fetch_calls: Option<u64>,
     /// Calls the whole sync made (fetch and execution), once it ran: the
@@ -786,6 +820,32 @@ impl fmt::Display for PlanSummary {
         for (n, what) in extras {
             if n > 0 {
                 write!(f, ", {n} {what}")?;
+            }
+        }
+        if let Some(n) = self.free_account_photos {
+            write!(
+                f,
+                ", free account: {} of {} photos",
+                thousands(n),
+                thousands(crate::flickr::AccountKind::FREE_MAX_PHOTOS)
+            )?;
+        }
+        if self.originals_not_served > 0 {
+            write!(
+                f,
+                ", {} originals over {} px Flickr does not serve a free account (download by hand)",
+                self.originals_not_served,
+                thousands(u64::from(self.max_display_px.unwrap_or(1024)))
+            )?;
+        }
+        if self.pool_changes > 0 {
+            write!(f, ", {} pool changes", self.pool_changes)?;
+            if self.pool_removals_on_flickr > 0 {
+                write!(
+                    f,
+                    " ({} leaving a pool on Flickr)",
+                    self.pool_removals_on_flickr
+                )?;
             }
         }
         match (self.calls_made, self.fetch_calls) {
@@ -961,6 +1021,8 @@ struct Planner<'a> {
     skipped: Vec<Skipped>,
     /// Memberships the plan removes, per set and cause (the guard).
     removals: BTreeMap<(SetRef, RemovalCause), usize>,
+    /// Pool memberships this plan removes on Flickr.
+    pool_removals: usize,
 }
 
 /// Computes what a sync would do. Pure: same inputs, same plan.
@@ -990,6 +1052,7 @@ pub fn plan(
         conflicts: Vec::new(),
         skipped: Vec::new(),
         removals: BTreeMap::new(),
+        pool_removals: 0,
     };
     p.match_sets();
     p.decide_sets();
@@ -1738,6 +1801,9 @@ impl<'a> Planner<'a> {
                 );
                 continue;
             }
+            if !add && side == Side::Remote {
+                self.pool_removals += 1;
+            }
             let (photo, group) = (photo.clone(), g.clone());
             self.actions.push(if add {
                 Action::AddToPool { side, photo, group }
@@ -1751,6 +1817,16 @@ impl<'a> Planner<'a> {
         let limits = &self.opts.limits;
         let mut out = Vec::new();
         let total: usize = self.base.photos.values().map(|p| p.sets.len()).sum();
+        let pool_total: usize = self.base.photos.values().map(|p| p.pools.len()).sum();
+        if limits
+            .membership_removals
+            .exceeded(self.pool_removals, pool_total)
+        {
+            out.push(SafetyConcern::ManyPoolRemovals {
+                removals: self.pool_removals,
+                total: pool_total,
+            });
+        }
         let removals: usize = self.removals.values().sum();
         if limits.membership_removals.exceeded(removals, total) {
             let mut sets: Vec<SetRemovals> = self
@@ -1882,7 +1958,11 @@ impl<'a> Planner<'a> {
                     s.dates_taken += usize::from(edit.taken.is_some());
                 }
                 Action::AddToSet { .. } | Action::RemoveFromSet { .. } => {}
-                Action::AddToPool { .. } | Action::RemoveFromPool { .. } => s.pool_changes += 1,
+                Action::AddToPool { .. } => s.pool_changes += 1,
+                Action::RemoveFromPool { side, .. } => {
+                    s.pool_changes += 1;
+                    s.pool_removals_on_flickr += usize::from(*side == Side::Remote);
+                }
                 Action::DeleteRemoteSet { .. } | Action::DropLocalSet { .. } => {
                     s.set_deletions += 1
                 }
@@ -1915,6 +1995,19 @@ fn toggle(set: &mut BTreeSet<String>, item: &str, present: bool) {
     } else {
         set.remove(item);
     }
+}
+
+/// `1234567` as `1,234,567`.
+pub(crate) fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Base value of one field after a sync: the agreed value when both sides

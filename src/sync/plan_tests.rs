@@ -990,6 +990,54 @@ fn pools_merge_and_only_member_groups_are_added_to() {
 }
 
 #[test]
+fn a_pool_left_locally_since_the_last_sync_is_left_on_flickr_and_nothing_else() {
+    let (mut l, mut b, mut r) = synced(2, 1, &[(1, 1)]);
+    let g1 = GroupId::new("g1");
+    for id in [pid(1), pid(2)] {
+        b.photos.get_mut(&id).unwrap().pools.insert(g1.clone());
+        r.photos.get_mut(&id).unwrap().pools.insert(g1.clone());
+    }
+    // Photo 2 keeps its pool; photo 1 left it in the mount.
+    l.photos
+        .get_mut(&LocalKey(2))
+        .unwrap()
+        .pools
+        .insert(g1.clone());
+    let p = run(&l, &b, &r, Direction::Both);
+    assert_eq!(
+        p.actions,
+        vec![Action::RemoveFromPool {
+            side: Side::Remote,
+            photo: PhotoRef::Remote(pid(1)),
+            group: g1.clone(),
+        }]
+    );
+    assert_eq!(p.summary.pool_changes, 1);
+    assert_eq!(p.summary.pool_removals_on_flickr, 1);
+    assert!(
+        p.summary
+            .to_string()
+            .contains("1 pool changes (1 leaving a pool on Flickr)"),
+        "{}",
+        p.summary
+    );
+    // Down only: Flickr's membership is not brought back either.
+    assert!(run(&l, &b, &r, Direction::Down).is_empty());
+    // Without the base (as before the catalog kept one), pools merge as a
+    // union and the membership comes back.
+    b.photos.get_mut(&pid(1)).unwrap().pools.clear();
+    let p = run(&l, &b, &r, Direction::Both);
+    assert_eq!(
+        p.actions,
+        vec![Action::AddToPool {
+            side: Side::Local,
+            photo: PhotoRef::Remote(pid(1)),
+            group: g1,
+        }]
+    );
+}
+
+#[test]
 fn pool_filter_leaves_other_pools_alone_on_both_sides() {
     let (mut l, b, mut r) = synced(2, 0, &[]);
     r.groups.insert(GroupId::new("g2"), "Group two".into());
@@ -1774,4 +1822,72 @@ fn a_move_from_one_set_to_another_is_one_reassignment() {
     assert_eq!((adds, removals), (3, 3), "{p}");
     assert_eq!(p.summary.set_reassignments, 1 + 2 + 1, "{p}");
     assert!(p.summary.to_string().contains("4 set reassignments"), "{p}");
+}
+
+#[test]
+fn a_free_accounts_summary_says_so_with_its_count_and_the_originals_it_is_not_served() {
+    assert_eq!(thousands(0), "0");
+    assert_eq!(thousands(999), "999");
+    assert_eq!(thousands(1000), "1,000");
+    assert_eq!(thousands(1_234_567), "1,234,567");
+    let s = PlanSummary {
+        free_account_photos: Some(998),
+        originals_not_served: 2,
+        max_display_px: Some(1024),
+        ..PlanSummary::default()
+    };
+    let text = s.to_string();
+    assert!(
+        text.starts_with("0 uploads, 0 downloads,"),
+        "the first counts keep their places: {text}"
+    );
+    assert!(
+        text.contains(", free account: 998 of 1,000 photos, 2 originals over 1,024 px Flickr does not serve a free account"),
+        "{text}"
+    );
+    assert!(!PlanSummary::default().to_string().contains("free"));
+}
+
+#[test]
+fn many_pool_removals_on_flickr_are_refused_until_forced() {
+    let (l, mut b, mut r) = synced(60, 0, &[]);
+    let g1 = GroupId::new("g1");
+    for id in (1..=60).map(pid) {
+        b.photos.get_mut(&id).unwrap().pools.insert(g1.clone());
+        r.photos.get_mut(&id).unwrap().pools.insert(g1.clone());
+    }
+    // Every photo left the pool in the mount (`rm Pools/g1/*`).
+    let Err(PlanError::Unsafe { concerns, plan: p }) = plan(&l, &b, &r, &opts(Direction::Both))
+    else {
+        panic!("60 pool removals on Flickr were not refused");
+    };
+    assert_eq!(
+        concerns,
+        vec![SafetyConcern::ManyPoolRemovals {
+            removals: 60,
+            total: 60
+        }]
+    );
+    assert!(concerns[0]
+        .to_string()
+        .contains("out of group pools on Flickr 60 times"));
+    assert_eq!(p.summary.pool_removals_on_flickr, 60);
+    let forced = PlanOptions {
+        force: true,
+        ..opts(Direction::Both)
+    };
+    let p = plan(&l, &b, &r, &forced).expect("forced");
+    assert_eq!(p.summary.pool_removals_on_flickr, 60);
+    // A few are not a concern.
+    let (l, mut b, mut r) = synced(60, 0, &[]);
+    for id in (1..=5).map(pid) {
+        b.photos.get_mut(&id).unwrap().pools.insert(g1.clone());
+        r.photos.get_mut(&id).unwrap().pools.insert(g1.clone());
+    }
+    assert_eq!(
+        run(&l, &b, &r, Direction::Both)
+            .summary
+            .pool_removals_on_flickr,
+        5
+    );
 }

@@ -1,7 +1,9 @@
 //! The sync's own memory of Flickr between runs, so that the next sync can
 //! fetch only what changed: every listed photo (the fields a listing gives),
 //! every photoset with its `date_update` and member list, every pool's
-//! members, the `lastupdate` cursor and when the last full reconciliation ran.
+//! members, the `lastupdate` cursor and when the last full reconciliation ran;
+//! and the account's type once learned (Pro or free, people.getInfo and
+//! people.getLimits), so that every later sync can say so before acting.
 //!
 //! It lives in tables of its own (`sync_*`) inside the catalog's SQLite file,
 //! through a connection of its own, so that the catalog's schema is left to
@@ -17,7 +19,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::AccountId;
-use crate::flickr::{Group, Media, PhotoSummary, Photoset};
+use crate::flickr::{AccountKind, Group, Media, PhotoSummary, Photoset};
 use crate::model::{Granularity, GroupId, PhotoId, SetId, TakenAt, Visibility};
 
 /// Why the sync's state could not be read or written.
@@ -64,6 +66,13 @@ CREATE TABLE IF NOT EXISTS sync_pools (
     members    TEXT NOT NULL,
     PRIMARY KEY (account_id, group_id)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sync_account_kind (
+    account_id     INTEGER PRIMARY KEY,
+    pro            INTEGER NOT NULL,
+    photos         INTEGER NOT NULL,
+    max_display_px INTEGER,
+    learned_at     INTEGER NOT NULL
+);
 "#;
 
 /// The fields of a listed photo that sync keeps (a [`PhotoSummary`] minus
@@ -294,6 +303,49 @@ impl SyncStore {
             .optional()
             .map_err(self.err("reading the account's sync state"))
             .map(Option::unwrap_or_default)
+    }
+
+    /// The account's type as last learned from Flickr (`None`: never asked).
+    pub fn account_kind(&self, account: AccountId) -> Result<Option<AccountKind>, StateError> {
+        self.conn
+            .query_row(
+                "SELECT pro, photos, max_display_px FROM sync_account_kind WHERE account_id = ?1",
+                [account.0],
+                |r| {
+                    Ok(AccountKind {
+                        pro: r.get(0)?,
+                        photos: r.get::<_, i64>(1)?.max(0) as u64,
+                        max_display_px: r
+                            .get::<_, Option<i64>>(2)?
+                            .and_then(|m| u32::try_from(m).ok())
+                            .filter(|m| *m > 0),
+                    })
+                },
+            )
+            .optional()
+            .map_err(self.err("reading the account's type"))
+    }
+
+    /// Records the account's type as Flickr just told it.
+    pub fn save_account_kind(
+        &self,
+        account: AccountId,
+        kind: &AccountKind,
+    ) -> Result<(), StateError> {
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO sync_account_kind \
+                 (account_id, pro, photos, max_display_px, learned_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    account.0,
+                    kind.pro,
+                    i64::try_from(kind.photos).unwrap_or(i64::MAX),
+                    kind.max_display_px,
+                    super::fetch::now_secs()
+                ],
+            )
+            .map(drop)
+            .map_err(self.err("recording the account's type"))
     }
 
     /// One cached photo of `account` (None when the sync does not know it

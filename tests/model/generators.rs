@@ -43,16 +43,17 @@ pub const CREATE_CONTENTS: usize = 7;
 pub const SOURCES: [usize; 5] = [0, 2, 5, 7, 7];
 
 /// A folder: the account folder, mostly a set that exists, now and then
-/// any set name (one that may not exist).
+/// the pool or any set name (one that may not exist).
 fn folder(m: &Model) -> BoxedStrategy<Folder> {
     let existing: Vec<usize> = m.sets.keys().copied().collect();
     let any = (0..SETS.len()).prop_map(Folder::Set);
     if existing.is_empty() {
-        prop_oneof![3 => Just(Folder::Root), 7 => any].boxed()
+        prop_oneof![3 => Just(Folder::Root), 2 => Just(Folder::Pool), 6 => any].boxed()
     } else {
         prop_oneof![
             3 => Just(Folder::Root),
             6 => select(existing).prop_map(Folder::Set),
+            2 => Just(Folder::Pool),
             1 => any,
         ]
         .boxed()
@@ -70,6 +71,9 @@ fn entries(m: &Model) -> Vec<(Folder, usize)> {
             if e.contains_key(*n) {
                 have.push((Folder::Set(s), i));
             }
+        }
+        if m.pool.contains_key(*n) {
+            have.push((Folder::Pool, i));
         }
     }
     have

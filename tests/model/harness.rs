@@ -15,7 +15,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
-use flickrfs::catalog::{Account, AddOutcome, Catalog, CatalogError, CollectionId, EntryName};
+use flickrfs::catalog::{
+    Account, AddOutcome, Catalog, CatalogError, CollectionId, EntryName, RemotePool,
+};
 
 use crate::generators::{contents, SOURCES};
 use crate::reference::*;
@@ -82,6 +84,8 @@ pub struct Harness {
     strict_stuck: bool,
     /// alice, as the catalog has her.
     account: Account,
+    /// The folder of her one group pool (`Pools/G`).
+    pool: CollectionId,
     /// Another connection to the mount's catalog, as a running sync has:
     /// `Op::External` changes go through it, behind the mount's back.
     sync: Catalog,
@@ -95,6 +99,17 @@ impl Harness {
             Under::Core => World::in_memory(),
         };
         let account = w.add_alice();
+        // One group pool, as a sync records the groups alice is a member of.
+        let pool = w
+            .catalog()
+            .upsert_pools(
+                account.id,
+                &[RemotePool {
+                    id: "1@N20".into(),
+                    name: POOL.into(),
+                }],
+            )
+            .expect("the pool")[0];
         let cs = contents();
         let mut sources = Vec::new();
         for (i, &c) in SOURCES.iter().enumerate() {
@@ -119,6 +134,7 @@ impl Harness {
         (
             Harness {
                 account,
+                pool,
                 sync,
                 w,
                 m,
@@ -137,6 +153,7 @@ impl Harness {
         match f {
             Folder::Root => self.acct.clone(),
             Folder::Set(i) => self.acct.join(SETS[i]),
+            Folder::Pool => self.acct.join("Pools").join(POOL),
         }
     }
 
@@ -145,6 +162,7 @@ impl Harness {
     fn collection(&self, f: Folder) -> Option<CollectionId> {
         match f {
             Folder::Root => Some(self.account.root),
+            Folder::Pool => Some(self.pool),
             Folder::Set(i) => self
                 .sync
                 .lookup_set(self.account.id, &EntryName::new(SETS[i]).expect("set name"))
@@ -280,6 +298,9 @@ impl Harness {
                 all.push((self.acct.join(SETS[i]).join(n), p));
             }
         }
+        for (n, &p) in &model.pool {
+            all.push((self.dir(Folder::Pool).join(n), p));
+        }
         all
     }
 
@@ -326,6 +347,16 @@ impl Harness {
             if got != want {
                 return Err(format!("{} lists {got:?}, model {want:?}", SETS[i]));
             }
+        }
+        let pools = self.listing(&self.acct.join("Pools"))?;
+        let want: BTreeMap<String, &str> = [(POOL.to_owned(), "dir")].into();
+        if pools != want {
+            return Err(format!("Pools lists {pools:?}, model {want:?}"));
+        }
+        let want: BTreeMap<String, &str> = model.pool.keys().map(|n| (n.clone(), "file")).collect();
+        let got = self.listing(&self.dir(Folder::Pool))?;
+        if got != want {
+            return Err(format!("Pools/{POOL} lists {got:?}, model {want:?}"));
         }
         // every entry: a plain file with the photo's bytes and attributes
         for (path, pid) in self.entry_paths(model) {
@@ -391,7 +422,10 @@ impl Harness {
             return self.check_disk_changed(model, keep, sources, depth);
         }
         // names the model says are absent must be absent (stale dentries)
-        let mut folders: Vec<(Folder, PathBuf)> = vec![(Folder::Root, self.acct.clone())];
+        let mut folders: Vec<(Folder, PathBuf)> = vec![
+            (Folder::Root, self.acct.clone()),
+            (Folder::Pool, self.dir(Folder::Pool)),
+        ];
         for (i, name) in SETS.iter().enumerate() {
             folders.push((Folder::Set(i), self.acct.join(name)));
         }

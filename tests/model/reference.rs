@@ -1,6 +1,6 @@
 //! The reference model of the mount's semantics (DESIGN.md "The mount",
 //! refined by the doc comments of `src/catalog/ops.rs`), for one account
-//! with only local photos (no Flickr ids, no pools). It knows nothing of
+//! with only local photos (no Flickr ids) and one group pool. It knows nothing of
 //! FUSE or SQLite: a photo is its content and its backing file; a folder
 //! (the account root or a set) maps names to photos.
 //!
@@ -8,9 +8,12 @@
 //! - one photo = one content: bytes written or linked in that the account
 //!   already has (media, not empty, not a junk name) become one more name of
 //!   that photo (the oldest one), not a new photo;
-//! - the root lists exactly the photos in no set (a photo that enters a set
-//!   leaves the root; one that leaves its last set comes back to the root
-//!   under its old name, made unique with ` (N)`);
+//! - the root lists exactly the photos in no set and no pool (a photo that
+//!   enters a set or the pool leaves the root; one that leaves its last set
+//!   or pool comes back to the root under its old name, made unique with
+//!   ` (N)`); the pool folder (`Pools/G`, a group the account is a member
+//!   of) takes `cp`, `ln`, `ln -s`, `mv` and `rm` as a set folder does, and
+//!   is never made, removed or renamed;
 //! - root names share the account folder's namespace with set folders and
 //!   `Pools`;
 //! - a photo may have several names, even in one folder;
@@ -19,7 +22,7 @@
 //! - rename over an existing entry: a fresh source (one name in one folder)
 //!   gives its content to the destination photo (editor save); otherwise the
 //!   destination is deleted first, then the source moves;
-//! - move into the root = out of every set; rename gives a new title
+//! - move into the root = out of every set and the pool; rename gives a new title
 //!   (title = the name's stem) unless the name is junk;
 //! - nothing is ever deleted from disk, except a copy the mount itself just
 //!   wrote of content the catalog already had (`create` + close, `cp`), and
@@ -102,11 +105,16 @@ pub const NAMES: [&str; 7] = [
 /// Set folder names (one collides with a file name).
 pub const SETS: [&str; 4] = ["S1", "S2", "S3", "a.jpg"];
 
+/// The one group pool of the model's account: `Pools/G`.
+pub const POOL: &str = "G";
+
 /// Which folder of the account.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Folder {
     Root,
     Set(usize),
+    /// `Pools/G`: always there.
+    Pool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -325,6 +333,8 @@ pub struct Model {
     pub root: BTreeMap<String, Pid>,
     /// Listed sets by SETS index → their entries.
     pub sets: BTreeMap<usize, BTreeMap<String, Pid>>,
+    /// The pool's entries.
+    pub pool: BTreeMap<String, Pid>,
     /// Names of sets by index (a renamed set keeps its index but has
     /// another pool name: we key sets by the pool index of their *current*
     /// name, so a rename moves the map).
@@ -456,6 +466,7 @@ impl Model {
             next: 1,
             root: BTreeMap::new(),
             sets: BTreeMap::new(),
+            pool: BTreeMap::new(),
             contents,
             sources,
             seen_names: NAMES.iter().map(|s| s.to_string()).collect(),
@@ -464,7 +475,7 @@ impl Model {
 
     pub fn folder_exists(&self, f: Folder) -> bool {
         match f {
-            Folder::Root => true,
+            Folder::Root | Folder::Pool => true,
             Folder::Set(i) => self.sets.contains_key(&i),
         }
     }
@@ -482,6 +493,7 @@ impl Model {
         match f {
             Folder::Root => Some(&self.root),
             Folder::Set(i) => self.sets.get(&i),
+            Folder::Pool => Some(&self.pool),
         }
     }
 
@@ -489,6 +501,7 @@ impl Model {
         match f {
             Folder::Root => &mut self.root,
             Folder::Set(i) => self.sets.get_mut(&i).expect("model: folder exists"),
+            Folder::Pool => &mut self.pool,
         }
     }
 
@@ -505,9 +518,11 @@ impl Model {
         self.entries(f).and_then(|e| e.get(name).copied())
     }
 
+    /// The sets and pools listing `p` (the root lists photos in none).
     fn set_count(&self, p: Pid) -> usize {
         self.sets
             .values()
+            .chain(std::iter::once(&self.pool))
             .filter(|m| m.values().any(|&x| x == p))
             .count()
     }
@@ -524,6 +539,11 @@ impl Model {
                 if x == p {
                     v.push((Folder::Set(i), n.clone()));
                 }
+            }
+        }
+        for (n, &x) in &self.pool {
+            if x == p {
+                v.push((Folder::Pool, n.clone()));
             }
         }
         v
@@ -552,8 +572,8 @@ impl Model {
             .expect("a free name")
     }
 
-    /// The root invariant: in a set → no root names; in no set → at least
-    /// one root name (`preferred`, made unique).
+    /// The root invariant: in a set or the pool → no root names; in
+    /// neither → at least one root name (`preferred`, made unique).
     fn fix_root(&mut self, p: Pid, preferred: Option<&str>) {
         if self.set_count(p) > 0 {
             self.root.retain(|_, x| *x != p);
@@ -575,6 +595,7 @@ impl Model {
         for m in self.sets.values_mut() {
             m.retain(|_, x| *x != p);
         }
+        self.pool.retain(|_, x| *x != p);
     }
 
     /// The oldest non-junk photo with this content, if content identifies a
@@ -611,7 +632,7 @@ impl Model {
     fn unlink_in(&mut self, f: Folder, name: &str) {
         let p = self.entry(f, name).expect("model: entry exists");
         match f {
-            Folder::Set(_) => {
+            Folder::Set(_) | Folder::Pool => {
                 self.entries_mut(f).remove(name);
                 let junk = self.photos[&p].junk;
                 if junk && self.names_of(p).is_empty() {
@@ -899,6 +920,7 @@ impl Model {
                     for m in self.sets.values_mut() {
                         m.retain(|_, x| *x != p);
                     }
+                    self.pool.retain(|_, x| *x != p);
                     self.entries_mut(from).remove(name);
                     self.insert(to, to_name, p);
                     self.fix_root(p, None);
