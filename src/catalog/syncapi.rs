@@ -12,11 +12,11 @@ use crate::media::FileFacts;
 use crate::model::{PhotoId, Privacy, SetId};
 
 use super::error::{CatalogError, Result};
+use super::handle::Catalog;
 use super::names;
 use super::ops::{merge_photos_in, note_uploadability, set_local_cols};
 use super::store::*;
 use super::types::*;
-use super::Catalog;
 
 impl Catalog {
     /// Inserts or updates Flickr photos by id, in one transaction. Existing
