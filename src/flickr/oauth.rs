@@ -7,11 +7,11 @@
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
+use super::client::Client;
 use super::credentials::{AccessToken, RequestToken};
 use super::error::{snippet, FlickrError, Result};
 use super::sign::{self, OAuthExtras, SigningKeys};
 use super::types::{RequestedPerms, UserIdentity};
-use super::Client;
 use crate::model::Nsid;
 
 /// RFC 3986 unreserved characters stay as they are.
@@ -124,7 +124,7 @@ impl Client {
                     .await
                     .map_err(|e| FlickrError::network(what, e))?;
                 let status = response.status().as_u16();
-                let retry_after = super::retry_after(response.headers());
+                let retry_after = super::client::retry_after(response.headers());
                 let body = response
                     .text()
                     .await

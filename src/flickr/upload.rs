@@ -9,11 +9,11 @@ use std::sync::{Arc, Mutex};
 
 use reqwest::multipart::{Form, Part};
 
+use super::client::Client;
 use super::error::{snippet, FlickrError, Result};
 use super::retry::Repeat;
 use super::sign::{self, OAuthExtras};
 use super::types::{UploadOptions, UploadOutcome};
-use super::Client;
 use crate::model::PhotoId;
 
 const UPLOAD: &str = "upload";
@@ -165,7 +165,7 @@ impl Client {
         }
         let response = sent.map_err(|e| FlickrError::network(what, e))?;
         let status = response.status().as_u16();
-        let retry_after = super::retry_after(response.headers());
+        let retry_after = super::client::retry_after(response.headers());
         let body = response
             .text()
             .await
