@@ -244,7 +244,7 @@ pub async fn fetch(
     account: catalog::AccountId,
     user: &Nsid,
     opts: &FetchOptions,
-) -> Result<Fetched, super::SyncError> {
+) -> Result<Fetched, super::error::SyncError> {
     let started = now_secs();
     let prev = store.account(account)?;
     let mut cached = store.load(account)?;
