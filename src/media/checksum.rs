@@ -32,6 +32,30 @@ impl Checksum {
     pub fn is_empty_content(&self) -> bool {
         self.0 == Self::EMPTY
     }
+
+    /// The machine-tag namespace and predicate flickrfs uses to carry a
+    /// checksum to Flickr.
+    pub const MACHINE_TAG_PREFIX: &'static str = "flickrfs:sha1=";
+
+    /// `flickrfs:sha1=<hex>`.
+    pub fn machine_tag(&self) -> String {
+        format!("{}{}", Self::MACHINE_TAG_PREFIX, self.0)
+    }
+
+    /// Reads a checksum back from one machine tag (Flickr lower-cases tags
+    /// and may quote the value).
+    pub fn from_machine_tag(tag: &str) -> Option<Checksum> {
+        let tag = tag.trim();
+        let lower = tag.to_ascii_lowercase();
+        let rest = lower.strip_prefix(Self::MACHINE_TAG_PREFIX)?;
+        Checksum::parse(rest.trim_matches('"'))
+    }
+
+    /// The first flickrfs checksum among Flickr's space-separated
+    /// `machine_tags` extra.
+    pub fn from_machine_tags(tags: &str) -> Option<Checksum> {
+        tags.split_whitespace().find_map(Checksum::from_machine_tag)
+    }
 }
 
 impl std::fmt::Display for Checksum {

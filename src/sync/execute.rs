@@ -143,11 +143,7 @@ pub fn load_snapshots(
             Some(f) if f.missing || f.writing => lp.file = FileState::Missing,
             Some(_) => lp.file = FileState::Present,
         }
-        lp.checksum = p
-            .local
-            .as_ref()
-            .and_then(|f| f.checksum.as_ref())
-            .and_then(|c| Checksum::parse(c.as_str()));
+        lp.checksum = p.local.as_ref().and_then(|f| f.checksum.clone());
         lp.taken = p.remote.as_ref().and_then(|r| {
             r.date_taken.clone().map(|at| super::snapshot::DateTaken {
                 at,
@@ -490,12 +486,10 @@ impl Executor<'_> {
                 let c = tokio::task::spawn_blocking(move || crate::media::sha1_file(&p))
                     .await
                     .map_err(|e| ExecError::Inconsistent(format!("checksum task: {e}")))??;
-                Checksum::parse(c.as_str())
-                    .ok_or_else(|| ExecError::Inconsistent("bad checksum".into()))?
+                c
             }
         };
-        let media_sum = crate::media::Checksum::parse(checksum.as_str())
-            .ok_or_else(|| ExecError::Inconsistent("bad checksum".into()))?;
+        let media_sum = checksum.clone();
         let earlier = self.open_uploads.get(&key).cloned().unwrap_or_default();
         let finish = |journal: &[catalog::JournalId]| -> Result<(), ExecError> {
             for j in journal {
@@ -644,7 +638,7 @@ impl Executor<'_> {
             url_original: None,
             lastupdate: 0,
             media_video: false,
-            checksum_tag: crate::media::Checksum::parse(checksum.as_str()),
+            checksum_tag: Some(checksum.clone()),
         };
         remote.media_video = record.local.as_ref().is_some_and(|f| f.kind.is_video());
         self.cat.record_upload(key, &remote)?;
@@ -1409,10 +1403,7 @@ impl Executor<'_> {
                     tags: b.meta.tags.into_iter().collect(),
                     privacy: b.meta.privacy,
                     sets: b.sets.into_iter().collect(),
-                    checksum: lp
-                        .checksum
-                        .as_ref()
-                        .and_then(|c| crate::media::Checksum::parse(c.as_str())),
+                    checksum: lp.checksum.clone(),
                 },
             ));
         }

@@ -131,9 +131,7 @@ pub fn catalog_remote(s: &PhotoSummary) -> catalog::RemotePhoto {
         url_original: s.url_o.clone(),
         lastupdate: s.last_update.unwrap_or_default(),
         media_video: r.media == Media::Video,
-        checksum_tag: r
-            .checksum
-            .and_then(|c| crate::media::Checksum::parse(c.as_str())),
+        checksum_tag: r.checksum,
     }
 }
 
