@@ -7,4 +7,5 @@ if [ ! -e /dev/fuse ] || ! command -v fusermount3 >/dev/null; then
     echo "test: /dev/fuse and fusermount3 are required (run scripts/setup.sh)" >&2
     exit 1
 fi
+scripts/check-imports.py
 cargo test --locked "$@"
