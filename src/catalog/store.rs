@@ -541,22 +541,9 @@ pub(crate) fn unique_name(
     base: &EntryName,
     remote_id: Option<&PhotoId>,
 ) -> Result<EntryName> {
-    if !taken_in(c, coll, base.as_str())? {
-        return Ok(base.clone());
-    }
-    if let Some(id) = remote_id {
-        let n = names::with_suffix(base, id.as_str());
-        if !taken_in(c, coll, n.as_str())? {
-            return Ok(n);
-        }
-    }
-    for i in 2u64.. {
-        let n = names::with_suffix(base, &i.to_string());
-        if !taken_in(c, coll, n.as_str())? {
-            return Ok(n);
-        }
-    }
-    unreachable!("an unbounded counter always finds a free name")
+    names::first_free(base.clone(), remote_id.map(PhotoId::as_str), |n| {
+        Ok(!taken_in(c, coll, n.as_str())?)
+    })
 }
 
 /// A set folder name for `title`, unique in the account folder.
@@ -584,22 +571,7 @@ pub(crate) fn unique_set_name(
         }
         Ok(!taken_in_account(c, account, root, n.as_str())?)
     };
-    if free(&base)? {
-        return Ok(base);
-    }
-    if !fallback.is_empty() {
-        let n = names::with_suffix(&base, fallback);
-        if free(&n)? {
-            return Ok(n);
-        }
-    }
-    for i in 2u64.. {
-        let n = names::with_suffix(&base, &i.to_string());
-        if free(&n)? {
-            return Ok(n);
-        }
-    }
-    unreachable!("an unbounded counter always finds a free name")
+    names::first_free(base, (!fallback.is_empty()).then_some(fallback), free)
 }
 
 /// The extension a photo's default name gets.

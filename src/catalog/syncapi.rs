@@ -1025,18 +1025,5 @@ fn unique_pool_name(
         )
         .ctx("naming a pool")
     };
-    if !taken(&base)? {
-        return Ok(base);
-    }
-    let n = names::with_suffix(&base, fallback);
-    if !taken(&n)? {
-        return Ok(n);
-    }
-    for i in 2u64.. {
-        let n = names::with_suffix(&base, &i.to_string());
-        if !taken(&n)? {
-            return Ok(n);
-        }
-    }
-    unreachable!("an unbounded counter always finds a free name")
+    names::first_free(base, Some(fallback), |n| Ok(!taken(n)?))
 }
