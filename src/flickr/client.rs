@@ -343,13 +343,51 @@ impl Client {
             .send()
             .await
             .map_err(|e| FlickrError::network(method, e))?;
-        let status = response.status();
+        let reply = Reply::read(method, response).await?;
+        http_then_envelope(method, reply.status, reply.retry_after, &reply.body)
+    }
+}
+
+/// A reply read whole: its status, `Retry-After` and body.
+pub(super) struct Reply {
+    pub status: u16,
+    pub retry_after: Option<Duration>,
+    pub body: String,
+}
+
+impl Reply {
+    /// Reads `response` whole; failing to is a network error of `what`.
+    pub(super) async fn read(what: &str, response: reqwest::Response) -> Result<Reply> {
+        let status = response.status().as_u16();
         let retry_after = retry_after(response.headers());
         let body = response
             .text()
             .await
-            .map_err(|e| FlickrError::network(method, e))?;
-        http_then_envelope(method, status.as_u16(), retry_after, &body)
+            .map_err(|e| FlickrError::network(what, e))?;
+        Ok(Reply {
+            status,
+            retry_after,
+            body,
+        })
+    }
+
+    /// Flickr is overloaded or failing (429, 5xx): worth a retry.
+    pub(super) fn overloaded(&self) -> bool {
+        self.status == 429 || self.status >= 500
+    }
+
+    pub(super) fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// This reply as the HTTP error of `what`.
+    pub(super) fn http_error(&self, what: &str) -> FlickrError {
+        FlickrError::Http {
+            method: what.to_owned(),
+            status: self.status,
+            retry_after: self.retry_after,
+            body: snippet(&self.body, 200),
+        }
     }
 }
 
