@@ -19,4 +19,5 @@ if ((${#missing[@]})); then
     echo "  apt-get install --no-install-recommends gvfs gvfs-daemons dbus kde-cli-tools" >&2
     exit 1
 fi
+scripts/check-imports.py
 cargo test --locked "$@"

@@ -207,6 +207,32 @@ pub fn with_suffix(base: &EntryName, tag: &str) -> EntryName {
     join(base.stem(), &format!(" ({tag})"), base.extension())
 }
 
+/// The first name `free` accepts among `base`, then `base (preferred)`
+/// (when given), then `base (2)`, `base (3)`...: how every unique name in
+/// the catalog is chosen.
+pub(crate) fn first_free<E>(
+    base: EntryName,
+    preferred: Option<&str>,
+    mut free: impl FnMut(&EntryName) -> Result<bool, E>,
+) -> Result<EntryName, E> {
+    if free(&base)? {
+        return Ok(base);
+    }
+    if let Some(tag) = preferred {
+        let n = with_suffix(&base, tag);
+        if free(&n)? {
+            return Ok(n);
+        }
+    }
+    for i in 2u64.. {
+        let n = with_suffix(&base, &i.to_string());
+        if free(&n)? {
+            return Ok(n);
+        }
+    }
+    unreachable!("an unbounded counter always finds a free name")
+}
+
 /// Whether `name` is `base` or one of the unique forms the catalog makes
 /// of it: ` (ID)` with the photo's Flickr id, or ` (N)`, before the
 /// extension. A photo whose title did not change keeps such a name.

@@ -13,10 +13,10 @@ use crate::media::{is_junk_name, FileFacts};
 use crate::model::PhotoId;
 
 use super::error::{CatalogError, Result};
+use super::handle::Catalog;
 use super::names::{self, EntryName};
 use super::store::*;
 use super::types::*;
-use super::Catalog;
 
 /// What [`Catalog::finish_write`] did.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -9,10 +9,10 @@ use crate::media::Checksum;
 use crate::model::{Nsid, PhotoId, SetId};
 
 use super::error::{CatalogError, Result};
+use super::handle::Catalog;
 use super::names::EntryName;
 use super::store::*;
 use super::types::*;
-use super::Catalog;
 
 impl Catalog {
     /// Registers an account, or updates the username, folder name and default

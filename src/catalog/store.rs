@@ -17,7 +17,6 @@ use crate::model::{Granularity, GroupId, Nsid, PhotoId, Privacy, SetId, TakenAt,
 use super::error::{CatalogError, Result};
 use super::names::{self, EntryName};
 use super::types::*;
-use super::Catalog;
 
 /// The folder name reserved in an account folder for the pools.
 /// The name of the folder of group pools inside an account folder: no set,
@@ -114,7 +113,7 @@ pub(crate) fn json_tags(s: &str) -> Vec<String> {
 }
 
 /// A write transaction (`BEGIN IMMEDIATE`) that remembers which collections,
-/// entries and accounts it touched; [`Catalog::write`] logs them under a new
+/// entries and accounts it touched; `Catalog::write` logs them under a new
 /// generation.
 pub(crate) struct Tx<'c> {
     pub tx: Transaction<'c>,
@@ -155,19 +154,23 @@ impl Tx<'_> {
     }
 }
 
-impl Catalog {
-    /// Runs `f` in one `IMMEDIATE` transaction, then bumps the generation
-    /// and logs the touched collections/accounts, and commits.
-    pub(crate) fn write<T>(&self, what: &str, f: impl FnOnce(&Tx) -> Result<T>) -> Result<T> {
-        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
+impl<'c> Tx<'c> {
+    /// Starts an `IMMEDIATE` transaction on `conn` that has touched nothing yet.
+    pub(crate) fn begin(conn: &'c Connection, what: &str) -> Result<Tx<'c>> {
+        let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)
             .ctx(&format!("{what}: starting a transaction"))?;
-        let tx = Tx {
+        Ok(Tx {
             tx,
             collections: RefCell::new(BTreeSet::new()),
             entries: RefCell::new(BTreeSet::new()),
             accounts: RefCell::new(BTreeSet::new()),
-        };
-        let out = f(&tx)?;
+        })
+    }
+
+    /// Bumps the generation and logs the touched collections/accounts (when
+    /// anything was touched), then commits.
+    pub(crate) fn commit_logged(self, what: &str) -> Result<()> {
+        let tx = self;
         let colls = std::mem::take(&mut *tx.collections.borrow_mut());
         let entries = std::mem::take(&mut *tx.entries.borrow_mut());
         let accts = std::mem::take(&mut *tx.accounts.borrow_mut());
@@ -211,7 +214,7 @@ impl Catalog {
             }
         }
         tx.tx.commit().ctx(&format!("{what}: committing"))?;
-        Ok(out)
+        Ok(())
     }
 }
 
@@ -541,22 +544,9 @@ pub(crate) fn unique_name(
     base: &EntryName,
     remote_id: Option<&PhotoId>,
 ) -> Result<EntryName> {
-    if !taken_in(c, coll, base.as_str())? {
-        return Ok(base.clone());
-    }
-    if let Some(id) = remote_id {
-        let n = names::with_suffix(base, id.as_str());
-        if !taken_in(c, coll, n.as_str())? {
-            return Ok(n);
-        }
-    }
-    for i in 2u64.. {
-        let n = names::with_suffix(base, &i.to_string());
-        if !taken_in(c, coll, n.as_str())? {
-            return Ok(n);
-        }
-    }
-    unreachable!("an unbounded counter always finds a free name")
+    names::first_free(base.clone(), remote_id.map(PhotoId::as_str), |n| {
+        Ok(!taken_in(c, coll, n.as_str())?)
+    })
 }
 
 /// A set folder name for `title`, unique in the account folder.
@@ -584,22 +574,7 @@ pub(crate) fn unique_set_name(
         }
         Ok(!taken_in_account(c, account, root, n.as_str())?)
     };
-    if free(&base)? {
-        return Ok(base);
-    }
-    if !fallback.is_empty() {
-        let n = names::with_suffix(&base, fallback);
-        if free(&n)? {
-            return Ok(n);
-        }
-    }
-    for i in 2u64.. {
-        let n = names::with_suffix(&base, &i.to_string());
-        if free(&n)? {
-            return Ok(n);
-        }
-    }
-    unreachable!("an unbounded counter always finds a free name")
+    names::first_free(base, (!fallback.is_empty()).then_some(fallback), free)
 }
 
 /// The extension a photo's default name gets.

@@ -12,11 +12,11 @@ use crate::media::FileFacts;
 use crate::model::{GroupId, PhotoId, Privacy, SetId};
 
 use super::error::{CatalogError, Result};
+use super::handle::Catalog;
 use super::names;
 use super::ops::{merge_photos_in, note_uploadability, set_local_cols};
 use super::store::*;
 use super::types::*;
-use super::Catalog;
 
 impl Catalog {
     /// Inserts or updates Flickr photos by id, in one transaction. Existing
@@ -1052,18 +1052,5 @@ fn unique_pool_name(
         )
         .ctx("naming a pool")
     };
-    if !taken(&base)? {
-        return Ok(base);
-    }
-    let n = names::with_suffix(&base, fallback);
-    if !taken(&n)? {
-        return Ok(n);
-    }
-    for i in 2u64.. {
-        let n = names::with_suffix(&base, &i.to_string());
-        if !taken(&n)? {
-            return Ok(n);
-        }
-    }
-    unreachable!("an unbounded counter always finds a free name")
+    names::first_free(base, Some(fallback), |n| Ok(!taken(n)?))
 }

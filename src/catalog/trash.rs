@@ -9,10 +9,10 @@
 use rusqlite::{params, OptionalExtension};
 
 use super::error::{CatalogError, Result};
+use super::handle::Catalog;
 use super::names::EntryName;
 use super::store::*;
 use super::types::*;
-use super::Catalog;
 
 /// One entry in the trash.
 #[derive(Clone, Debug, PartialEq, Eq)]

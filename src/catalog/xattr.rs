@@ -10,9 +10,9 @@ use rusqlite::params;
 use crate::model::{limits, Privacy};
 
 use super::error::{CatalogError, Result};
+use super::handle::Catalog;
 use super::store::*;
 use super::types::*;
-use super::Catalog;
 
 /// One extended attribute the mount knows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -11,9 +11,9 @@ use reqwest::header::CONTENT_LENGTH;
 use sha1::{Digest, Sha1};
 use tokio::io::AsyncWriteExt;
 
+use super::client::Client;
 use super::error::{snippet, FlickrError, Result};
 use super::types::DownloadOutcome;
-use super::Client;
 
 const WHAT: &str = "download";
 
@@ -131,7 +131,7 @@ impl Client {
             .map_err(|e| FlickrError::network(WHAT, e))?;
         let status = response.status().as_u16();
         if !(200..300).contains(&status) {
-            let retry_after = super::retry_after(response.headers());
+            let retry_after = super::client::retry_after(response.headers());
             let body = response.text().await.unwrap_or_default();
             return Err(FlickrError::Http {
                 method: format!("{WHAT} {url}"),

@@ -10,12 +10,12 @@ use std::future::Future;
 
 use serde_json::Value;
 
+use super::client::{Client, Verb};
 use super::decode::{self, lenient_text, page_of, typed, Page};
 use super::error::{FlickrError, Result};
 use super::retry::Repeat;
 use super::types::*;
 use super::upload::quote_tags;
-use super::{Client, Verb};
 use crate::model::{Granularity, GroupId, Nsid, PhotoId, SetId, TakenAt, Visibility};
 
 /// The largest page Flickr serves.

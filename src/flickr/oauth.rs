@@ -7,11 +7,11 @@
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
+use super::client::{Client, Reply};
 use super::credentials::{AccessToken, RequestToken};
 use super::error::{snippet, FlickrError, Result};
 use super::sign::{self, OAuthExtras, SigningKeys};
 use super::types::{RequestedPerms, UserIdentity};
-use super::Client;
 use crate::model::Nsid;
 
 /// RFC 3986 unreserved characters stay as they are.
@@ -123,25 +123,15 @@ impl Client {
                     .send()
                     .await
                     .map_err(|e| FlickrError::network(what, e))?;
-                let status = response.status().as_u16();
-                let retry_after = super::retry_after(response.headers());
-                let body = response
-                    .text()
-                    .await
-                    .map_err(|e| FlickrError::network(what, e))?;
-                if status == 429 || status >= 500 {
-                    let e: Result<Vec<(String, String)>> = Err(FlickrError::Http {
-                        method: what.to_owned(),
-                        status,
-                        retry_after,
-                        body: snippet(&body, 200),
-                    });
+                let reply = Reply::read(what, response).await?;
+                if reply.overloaded() {
+                    let e: Result<Vec<(String, String)>> = Err(reply.http_error(what));
                     self.note_overload(&e);
                     return e;
                 }
-                let pairs = sign::form_pairs(body.trim());
-                if !(200..300).contains(&status) {
-                    return Err(refused(step, status, &pairs, &body));
+                let pairs = sign::form_pairs(reply.body.trim());
+                if !reply.is_success() {
+                    return Err(refused(step, reply.status, &pairs, &reply.body));
                 }
                 Ok(pairs)
             })

@@ -9,11 +9,11 @@ use std::sync::{Arc, Mutex};
 
 use reqwest::multipart::{Form, Part};
 
+use super::client::{Client, Reply};
 use super::error::{snippet, FlickrError, Result};
 use super::retry::Repeat;
 use super::sign::{self, OAuthExtras};
 use super::types::{UploadOptions, UploadOutcome};
-use super::Client;
 use crate::model::PhotoId;
 
 const UPLOAD: &str = "upload";
@@ -164,29 +164,12 @@ impl Client {
             });
         }
         let response = sent.map_err(|e| FlickrError::network(what, e))?;
-        let status = response.status().as_u16();
-        let retry_after = super::retry_after(response.headers());
-        let body = response
-            .text()
-            .await
-            .map_err(|e| FlickrError::network(what, e))?;
-        if status == 429 || status >= 500 {
-            return Err(FlickrError::Http {
-                method: what.to_owned(),
-                status,
-                retry_after,
-                body: snippet(&body, 200),
-            });
+        let reply = Reply::read(what, response).await?;
+        if reply.overloaded() {
+            return Err(reply.http_error(what));
         }
-        match parse_upload_reply(what, &body) {
-            Err(FlickrError::Decode { .. }) if !(200..300).contains(&status) => {
-                Err(FlickrError::Http {
-                    method: what.to_owned(),
-                    status,
-                    retry_after,
-                    body: snippet(&body, 200),
-                })
-            }
+        match parse_upload_reply(what, &reply.body) {
+            Err(FlickrError::Decode { .. }) if !reply.is_success() => Err(reply.http_error(what)),
             other => other,
         }
     }

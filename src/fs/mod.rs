@@ -586,11 +586,18 @@ mod signals {
 mod daemon {
     //! Daemonising: fork, `setsid`, stdio to the log file; the parent waits
     //! on a pipe until the child says the mount is up (or why it failed).
+    //!
+    //! The system calls are nix's. The `daemonize` crate is not used: its
+    //! parent returns as soon as the child has forked (it cannot wait for
+    //! "the mount is up" or carry the child's error back), it forks twice
+    //! and it sets a umask of its own, each a change the callers would see.
     use std::fs::OpenOptions;
     use std::io::{Read, Write};
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
     use std::path::Path;
     use std::sync::Mutex;
+
+    use nix::fcntl::OFlag;
+    use nix::unistd::{dup2_stderr, dup2_stdin, dup2_stdout, fork, pipe2, setsid, ForkResult};
 
     use super::MountError;
 
@@ -621,15 +628,7 @@ mod daemon {
                 context: format!("opening log {}", log.display()),
                 source: e,
             })?;
-        let mut fds = [0i32; 2];
-        // SAFETY: valid out array of two fds.
-        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-            return Err(MountError::Daemon(
-                std::io::Error::last_os_error().to_string(),
-            ));
-        }
-        // SAFETY: the fds were just created and are owned here.
-        let (rd, wr) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        let (rd, wr) = pipe2(OFlag::O_CLOEXEC).map_err(|e| MountError::Daemon(e.to_string()))?;
         // A catalog connection carried across fork() would share its POSIX
         // locks with the parent and corrupt the WAL: the child opens its own.
         let open = crate::catalog::live_connections();
@@ -640,40 +639,32 @@ mod daemon {
         }
         // SAFETY: fork in a process that has not started threads yet
         // (mount() is called before any thread is spawned).
-        let pid = unsafe { libc::fork() };
-        if pid < 0 {
-            return Err(MountError::Daemon(
-                std::io::Error::last_os_error().to_string(),
-            ));
-        }
-        if pid > 0 {
-            drop(wr);
-            let mut f = std::fs::File::from(rd);
-            let mut msg = String::new();
-            let _ = f.read_to_string(&mut msg);
-            return if msg.starts_with("ok") {
-                Ok(())
-            } else if msg.is_empty() {
-                Err(MountError::Daemon(format!(
-                    "the daemon exited before mounting; see {}",
-                    log.display()
-                )))
-            } else {
-                Err(MountError::Daemon(msg))
-            };
-        }
-        // child
-        drop(rd);
-        // SAFETY: plain syscalls on valid fds.
-        unsafe {
-            libc::setsid();
-            let devnull = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
-            if devnull >= 0 {
-                libc::dup2(devnull, 0);
+        match unsafe { fork() }.map_err(|e| MountError::Daemon(e.to_string()))? {
+            ForkResult::Parent { .. } => {
+                drop(wr);
+                let mut f = std::fs::File::from(rd);
+                let mut msg = String::new();
+                let _ = f.read_to_string(&mut msg);
+                return if msg.starts_with("ok") {
+                    Ok(())
+                } else if msg.is_empty() {
+                    Err(MountError::Daemon(format!(
+                        "the daemon exited before mounting; see {}",
+                        log.display()
+                    )))
+                } else {
+                    Err(MountError::Daemon(msg))
+                };
             }
-            libc::dup2(logf.as_raw_fd(), 1);
-            libc::dup2(logf.as_raw_fd(), 2);
+            ForkResult::Child => {}
         }
+        drop(rd);
+        let _ = setsid();
+        if let Ok(devnull) = OpenOptions::new().read(true).write(true).open("/dev/null") {
+            let _ = dup2_stdin(&devnull);
+        }
+        let _ = dup2_stdout(&logf);
+        let _ = dup2_stderr(&logf);
         let _ = std::env::set_current_dir("/");
         *super::locks::lock(&READY) = Some(std::fs::File::from(wr));
         let code = match run() {

@@ -5,7 +5,64 @@ use std::path::Path;
 
 use sha1::{Digest, Sha1};
 
-use super::{Checksum, MediaError};
+use serde::{Deserialize, Serialize};
+
+use super::error::MediaError;
+
+/// A SHA-1 content checksum as 40 lowercase hex digits.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Checksum(pub String);
+
+impl Checksum {
+    /// The checksum of zero bytes (`da39a3ee...`): empty files share it, so it
+    /// never identifies a photo.
+    pub const EMPTY: &'static str = "da39a3ee5e6b4b0d3255bfef95601890afd80709";
+
+    /// Accepts 40 hex digits (any case); returns it lowercased.
+    pub fn parse(s: &str) -> Option<Checksum> {
+        let s = s.trim();
+        (s.len() == 40 && s.bytes().all(|b| b.is_ascii_hexdigit()))
+            .then(|| Checksum(s.to_ascii_lowercase()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    /// True for the checksum of an empty file.
+    pub fn is_empty_content(&self) -> bool {
+        self.0 == Self::EMPTY
+    }
+
+    /// The machine-tag namespace and predicate flickrfs uses to carry a
+    /// checksum to Flickr.
+    pub const MACHINE_TAG_PREFIX: &'static str = "flickrfs:sha1=";
+
+    /// `flickrfs:sha1=<hex>`.
+    pub fn machine_tag(&self) -> String {
+        format!("{}{}", Self::MACHINE_TAG_PREFIX, self.0)
+    }
+
+    /// Reads a checksum back from one machine tag (Flickr lower-cases tags
+    /// and may quote the value).
+    pub fn from_machine_tag(tag: &str) -> Option<Checksum> {
+        let tag = tag.trim();
+        let lower = tag.to_ascii_lowercase();
+        let rest = lower.strip_prefix(Self::MACHINE_TAG_PREFIX)?;
+        Checksum::parse(rest.trim_matches('"'))
+    }
+
+    /// The first flickrfs checksum among Flickr's space-separated
+    /// `machine_tags` extra.
+    pub fn from_machine_tags(tags: &str) -> Option<Checksum> {
+        tags.split_whitespace().find_map(Checksum::from_machine_tag)
+    }
+}
+
+impl std::fmt::Display for Checksum {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
 
 const BLOCK: usize = 256 * 1024;
 

@@ -5,9 +5,21 @@ use std::io::{BufReader, Cursor, Read, Seek};
 use std::path::Path;
 
 use exif::{In, Tag, Value};
+use serde::{Deserialize, Serialize};
 
-use super::{sniff, ExifInfo, MediaError, MediaKind, SNIFF_LEN};
+use super::error::MediaError;
+use super::kind::MediaKind;
+use super::sniff::{sniff, SNIFF_LEN};
 use crate::model::TakenAt;
+
+/// Facts read from a file's header: shooting time and pixel size.
+#[derive(Clone, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ExifInfo {
+    /// EXIF DateTimeOriginal (or DateTimeDigitized, then DateTime).
+    pub taken_at: Option<TakenAt>,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+}
 
 /// TIFF-like files keep their IFDs near the start; read at most this much of them.
 const TIFF_HEAD: u64 = 4 * 1024 * 1024;

@@ -14,7 +14,7 @@ use std::path::Path;
 use image::imageops::FilterType;
 use image::ImageEncoder as _;
 
-use super::MediaError;
+use super::error::MediaError;
 
 /// JPEG quality of resized uploads.
 const QUALITY: u8 = 90;

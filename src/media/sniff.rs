@@ -3,7 +3,8 @@
 use std::io::Read;
 use std::path::Path;
 
-use super::{MediaError, MediaKind};
+use super::error::MediaError;
+use super::kind::MediaKind;
 
 /// How many leading bytes [`sniff`] looks at at most.
 pub const SNIFF_LEN: usize = 64;

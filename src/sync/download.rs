@@ -11,7 +11,7 @@ use crate::catalog::{names, AccountId, Catalog, CollectionKind, Intent, PhotoKey
 use crate::flickr::{Client, DownloadWatch, FlickrError};
 use crate::model::PhotoId;
 
-use super::execute::ExecError;
+use super::error::ExecError;
 
 /// What to download and where.
 pub struct Original<'a> {

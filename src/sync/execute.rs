@@ -25,6 +25,7 @@ use std::path::{Path, PathBuf};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 
 use super::effects::{apply_action, Minted};
+pub use super::error::ExecError;
 use super::fetch::{catalog_remote, Fetched};
 use super::plan::{abbreviate, next_base_photo, next_base_sets, Action, MetaEdit, Plan, Side};
 use super::snapshot::{
@@ -60,19 +61,6 @@ pub struct MetaDefaults {
     pub privacy: Privacy,
     pub safety_level: crate::config::SafetyLevel,
     pub resize: Resize,
-}
-
-/// Why a sync step failed.
-#[derive(Debug, thiserror::Error)]
-pub enum ExecError {
-    #[error(transparent)]
-    Catalog(#[from] CatalogError),
-    #[error(transparent)]
-    Flickr(#[from] FlickrError),
-    #[error(transparent)]
-    Media(#[from] crate::media::MediaError),
-    #[error("{0}")]
-    Inconsistent(String),
 }
 
 /// Reads the catalog's view of an account (local side) and the merge base.
@@ -143,7 +131,7 @@ pub fn load_snapshots(
                     .tags
                     .iter()
                     .flatten()
-                    .map(|t| super::normalize_tag(t))
+                    .map(|t| super::snapshot::normalize_tag(t))
                     .filter(|t| !t.is_empty())
                     .collect(),
                 privacy: p.meta.privacy.unwrap_or(defaults.privacy),
@@ -155,13 +143,9 @@ pub fn load_snapshots(
             Some(f) if f.missing || f.writing => lp.file = FileState::Missing,
             Some(_) => lp.file = FileState::Present,
         }
-        lp.checksum = p
-            .local
-            .as_ref()
-            .and_then(|f| f.checksum.as_ref())
-            .and_then(|c| Checksum::parse(c.as_str()));
+        lp.checksum = p.local.as_ref().and_then(|f| f.checksum.clone());
         lp.taken = p.remote.as_ref().and_then(|r| {
-            r.date_taken.clone().map(|at| super::DateTaken {
+            r.date_taken.clone().map(|at| super::snapshot::DateTaken {
                 at,
                 granularity: r.granularity,
             })
@@ -189,7 +173,11 @@ pub fn load_snapshots(
                 meta: PhotoMeta {
                     title: b.title,
                     description: b.description,
-                    tags: b.tags.iter().map(|t| super::normalize_tag(t)).collect(),
+                    tags: b
+                        .tags
+                        .iter()
+                        .map(|t| super::snapshot::normalize_tag(t))
+                        .collect(),
                     privacy: b.privacy,
                 },
                 sets: b.sets.into_iter().collect(),
@@ -497,12 +485,10 @@ impl Executor<'_> {
                 let c = tokio::task::spawn_blocking(move || crate::media::sha1_file(&p))
                     .await
                     .map_err(|e| ExecError::Inconsistent(format!("checksum task: {e}")))??;
-                Checksum::parse(c.as_str())
-                    .ok_or_else(|| ExecError::Inconsistent("bad checksum".into()))?
+                c
             }
         };
-        let media_sum = crate::media::Checksum::parse(checksum.as_str())
-            .ok_or_else(|| ExecError::Inconsistent("bad checksum".into()))?;
+        let media_sum = checksum.clone();
         let earlier = self.open_uploads.get(&key).cloned().unwrap_or_default();
         let finish = |journal: &[catalog::JournalId]| -> Result<(), ExecError> {
             for j in journal {
@@ -651,7 +637,7 @@ impl Executor<'_> {
             url_original: None,
             lastupdate: 0,
             media_video: false,
-            checksum_tag: crate::media::Checksum::parse(checksum.as_str()),
+            checksum_tag: Some(checksum.clone()),
         };
         remote.media_video = record.local.as_ref().is_some_and(|f| f.kind.is_video());
         self.cat.record_upload(key, &remote)?;
@@ -1418,10 +1404,7 @@ impl Executor<'_> {
                     privacy: b.meta.privacy,
                     sets: b.sets.into_iter().collect(),
                     pools: b.pools.into_iter().collect(),
-                    checksum: lp
-                        .checksum
-                        .as_ref()
-                        .and_then(|c| crate::media::Checksum::parse(c.as_str())),
+                    checksum: lp.checksum.clone(),
                 },
             ));
         }
@@ -1454,10 +1437,10 @@ fn worded_tags(
     let flickr = flickr
         .iter()
         .filter(|t| !t.machine_tag)
-        .map(|t| (super::normalize_tag(&t.normalised), t.raw.clone()));
+        .map(|t| (super::snapshot::normalize_tag(&t.normalised), t.raw.clone()));
     let local = local
         .iter()
-        .map(|t| (super::normalize_tag(t), t.trim().to_owned()));
+        .map(|t| (super::snapshot::normalize_tag(t), t.trim().to_owned()));
     let mut worded: BTreeMap<String, String> = BTreeMap::new();
     // Flickr's wording first: the first form of each tag wins.
     for (norm, raw) in flickr.chain(local) {

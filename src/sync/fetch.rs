@@ -131,9 +131,7 @@ pub fn catalog_remote(s: &PhotoSummary) -> catalog::RemotePhoto {
         url_original: s.url_o.clone(),
         lastupdate: s.last_update.unwrap_or_default(),
         media_video: r.media == Media::Video,
-        checksum_tag: r
-            .checksum
-            .and_then(|c| crate::media::Checksum::parse(c.as_str())),
+        checksum_tag: r.checksum,
     }
 }
 
@@ -219,12 +217,7 @@ pub struct CacheDelta {
     pub state: AccountState,
 }
 
-pub(super) fn now_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
+pub(super) use super::state::now_secs;
 
 fn ids(list: Vec<PhotoSummary>) -> Vec<PhotoId> {
     list.into_iter().map(|p| p.id).collect()
@@ -244,7 +237,7 @@ pub async fn fetch(
     account: catalog::AccountId,
     user: &Nsid,
     opts: &FetchOptions,
-) -> Result<Fetched, super::SyncError> {
+) -> Result<Fetched, super::error::SyncError> {
     let started = now_secs();
     let prev = store.account(account)?;
     let mut cached = store.load(account)?;

@@ -6,6 +6,7 @@
 
 pub mod download;
 mod effects;
+mod error;
 pub mod execute;
 pub mod fetch;
 pub mod identify;
@@ -14,7 +15,8 @@ pub mod setedit;
 pub mod snapshot;
 pub mod state;
 
-pub use execute::{ExecError, ExecReport, MetaDefaults, NoProgress, Progress};
+pub use error::{ExecError, SyncError};
+pub use execute::{ExecReport, MetaDefaults, NoProgress, Progress};
 pub use plan::{
     merge_field, merge_member, next_base, plan, Action, Conflict, ConflictField, Merge, MetaEdit,
     Plan, PlanError, PlanOptions, PlanSummary, PoolFilter, RemovalCause, SafetyConcern,
@@ -136,23 +138,6 @@ impl SyncOptions {
             ..SyncOptions::default()
         }
     }
-}
-
-/// Why a sync stopped.
-#[derive(Debug, thiserror::Error)]
-pub enum SyncError {
-    #[error(transparent)]
-    Plan(#[from] PlanError),
-    #[error(transparent)]
-    Exec(#[from] ExecError),
-    #[error("fetching Flickr's state: {0}")]
-    Fetch(#[from] crate::flickr::FlickrError),
-    #[error(transparent)]
-    Catalog(#[from] crate::catalog::CatalogError),
-    #[error(transparent)]
-    State(#[from] state::StateError),
-    #[error("identifying local files: {0}")]
-    Identify(#[from] identify::IdentifyError),
 }
 
 /// An online photo and the local files that may be it.

@@ -36,52 +36,9 @@ impl fmt::Display for LocalSetKey {
     }
 }
 
-/// A content checksum (SHA-1, 40 lowercase hex digits). It travels to Flickr
-/// as the machine tag `flickrfs:sha1=<hex>`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Checksum(String);
-
-impl Checksum {
-    /// The machine-tag namespace and predicate flickrfs uses.
-    pub const MACHINE_TAG_PREFIX: &'static str = "flickrfs:sha1=";
-
-    /// Accepts 40 hex digits (any case).
-    pub fn parse(s: &str) -> Option<Checksum> {
-        let s = s.trim();
-        (s.len() == 40 && s.bytes().all(|b| b.is_ascii_hexdigit()))
-            .then(|| Checksum(s.to_ascii_lowercase()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// `flickrfs:sha1=<hex>`.
-    pub fn machine_tag(&self) -> String {
-        format!("{}{}", Self::MACHINE_TAG_PREFIX, self.0)
-    }
-
-    /// Reads a checksum back from one machine tag (Flickr lower-cases tags
-    /// and may quote the value).
-    pub fn from_machine_tag(tag: &str) -> Option<Checksum> {
-        let tag = tag.trim();
-        let lower = tag.to_ascii_lowercase();
-        let rest = lower.strip_prefix(Self::MACHINE_TAG_PREFIX)?;
-        Checksum::parse(rest.trim_matches('"'))
-    }
-
-    /// The first flickrfs checksum among Flickr's space-separated
-    /// `machine_tags` extra.
-    pub fn from_machine_tags(tags: &str) -> Option<Checksum> {
-        tags.split_whitespace().find_map(Checksum::from_machine_tag)
-    }
-}
-
-impl fmt::Display for Checksum {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+/// A content checksum; it travels to Flickr as the machine tag
+/// `flickrfs:sha1=<hex>` ([`Checksum::machine_tag`]).
+pub use crate::media::Checksum;
 
 /// What kind of media a photo record is, as far as sync cares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]

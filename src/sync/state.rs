@@ -341,7 +341,7 @@ impl SyncStore {
                     kind.pro,
                     i64::try_from(kind.photos).unwrap_or(i64::MAX),
                     kind.max_display_px,
-                    super::fetch::now_secs()
+                    now_secs()
                 ],
             )
             .map(drop)
@@ -584,6 +584,14 @@ impl SyncStore {
         }
         tx.commit().map_err(e("committing"))
     }
+}
+
+/// Seconds since the Unix epoch, now.
+pub(super) fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 #[cfg(test)]
