@@ -1867,3 +1867,236 @@ fn trash_from_the_account_folder_holds_the_photo_until_emptied() {
     assert!(f.cat.trashed().unwrap().is_empty());
     f.check();
 }
+
+// ---------------------------------------------------------------- query plans
+
+/// Tables that grow with the library: a full scan of one of them costs in
+/// proportion to the number of photos. Accounts, collections (one per set
+/// or pool) and meta stay small.
+const LIBRARY_TABLES: &[&str] = &[
+    "photos",
+    "memberships",
+    "changes",
+    "synced",
+    "own_files",
+    "trash",
+    "problems",
+    "refused_edits",
+    "journal",
+];
+
+/// Statements whose answer is a whole table, scanned on purpose: the
+/// trash folder's listing, and the status's list of problems. They cost
+/// what the trash and the problems hold, not what the library holds.
+const WHOLE_TABLE_LISTINGS: &[&str] = &[
+    "FROM trash t JOIN photos p ON p.id = t.photo_id ORDER BY t.id",
+    "FROM problems WHERE (?1 IS NULL OR account_id = ?1) ORDER BY id DESC",
+];
+
+/// alias -> table for the `FROM`/`JOIN` clauses of `sql`.
+fn table_aliases(sql: &str) -> std::collections::HashMap<String, String> {
+    let toks: Vec<String> = sql
+        .split(|c: char| c.is_whitespace() || c == ',' || c == '(' || c == ')')
+        .filter(|t| !t.is_empty())
+        .map(str::to_ascii_lowercase)
+        .collect();
+    let mut out = std::collections::HashMap::new();
+    for (i, t) in toks.iter().enumerate() {
+        if (t == "from" || t == "join" || t == "into" || t == "update") && i + 1 < toks.len() {
+            let table = toks[i + 1].clone();
+            out.insert(table.clone(), table.clone());
+            let mut j = i + 2;
+            if toks.get(j).map(String::as_str) == Some("as") {
+                j += 1;
+            }
+            if let Some(alias) = toks.get(j) {
+                if alias.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    out.insert(alias.clone(), table);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The full-table scans of library-sized tables in `sql`'s query plan.
+fn library_scans(conn: &rusqlite::Connection, sql: &str) -> Vec<String> {
+    let aliases = table_aliases(sql);
+    let mut st = conn
+        .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+        .unwrap_or_else(|e| panic!("EXPLAIN QUERY PLAN {sql}: {e}"));
+    let mut rows = st.raw_query();
+    let mut scans = Vec::new();
+    while let Some(r) = rows.next().unwrap() {
+        let detail: String = r.get(3).unwrap();
+        if let Some(rest) = detail.strip_prefix("SCAN ") {
+            let name = rest
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .to_ascii_lowercase();
+            let table = aliases.get(&name).cloned().unwrap_or(name);
+            if LIBRARY_TABLES.contains(&table.as_str()) {
+                scans.push(detail);
+            }
+        }
+    }
+    scans
+}
+
+/// Every statement the mount runs on a lookup, a listing, a file operation
+/// and the invalidation after a change is planned without a full scan of a
+/// table that grows with the library: each costs the same at a million
+/// photos as at ten thousand. The statements are the ones SQLite actually
+/// ran (a trace on the connection), so a new query is checked as soon as a
+/// mount path uses it.
+#[test]
+fn the_mounts_statements_never_scan_a_library_table() {
+    use std::sync::{Arc, Mutex};
+    let mut f = fx();
+    let seen: Arc<Mutex<BTreeSet<String>>> = Arc::default();
+    let sink = seen.clone();
+    f.cat
+        .conn
+        .trace_v2(
+            rusqlite::trace::TraceEventCodes::SQLITE_TRACE_STMT,
+            Some(move |e: rusqlite::trace::TraceEvent<'_>| {
+                if let rusqlite::trace::TraceEvent::Stmt(s, _) = e {
+                    sink.lock().unwrap().insert(s.sql().into_owned());
+                }
+            }),
+        )
+        .unwrap();
+
+    // the mount's start, then every kind of request
+    f.cat.settle_unfinished().unwrap();
+    let start = f.cat.generation().unwrap();
+    let trip = f.set("Trip");
+    let other = f.set("Other");
+    f.add(trip, "a.jpg", 1);
+    f.add(trip, "b.jpg", 2);
+    f.add(f.root(), "loose.jpg", 3);
+    let a = f.entry(trip, "a.jpg");
+    f.cat.accounts().unwrap();
+    f.cat.account_by_name(&n("alice")).unwrap();
+    f.cat.sets(f.acct.id).unwrap();
+    f.cat.pools(f.acct.id).unwrap();
+    f.cat.lookup_set(f.acct.id, &n("Trip")).unwrap();
+    f.cat.lookup_pool(f.acct.id, &n("Group")).unwrap();
+    f.cat.list(trip).unwrap();
+    f.cat.list(f.root()).unwrap();
+    f.cat.lookup(trip, &n("a.jpg")).unwrap();
+    f.cat.lookup(trip, &n("absent.jpg")).unwrap();
+    f.cat.names_in(trip, a.photo).unwrap();
+    f.cat.entries_of(a.photo).unwrap();
+    f.cat.memberships(a.photo).unwrap();
+    f.cat.collection(trip).unwrap();
+    f.cat.photo(a.photo).unwrap();
+    f.cat.count_entries(trip).unwrap();
+    // xattrs
+    for x in [
+        Xattr::Title,
+        Xattr::Tags,
+        Xattr::Id,
+        Xattr::State,
+        Xattr::Source,
+    ] {
+        f.cat.get_xattr(a.photo, x).unwrap();
+    }
+    f.cat.list_xattrs(a.photo).unwrap();
+    f.cat
+        .set_xattr(a.photo, Xattr::Title, b"New title")
+        .unwrap();
+    f.cat.set_xattr(a.photo, Xattr::Tags, b"one two").unwrap();
+    f.cat.remove_xattr(a.photo, Xattr::Tags).unwrap();
+    // file operations
+    f.cat.link(trip, &n("a.jpg"), other, &n("a.jpg")).unwrap();
+    f.cat.rename(trip, &n("b.jpg"), trip, &n("c.jpg")).unwrap();
+    f.cat.rename(trip, &n("c.jpg"), other, &n("c.jpg")).unwrap();
+    f.cat
+        .rename(other, &n("c.jpg"), f.root(), &n("c.jpg"))
+        .unwrap();
+    f.cat.unlink(other, &n("a.jpg")).unwrap();
+    let copy = f.file("written.jpg", 4);
+    let created = f.cat.create_entry(trip, &n("new.jpg"), &copy).unwrap();
+    let facts = media::FileFacts::scan(&copy).unwrap();
+    f.cat.is_own_file(&copy).unwrap();
+    f.cat.record_written(created.photo, &copy, &facts).unwrap();
+    f.cat
+        .finish_write(created.photo, Some(facts.clone()), Written::NewFile)
+        .unwrap();
+    let moved = f.folder.join("moved.jpg");
+    std::fs::rename(&copy, &moved).unwrap();
+    f.cat
+        .moved_backing_file(created.photo, &copy, &moved)
+        .unwrap();
+    f.cat.mark_missing(a.photo).unwrap();
+    f.cat.file_origins(f.acct.id).unwrap();
+    let t = f.cat.trash(trip, &n("new.jpg"), "new.jpg").unwrap();
+    f.cat.trashed().unwrap();
+    f.cat.trashed_named(&t.name).unwrap();
+    f.cat.rename_trashed(&t.name, "renamed.jpg").unwrap();
+    f.cat
+        .restore_trashed("renamed.jpg", trip, &n("back.jpg"))
+        .unwrap();
+    f.cat.trash(trip, &n("back.jpg"), "again.jpg").unwrap();
+    f.cat.empty_trashed("again.jpg").unwrap();
+    let renamed = f
+        .cat
+        .rename_set(other, Some(f.acct.id), &n("Elsewhere"))
+        .unwrap();
+    let _ = renamed;
+    let gone = f.set("Gone");
+    f.cat.rmdir(gone).unwrap();
+    f.cat.problems(Some(f.acct.id)).unwrap();
+    // the watcher: what changed since the mount started
+    let changes = f.cat.changes_since(start).unwrap();
+    for (c, p) in &changes.entries {
+        f.cat.names_in(*c, *p).unwrap();
+    }
+    f.cat.generation().unwrap();
+
+    f.cat
+        .conn
+        .trace_v2(
+            rusqlite::trace::TraceEventCodes::empty(),
+            None::<fn(rusqlite::trace::TraceEvent<'_>)>,
+        )
+        .unwrap();
+    let statements = std::mem::take(&mut *seen.lock().unwrap());
+    let skip = [
+        "BEGIN",
+        "COMMIT",
+        "ROLLBACK",
+        "PRAGMA",
+        "SAVEPOINT",
+        "RELEASE",
+        "--",
+    ];
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for sql in &statements {
+        let trimmed = sql.trim_start();
+        if skip
+            .iter()
+            .any(|k| trimmed.to_ascii_uppercase().starts_with(k))
+        {
+            continue;
+        }
+        checked += 1;
+        if WHOLE_TABLE_LISTINGS.iter().any(|l| sql.contains(l)) {
+            continue;
+        }
+        let scans = library_scans(&f.cat.conn, sql);
+        if !scans.is_empty() {
+            failures.push(format!("{sql}\n    {}", scans.join("\n    ")));
+        }
+    }
+    assert!(checked > 40, "only {checked} statements traced");
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} statements scan a whole table:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}

@@ -265,9 +265,17 @@ impl Filesystem for Adapter {
         reply: ReplyData,
     ) {
         tracing::trace!("read fh {} offset {offset} size {size}", fh.0);
-        match self.guard("read", || self.core.read(fh.0, offset, size)) {
-            Ok(data) => reply.data(&data),
-            Err(e) => reply.error(self.fail("read", &fh.0, e)),
+        // the reply is written from the core's buffer, inside the call
+        let mut reply = Some(reply);
+        let r = self.guard("read", || {
+            self.core.read_with(fh.0, offset, size, |data| {
+                if let Some(r) = reply.take() {
+                    r.data(data)
+                }
+            })
+        });
+        if let (Err(e), Some(r)) = (r, reply.take()) {
+            r.error(self.fail("read", &fh.0, e));
         }
     }
 

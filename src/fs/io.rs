@@ -227,18 +227,22 @@ impl WriteHandle {
         r
     }
 
-    pub fn read_at(&self, offset: u64, size: u32) -> io::Result<Vec<u8>> {
+    /// Reads up to `size` bytes at `offset` into `buf` (see [`pread_into`]).
+    pub fn read_into(&self, offset: u64, size: u32, buf: &mut Vec<u8>) -> io::Result<()> {
         let st = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        pread(st.readable().0, offset, size)
+        pread_into(st.readable().0, offset, size, buf)
     }
 }
 
-/// Read up to `size` bytes at `offset` (short only at end of file), into a
-/// buffer that is not zero-filled first (reads of 1 MiB are the norm).
-pub fn pread(file: &File, offset: u64, size: u32) -> io::Result<Vec<u8>> {
+/// Read up to `size` bytes at `offset` (short only at end of file) into
+/// `buf`, replacing its content. The buffer is not zero-filled first, and a
+/// caller that keeps it (one per FUSE thread) reads every request into the
+/// same memory: no allocation, no page faults, per request.
+pub fn pread_into(file: &File, offset: u64, size: u32, buf: &mut Vec<u8>) -> io::Result<()> {
     use std::os::fd::AsRawFd;
     let size = size as usize;
-    let mut buf: Vec<u8> = Vec::with_capacity(size);
+    buf.clear();
+    buf.reserve(size);
     let mut done = 0usize;
     while done < size {
         let spare = &mut buf.spare_capacity_mut()[..size - done];
@@ -266,7 +270,7 @@ pub fn pread(file: &File, offset: u64, size: u32) -> io::Result<Vec<u8>> {
         // SAFETY: the first `done` bytes have been written by pread.
         unsafe { buf.set_len(done) };
     }
-    Ok(buf)
+    Ok(())
 }
 
 /// fsync a file and the directory holding it, so that a new file survives

@@ -20,7 +20,7 @@
 //!
 //! | system call | what the mount does |
 //! | --- | --- |
-//! | `read` | kernel passthrough to the backing file (root, Linux 6.9+), else `pread` (the kernel asks for 128 KiB at a time, its readahead window for FUSE) with `FOPEN_KEEP_CACHE` while the file's size and mtime are unchanged; a file changed behind the mount drops the kernel's pages and size at the next open; a missing file is `EIO` plus a status line |
+//! | `read` | kernel passthrough to the backing file (root, Linux 6.9+), else `pread` into a buffer kept per FUSE thread (the kernel asks for 128 KiB at a time, its readahead window for FUSE, which only root could widen) with `FOPEN_KEEP_CACHE` while the file's size and mtime are unchanged; a file changed behind the mount drops the kernel's pages and size at the next open; a missing file is `EIO` plus a status line |
 //! | `create` + `write` | a new real file in the account's default folder (`name`, `name (1)`...; never replacing one), registered at once, fsynced with its folder and finished in the catalog at `flush`/`fsync`/`release`; content the catalog already has becomes that photo (this mount's redundant copy is removed, nothing else) |
 //! | `write`/`truncate` of an existing entry | copy-on-write: the first change copies the entry's file into the default folder (or starts empty with `O_TRUNC`) and the photo refers to the copy from then on; the original file is never modified. Files the mount created in this session are written in place |
 //! | `utimens` | passed to the entry's current file |

@@ -124,6 +124,28 @@ impl std::fmt::Debug for FsCore {
     }
 }
 
+/// Fills this thread's read buffer with `fill` and hands it to `reply`.
+/// Each FUSE thread keeps its buffer, so reads allocate nothing.
+fn with_read_buffer<R>(
+    fill: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>,
+    reply: impl FnOnce(&[u8]) -> R,
+) -> std::io::Result<R> {
+    thread_local! {
+        static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    BUF.with(|b| {
+        // a reentrant call (none today) gets a buffer of its own
+        let mut own = Vec::new();
+        let mut kept = b.try_borrow_mut();
+        let buf = match kept.as_deref_mut() {
+            Ok(buf) => buf,
+            Err(_) => &mut own,
+        };
+        fill(buf)?;
+        Ok(reply(buf))
+    })
+}
+
 fn time_from_ns(ns: i64) -> SystemTime {
     if ns >= 0 {
         UNIX_EPOCH + Duration::from_nanos(ns as u64)
@@ -1323,26 +1345,45 @@ impl FsCore {
         )
     }
 
+    /// `read`: the bytes at `offset`, as an owned buffer (tests; the
+    /// adapter uses [`FsCore::read_with`]).
     pub fn read(&self, fh: u64, offset: u64, size: u32) -> FsResult<Vec<u8>> {
+        self.read_with(fh, offset, size, <[u8]>::to_vec)
+    }
+
+    /// `read`: hands the bytes at `offset` to `reply`. Plain reads go into
+    /// a buffer kept per FUSE thread, so a large sequential read allocates
+    /// nothing per request; the reply is written from it to the kernel.
+    pub fn read_with<R>(
+        &self,
+        fh: u64,
+        offset: u64,
+        size: u32,
+        reply: impl FnOnce(&[u8]) -> R,
+    ) -> FsResult<R> {
         let h = self.handle(fh)?;
+        let failed = |e| FsError::from_io(e, format!("reading at {offset}"));
         match &*h {
-            Handle::Read { file } | Handle::Info { file } => io::pread(file, offset, size)
-                .map_err(|e| FsError::from_io(e, format!("reading at {offset}"))),
-            Handle::Write(w) => w
-                .read_at(offset, size)
-                .map_err(|e| FsError::from_io(e, format!("reading at {offset}"))),
-            Handle::Fetching(f) => f.read_at(offset, size).map_err(|e| match e {
-                FetchError::Io(e) => FsError::from_io(e, format!("reading at {offset}")),
-                FetchError::Failed(why) => FsError::new(
+            Handle::Read { file } | Handle::Info { file } => {
+                with_read_buffer(|buf| io::pread_into(file, offset, size, buf), reply)
+                    .map_err(failed)
+            }
+            Handle::Write(w) => {
+                with_read_buffer(|buf| w.read_into(offset, size, buf), reply).map_err(failed)
+            }
+            Handle::Fetching(f) => match f.read_at(offset, size) {
+                Ok(bytes) => Ok(reply(&bytes)),
+                Err(FetchError::Io(e)) => Err(failed(e)),
+                Err(FetchError::Failed(why)) => Err(FsError::new(
                     libc::EIO,
                     format!("fetching the original from Flickr: {why}"),
                 )
-                .with_status(),
-            }),
+                .with_status()),
+            },
             Handle::Control { content, .. } => {
                 let start = (offset as usize).min(content.len());
                 let end = (start + size as usize).min(content.len());
-                Ok(content[start..end].to_vec())
+                Ok(reply(&content[start..end]))
             }
             Handle::Passthrough { .. } => {
                 Err(FsError::new(libc::EIO, "read on a passthrough handle"))
