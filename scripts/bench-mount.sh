@@ -7,7 +7,8 @@
 # same again into a second set; 20 files of 3 MB; the same from a library
 # folder, with the bytes left in the default folder) into a catalog of 0
 # and of BENCH_PHOTOS photos, against cp to ext4 and to bindfs.
-# `on-demand`: opening a photo not downloaded yet against curl, thumbnails
+# `on-demand`: opening a photo not downloaded yet against curl (as root, then
+# as BENCH_USER through fusermount3 when that user exists), thumbnails
 # of a set (BENCH_THUMB_PHOTOS, 500) from Flickr's small size against
 # Pillow from the originals, Flickr 20 ms away.
 # `read-user`: the read path without root. The mount, bindfs and the reads
@@ -39,9 +40,22 @@ done
 [ -e /dev/fuse ] || { echo "bench-mount: /dev/fuse is missing" >&2; exit 1; }
 export BENCH_PHOTOS="${BENCH_PHOTOS:-100000}" BENCH_SETS="${BENCH_SETS:-100}" BENCH_READ_MB="${BENCH_READ_MB:-1024}"
 if [ "${1:-}" = on-demand ]; then
+    echo "as $(id -un):"
     cargo test --release --test on_demand bench_on_demand -- --ignored --nocapture --test-threads=1 2>&1 \
         | grep -E '^\|'
-    exit "${PIPESTATUS[0]}"
+    rc=${PIPESTATUS[0]}
+    # the same as an ordinary user, whose mount goes through fusermount3
+    user="${BENCH_USER:-benchuser}"
+    if [ "$(id -u)" = 0 ] && id "$user" >/dev/null 2>&1; then
+        bin=$(cargo test --release --test on_demand --no-run 2>&1 | grep -o 'target/release/deps/on_demand-[0-9a-f]*' | head -1)
+        echo "as $user (fusermount3):"
+        (cd /tmp && setpriv --reuid="$user" --regid="$user" --init-groups env HOME="$(eval echo "~$user")" \
+            BENCH_THUMB_PHOTOS="${BENCH_THUMB_PHOTOS:-500}" "$OLDPWD/$bin" bench_on_demand --ignored --nocapture --test-threads=1 2>&1) \
+            | grep -E '^\|'
+    else
+        echo "(no ordinary-user rows: run as root with a user $user: useradd -m $user)"
+    fi
+    exit "$rc"
 fi
 if [ "${1:-}" = read-user ]; then
     [ "$(id -u)" = 0 ] || { echo "bench-mount read-user: run as root (it drops caches and switches users)" >&2; exit 1; }
