@@ -165,15 +165,8 @@ pub struct MountArgs {
 
 #[derive(Debug, Args)]
 pub struct SyncArgs {
-    /// Only upload (local changes go to Flickr).
-    #[arg(long, group = "direction")]
-    pub up: bool,
-    /// Only download (Flickr's changes come here).
-    #[arg(long, group = "direction")]
-    pub down: bool,
-    /// Both ways (the default).
-    #[arg(long, group = "direction")]
-    pub both: bool,
+    #[command(flatten)]
+    pub direction: DirectionArgs,
     /// Sync only this account (repeatable; default: all).
     #[arg(long = "account", value_name = "NAME")]
     pub accounts: Vec<String>,
@@ -199,8 +192,22 @@ pub struct SyncArgs {
     pub api: ApiArgs,
 }
 
-impl SyncArgs {
-    pub fn direction(&self) -> flickrfs::model::Direction {
+/// `--up`, `--down` or `--both` (the default).
+#[derive(Debug, Args)]
+pub struct DirectionArgs {
+    /// Only upload (local changes go to Flickr).
+    #[arg(long, group = "direction")]
+    pub up: bool,
+    /// Only download (Flickr's changes come here).
+    #[arg(long, group = "direction")]
+    pub down: bool,
+    /// Both ways (the default).
+    #[arg(long, group = "direction")]
+    pub both: bool,
+}
+
+impl DirectionArgs {
+    pub fn get(&self) -> flickrfs::model::Direction {
         use flickrfs::model::Direction;
         match (self.up, self.down) {
             (true, _) => Direction::Up,
@@ -212,12 +219,8 @@ impl SyncArgs {
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
-    #[arg(long, group = "direction")]
-    pub up: bool,
-    #[arg(long, group = "direction")]
-    pub down: bool,
-    #[arg(long, group = "direction")]
-    pub both: bool,
+    #[command(flatten)]
+    pub direction: DirectionArgs,
     #[arg(long = "account", value_name = "NAME")]
     pub accounts: Vec<String>,
     /// Print JSON.

@@ -23,7 +23,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use crate::media::{sha1_file, Checksum};
+use crate::media::{sha1_file, Checksum, Walker};
 
 /// Same-size files hashed per copy besides the one bearing the copy's name.
 pub const MAX_HASHED: usize = 8;
@@ -358,38 +358,37 @@ impl Library {
 
     /// Indexes `dir` and everything under it, watching each folder.
     fn walk(&self, ix: &mut Index, dir: &Path) {
-        if self.skipped(dir) {
-            return;
-        }
-        if let Some(w) = &mut ix.watcher {
-            if !w.add(dir) {
-                tracing::warn!(
-                    "{}: no inotify watch left (fs.inotify.max_user_watches); the library \
-                     index is walked again when a copy finds no original",
-                    dir.display()
-                );
-                ix.watcher = None;
-            }
-        }
-        let Ok(rd) = std::fs::read_dir(dir) else {
-            return;
-        };
-        let mut subdirs = Vec::new();
-        for e in rd.flatten() {
-            if e.file_name().as_bytes().first() == Some(&b'.') {
-                continue;
-            }
-            let Ok(t) = e.file_type() else { continue };
-            if t.is_dir() {
-                subdirs.push(e.path());
-            } else if t.is_file() {
-                if let Ok(m) = e.metadata() {
-                    ix.insert(e.path(), m.len());
+        let watcher = &mut ix.watcher;
+        let mut found = Vec::new();
+        let walked = Walker::new().walk(
+            dir,
+            |d| {
+                if self.skipped(d) {
+                    return false;
                 }
-            }
+                if let Some(w) = watcher {
+                    if !w.add(d) {
+                        tracing::warn!(
+                            "{}: no inotify watch left (fs.inotify.max_user_watches); the library \
+                             index is walked again when a copy finds no original",
+                            d.display()
+                        );
+                        *watcher = None;
+                    }
+                }
+                true
+            },
+            |path, m| {
+                if m.is_file() {
+                    found.push((path, m.len()));
+                }
+            },
+        );
+        if let Err(e) = walked {
+            tracing::debug!("library: not walking {}: {e}", dir.display());
         }
-        for d in subdirs {
-            self.walk(ix, &d);
+        for (path, len) in found {
+            ix.insert(path, len);
         }
     }
 

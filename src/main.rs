@@ -246,7 +246,7 @@ fn sync_command(paths: &Paths, args: SyncArgs) -> Result<ExitCode> {
     let targets = session.targets(&args.accounts)?;
     let rt = runtime()?;
     let mut run = SyncRun {
-        direction: args.direction(),
+        direction: args.direction.get(),
         accounts: args.accounts.clone(),
         dry_run: true,
         force: args.force,
@@ -352,13 +352,8 @@ fn plan_command(paths: &Paths, args: PlanArgs) -> Result<()> {
     let session = Session::open(paths.clone(), &overrides(&args.api))?;
     session.api()?;
     let targets = session.targets(&args.accounts)?;
-    let direction = match (args.up, args.down) {
-        (true, _) => flickrfs::model::Direction::Up,
-        (_, true) => flickrfs::model::Direction::Down,
-        _ => flickrfs::model::Direction::Both,
-    };
     let run = SyncRun {
-        direction,
+        direction: args.direction.get(),
         accounts: args.accounts.clone(),
         dry_run: true,
         ..Default::default()

@@ -12,11 +12,10 @@
 //! are not entered.
 
 use std::collections::{HashMap, HashSet};
-use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::catalog::{AccountId, Catalog, CatalogError, PhotoKey};
-use crate::media::{sha1_file, Checksum};
+use crate::media::{is_fuse, sha1_file, Checksum, Walker};
 
 /// A missing file found again.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -48,9 +47,6 @@ pub struct Report {
     pub files_hashed: usize,
 }
 
-/// The FUSE file systems' `statfs` magic.
-const FUSE_SUPER_MAGIC: i64 = 0x6573_5546;
-
 /// Finds the missing backing files of `account`'s photos under `folders`
 /// and records where they are now. Folders that do not exist are skipped.
 pub fn relocate_missing(
@@ -81,16 +77,28 @@ pub fn relocate_missing(
         .map(|l| l.size)
         .collect();
     let mut by_size: HashMap<u64, Vec<PathBuf>> = HashMap::new();
-    let mut walked = HashSet::new();
+    let mut walker = Walker::new();
     for folder in folders {
         let folder = std::fs::canonicalize(folder).unwrap_or_else(|_| folder.clone());
-        walk(
+        if is_fuse(&folder) {
+            continue;
+        }
+        let walked = walker.walk(
             &folder,
-            &sizes,
-            &mut by_size,
-            &mut walked,
-            &mut report.files_seen,
+            |_| true,
+            |path, m| {
+                if !m.is_file() {
+                    return;
+                }
+                report.files_seen += 1;
+                if sizes.contains(&m.len()) {
+                    by_size.entry(m.len()).or_default().push(path);
+                }
+            },
         );
+        if let Err(e) = walked {
+            tracing::debug!("relocate: not searching {}: {e}", folder.display());
+        }
     }
     let mut hashed: HashMap<PathBuf, Option<Checksum>> = HashMap::new();
     let mut claimed: HashSet<PathBuf> = HashSet::new();
@@ -132,66 +140,6 @@ pub fn relocate_missing(
         }
     }
     Ok(report)
-}
-
-/// Walks `root` with `stat` only, keeping the regular files of a size in
-/// `sizes`. Each folder is entered once (`walked`), however it is reached.
-fn walk(
-    root: &Path,
-    sizes: &HashSet<u64>,
-    by_size: &mut HashMap<u64, Vec<PathBuf>>,
-    walked: &mut HashSet<(u64, u64)>,
-    seen: &mut usize,
-) {
-    let Ok(meta) = std::fs::metadata(root) else {
-        return;
-    };
-    if !meta.is_dir() || is_fuse(root) {
-        return;
-    }
-    let mut stack = vec![(root.to_path_buf(), meta.dev())];
-    walked.insert((meta.dev(), meta.ino()));
-    while let Some((dir, parent_dev)) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let Ok(m) = std::fs::symlink_metadata(e.path()) else {
-                continue;
-            };
-            let path = e.path();
-            if m.is_dir() {
-                let hidden = e.file_name().as_encoded_bytes().starts_with(b".");
-                let other_fs = m.dev() != parent_dev && is_fuse(&path);
-                if !hidden && !other_fs && walked.insert((m.dev(), m.ino())) {
-                    stack.push((path, m.dev()));
-                }
-            } else if m.is_file() {
-                *seen += 1;
-                if sizes.contains(&m.len()) {
-                    let list = by_size.entry(m.len()).or_default();
-                    if !list.contains(&path) {
-                        list.push(path);
-                    }
-                }
-            }
-        }
-    }
-}
-
-fn is_fuse(path: &Path) -> bool {
-    use std::os::unix::ffi::OsStrExt;
-    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
-        return false;
-    };
-    // SAFETY: a valid C string and a zeroed statfs to fill.
-    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
-    if unsafe { libc::statfs(c.as_ptr(), &mut st) } != 0 {
-        return false;
-    }
-    #[allow(clippy::unnecessary_cast)]
-    let magic = st.f_type as i64;
-    magic == FUSE_SUPER_MAGIC
 }
 
 #[cfg(test)]

@@ -863,23 +863,7 @@ impl Emulator {
     /// server is reachable when this returns.
     pub fn start(cfg: EmulatorConfig) -> Result<Emulator, EmulatorError> {
         let store = Store::open(&cfg.state_dir)?;
-        let listener =
-            std::net::TcpListener::bind(cfg.bind).map_err(|source| EmulatorError::Bind {
-                addr: cfg.bind,
-                source,
-            })?;
-        listener
-            .set_nonblocking(true)
-            .map_err(|source| EmulatorError::Bind {
-                addr: cfg.bind,
-                source,
-            })?;
-        let addr = listener
-            .local_addr()
-            .map_err(|source| EmulatorError::Bind {
-                addr: cfg.bind,
-                source,
-            })?;
+        let (listener, addr) = bind(&cfg)?;
         let app = Arc::new(build_app(&cfg, store, addr));
         let info = prepare(&app.store, &cfg, &app.base_url)?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -1337,20 +1321,26 @@ impl Drop for Emulator {
     }
 }
 
+/// Binds `cfg.bind` (non-blocking, for tokio) and says where it listens.
+fn bind(cfg: &EmulatorConfig) -> Result<(std::net::TcpListener, SocketAddr), EmulatorError> {
+    let bind_err = |source| EmulatorError::Bind {
+        addr: cfg.bind,
+        source,
+    };
+    let listener = std::net::TcpListener::bind(cfg.bind).map_err(bind_err)?;
+    listener.set_nonblocking(true).map_err(bind_err)?;
+    let addr = listener.local_addr().map_err(bind_err)?;
+    Ok((listener, addr))
+}
+
 /// Runs the emulator on the current tokio runtime until Ctrl-C, printing
 /// the base URL, the API key and the demo account on stdout first. For the
 /// `flickrfs emulator` subcommand.
 pub async fn serve_forever(cfg: EmulatorConfig) -> Result<(), EmulatorError> {
     let store = Store::open(&cfg.state_dir)?;
-    let listener = tokio::net::TcpListener::bind(cfg.bind)
-        .await
-        .map_err(|source| EmulatorError::Bind {
-            addr: cfg.bind,
-            source,
-        })?;
-    let addr = listener
-        .local_addr()
-        .map_err(|source| EmulatorError::Bind {
+    let (listener, addr) = bind(&cfg)?;
+    let listener =
+        tokio::net::TcpListener::from_std(listener).map_err(|source| EmulatorError::Bind {
             addr: cfg.bind,
             source,
         })?;

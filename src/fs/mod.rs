@@ -240,6 +240,26 @@ struct Built {
     kicks: std::sync::mpsc::Receiver<invalidate::Kick>,
 }
 
+/// Starts the change watcher, once the kernel session it notifies exists.
+fn start_watcher(
+    shared: invalidate::Shared,
+    kicks: std::sync::mpsc::Receiver<invalidate::Kick>,
+    opts: &MountOptions,
+    stop: Arc<AtomicBool>,
+) -> Result<std::thread::JoinHandle<()>, MountError> {
+    invalidate::spawn(
+        shared,
+        opts.catalog_path.clone(),
+        opts.poll_interval,
+        stop,
+        kicks,
+    )
+    .map_err(|e| MountError::Io {
+        context: "starting the change watcher".into(),
+        source: e,
+    })
+}
+
 fn build_core(opts: &MountOptions, mountpoint: &Path) -> Result<Built, MountError> {
     let mut catalog = Catalog::open(&opts.catalog_path).map_err(|source| MountError::Catalog {
         path: opts.catalog_path.clone(),
@@ -388,17 +408,7 @@ pub fn spawn_mount(opts: MountOptions) -> Result<MountHandle, MountError> {
         source,
     })?;
     let stop = Arc::new(AtomicBool::new(false));
-    let poller = invalidate::spawn(
-        shared,
-        opts.catalog_path.clone(),
-        opts.poll_interval,
-        stop.clone(),
-        kicks,
-    )
-    .map_err(|e| MountError::Io {
-        context: "starting the change watcher".into(),
-        source: e,
-    })?;
+    let poller = start_watcher(shared, kicks, &opts, stop.clone())?;
     tracing::info!("mounted flickrfs at {}", mountpoint.display());
     if let Some(f) = &opts.on_serve {
         f();
@@ -445,17 +455,7 @@ fn serve(opts: &MountOptions, mountpoint: &Path) -> Result<(), MountError> {
     drop(core);
     let unmounter = session.unmount_callable();
     let stop = Arc::new(AtomicBool::new(false));
-    let poller = invalidate::spawn(
-        shared,
-        opts.catalog_path.clone(),
-        opts.poll_interval,
-        stop.clone(),
-        kicks,
-    )
-    .map_err(|e| MountError::Io {
-        context: "starting the change watcher".into(),
-        source: e,
-    })?;
+    let poller = start_watcher(shared, kicks, opts, stop.clone())?;
     signals::install(unmounter, mountpoint.to_path_buf()).map_err(|e| MountError::Io {
         context: "installing signal handlers".into(),
         source: e,

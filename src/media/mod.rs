@@ -14,6 +14,7 @@ mod kind;
 mod resize;
 mod sniff;
 pub mod testdata;
+mod walk;
 
 pub use checksum::{sha1_bytes, sha1_file, Checksum};
 pub use error::MediaError;
@@ -23,3 +24,4 @@ pub use junk::is_junk_name;
 pub use kind::MediaKind;
 pub use resize::resize_keep_exif;
 pub use sniff::{sniff, sniff_file, SNIFF_LEN};
+pub use walk::{is_fuse, Walker};

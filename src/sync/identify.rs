@@ -152,40 +152,6 @@ pub fn read_header(path: &Path) -> std::io::Result<HeaderFacts> {
     })
 }
 
-fn walk(dir: &Path, out: &mut Vec<(PathBuf, u64)>, top: bool) -> Result<(), IdentifyError> {
-    let entries = match fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(source) if top => {
-            return Err(IdentifyError::Folder {
-                path: dir.to_path_buf(),
-                source,
-            })
-        }
-        Err(e) => {
-            tracing::warn!("identify: skipping folder {}: {e}", dir.display());
-            return Ok(());
-        }
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let hidden = entry.file_name().to_string_lossy().starts_with('.');
-        // file_type() does not follow symlinks: no loops through linked folders.
-        let Ok(kind) = entry.file_type() else {
-            continue;
-        };
-        if kind.is_dir() && !hidden {
-            walk(&path, out, false)?;
-        } else if !hidden && media_extension(&path) {
-            if let Ok(meta) = fs::metadata(&path) {
-                if meta.is_file() {
-                    out.push((path, meta.len()));
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
 impl FileIndex {
     /// Indexes the media files under `folders` (recursively, skipping hidden
     /// entries and not following linked folders), reading only each file's
@@ -193,8 +159,31 @@ impl FileIndex {
     /// error; a file that cannot be read is listed in `unreadable`.
     pub fn build(folders: &[PathBuf], opts: &IndexOptions) -> Result<FileIndex, IdentifyError> {
         let mut found = Vec::new();
+        let mut walker = crate::media::Walker::new();
         for f in folders {
-            walk(f, &mut found, true)?;
+            walker
+                .walk(
+                    f,
+                    |_| true,
+                    |path, m| {
+                        if !media_extension(&path) {
+                            return;
+                        }
+                        // a linked file counts (a linked folder is not entered)
+                        let meta = if m.file_type().is_symlink() {
+                            fs::metadata(&path).ok()
+                        } else {
+                            Some(m.clone())
+                        };
+                        if let Some(meta) = meta.filter(|m| m.is_file()) {
+                            found.push((path, meta.len()));
+                        }
+                    },
+                )
+                .map_err(|source| IdentifyError::Folder {
+                    path: f.clone(),
+                    source,
+                })?;
         }
         found.sort();
         found.dedup();
