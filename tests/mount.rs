@@ -1,6 +1,6 @@
 //! Real FUSE mounts, driven with the tools people use (cp, mv, ln, rm,
 //! mkdir, rsync, python's shutil, setfattr/getfattr, find, cmp), checking
-//! the catalog and the disk after each DESIGN.md rule.
+//! the catalog and the disk after each rule of SEMANTICS.md.
 //!
 //! One module per operation under `tests/mount/` (lookup, readdir, read,
 //! write, rename, unlink, link, symlink, mkdir, xattr, control), plus the

@@ -450,7 +450,7 @@ pub(crate) fn count_names(tx: &Connection, photo: PhotoKey) -> Result<i64> {
 }
 
 /// How many sets and pools list `photo`: the account folder lists the
-/// photos in none (DESIGN.md: the root holds photos in no set and no pool).
+/// photos in none (SEMANTICS.md, "root invariant").
 pub(crate) fn folder_count(c: &Connection, photo: PhotoKey) -> Result<i64> {
     c.prepare_cached(
         "SELECT COUNT(DISTINCT m.collection_id) FROM memberships m \

@@ -82,7 +82,7 @@ pub(crate) fn form_pairs(form: &str) -> Vec<(String, String)> {
 mod tests {
     use super::*;
 
-    /// OAuth Core 1.0, appendix A.5 (HMAC-SHA1), as quoted in FLICKR-API.md.
+    /// OAuth Core 1.0, appendix A.5 (HMAC-SHA1): the specification's own example.
     #[test]
     fn reproduces_the_oauth_core_test_vector() {
         let params = vec![

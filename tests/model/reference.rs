@@ -1,4 +1,4 @@
-//! The reference model of the mount's semantics (DESIGN.md "The mount",
+//! The reference model of the mount's semantics (SEMANTICS.md,
 //! refined by the doc comments of `src/catalog/ops.rs`), for one account
 //! with only local photos (no Flickr ids) and one group pool. It knows nothing of
 //! FUSE or SQLite: a photo is its content and its backing file; a folder
