@@ -358,10 +358,25 @@ pub fn user_by_name(c: &Connection, username: &str) -> Result<Option<UserRow>> {
     .optional()?)
 }
 
-pub fn users(c: &Connection) -> Result<Vec<UserRow>> {
-    let mut st = c.prepare("SELECT nsid, username, fullname FROM users ORDER BY created, nsid")?;
-    let rows = st.query_map([], user_from_row)?;
+/// Every row `sql` gives for `params`, each made by `f`.
+fn all_rows<T>(
+    c: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    f: impl FnMut(&rusqlite::Row) -> rusqlite::Result<T>,
+) -> Result<Vec<T>> {
+    let mut st = c.prepare_cached(sql)?;
+    let rows = st.query_map(params, f)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub fn users(c: &Connection) -> Result<Vec<UserRow>> {
+    all_rows(
+        c,
+        "SELECT nsid, username, fullname FROM users ORDER BY created, nsid",
+        [],
+        user_from_row,
+    )
 }
 
 pub fn issue_token(c: &Connection, api_key: &str, nsid: &str, perms: Perms) -> Result<TokenRow> {
@@ -1053,9 +1068,7 @@ pub fn query_photos(c: &Connection, q: &PhotoQuery) -> Result<(i64, Vec<PhotoRow
 /// All photos of a user, oldest first (for test assertions).
 pub fn photos_of(c: &Connection, owner: &str) -> Result<Vec<PhotoRow>> {
     let sql = format!("SELECT {PHOTO_COLS} FROM photos p WHERE p.owner=?1 ORDER BY p.id");
-    let mut st = c.prepare(&sql)?;
-    let rows = st.query_map([owner], photo_from_row)?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    all_rows(c, &sql, [owner], photo_from_row)
 }
 
 // ---------------------------------------------------------------- sets
@@ -1114,18 +1127,14 @@ pub fn sets_of(c: &Connection, owner: &str) -> Result<Vec<SetRow>> {
     let sql = format!(
         "SELECT {SET_COLS} FROM sets s WHERE s.owner=?1 ORDER BY s.position DESC, s.id DESC"
     );
-    let mut st = c.prepare(&sql)?;
-    let rows = st.query_map([owner], set_from_row)?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    all_rows(c, &sql, [owner], set_from_row)
 }
 
 pub fn sets_of_photo(c: &Connection, photo: i64) -> Result<Vec<SetRow>> {
     let sql = format!(
         "SELECT {SET_COLS} FROM sets s JOIN set_photos sp ON sp.set_id=s.id WHERE sp.photo_id=?1 ORDER BY s.id"
     );
-    let mut st = c.prepare(&sql)?;
-    let rows = st.query_map([photo], set_from_row)?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    all_rows(c, &sql, [photo], set_from_row)
 }
 
 pub fn set_photo_ids(c: &Connection, set_id: i64) -> Result<Vec<i64>> {
@@ -1348,18 +1357,14 @@ pub fn groups_of(c: &Connection, nsid: &str) -> Result<Vec<GroupRow>> {
     let sql = format!(
         "SELECT {GROUP_COLS} FROM groups g JOIN group_members m ON m.group_id=g.nsid WHERE m.nsid=?1 ORDER BY g.name, g.nsid"
     );
-    let mut st = c.prepare(&sql)?;
-    let rows = st.query_map([nsid], group_from_row)?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    all_rows(c, &sql, [nsid], group_from_row)
 }
 
 pub fn pools_of_photo(c: &Connection, photo: i64) -> Result<Vec<GroupRow>> {
     let sql = format!(
         "SELECT {GROUP_COLS} FROM groups g JOIN pool_photos pp ON pp.group_id=g.nsid WHERE pp.photo_id=?1 ORDER BY g.nsid"
     );
-    let mut st = c.prepare(&sql)?;
-    let rows = st.query_map([photo], group_from_row)?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    all_rows(c, &sql, [photo], group_from_row)
 }
 
 /// Adds a photo to a pool; false when it was already there.

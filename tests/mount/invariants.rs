@@ -70,4 +70,3 @@ fn no_operation_deletes_or_changes_a_users_file() {
         );
     }
 }
-
