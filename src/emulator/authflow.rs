@@ -169,10 +169,15 @@ fn problem_response(p: Problem) -> Response {
     text(StatusCode::UNAUTHORIZED, format!("oauth_problem={}", p.0))
 }
 
-/// `GET|POST /services/oauth/request_token`.
-pub async fn request_token(State(app): State<Arc<App>>, req: Request) -> Response {
-    const NAME: &str = "oauth.request_token";
-    if let Some(r) = faulted(&app, NAME).await {
+/// The frame of the two token endpoints: faults, the request read (a
+/// malformed one is `parameter_rejected`), the request log.
+async fn token_endpoint(
+    app: &Arc<App>,
+    name: &str,
+    req: Request,
+    answer: impl FnOnce(&rest::Incoming) -> Response,
+) -> Response {
+    if let Some(r) = faulted(app, name).await {
         return r;
     }
     let resp = match rest::read_incoming(req, &app.host).await {
@@ -180,40 +185,46 @@ pub async fn request_token(State(app): State<Arc<App>>, req: Request) -> Respons
             StatusCode::BAD_REQUEST,
             "oauth_problem=parameter_rejected".into(),
         ),
-        Ok(inc) => {
-            let r = app.store.tx(|c| {
-                let (sp, key, _) = check(&app, c, &inc, false)?;
-                let callback = sp
-                    .get("oauth_callback")
-                    .filter(|cb| !cb.is_empty())
-                    .ok_or_else(|| {
-                        Problem("parameter_absent&oauth_parameters_absent=oauth_callback".into())
-                    })?;
-                if callback != "oob"
-                    && !callback.starts_with("http://")
-                    && !callback.starts_with("https://")
-                {
-                    return Err(Problem(
-                        "parameter_rejected&oauth_parameters_rejected=oauth_callback".into(),
-                    ));
-                }
-                Ok(state::create_request_token(c, &key, callback)?)
-            });
-            match r {
-                Ok(rt) => text(
-                    StatusCode::OK,
-                    format!(
-                        "oauth_callback_confirmed=true&oauth_token={}&oauth_token_secret={}",
-                        encode(&rt.token),
-                        encode(&rt.secret)
-                    ),
-                ),
-                Err(p) => problem_response(p),
-            }
-        }
+        Ok(inc) => answer(&inc),
     };
-    log(&app, NAME, &resp);
+    log(app, name, &resp);
     resp
+}
+
+/// `GET|POST /services/oauth/request_token`.
+pub async fn request_token(State(app): State<Arc<App>>, req: Request) -> Response {
+    token_endpoint(&app, "oauth.request_token", req, |inc| {
+        let r = app.store.tx(|c| {
+            let (sp, key, _) = check(&app, c, inc, false)?;
+            let callback = sp
+                .get("oauth_callback")
+                .filter(|cb| !cb.is_empty())
+                .ok_or_else(|| {
+                    Problem("parameter_absent&oauth_parameters_absent=oauth_callback".into())
+                })?;
+            if callback != "oob"
+                && !callback.starts_with("http://")
+                && !callback.starts_with("https://")
+            {
+                return Err(Problem(
+                    "parameter_rejected&oauth_parameters_rejected=oauth_callback".into(),
+                ));
+            }
+            Ok(state::create_request_token(c, &key, callback)?)
+        });
+        match r {
+            Ok(rt) => text(
+                StatusCode::OK,
+                format!(
+                    "oauth_callback_confirmed=true&oauth_token={}&oauth_token_secret={}",
+                    encode(&rt.token),
+                    encode(&rt.secret)
+                ),
+            ),
+            Err(p) => problem_response(p),
+        }
+    })
+    .await
 }
 
 /// The user who approves when the request does not name one.
@@ -409,57 +420,45 @@ fn authorize_inner(app: &App, inc: &Incoming, is_post: bool) -> Response {
 
 /// `GET|POST /services/oauth/access_token`.
 pub async fn access_token(State(app): State<Arc<App>>, req: Request) -> Response {
-    const NAME: &str = "oauth.access_token";
-    if let Some(r) = faulted(&app, NAME).await {
-        return r;
-    }
-    let resp = match rest::read_incoming(req, &app.host).await {
-        Err(_) => text(
-            StatusCode::BAD_REQUEST,
-            "oauth_problem=parameter_rejected".into(),
-        ),
-        Ok(inc) => {
-            let r = app.store.tx(|c| {
-                let (sp, key, rt) = check(&app, c, &inc, true)?;
-                let rt = rt.ok_or_else(|| Problem("token_rejected".into()))?;
-                if rt.used {
-                    return Err(Problem("token_used".into()));
-                }
-                if state::now() - rt.created > REQUEST_TOKEN_TTL_SECS {
-                    return Err(Problem("token_expired".into()));
-                }
-                let verifier = sp.get("oauth_verifier").ok_or_else(|| {
-                    Problem("parameter_absent&oauth_parameters_absent=oauth_verifier".into())
-                })?;
-                let (Some(expected), Some(nsid), Some(perms)) = (&rt.verifier, &rt.nsid, rt.perms)
-                else {
-                    return Err(Problem("permission_unknown".into()));
-                };
-                if verifier != expected {
-                    return Err(Problem("verifier_invalid".into()));
-                }
-                let user =
-                    state::user(c, nsid)?.ok_or_else(|| Problem("permission_denied".into()))?;
-                state::mark_request_token_used(c, &rt.token)?;
-                let tok = state::issue_token(c, &key, nsid, perms)?;
-                Ok((tok, user))
-            });
-            match r {
-                Ok((tok, user)) => text(
-                    StatusCode::OK,
-                    format!(
-                        "fullname={}&oauth_token={}&oauth_token_secret={}&user_nsid={}&username={}",
-                        encode(&user.fullname),
-                        encode(&tok.token),
-                        encode(&tok.secret),
-                        encode(&user.nsid),
-                        encode(&user.username)
-                    ),
-                ),
-                Err(p) => problem_response(p),
+    token_endpoint(&app, "oauth.access_token", req, |inc| {
+        let r = app.store.tx(|c| {
+            let (sp, key, rt) = check(&app, c, inc, true)?;
+            let rt = rt.ok_or_else(|| Problem("token_rejected".into()))?;
+            if rt.used {
+                return Err(Problem("token_used".into()));
             }
+            if state::now() - rt.created > REQUEST_TOKEN_TTL_SECS {
+                return Err(Problem("token_expired".into()));
+            }
+            let verifier = sp.get("oauth_verifier").ok_or_else(|| {
+                Problem("parameter_absent&oauth_parameters_absent=oauth_verifier".into())
+            })?;
+            let (Some(expected), Some(nsid), Some(perms)) = (&rt.verifier, &rt.nsid, rt.perms)
+            else {
+                return Err(Problem("permission_unknown".into()));
+            };
+            if verifier != expected {
+                return Err(Problem("verifier_invalid".into()));
+            }
+            let user = state::user(c, nsid)?.ok_or_else(|| Problem("permission_denied".into()))?;
+            state::mark_request_token_used(c, &rt.token)?;
+            let tok = state::issue_token(c, &key, nsid, perms)?;
+            Ok((tok, user))
+        });
+        match r {
+            Ok((tok, user)) => text(
+                StatusCode::OK,
+                format!(
+                    "fullname={}&oauth_token={}&oauth_token_secret={}&user_nsid={}&username={}",
+                    encode(&user.fullname),
+                    encode(&tok.token),
+                    encode(&tok.secret),
+                    encode(&user.nsid),
+                    encode(&user.username)
+                ),
+            ),
+            Err(p) => problem_response(p),
         }
-    };
-    log(&app, NAME, &resp);
-    resp
+    })
+    .await
 }
