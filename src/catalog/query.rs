@@ -296,6 +296,22 @@ impl Catalog {
             .ctx("listing a photo's names")
     }
 
+    /// Every name a photo that is not ignored has, in every folder (the
+    /// names the mount lists for it).
+    pub fn listed_names_of(&self, photo: PhotoKey) -> Result<Vec<Entry>> {
+        let mut st = self
+            .conn
+            .prepare_cached(&format!(
+                "{ENTRY_SELECT} WHERE m.photo_id = ?1 AND p.ignored = 0"
+            ))
+            .ctx("listing a photo's names")?;
+        let rows = st
+            .query_map([photo.0], entry_from_row)
+            .ctx("listing a photo's names")?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .ctx("listing a photo's names")
+    }
+
     /// The collections a photo is a member of (root included when listed there).
     pub fn memberships(&self, photo: PhotoKey) -> Result<Vec<CollectionId>> {
         let mut v = photo_collections(&self.conn, photo)?;

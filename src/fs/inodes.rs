@@ -268,6 +268,25 @@ impl InodeTable {
             .filter_map(|ino| Some((*ino, self.by_ino.get(ino)?)))
     }
 
+    /// Forgets the inodes listed under `photo` that no longer mean it (a
+    /// merge re-keyed them), once a pass has told the kernel about them:
+    /// SQLite reuses a deleted photo's key, and a list that kept them
+    /// would grow with every copy merged, making each pass slower.
+    pub fn prune_photo(&mut self, photo: PhotoKey) {
+        let Some(list) = self.by_photo.get_mut(&photo) else {
+            return;
+        };
+        let by_ino = &self.by_ino;
+        list.retain(|ino| {
+            by_ino
+                .get(ino)
+                .is_some_and(|s| photo_of(s.node) == Some(photo))
+        });
+        if list.is_empty() {
+            self.by_photo.remove(&photo);
+        }
+    }
+
     /// Every slot, for the invalidation pass.
     pub fn slots(&self) -> impl Iterator<Item = (u64, &Slot)> {
         self.by_ino.iter().map(|(k, v)| (*k, v))
@@ -303,5 +322,36 @@ mod tests {
         t.rekey(s, merged, Some((5, "new.jpg")), 5, "new.jpg", None);
         assert_eq!(t.ino_of(&merged), Some(s));
         assert_eq!(t.ino_of(&Node::Entry(CollectionId(3), PhotoKey(9))), None);
+    }
+
+    #[test]
+    fn a_merged_photos_key_reused_by_sqlite_does_not_carry_the_old_inodes() {
+        let mut t = InodeTable::new();
+        let (set, temp) = (CollectionId(3), PhotoKey(9));
+        // one copy after another, each written as photo 9 (SQLite gives
+        // the deleted row's key again) and merged into the photo it equals
+        for (i, into) in [PhotoKey(100), PhotoKey(101), PhotoKey(102)]
+            .iter()
+            .enumerate()
+        {
+            let name = format!("copy{i}.jpg");
+            let ino = t.assign(Node::Entry(set, temp), 5, &name, None);
+            t.rekey(
+                ino,
+                Node::Entry(set, *into),
+                Some((5, &name)),
+                5,
+                &name,
+                None,
+            );
+            // the pass sees it under the old photo once, then prunes it
+            assert_eq!(t.entries_of(temp).count(), 1, "copy {i}");
+            t.prune_photo(temp);
+            assert_eq!(t.entries_of(temp).count(), 0);
+            assert_eq!(
+                t.entries_of(*into).map(|(n, _)| n).collect::<Vec<_>>(),
+                [ino]
+            );
+        }
     }
 }

@@ -238,7 +238,7 @@ fn pass(
     // Directories whose listing the kernel may hold (FOPEN_CACHE_DIR).
     let mut dirs: Vec<u64> = Vec::new();
     {
-        let t = lock(&shared.inodes);
+        let mut t = lock(&shared.inodes);
         let folder_of = |dir: u64| listed_collection(t.get(dir)?.node, &roots);
         // A copy into a set is told photo by photo: its names and folders
         // are found by node, so a pass costs the same in a folder of ten
@@ -299,6 +299,16 @@ fn pass(
                 }
             }
         }
+        // the re-keyed inodes were looked at above, under the photo they
+        // mean now: the old photo's list need not hold them any more
+        for photo in touched
+            .entries
+            .iter()
+            .map(|(_, p)| *p)
+            .collect::<HashSet<_>>()
+        {
+            t.prune_photo(photo);
+        }
     }
 
     let mut out = Vec::new();
@@ -325,10 +335,17 @@ fn pass(
             }
         }
     }
+    // one query per photo, whatever the number of folders it is in
+    let mut names_of: HashMap<PhotoKey, Vec<crate::catalog::Entry>> = HashMap::new();
     for ((c, photo), slots) in photo_names {
-        let names = cat.names_in(c, photo).unwrap_or_default();
+        let names = names_of
+            .entry(photo)
+            .or_insert_with(|| cat.listed_names_of(photo).unwrap_or_default());
         for (ino, parent, name, _, old) in slots {
-            match names.iter().find(|e| e.name.as_str() == name) {
+            match names
+                .iter()
+                .find(|e| e.collection == c && e.name.as_str() == name)
+            {
                 Some(e) => {
                     let fp = super::inodes::Fingerprint::of(e);
                     if old != Some(fp) {
