@@ -123,6 +123,11 @@ struct Index {
     sizes: HashMap<PathBuf, u64>,
     /// file name → the files bearing it (`cp` keeps the original's name).
     by_name: HashMap<std::ffi::OsString, HashSet<PathBuf>>,
+    /// size → the files of that size never hashed: what a copy may still
+    /// have to read, kept apart so that finding them never walks a bucket
+    /// of thousands of files already hashed (a folder of equally sized
+    /// files, or the copies the mount itself made in the default folder)
+    unhashed: HashMap<u64, HashSet<PathBuf>>,
     /// Checksums computed, valid while the file's stamp holds.
     sums: HashMap<PathBuf, (Stamp, Checksum)>,
     by_sum: HashMap<Checksum, HashSet<PathBuf>>,
@@ -294,10 +299,10 @@ impl Library {
             }
         }
         let fresh: Vec<PathBuf> = ix
-            .by_size
+            .unhashed
             .get(&copy.size)?
             .iter()
-            .filter(|p| not_the_copy(p) && !ix.sums.contains_key(*p))
+            .filter(|p| not_the_copy(p))
             .take(MAX_HASHED)
             .cloned()
             .collect();
@@ -332,6 +337,7 @@ impl Library {
 
     fn walk_all(&self, ix: &mut Index) {
         ix.by_size.clear();
+        ix.unhashed.clear();
         ix.sizes.clear();
         ix.by_name.clear();
         ix.watcher = Watcher::new();
@@ -436,6 +442,16 @@ impl Library {
     }
 }
 
+/// Takes `path` out of `map[key]`, dropping the set when it empties.
+fn take_from(map: &mut HashMap<u64, HashSet<PathBuf>>, key: u64, path: &Path) {
+    if let Some(set) = map.get_mut(&key) {
+        set.remove(path);
+        if set.is_empty() {
+            map.remove(&key);
+        }
+    }
+}
+
 impl Index {
     fn insert(&mut self, path: PathBuf, size: u64) {
         if let Some(old) = self.sizes.insert(path.clone(), size) {
@@ -445,11 +461,15 @@ impl Index {
             if let Some(b) = self.by_size.get_mut(&old) {
                 b.remove(&path);
             }
+            take_from(&mut self.unhashed, old, &path);
         } else if let Some(name) = path.file_name() {
             self.by_name
                 .entry(name.to_os_string())
                 .or_default()
                 .insert(path.clone());
+        }
+        if !self.sums.contains_key(&path) {
+            self.unhashed.entry(size).or_default().insert(path.clone());
         }
         self.by_size.entry(size).or_default().insert(path);
     }
@@ -462,6 +482,7 @@ impl Index {
                     self.by_size.remove(&size);
                 }
             }
+            take_from(&mut self.unhashed, size, path);
             if let Some(name) = path.file_name() {
                 if let Some(b) = self.by_name.get_mut(name) {
                     b.remove(path);
@@ -481,6 +502,9 @@ impl Index {
             .or_default()
             .insert(path.to_path_buf());
         self.sums.insert(path.to_path_buf(), (stamp, sum));
+        if let Some(size) = self.sizes.get(path) {
+            take_from(&mut self.unhashed, *size, path);
+        }
     }
 
     fn forget_sum(&mut self, path: &Path) {
@@ -490,6 +514,12 @@ impl Index {
                 if b.is_empty() {
                     self.by_sum.remove(&old);
                 }
+            }
+            if let Some(size) = self.sizes.get(path) {
+                self.unhashed
+                    .entry(*size)
+                    .or_default()
+                    .insert(path.to_path_buf());
             }
         }
     }
@@ -640,6 +670,42 @@ pub fn pictures_dir(home: &Path, config_home: &Path) -> PathBuf {
 mod tests {
     use super::*;
     use crate::media::sha1_bytes;
+
+    /// The files never hashed, worked out from the whole index.
+    fn unhashed_by_scan(ix: &Index) -> HashMap<u64, HashSet<PathBuf>> {
+        let mut out: HashMap<u64, HashSet<PathBuf>> = HashMap::new();
+        for (p, size) in &ix.sizes {
+            if !ix.sums.contains_key(p) {
+                out.entry(*size).or_default().insert(p.clone());
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_never_hashed_files_are_tracked_through_every_change() {
+        let mut ix = Index::default();
+        let stamp = |size| Stamp {
+            size,
+            mtime_ns: 1,
+            ino: 1,
+            dev: 1,
+        };
+        let p = |i: u32| PathBuf::from(format!("/lib/f{i}.jpg"));
+        let sum = |i: u32| sha1_bytes(&i.to_le_bytes());
+        let mut x: u32 = 7;
+        for step in 0..2000 {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            let (i, size) = ((x >> 8) % 40, u64::from((x >> 16) % 3) + 1);
+            match (x >> 4) % 5 {
+                0 | 1 => ix.insert(p(i), size),
+                2 => ix.remove(&p(i)),
+                3 if ix.sizes.contains_key(&p(i)) => ix.set_sum(&p(i), stamp(size), sum(i)),
+                _ => ix.forget_sum(&p(i)),
+            }
+            assert_eq!(ix.unhashed, unhashed_by_scan(&ix), "step {step}");
+        }
+    }
 
     fn copied<'a>(sum: &'a Checksum, name: &'a str, path: &'a Path, size: u64) -> Copied<'a> {
         Copied {
