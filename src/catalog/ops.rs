@@ -184,6 +184,29 @@ impl Catalog {
         })
     }
 
+    /// Whether `photo` is a finished copy the mount wrote that may become a
+    /// reference to a library file (SEMANTICS.md, "Copies and
+    /// references"): a local-only media photo, not junk, not being
+    /// written, whose file is one of the mount's own. Its account and file
+    /// when it is; the caller looks for the original and then calls
+    /// [`Catalog::adopt_original`].
+    pub fn reference_candidate(&self, photo: PhotoKey) -> Result<Option<(AccountId, LocalFile)>> {
+        let p = self.photo(photo)?;
+        let Some(local) = p.local else {
+            return Ok(None);
+        };
+        if p.remote.is_some()
+            || p.junk
+            || local.writing
+            || local.checksum.is_none()
+            || !local.kind.is_media()
+            || !self.is_own_file(&local.path)?
+        {
+            return Ok(None);
+        }
+        Ok(Some((p.account, local)))
+    }
+
     /// The bytes of `photo`'s file `copy` (a file the mount wrote) are
     /// those of `original`, a user's file under a library folder: the photo
     /// refers to the original from now on, as after `ln -s`, and the copy

@@ -410,6 +410,33 @@ fn create_write_release_records_the_content_and_a_rewrite_updates_it() {
 }
 
 #[test]
+fn a_finished_copy_the_mount_wrote_may_become_a_reference_and_nothing_else_may() {
+    let f = fx();
+    let trip = f.set("Trip");
+    let path = f.folder.join("copy.jpg");
+    std::fs::write(&path, b"").unwrap();
+    let e = f.cat.create_entry(trip, &n("copy.jpg"), &path).unwrap();
+    // being written: not yet
+    assert_eq!(f.cat.reference_candidate(e.photo).unwrap(), None);
+    let bytes = testdata::jpeg_with_exif(9, 9, None, 11);
+    std::fs::write(&path, &bytes).unwrap();
+    f.cat.finish_write(e.photo, None, Written::NewFile).unwrap();
+    let (account, local) = f.cat.reference_candidate(e.photo).unwrap().unwrap();
+    assert_eq!((account, &local.path), (f.acct.id, &path));
+    assert_eq!(local.checksum, Some(media::sha1_bytes(&bytes)));
+    // a user's own file (`ln -s`) is never a candidate: it is the original
+    let own = f.add(trip, "mine.jpg", 12).entry().unwrap().photo;
+    assert_eq!(f.cat.reference_candidate(own).unwrap(), None);
+    // once it refers to the original, the copy is no longer the mount's
+    let original = f.folder.join("original.jpg");
+    std::fs::write(&original, &bytes).unwrap();
+    let removed = f.cat.adopt_original(e.photo, &path, &original, 1).unwrap();
+    assert_eq!(removed, Some(path.clone()));
+    assert_eq!(f.cat.reference_candidate(e.photo).unwrap(), None);
+    f.check();
+}
+
+#[test]
 fn a_written_file_with_known_content_becomes_a_membership_of_that_photo() {
     let f = fx();
     let orig = f.add(f.root(), "a.jpg", 7).entry().unwrap().photo;

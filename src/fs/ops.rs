@@ -1553,28 +1553,21 @@ impl FsCore {
     /// to the copy keep reading it and copy again should they write.
     /// Returns whether it happened; any failure leaves the copy (logged).
     fn refer_to_original(&self, photo: PhotoKey) -> bool {
-        let Ok(p) = self.cat().photo(photo) else {
+        let Ok(Some((account, local))) = self.cat().reference_candidate(photo) else {
             return false;
         };
-        let Some(library) = self.libraries.get(&p.account) else {
+        let Some(library) = self.libraries.get(&account) else {
             return false;
         };
         // The default folder may have changed while mounted (`flickrfs
         // config set`, which the catalog records at once): the library
         // follows it, as a remount would.
-        if let Ok(a) = self.cat().account(p.account) {
+        if let Ok(a) = self.cat().account(account) {
             library.follow_default_folder(&a.default_folder);
         }
-        let Some(local) = &p.local else { return false };
         let Some(checksum) = &local.checksum else {
             return false;
         };
-        if p.remote.is_some() || p.junk || local.writing || !local.kind.is_media() {
-            return false;
-        }
-        if !self.cat().is_own_file(&local.path).unwrap_or(false) {
-            return false;
-        }
         let name = local
             .path
             .file_name()
