@@ -290,14 +290,10 @@ impl Catalog {
     /// paths concerned.
     pub fn settle_unfinished(&self) -> Result<Vec<PathBuf>> {
         let keys: Vec<PhotoKey> = {
-            let mut st = self
-                .conn
-                .prepare_cached("SELECT id FROM photos WHERE writing = 1")
-                .ctx("listing unfinished files")?;
-            let rows = st
-                .query_map([], |r| Ok(PhotoKey(r.get(0)?)))
-                .ctx("listing unfinished files")?;
-            rows.collect::<rusqlite::Result<Vec<_>>>()
+            self.conn
+                .cached_rows("SELECT id FROM photos WHERE writing = 1", [], |r| {
+                    Ok(PhotoKey(r.get(0)?))
+                })
                 .ctx("listing unfinished files")?
         };
         let mut out = Vec::new();
@@ -1007,14 +1003,12 @@ pub(crate) fn merge_photos_in(tx: &Tx, keep: PhotoKey, absorb: PhotoKey) -> Resu
 }
 
 fn entries_of_photo(tx: &Tx, photo: PhotoKey) -> Result<Vec<Entry>> {
-    let mut st = tx
-        .prepare_cached(&format!("{ENTRY_SELECT} WHERE m.photo_id = ?1"))
-        .ctx("reading a photo's names")?;
-    let rows = st
-        .query_map([photo.0], entry_from_row)
-        .ctx("reading a photo's names")?;
-    rows.collect::<rusqlite::Result<Vec<_>>>()
-        .ctx("reading a photo's names")
+    tx.cached_rows(
+        &format!("{ENTRY_SELECT} WHERE m.photo_id = ?1"),
+        [photo.0],
+        entry_from_row,
+    )
+    .ctx("reading a photo's names")
 }
 
 fn copy_local(tx: &Tx, photo: PhotoKey, l: &LocalFile) -> Result<()> {
@@ -1114,18 +1108,14 @@ fn move_entry(
             // Out of every set and every pool: the root holds the
             // unassigned photos.
             let sets: Vec<i64> = {
-                let mut st = tx
-                    .prepare_cached(
-                        "SELECT DISTINCT m.collection_id FROM memberships m JOIN collections c \
+                tx.cached_rows(
+                    "SELECT DISTINCT m.collection_id FROM memberships m JOIN collections c \
                          ON c.id = m.collection_id WHERE m.photo_id = ?1 \
                          AND c.kind IN ('set', 'pool')",
-                    )
-                    .ctx("moving to the account folder")?;
-                let rows = st
-                    .query_map([e.photo.0], |r| r.get(0))
-                    .ctx("moving to the account folder")?;
-                rows.collect::<rusqlite::Result<Vec<_>>>()
-                    .ctx("moving to the account folder")?
+                    [e.photo.0],
+                    |r| r.get(0),
+                )
+                .ctx("moving to the account folder")?
             };
             for c in sets {
                 delete_photo_from(tx, CollectionId(c), e.photo)?;

@@ -88,14 +88,12 @@ impl Catalog {
 
     /// All accounts, by collection name.
     pub fn accounts(&self) -> Result<Vec<Account>> {
-        let mut st = self
-            .conn
-            .prepare_cached(&format!(
-                "SELECT {ACCOUNT_COLS} FROM {ACCOUNT_FROM} ORDER BY a.collection_name"
-            ))
-            .ctx("listing accounts")?;
-        let rows = st.query_map([], account_from_row).ctx("listing accounts")?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
+        self.conn
+            .cached_rows(
+                &format!("SELECT {ACCOUNT_COLS} FROM {ACCOUNT_FROM} ORDER BY a.collection_name"),
+                [],
+                account_from_row,
+            )
             .ctx("listing accounts")
     }
 
@@ -149,16 +147,10 @@ impl Catalog {
     }
 
     fn collections_where(&self, account: AccountId, filter: &str) -> Result<Vec<Collection>> {
-        let mut st = self
-            .conn
-            .prepare_cached(&format!(
+        self.conn
+            .cached_rows(&format!(
                 "SELECT {COLL_COLS} FROM collections WHERE account_id = ?1 AND {filter} ORDER BY name, id"
-            ))
-            .ctx("listing folders")?;
-        let rows = st
-            .query_map([account.0], collection_from_row)
-            .ctx("listing folders")?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
+            ), [account.0], collection_from_row)
             .ctx("listing folders")
     }
 
@@ -170,19 +162,13 @@ impl Catalog {
     /// Every (photo, collection) membership of the account, in one query
     /// (the sync's snapshot of a large library).
     pub fn account_memberships(&self, account: AccountId) -> Result<Vec<(PhotoKey, CollectionId)>> {
-        let mut st = self
-            .conn
-            .prepare_cached(
+        self.conn
+            .cached_rows(
                 "SELECT m.photo_id, m.collection_id FROM memberships m \
                  JOIN collections c ON c.id = m.collection_id WHERE c.account_id = ?1",
+                [account.0],
+                |r| Ok((PhotoKey(r.get(0)?), CollectionId(r.get(1)?))),
             )
-            .ctx("listing memberships")?;
-        let rows = st
-            .query_map([account.0], |r| {
-                Ok((PhotoKey(r.get(0)?), CollectionId(r.get(1)?)))
-            })
-            .ctx("listing memberships")?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
             .ctx("listing memberships")
     }
 
@@ -235,31 +221,27 @@ impl Catalog {
 
     /// A folder's entries, by name: one indexed query.
     pub fn list(&self, collection: CollectionId) -> Result<Vec<Entry>> {
-        let mut st = self
-            .conn
-            .prepare_cached(&format!(
-                "{ENTRY_SELECT} WHERE m.collection_id = ?1 AND p.ignored = 0 ORDER BY m.name"
-            ))
-            .ctx("listing a folder")?;
-        let rows = st
-            .query_map([collection.0], entry_from_row)
-            .ctx("listing a folder")?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
+        self.conn
+            .cached_rows(
+                &format!(
+                    "{ENTRY_SELECT} WHERE m.collection_id = ?1 AND p.ignored = 0 ORDER BY m.name"
+                ),
+                [collection.0],
+                entry_from_row,
+            )
             .ctx("listing a folder")
     }
 
     /// The names `photo` has in a folder (none when it is not listed there).
     pub fn names_in(&self, collection: CollectionId, photo: PhotoKey) -> Result<Vec<Entry>> {
-        let mut st = self
-            .conn
-            .prepare_cached(&format!(
+        self.conn
+            .cached_rows(
+                &format!(
                 "{ENTRY_SELECT} WHERE m.photo_id = ?2 AND m.collection_id = ?1 AND p.ignored = 0"
-            ))
-            .ctx("listing a photo's names")?;
-        let rows = st
-            .query_map(params![collection.0, photo.0], entry_from_row)
-            .ctx("listing a photo's names")?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
+            ),
+                params![collection.0, photo.0],
+                entry_from_row,
+            )
             .ctx("listing a photo's names")
     }
 
@@ -283,32 +265,24 @@ impl Catalog {
 
     /// Every name of a photo in every folder.
     pub fn entries_of(&self, photo: PhotoKey) -> Result<Vec<Entry>> {
-        let mut st = self
-            .conn
-            .prepare_cached(&format!(
-                "{ENTRY_SELECT} WHERE m.photo_id = ?1 ORDER BY m.collection_id, m.name"
-            ))
-            .ctx("listing a photo's names")?;
-        let rows = st
-            .query_map([photo.0], entry_from_row)
-            .ctx("listing a photo's names")?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
+        self.conn
+            .cached_rows(
+                &format!("{ENTRY_SELECT} WHERE m.photo_id = ?1 ORDER BY m.collection_id, m.name"),
+                [photo.0],
+                entry_from_row,
+            )
             .ctx("listing a photo's names")
     }
 
     /// Every name a photo that is not ignored has, in every folder (the
     /// names the mount lists for it).
     pub fn listed_names_of(&self, photo: PhotoKey) -> Result<Vec<Entry>> {
-        let mut st = self
-            .conn
-            .prepare_cached(&format!(
-                "{ENTRY_SELECT} WHERE m.photo_id = ?1 AND p.ignored = 0"
-            ))
-            .ctx("listing a photo's names")?;
-        let rows = st
-            .query_map([photo.0], entry_from_row)
-            .ctx("listing a photo's names")?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
+        self.conn
+            .cached_rows(
+                &format!("{ENTRY_SELECT} WHERE m.photo_id = ?1 AND p.ignored = 0"),
+                [photo.0],
+                entry_from_row,
+            )
             .ctx("listing a photo's names")
     }
 
@@ -325,16 +299,14 @@ impl Catalog {
     }
 
     fn photos_where(&self, account: AccountId, filter: &str) -> Result<Vec<Photo>> {
-        let mut st = self
-            .conn
-            .prepare_cached(&format!(
+        self.conn
+            .cached_rows(
+                &format!(
                 "SELECT {PHOTO_COLS} FROM photos WHERE account_id = ?1 AND {filter} ORDER BY id"
-            ))
-            .ctx("listing photos")?;
-        let rows = st
-            .query_map([account.0], photo_from_row)
-            .ctx("listing photos")?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
+            ),
+                [account.0],
+                photo_from_row,
+            )
             .ctx("listing photos")
     }
 
@@ -382,18 +354,12 @@ impl Catalog {
         account: AccountId,
         checksum: &Checksum,
     ) -> Result<Vec<PhotoKey>> {
-        let mut st = self
-            .conn
-            .prepare_cached(
+        self.conn
+            .cached_rows(
                 "SELECT id FROM photos WHERE account_id = ?1 AND checksum = ?2 ORDER BY id",
+                params![account.0, checksum.as_str()],
+                |r| Ok(PhotoKey(r.get(0)?)),
             )
-            .ctx("finding photos by checksum")?;
-        let rows = st
-            .query_map(params![account.0, checksum.as_str()], |r| {
-                Ok(PhotoKey(r.get(0)?))
-            })
-            .ctx("finding photos by checksum")?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
             .ctx("finding photos by checksum")
     }
 
@@ -407,17 +373,13 @@ impl Catalog {
     /// not known yet (see [`Catalog::set_announced_sizes`]), with their
     /// original's URL.
     pub fn originals_without_size(&self, account: AccountId) -> Result<Vec<(PhotoKey, String)>> {
-        let mut st = self
-            .conn
-            .prepare_cached(
+        self.conn
+            .cached_rows(
                 "SELECT id, r_url FROM photos WHERE account_id = ?1 AND path IS NULL \
                  AND size IS NULL AND r_url IS NOT NULL AND ignored = 0 ORDER BY id",
+                [account.0],
+                |r| Ok((PhotoKey(r.get(0)?), r.get(1)?)),
             )
-            .ctx("listing originals")?;
-        let rows = st
-            .query_map([account.0], |r| Ok((PhotoKey(r.get(0)?), r.get(1)?)))
-            .ctx("listing originals")?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
             .ctx("listing originals")
     }
 

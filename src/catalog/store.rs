@@ -35,6 +35,14 @@ pub(crate) trait CachedRow {
         f: F,
     ) -> rusqlite::Result<T>;
 
+    /// Every row, each made by `f`, through the statement cache.
+    fn cached_rows<T, P: rusqlite::Params, F: FnMut(&Row<'_>) -> rusqlite::Result<T>>(
+        &self,
+        sql: &str,
+        params: P,
+        f: F,
+    ) -> rusqlite::Result<Vec<T>>;
+
     /// `execute` through the statement cache (the write path of every file
     /// copied into the mount runs the same few statements).
     fn exec<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize>;
@@ -48,6 +56,17 @@ impl CachedRow for Connection {
         f: F,
     ) -> rusqlite::Result<T> {
         self.prepare_cached(sql)?.query_row(params, f)
+    }
+
+    fn cached_rows<T, P: rusqlite::Params, F: FnMut(&Row<'_>) -> rusqlite::Result<T>>(
+        &self,
+        sql: &str,
+        params: P,
+        f: F,
+    ) -> rusqlite::Result<Vec<T>> {
+        let mut st = self.prepare_cached(sql)?;
+        let rows = st.query_map(params, f)?;
+        rows.collect()
     }
 
     fn exec<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize> {
@@ -428,14 +447,12 @@ pub(crate) fn require_entry(c: &Connection, coll: &Collection, name: &EntryName)
 }
 
 pub(crate) fn photo_collections(c: &Connection, photo: PhotoKey) -> Result<Vec<CollectionId>> {
-    let mut st = c
-        .prepare_cached("SELECT DISTINCT collection_id FROM memberships WHERE photo_id = ?1")
-        .ctx("reading memberships")?;
-    let rows = st
-        .query_map([photo.0], |r| Ok(CollectionId(r.get(0)?)))
-        .ctx("reading memberships")?;
-    rows.collect::<rusqlite::Result<Vec<_>>>()
-        .ctx("reading memberships")
+    c.cached_rows(
+        "SELECT DISTINCT collection_id FROM memberships WHERE photo_id = ?1",
+        [photo.0],
+        |r| Ok(CollectionId(r.get(0)?)),
+    )
+    .ctx("reading memberships")
 }
 
 /// How many photosets list `photo`.
@@ -477,18 +494,12 @@ pub(crate) fn root_names(
     root: CollectionId,
     photo: PhotoKey,
 ) -> Result<Vec<EntryName>> {
-    let mut st = c
-        .prepare_cached(
-            "SELECT name FROM memberships WHERE collection_id = ?1 AND photo_id = ?2 ORDER BY name",
-        )
-        .ctx("reading root names")?;
-    let rows = st
-        .query_map(params![root.0, photo.0], |r| {
-            Ok(EntryName::from_trusted(r.get(0)?))
-        })
-        .ctx("reading root names")?;
-    rows.collect::<rusqlite::Result<Vec<_>>>()
-        .ctx("reading root names")
+    c.cached_rows(
+        "SELECT name FROM memberships WHERE collection_id = ?1 AND photo_id = ?2 ORDER BY name",
+        params![root.0, photo.0],
+        |r| Ok(EntryName::from_trusted(r.get(0)?)),
+    )
+    .ctx("reading root names")
 }
 
 // ---------------------------------------------------------------- names

@@ -70,12 +70,8 @@ fn trashed_named(c: &rusqlite::Connection, name: &str) -> Result<Option<Trashed>
 impl Catalog {
     /// Everything in the trash, oldest first.
     pub fn trashed(&self) -> Result<Vec<Trashed>> {
-        let mut st = self
-            .conn
-            .prepare_cached(&format!("{SELECT} ORDER BY t.id"))
-            .ctx("reading the trash")?;
-        let rows = st.query_map([], from_row).ctx("reading the trash")?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
+        self.conn
+            .cached_rows(&format!("{SELECT} ORDER BY t.id"), [], from_row)
             .ctx("reading the trash")
     }
 
