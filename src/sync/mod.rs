@@ -11,6 +11,7 @@ pub mod execute;
 pub mod fetch;
 pub mod identify;
 pub mod plan;
+pub mod restrict;
 pub mod setedit;
 pub mod snapshot;
 pub mod state;
@@ -19,7 +20,7 @@ pub use error::{ExecError, SyncError};
 pub use execute::{ExecReport, MetaDefaults, NoProgress, Progress};
 pub use plan::{
     merge_field, merge_member, next_base, plan, Action, Conflict, ConflictField, Merge, MetaEdit,
-    Plan, PlanError, PlanOptions, PlanSummary, PoolFilter, RemovalCause, SafetyConcern,
+    Plan, PlanError, PlanOptions, PlanSummary, PlanTotals, PoolFilter, RemovalCause, SafetyConcern,
     SafetyLimits, SetFilter, SetRemovals, Side, SkipReason, Skipped, Subject, Threshold,
 };
 pub use snapshot::{

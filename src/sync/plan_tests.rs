@@ -1891,3 +1891,168 @@ fn many_pool_removals_on_flickr_are_refused_until_forced() {
         5
     );
 }
+
+// ---------------------------------------------------------------- incremental planning
+
+/// An edit of photos only (sets stay as they are: a change of the sets
+/// makes a sync plan the whole account, see `restrict::fingerprint`).
+fn photo_edit_strategy() -> impl Strategy<Value = Edit> {
+    edit_strategy().prop_filter("photo edits only", |e| {
+        !matches!(
+            e,
+            Edit::NewSet { .. } | Edit::DeleteSet(_) | Edit::RenameSet(..)
+        )
+    })
+}
+
+/// One step of a history: edits on both sides, then maybe the plan is run.
+type Round = (Vec<Edit>, Vec<Edit>, bool);
+
+fn round_strategy(edits: fn() -> BoxedStrategy<Edit>) -> impl Strategy<Value = Round> {
+    (
+        proptest::collection::vec(edits(), 0..5),
+        proptest::collection::vec(edits(), 0..5),
+        any::<bool>(),
+    )
+}
+
+/// Runs a history the way syncs do, checking at every step that the plan
+/// of the dirty photos (closed as `restrict` closes them) is the plan of
+/// the whole account. Returns how many steps were planned incrementally.
+fn check_incremental_history(
+    (n, m, members): (i64, i64, Vec<(i64, i64)>),
+    d: Direction,
+    force: bool,
+    tight: bool,
+    rounds: &[Round],
+) -> Result<usize, TestCaseError> {
+    use crate::sync::restrict::{self, Item};
+    // Tight limits make the safety thresholds trip in small worlds, so
+    // that their totals are exercised.
+    let tight_at = |count| Threshold {
+        count,
+        fraction: 0.2,
+    };
+    let limits = if tight {
+        SafetyLimits {
+            membership_removals: tight_at(1),
+            remote_photos_missing: tight_at(0),
+            remote_sets_missing: tight_at(0),
+            local_photos_missing: tight_at(0),
+        }
+    } else {
+        SafetyLimits::default()
+    };
+    let o = PlanOptions {
+        force,
+        limits,
+        ..opts(d)
+    };
+    let mut w = World::from_synced(n, m, &members);
+    let print = |w: &World| restrict::fingerprint(&w.local, &w.base, &w.remote, &o, "");
+    // A first sync: every photo is new to the dirty set.
+    let mut dirty: BTreeSet<Item> = restrict::changed_items(
+        (
+            &LocalSnapshot::default(),
+            &BaseSnapshot::default(),
+            &RemoteSnapshot::default(),
+        ),
+        (&w.local, &w.base, &w.remote),
+    );
+    let mut clean_print: Option<String> = None;
+    let mut incremental = 0;
+    for (local_edits, remote_edits, run) in rounds {
+        let before = (w.local.clone(), w.base.clone(), w.remote.clone());
+        for e in local_edits {
+            w.edit_local(e);
+        }
+        for e in remote_edits {
+            w.edit_remote(e);
+        }
+        dirty.extend(restrict::changed_items(
+            (&before.0, &before.1, &before.2),
+            (&w.local, &w.base, &w.remote),
+        ));
+        let whole = plan(&w.local, &w.base, &w.remote, &o);
+        let now = print(&w);
+        if clean_print.as_ref() == Some(&now) {
+            if let Some(inc) =
+                restrict::plan_incrementally(&w.local, &w.base, &w.remote, &dirty, &o)
+            {
+                incremental += 1;
+                prop_assert_eq!(
+                    format!("{inc:?}"),
+                    format!("{whole:?}"),
+                    "dirty: {:?}",
+                    dirty
+                );
+            }
+        }
+        let Ok(p) = whole else { continue };
+        // What stays dirty: the photos with an outcome (and the base's
+        // photos missing from Flickr); the rest were planned clean.
+        dirty = restrict::keep_dirty(&p, &w.local, &w.base, &w.remote);
+        clean_print = Some(now);
+        if *run {
+            let before = (w.local.clone(), w.base.clone(), w.remote.clone());
+            w.apply(&p);
+            dirty.extend(restrict::changed_items(
+                (&before.0, &before.1, &before.2),
+                (&w.local, &w.base, &w.remote),
+            ));
+        }
+    }
+    Ok(incremental)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
+
+    /// On random histories of photo changes on both sides (run or not),
+    /// the plan of the dirty photos equals the plan of the whole account.
+    #[test]
+    fn incremental_plan_equals_full_plan(
+        world in world_strategy(),
+        d in direction_strategy(),
+        force in any::<bool>(),
+        tight in any::<bool>(),
+        rounds in proptest::collection::vec(round_strategy(|| photo_edit_strategy().boxed()), 1..6),
+    ) {
+        check_incremental_history(world, d, force, tight, &rounds)?;
+    }
+
+    /// The same with the sets changing too (a sync then plans the whole
+    /// account, and the photos it leaves clean stay clean after).
+    #[test]
+    fn incremental_plan_equals_full_plan_with_set_changes(
+        world in world_strategy(),
+        d in direction_strategy(),
+        force in any::<bool>(),
+        tight in any::<bool>(),
+        rounds in proptest::collection::vec(round_strategy(|| edit_strategy().boxed()), 1..6),
+    ) {
+        check_incremental_history(world, d, force, tight, &rounds)?;
+    }
+}
+
+/// The property is not vacuous: most histories are planned incrementally.
+#[test]
+fn most_histories_plan_incrementally() {
+    use proptest::strategy::ValueTree;
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let strategy = (
+        world_strategy(),
+        direction_strategy(),
+        proptest::collection::vec(round_strategy(|| photo_edit_strategy().boxed()), 2..6),
+    );
+    let (mut steps, mut rounds_total) = (0, 0);
+    for _ in 0..100 {
+        let (world, d, rounds) = strategy.new_tree(&mut runner).expect("a value").current();
+        rounds_total += rounds.len() - 1;
+        steps += check_incremental_history(world, d, true, false, &rounds).expect("equal plans");
+    }
+    assert!(
+        steps * 2 > rounds_total,
+        "{steps} of {rounds_total} later steps planned incrementally"
+    );
+}
