@@ -11,7 +11,7 @@
 //! ([`super::state`]); so the remote snapshot stays whole and the planner
 //! never mistakes an unlisted photo for a vanished one.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use super::snapshot::{
@@ -40,6 +40,15 @@ pub struct Fetched {
     pub report: FetchReport,
     /// What the sync's cache must remember.
     pub delta: CacheDelta,
+    /// The snapshot holds no photos yet: an incremental fetch that was not
+    /// asked for the whole snapshot leaves them to the incremental plan,
+    /// which loads the ones it needs ([`super::incremental`]).
+    pub partial: bool,
+    /// What an incremental fetch saw change on Flickr: the photos listed
+    /// and those that joined or left a set or a pool.
+    pub changed: BTreeSet<PhotoId>,
+    /// Photos on Flickr (the listing's `total`).
+    pub total: u64,
 }
 
 impl Fetched {
@@ -149,6 +158,9 @@ pub struct FetchOptions {
     /// reconciliations (the executor keeps the cache up to date with its own
     /// pool changes).
     pub pools_every_sync_up_to: usize,
+    /// How far back of the cursor photos.recentlyUpdated looks
+    /// ([`CURSOR_MARGIN_SECS`] by default).
+    pub cursor_margin: Duration,
 }
 
 impl Default for FetchOptions {
@@ -158,6 +170,7 @@ impl Default for FetchOptions {
             full_every: 20,
             full_after: Duration::from_secs(7 * 86_400),
             pools_every_sync_up_to: 4,
+            cursor_margin: Duration::from_secs(CURSOR_MARGIN_SECS as u64),
         }
     }
 }
@@ -226,6 +239,8 @@ fn ids(list: Vec<PhotoSummary>) -> Vec<PhotoId> {
 /// Flickr's state for `account` (the caller `user`): the photos, sets and
 /// pools that changed since the last sync merged into what the sync
 /// remembers, or everything when a full reconciliation is due or asked for.
+/// An incremental fetch reads the cache by key and builds the snapshot's
+/// photos only when `whole` asks for them ([`Fetched::partial`]).
 ///
 /// A no-op incremental fetch costs photosets.getList, photos.recentlyUpdated,
 /// one people.getPhotos page (its `total` detects deletions, which
@@ -237,10 +252,14 @@ pub async fn fetch(
     account: catalog::AccountId,
     user: &Nsid,
     opts: &FetchOptions,
+    whole: bool,
 ) -> Result<Fetched, super::error::SyncError> {
     let started = now_secs();
     let prev = store.account(account)?;
-    let mut cached = store.load(account)?;
+    let mut cached = store.load_sets_and_pools(account)?;
+    let cached_count = store.photo_count(account)?;
+    let mut changed_ids: BTreeSet<PhotoId> = BTreeSet::new();
+    let mut total = 0;
     let mut reason = if opts.full {
         Some("asked for".to_owned())
     } else {
@@ -255,11 +274,11 @@ pub async fn fetch(
     let mut photos: BTreeMap<PhotoId, PhotoSummary> = BTreeMap::new();
     let mut list_all = full;
     if !full {
-        let since = prev.cursor.unwrap_or(0) - CURSOR_MARGIN_SECS;
+        let since = prev.cursor.unwrap_or(0) - opts.cursor_margin.as_secs() as i64;
         let changed = client
             .list_recently_updated(since.max(0), Extra::SYNC)
             .await?;
-        let total = client.photos_page(&[], 1, None).await?.total;
+        total = client.photos_page(&[], 1, None).await?.total;
         // The listing holds only what changed: the photos that did not
         // stay in the cache, from which the snapshot is built below (the
         // listing's readers fall back to the cache for them).
@@ -267,11 +286,13 @@ pub async fn fetch(
         for s in changed {
             photos.insert(s.id.clone(), s);
         }
-        let known = cached.photos.len()
-            + photos
-                .keys()
-                .filter(|k| !cached.photos.contains_key(*k))
-                .count();
+        let mut known = cached_count;
+        for k in photos.keys() {
+            changed_ids.insert(k.clone());
+            if store.photo(account, k)?.is_none() {
+                known += 1;
+            }
+        }
         if total != known as u64 {
             reason = Some(format!(
                 "Flickr counts {total} photos, the sync knows {known}: listing them all"
@@ -286,7 +307,11 @@ pub async fn fetch(
         for s in listed {
             fresh.insert(s.id.clone(), s);
         }
+        total = fresh.len() as u64;
         if had_cache {
+            // A full listing compares with the whole cache (it plans the
+            // whole account too).
+            cached.photos = store.load_photos(account)?;
             let base: BTreeMap<&PhotoId, Option<i64>> = if full {
                 cached
                     .photos
@@ -348,6 +373,7 @@ pub async fn fetch(
                         changed_sets += 1;
                     }
                 }
+                note_members(&mut changed_ids, known.map(|(_, old)| old.as_slice()), &m);
                 m
             }
         };
@@ -382,7 +408,11 @@ pub async fn fetch(
         let known = cached.pools.iter().find(|(c, _)| c.id == g.id);
         let members = match known {
             Some((_, m)) if !refresh_pools => m.clone(),
-            _ => ids(client.list_all_pool_photos(&g.id, Some(user), &[]).await?),
+            _ => {
+                let m = ids(client.list_all_pool_photos(&g.id, Some(user), &[]).await?);
+                note_members(&mut changed_ids, known.map(|(_, old)| old.as_slice()), &m);
+                m
+            }
         };
         delta.pools.push((g.clone(), members));
     }
@@ -408,11 +438,18 @@ pub async fn fetch(
 
     // The planner's view.
     let mut out = Fetched::default();
-    for (id, s) in &photos {
-        out.snapshot.photos.insert(id.clone(), remote_photo(s));
+    let partial = !delta.full && !whole;
+    if !partial {
+        for (id, s) in &photos {
+            out.snapshot.photos.insert(id.clone(), remote_photo(s));
+        }
     }
-    // The unchanged photos (incremental fetch): straight from the cache,
-    // consumed as it goes, with no listing entry kept for them.
+    // The unchanged photos (incremental fetch asked for the whole
+    // snapshot): straight from the cache, consumed as it goes, with no
+    // listing entry kept for them.
+    if !delta.full && whole {
+        cached.photos = store.load_photos(account)?;
+    }
     for (id, c) in std::mem::take(&mut cached.photos) {
         if let std::collections::btree_map::Entry::Vacant(e) = out.snapshot.photos.entry(id) {
             let id = e.key().clone();
@@ -443,11 +480,66 @@ pub async fn fetch(
         }
     }
     out.photos = photos;
+    out.partial = partial;
+    out.changed = changed_ids;
+    out.total = total;
     out.sets = sets;
     out.groups = groups;
     out.report = report;
     out.delta = delta;
     Ok(out)
+}
+
+/// Makes a partial fetch's snapshot whole (a sync that plans the whole
+/// account after an incremental fetch): every photo the cache holds, this
+/// fetch's listing over it, with their set and pool memberships.
+pub fn complete_snapshot(
+    store: &SyncStore,
+    account: catalog::AccountId,
+    fetched: &mut Fetched,
+) -> Result<(), StateError> {
+    if !fetched.partial {
+        return Ok(());
+    }
+    let mut photos = BTreeMap::new();
+    for (id, c) in store.load_photos(account)? {
+        if !fetched.photos.contains_key(&id) && !fetched.delta.gone.contains(&id) {
+            let rp = remote_photo(&c.into_summary(id.clone()));
+            photos.insert(id, rp);
+        }
+    }
+    for (id, s) in &fetched.photos {
+        photos.insert(id.clone(), remote_photo(s));
+    }
+    for (set, members) in &fetched.delta.sets {
+        for p in members {
+            if let Some(rp) = photos.get_mut(p) {
+                rp.sets.insert(set.id.clone());
+            }
+        }
+    }
+    for (g, members) in &fetched.delta.pools {
+        for p in members {
+            if let Some(rp) = photos.get_mut(p) {
+                rp.pools.insert(g.id.clone());
+            }
+        }
+    }
+    fetched.snapshot.photos = photos;
+    fetched.partial = false;
+    Ok(())
+}
+
+/// Notes the photos that joined or left a member list (all of a new one).
+fn note_members(out: &mut BTreeSet<PhotoId>, old: Option<&[PhotoId]>, new: &[PhotoId]) {
+    match old {
+        None => out.extend(new.iter().cloned()),
+        Some(old) => {
+            let a: BTreeSet<&PhotoId> = old.iter().collect();
+            let b: BTreeSet<&PhotoId> = new.iter().collect();
+            out.extend(a.symmetric_difference(&b).map(|p| (*p).clone()));
+        }
+    }
 }
 
 /// Remembers what `fetched` learnt (after the catalog recorded it).
