@@ -35,6 +35,54 @@ pub struct BaseCounts {
     pub pool_memberships: u64,
 }
 
+/// The marks a plan accounted for: those up to `loaded` (which it read)
+/// and those its settling wrote (`from` < seq <= `to`). Any other is a
+/// change made since, by someone else.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Settled {
+    pub loaded: i64,
+    pub from: i64,
+    pub to: i64,
+}
+
+/// Of `items`, those whose marks the plan accounted for (or that have
+/// none): a writer that settles them may clear their marks.
+pub(super) fn accounted_for(
+    tx: &rusqlite::Connection,
+    items: &[String],
+    settled: Settled,
+) -> Result<Vec<String>> {
+    let mut st = tx
+        .prepare_cached(
+            "SELECT 1 FROM sync_dirty WHERE item = ?1 AND seq > ?2 AND NOT (seq > ?3 AND seq <= ?4) LIMIT 1",
+        )
+        .ctx("reading the dirty set")?;
+    let mut out = Vec::new();
+    for i in items {
+        let newer = st
+            .query_row(params![i, settled.loaded, settled.from, settled.to], |_| {
+                Ok(())
+            })
+            .optional()
+            .ctx("reading the dirty set")?;
+        if newer.is_none() {
+            out.push(i.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// Clears the marks of `items`.
+pub(super) fn clear(tx: &rusqlite::Connection, items: &[String]) -> Result<()> {
+    let mut st = tx
+        .prepare_cached("DELETE FROM sync_dirty WHERE item = ?1")
+        .ctx("settling the dirty set")?;
+    for i in items {
+        st.execute([i]).ctx("settling the dirty set")?;
+    }
+    Ok(())
+}
+
 impl Catalog {
     /// The account's dirty marks.
     pub fn dirty_marks(&self, account: AccountId) -> Result<DirtyMarks> {
@@ -84,16 +132,23 @@ impl Catalog {
     }
 
     /// After a plan: `clean` items (or, with `None`, every item) marked no
-    /// later than `seq` are clean, and `dirty` ones are marked, in one
-    /// transaction.
+    /// later than `seq` are clean, and `dirty` ones are marked (a mark made
+    /// after `seq` is left as it is), in one transaction.
     pub fn settle_dirty(
         &self,
         account: AccountId,
         seq: i64,
         clean: Option<&[String]>,
         dirty: &[String],
-    ) -> Result<()> {
+    ) -> Result<Settled> {
         self.write("settling the dirty set", |tx| {
+            let newest = |tx: &rusqlite::Connection| {
+                tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM sync_dirty", [], |r| {
+                    r.get::<_, i64>(0)
+                })
+                .ctx("reading the dirty set")
+            };
+            let from = newest(tx)?;
             match clean {
                 None => {
                     tx.execute(
@@ -116,14 +171,19 @@ impl Catalog {
             }
             let mut st = tx
                 .prepare_cached(
-                    "INSERT OR IGNORE INTO sync_dirty (account_id, item) VALUES (?1, ?2)",
+                    "INSERT OR REPLACE INTO sync_dirty (account_id, item) SELECT ?1, ?2 \
+                     WHERE NOT EXISTS (SELECT 1 FROM sync_dirty WHERE account_id = ?1 AND item = ?2 AND seq > ?3)",
                 )
                 .ctx("settling the dirty set")?;
             for i in dirty {
-                st.execute(params![account.0, i])
+                st.execute(params![account.0, i, seq])
                     .ctx("settling the dirty set")?;
             }
-            Ok(())
+            Ok(Settled {
+                loaded: seq,
+                from,
+                to: newest(tx)?,
+            })
         })
     }
 

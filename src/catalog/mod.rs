@@ -30,7 +30,7 @@ mod trash;
 mod types;
 mod xattr;
 
-pub use dirty::{BaseCounts, DirtyMarks};
+pub use dirty::{BaseCounts, DirtyMarks, Settled};
 pub use error::{CatalogError, Result};
 pub use file::{live_connections, CatalogConnection, LiveToken};
 pub use handle::{Catalog, BUSY_TIMEOUT, FLICKR_PHOTO_PAGES};

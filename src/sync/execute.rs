@@ -359,6 +359,10 @@ pub struct Executor<'a> {
     pub recent_uploads: BTreeMap<Checksum, PhotoSummary>,
     /// Open upload intents per photo (from an interrupted sync).
     pub open_uploads: BTreeMap<PhotoKey, Vec<catalog::JournalId>>,
+    /// The dirty marks the plan accounted for: a photo that planned
+    /// nothing and whose base is written is then clean
+    /// ([`super::restrict::keep_dirty`]). `None`: left dirty.
+    pub settled: Option<catalog::Settled>,
 }
 
 impl Executor<'_> {
@@ -1328,7 +1332,7 @@ impl Executor<'_> {
                 i += 1;
             }
         }
-        self.write_base()?;
+        self.write_base(plan)?;
         Ok(report)
     }
 
@@ -1428,7 +1432,10 @@ impl Executor<'_> {
         }
     }
 
-    fn write_base(&self) -> Result<(), ExecError> {
+    fn write_base(&self, plan: &Plan) -> Result<(), ExecError> {
+        use super::restrict::Item;
+        let outcome = super::restrict::outcome_items(plan);
+        let mut settle = Vec::new();
         // The new base one photo at a time (as `next_base` computes it),
         // compared with the old: no second whole base is built, and
         // unchanged bases are not rewritten (a no-op sync of a large
@@ -1455,6 +1462,11 @@ impl Executor<'_> {
             if prev == Some(&b) {
                 continue;
             }
+            let (k, i) = (Item::Local(lp.key), Item::Remote(id.clone()));
+            if !outcome.contains(&k) && !outcome.contains(&i) {
+                settle.push(k.encode());
+                settle.push(i.encode());
+            }
             rows.push((
                 PhotoKey(lp.key.0),
                 SyncedBase {
@@ -1468,7 +1480,8 @@ impl Executor<'_> {
                 },
             ));
         }
-        self.cat.set_synced_bases(&rows)?;
+        self.cat
+            .set_synced_bases_settling(&rows, &settle, self.settled)?;
         let new_sets = next_base_sets(&self.base, &self.local, &self.remote);
         for ls in self.local.sets.values() {
             if let Some(id) = &ls.remote {

@@ -3,7 +3,7 @@
 //! read by key from the catalog and the sync's cache of Flickr, never a
 //! whole table. The sets, pools and groups are read whole (few rows).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 use super::error::SyncError;
 use super::execute::{load_sets, local_photo, Collections, MetaDefaults};
@@ -176,17 +176,4 @@ pub(super) fn load(
         }
     }
     Ok((local, base, remote))
-}
-
-/// Every item the snapshots hold (what a plan of them looked at).
-pub(super) fn items_of(local: &LocalSnapshot, remote: &RemoteSnapshot) -> BTreeSet<Item> {
-    let mut out: BTreeSet<Item> = local.photos.keys().map(|k| Item::Local(*k)).collect();
-    for lp in local.photos.values() {
-        if let Some(id) = &lp.remote {
-            out.insert(Item::Remote(id.clone()));
-        }
-    }
-    out.extend(local.ignored.iter().cloned().map(Item::Remote));
-    out.extend(remote.photos.keys().cloned().map(Item::Remote));
-    out
 }

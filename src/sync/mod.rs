@@ -184,6 +184,8 @@ pub struct Planned {
     /// Only the photos that changed were loaded and planned (the snapshots
     /// hold those and what the planner compares them with).
     pub partial: bool,
+    /// The dirty marks this plan accounted for (`None`: a dry run).
+    pub settled: Option<crate::catalog::Settled>,
 }
 
 /// Records what a fetch learnt: the catalog first (new photos become
@@ -638,9 +640,12 @@ pub async fn plan_sync(
     if !opts.download_originals {
         plan.leave_downloads_to_the_mount();
     }
+    let mut settled = None;
     if !opts.dry_run {
         note_videos(cat, account, &plan)?;
-        settle(cat, &store, account, &loaded, &fetched, &plan, &print)?;
+        settled = Some(settle(
+            cat, &store, account, &loaded, &fetched, &plan, &print,
+        )?);
     }
     let Loaded { local, base, .. } = loaded;
     Ok(Planned {
@@ -653,6 +658,7 @@ pub async fn plan_sync(
         identified,
         ambiguous,
         partial: part,
+        settled,
     })
 }
 
@@ -667,15 +673,15 @@ fn settle(
     fetched: &fetch::Fetched,
     plan: &Plan,
     print: &str,
-) -> Result<(), SyncError> {
+) -> Result<crate::catalog::Settled, SyncError> {
     let t = std::time::Instant::now();
     let keep = restrict::keep_dirty(plan, &loaded.local, &loaded.base, &fetched.snapshot);
     let dirty: Vec<String> = keep.iter().map(restrict::Item::encode).collect();
-    match &loaded.marks {
+    let settled = match &loaded.marks {
         None => cat.settle_dirty(account, loaded.seq, None, &dirty)?,
         Some(marks) => {
             let mut clean: BTreeSet<String> =
-                incremental::items_of(&loaded.local, &fetched.snapshot)
+                restrict::items_of(&loaded.local, &loaded.base, &fetched.snapshot)
                     .iter()
                     .filter(|i| !keep.contains(*i))
                     .map(restrict::Item::encode)
@@ -688,16 +694,16 @@ fn settle(
                     .cloned(),
             );
             let clean: Vec<String> = clean.into_iter().collect();
-            cat.settle_dirty(account, loaded.seq, Some(&clean), &dirty)?;
+            cat.settle_dirty(account, loaded.seq, Some(&clean), &dirty)?
         }
-    }
+    };
     store.save_plan_fingerprint(account, Some(print))?;
     tracing::debug!(
         "sync phase: settle the dirty set ({} stay) {:?}",
         dirty.len(),
         t.elapsed()
     );
-    Ok(())
+    Ok(settled)
 }
 
 /// With `download = on-demand` the originals stay on Flickr, and the mount
@@ -869,6 +875,7 @@ pub async fn run_sync(
         base,
         identified,
         ambiguous,
+        settled,
         ..
     } = planned;
     if opts.dry_run {
@@ -922,6 +929,7 @@ pub async fn run_sync(
         parallelism: opts.parallelism.max(1),
         recent_uploads: BTreeMap::new(),
         open_uploads: BTreeMap::new(),
+        settled,
     };
     let t = std::time::Instant::now();
     exec.prepare_resume(progress).await?;

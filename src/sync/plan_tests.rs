@@ -1975,10 +1975,35 @@ fn check_incremental_history(
         ));
         let whole = plan(&w.local, &w.base, &w.remote, &o);
         let now = print(&w);
+        let mut part = None;
         if clean_print.as_ref() == Some(&now) {
-            if let Some(inc) =
+            if let Some((inc, p)) =
                 restrict::plan_incrementally(&w.local, &w.base, &w.remote, &dirty, &o)
             {
+                // The invariant: a photo the dirty set does not reach plans
+                // to nothing and has its base written.
+                if let Ok(whole) = &whole {
+                    let need = restrict::keep_dirty(whole, &w.local, &w.base, &w.remote);
+                    let reached = restrict::items_of(&p.0, &p.1, &p.2);
+                    let missing: Vec<&Item> = need.difference(&reached).collect();
+                    prop_assert!(missing.is_empty(), "clean but not settled: {:?}", missing);
+                    // (Said without `keep_dirty`: a sync would write no
+                    // base for a photo out of reach.)
+                    let next = next_base(&w.base, &w.local, &w.remote);
+                    for id in w.base.photos.keys().chain(next.photos.keys()) {
+                        if !reached.contains(&Item::Remote(id.clone())) {
+                            prop_assert_eq!(
+                                w.base
+                                    .photos
+                                    .get(id)
+                                    .filter(|_| !w.local.ignored.contains(id)),
+                                next.photos.get(id),
+                                "base of {} out of reach",
+                                id
+                            );
+                        }
+                    }
+                }
                 incremental += 1;
                 prop_assert_eq!(
                     format!("{inc:?}"),
@@ -1986,20 +2011,64 @@ fn check_incremental_history(
                     "dirty: {:?}",
                     dirty
                 );
+                part = Some(p);
             }
         }
         let Ok(p) = whole else { continue };
-        // What stays dirty: the photos with an outcome (and the base's
-        // photos missing from Flickr); the rest were planned clean.
-        dirty = restrict::keep_dirty(&p, &w.local, &w.base, &w.remote);
+        // What stays dirty is what the sync's own part says (the whole
+        // account when it planned all of it).
+        dirty = match &part {
+            Some((l, b, r)) => restrict::keep_dirty(&p, l, b, r),
+            None => restrict::keep_dirty(&p, &w.local, &w.base, &w.remote),
+        };
         clean_print = Some(now);
         if *run {
             let before = (w.local.clone(), w.base.clone(), w.remote.clone());
             w.apply(&p);
-            dirty.extend(restrict::changed_items(
+            if let Some((l, _, r)) = &part {
+                // The executor writes the bases of the photos it loaded
+                // only.
+                let loaded: BTreeSet<&PhotoId> = l
+                    .photos
+                    .values()
+                    .filter_map(|p| p.remote.as_ref())
+                    .chain(r.photos.keys())
+                    .collect();
+                let ids: BTreeSet<PhotoId> = before
+                    .1
+                    .photos
+                    .keys()
+                    .chain(w.base.photos.keys())
+                    .cloned()
+                    .collect();
+                for id in ids.iter().filter(|id| !loaded.contains(id)) {
+                    match before.1.photos.get(id) {
+                        Some(b) => w.base.photos.insert(id.clone(), b.clone()),
+                        None => w.base.photos.remove(id),
+                    };
+                }
+            }
+            let mut changed = restrict::changed_items(
                 (&before.0, &before.1, &before.2),
                 (&w.local, &w.base, &w.remote),
-            ));
+            );
+            // And it settles those that planned nothing and whose base it
+            // wrote (their record and Flickr photo untouched).
+            let outcome = restrict::outcome_items(&p);
+            for lp in before.0.photos.values() {
+                let Some(id) = &lp.remote else { continue };
+                let (k, i) = (Item::Local(lp.key), Item::Remote(id.clone()));
+                let untouched = w.local.photos.get(&lp.key) == Some(lp)
+                    && before.2.photos.get(id) == w.remote.photos.get(id)
+                    && before.1.photos.get(id) != w.base.photos.get(id);
+                if untouched && !outcome.contains(&k) && !outcome.contains(&i) {
+                    dirty.remove(&k);
+                    dirty.remove(&i);
+                    changed.remove(&k);
+                    changed.remove(&i);
+                }
+            }
+            dirty.extend(changed);
         }
     }
     Ok(incremental)

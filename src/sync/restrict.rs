@@ -20,7 +20,7 @@
 //! order over all uploads). The safety thresholds' denominators come from
 //! counts over the whole account ([`super::plan::PlanOptions::totals`]).
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use super::plan::{Action, Plan, PlanOptions, Subject};
 use super::snapshot::{
@@ -235,9 +235,12 @@ pub fn outcome_items(plan: &Plan) -> BTreeSet<Item> {
 }
 
 /// The photos that must stay dirty after `plan` was made from these
-/// snapshots: those it gives an outcome ([`outcome_items`]), and those of
-/// the base missing from Flickr, which the big-removal guard counts even
-/// when they plan to nothing (a one-way sync up leaves them so).
+/// snapshots: those it gives an outcome ([`outcome_items`]); those of the
+/// base missing from Flickr, which the big-removal guard counts even when
+/// they plan to nothing (a one-way sync up leaves them so); and those
+/// whose merge base the sync would write ([`base_writes`]): until it is
+/// written (the executor then settles them), a later change would merge
+/// against the old one.
 pub fn keep_dirty(
     plan: &Plan,
     local: &LocalSnapshot,
@@ -250,6 +253,59 @@ pub fn keep_dirty(
             out.insert(Item::Remote(id.clone()));
         }
     }
+    for (k, id) in base_writes(local, base, remote) {
+        out.insert(Item::Local(k));
+        out.insert(Item::Remote(id));
+    }
+    out
+}
+
+/// The photos whose merge base differs from the one a sync records after
+/// planning nothing for them ([`super::plan::next_base_photo`]).
+pub fn base_writes(
+    local: &LocalSnapshot,
+    base: &BaseSnapshot,
+    remote: &RemoteSnapshot,
+) -> Vec<(LocalKey, PhotoId)> {
+    let mut first: BTreeMap<&PhotoId, &LocalPhoto> = BTreeMap::new();
+    for lp in local.photos.values() {
+        if let Some(id) = &lp.remote {
+            first.entry(id).or_insert(lp);
+        }
+    }
+    let mut out = Vec::new();
+    for lp in local.photos.values() {
+        let Some(id) = &lp.remote else { continue };
+        if local.ignored.contains(id) {
+            continue;
+        }
+        let Some(rp) = remote.photos.get(id) else {
+            continue;
+        };
+        let linked = first.get(id).copied().unwrap_or(lp);
+        let prev = base.photos.get(id);
+        if prev != Some(&super::plan::next_base_photo(prev, linked, rp, local)) {
+            out.push((lp.key, id.clone()));
+        }
+    }
+    out
+}
+
+/// Every item the snapshots hold (what a plan of them looked at).
+pub fn items_of(
+    local: &LocalSnapshot,
+    base: &BaseSnapshot,
+    remote: &RemoteSnapshot,
+) -> BTreeSet<Item> {
+    let mut out: BTreeSet<Item> = local.photos.keys().map(|k| Item::Local(*k)).collect();
+    for lp in local.photos.values() {
+        if let Some(id) = &lp.remote {
+            out.insert(Item::Remote(id.clone()));
+        }
+    }
+    out.extend(local.ignored.iter().cloned().map(Item::Remote));
+    out.extend(remote.photos.keys().cloned().map(Item::Remote));
+    out.extend(base.photos.keys().cloned().map(Item::Remote));
     out
 }
 
@@ -404,9 +460,14 @@ pub fn changed_items(
     out
 }
 
+/// The part of whole snapshots an incremental plan loads.
+#[cfg(test)]
+pub type Part = (LocalSnapshot, BaseSnapshot, RemoteSnapshot);
+
 /// The plan of the part of whole snapshots that `dirty` reaches, the way
-/// an incremental sync makes it: the restricted snapshots planned with the
-/// whole account's totals when a threshold could trip.
+/// an incremental sync makes it (the restricted snapshots planned with the
+/// whole account's totals when a threshold could trip), and that part;
+/// `None` when the whole account must be planned.
 #[cfg(test)]
 pub fn plan_incrementally(
     local: &LocalSnapshot,
@@ -414,7 +475,7 @@ pub fn plan_incrementally(
     remote: &RemoteSnapshot,
     dirty: &BTreeSet<Item>,
     opts: &PlanOptions,
-) -> Option<Result<Plan, super::plan::PlanError>> {
+) -> Option<(Result<Plan, super::plan::PlanError>, Part)> {
     let mut l = LocalSnapshot {
         sets: local.sets.clone(),
         ..LocalSnapshot::default()
@@ -440,7 +501,7 @@ pub fn plan_incrementally(
         Err(super::plan::PlanError::Unsafe { .. }) => true,
     };
     if !suspicious {
-        return Some(first);
+        return Some((first, (l, b, r)));
     }
     let whole = PlanOptions {
         totals: Some(super::plan::PlanTotals::of(local, base)),
@@ -450,7 +511,7 @@ pub fn plan_incrementally(
     match &again {
         Ok(p) if needs_whole_account(p) => None,
         Err(super::plan::PlanError::Unsafe { plan, .. }) if needs_whole_account(plan) => None,
-        _ => Some(again),
+        _ => Some((again, (l, b, r))),
     }
 }
 
