@@ -49,20 +49,23 @@ pub struct Settled {
 /// none): a writer that settles them may clear their marks.
 pub(super) fn accounted_for(
     tx: &rusqlite::Connection,
+    account: AccountId,
     items: &[String],
     settled: Settled,
 ) -> Result<Vec<String>> {
     let mut st = tx
         .prepare_cached(
-            "SELECT 1 FROM sync_dirty WHERE item = ?1 AND seq > ?2 AND NOT (seq > ?3 AND seq <= ?4) LIMIT 1",
+            "SELECT 1 FROM sync_dirty WHERE account_id = ?5 AND item = ?1 AND seq > ?2 \
+             AND NOT (seq > ?3 AND seq <= ?4) LIMIT 1",
         )
         .ctx("reading the dirty set")?;
     let mut out = Vec::new();
     for i in items {
         let newer = st
-            .query_row(params![i, settled.loaded, settled.from, settled.to], |_| {
-                Ok(())
-            })
+            .query_row(
+                params![i, settled.loaded, settled.from, settled.to, account.0],
+                |_| Ok(()),
+            )
             .optional()
             .ctx("reading the dirty set")?;
         if newer.is_none() {
@@ -73,12 +76,13 @@ pub(super) fn accounted_for(
 }
 
 /// Clears the marks of `items`.
-pub(super) fn clear(tx: &rusqlite::Connection, items: &[String]) -> Result<()> {
+pub(super) fn clear(tx: &rusqlite::Connection, account: AccountId, items: &[String]) -> Result<()> {
     let mut st = tx
-        .prepare_cached("DELETE FROM sync_dirty WHERE item = ?1")
+        .prepare_cached("DELETE FROM sync_dirty WHERE account_id = ?1 AND item = ?2")
         .ctx("settling the dirty set")?;
     for i in items {
-        st.execute([i]).ctx("settling the dirty set")?;
+        st.execute(params![account.0, i])
+            .ctx("settling the dirty set")?;
     }
     Ok(())
 }
@@ -110,6 +114,18 @@ impl Catalog {
                 r.get(0)
             })
             .ctx("reading the dirty set")
+    }
+
+    /// How many photos of the account are marked dirty.
+    pub fn dirty_count(&self, account: AccountId) -> Result<u64> {
+        self.conn
+            .cached_row(
+                "SELECT COUNT(*) FROM sync_dirty WHERE account_id = ?1",
+                [account.0],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n.max(0) as u64)
+            .ctx("counting the dirty set")
     }
 
     /// Notes `items` dirty (what Flickr changed, which no catalog write shows).

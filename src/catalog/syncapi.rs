@@ -669,12 +669,12 @@ impl Catalog {
         &self,
         bases: &[(PhotoKey, SyncedBase)],
         settle: &[String],
-        settled: Option<super::dirty::Settled>,
+        settled: Option<(AccountId, super::dirty::Settled)>,
     ) -> Result<()> {
         self.write("recording merge bases", |tx| {
             let settle = match settled {
-                Some(s) => super::dirty::accounted_for(tx, settle, s)?,
-                None => Vec::new(),
+                Some((a, s)) => (a, super::dirty::accounted_for(tx, a, settle, s)?),
+                None => (AccountId(0), Vec::new()),
             };
             let mut st = tx
                 .prepare_cached(
@@ -701,7 +701,7 @@ impl Catalog {
                 ])
                 .ctx("recording merge bases")?;
             }
-            super::dirty::clear(tx, &settle)
+            super::dirty::clear(tx, settle.0, &settle.1)
         })
     }
 

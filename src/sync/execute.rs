@@ -1480,8 +1480,11 @@ impl Executor<'_> {
                 },
             ));
         }
-        self.cat
-            .set_synced_bases_settling(&rows, &settle, self.settled)?;
+        self.cat.set_synced_bases_settling(
+            &rows,
+            &settle,
+            self.settled.map(|s| (self.account, s)),
+        )?;
         let new_sets = next_base_sets(&self.base, &self.local, &self.remote);
         for ls in self.local.sets.values() {
             if let Some(id) = &ls.remote {

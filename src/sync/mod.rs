@@ -154,6 +154,10 @@ pub type Candidates = (PhotoId, Vec<PathBuf>);
 /// An online photo and the local file found to be it.
 pub type Identified = (PhotoId, PathBuf);
 
+/// Photos changed beyond which a sync plans the whole account rather than
+/// look each up (and beyond a tenth of the account).
+const WHOLE_PAST: u64 = 5_000;
+
 /// What a sync did.
 #[derive(Debug)]
 pub struct SyncReport {
@@ -521,6 +525,12 @@ pub async fn plan_sync(
     };
     let mut part =
         fetched.partial && store.plan_fingerprint(account)?.as_deref() == Some(print.as_str());
+    if part {
+        // Many photos changed (a first sync's bases to record, a bulk
+        // edit): one pass over everything costs less than a lookup each.
+        let dirty = cat.dirty_count(account)? + fetched.changed.len() as u64;
+        part = dirty <= WHOLE_PAST.max(fetched.total / 10);
+    }
     let with_fetch_calls = |e: PlanError| {
         let PlanError::Unsafe { concerns, mut plan } = e;
         plan.summary.fetch_calls = Some(fetch_calls);
