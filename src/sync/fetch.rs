@@ -7,9 +7,13 @@
 //! people.getGroups, then groups.pools.getPhotos per group limited to the
 //! member. An incremental fetch ([`fetch`]) lists only photos whose
 //! `lastupdate` moved (photos.recentlyUpdated since the cursor) and sets
-//! whose `date_update` moved, and merges them into what the sync remembers
-//! ([`super::state`]); so the remote snapshot stays whole and the planner
-//! never mistakes an unlisted photo for a vanished one.
+//! whose `date_update` moved, and notes what changed ([`Fetched::changed`]);
+//! the sync remembers the rest ([`super::state`]), read by key by the
+//! incremental plan ([`super::incremental`]), or whole when the whole
+//! account is planned ([`complete_snapshot`]), so that the planner never
+//! mistakes an unlisted photo for a vanished one. It compares Flickr's
+//! photo count with the cache's (kept as a count, not counted) and lists
+//! everything when they differ.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -226,6 +230,9 @@ pub struct CacheDelta {
     pub full: bool,
     pub gone: Vec<PhotoId>,
     pub sets: Vec<(Photoset, Vec<PhotoId>)>,
+    /// Sets whose listing and members are as the cache has them (only
+    /// their place in the list is written again).
+    pub sets_kept: BTreeSet<SetId>,
     pub pools: Vec<(Group, Vec<PhotoId>)>,
     pub state: AccountState,
 }
@@ -352,28 +359,44 @@ pub async fn fetch(
 
     // Sets.
     let sets = client.list_all_photosets().await?;
-    let cached_sets: BTreeMap<&SetId, &(Photoset, Vec<PhotoId>)> =
-        cached.sets.iter().map(|e| (&e.0.id, e)).collect();
+    // Each cached set is moved out as the listing names it: what stays
+    // is the sets gone since.
+    let mut cached_sets: BTreeMap<SetId, (Photoset, Vec<PhotoId>)> =
+        std::mem::take(&mut cached.sets)
+            .into_iter()
+            .map(|e| (e.0.id.clone(), e))
+            .collect();
     let mut changed_sets = 0;
+    let mut new_sets = 0;
     for set in &sets {
-        let known = cached_sets.get(&set.id);
-        let unchanged = known.is_some_and(|(c, _)| {
+        let known = cached_sets.remove(&set.id);
+        new_sets += usize::from(known.is_none());
+        let unchanged = known.as_ref().is_some_and(|(c, _)| {
             c.date_update.is_some()
                 && c.date_update == set.date_update
                 && c.photos == set.photos
                 && c.videos == set.videos
         });
         let members = match known {
-            Some((_, m)) if unchanged && !full => m.clone(),
-            _ => {
+            Some((c, m)) if unchanged && !full => {
+                if c == *set {
+                    delta.sets_kept.insert(set.id.clone());
+                }
+                m
+            }
+            known => {
                 report.sets_listed += 1;
                 let m = ids(client.list_all_set_photos(&set.id, &[]).await?);
-                if let Some((_, old)) = known {
+                if let Some((_, old)) = &known {
                     if unchanged && *old != m {
                         changed_sets += 1;
                     }
                 }
-                note_members(&mut changed_ids, known.map(|(_, old)| old.as_slice()), &m);
+                note_members(
+                    &mut changed_ids,
+                    known.as_ref().map(|(_, old)| old.as_slice()),
+                    &m,
+                );
                 m
             }
         };
@@ -385,15 +408,7 @@ pub async fn fetch(
         ));
     }
     if had_cache && full {
-        let gone_sets = cached
-            .sets
-            .iter()
-            .filter(|(c, _)| !sets.iter().any(|s| s.id == c.id))
-            .count();
-        let new_sets = sets
-            .iter()
-            .filter(|s| !cached_sets.contains_key(&s.id))
-            .count();
+        let gone_sets = cached_sets.len();
         if gone_sets + new_sets > 0 {
             report.found.push(format!(
                 "{new_sets} sets new and {gone_sets} gone since the last sync"
@@ -556,7 +571,13 @@ pub fn commit(
         .iter()
         .map(|(id, s)| (id, CachedPhoto::from_summary(s)));
     store.save(
-        account, d.full, changed, &d.gone, &d.sets, &d.pools, &d.state,
+        account,
+        d.full,
+        changed,
+        &d.gone,
+        (&d.sets, &d.sets_kept),
+        &d.pools,
+        &d.state,
     )
 }
 

@@ -11,7 +11,7 @@
 //! It is written only after the catalog recorded what was fetched, so a
 //! crash in between makes the next sync fetch the same delta again.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Duration;
 
@@ -544,7 +544,7 @@ impl SyncStore {
         full: bool,
         changed: impl IntoIterator<Item = (&'a PhotoId, CachedPhoto)>,
         gone: &[PhotoId],
-        sets: &[(Photoset, Vec<PhotoId>)],
+        (sets, kept): (&[(Photoset, Vec<PhotoId>)], &BTreeSet<SetId>),
         pools: &[(Group, Vec<PhotoId>)],
         state: &AccountState,
     ) -> Result<(), StateError> {
@@ -616,9 +616,31 @@ impl SyncStore {
             params![account.0, count.max(0)],
         )
         .map_err(e("counting cached photos"))?;
-        tx.execute("DELETE FROM sync_sets WHERE account_id = ?1", [account.0])
-            .map_err(e("caching sets"))?;
+        // The sets no longer listed go; a kept one (same listing, same
+        // members) only takes its new place: its members are not written
+        // again.
+        let listed: Vec<&str> = sets.iter().map(|(s, _)| s.id.as_str()).collect();
+        tx.execute(
+            "DELETE FROM sync_sets WHERE account_id = ?1 \
+             AND set_id NOT IN (SELECT value FROM json_each(?2))",
+            params![
+                account.0,
+                serde_json::to_string(&listed).unwrap_or_default()
+            ],
+        )
+        .map_err(e("caching sets"))?;
         for (i, (s, members)) in sets.iter().enumerate() {
+            if kept.contains(&s.id) {
+                let moved = tx
+                    .execute(
+                        "UPDATE sync_sets SET position = ?3 WHERE account_id = ?1 AND set_id = ?2",
+                        params![account.0, s.id.as_str(), i as i64],
+                    )
+                    .map_err(e("caching sets"))?;
+                if moved == 1 {
+                    continue;
+                }
+            }
             let data = serde_json::to_string(&CachedSet {
                 title: s.title.clone(),
                 description: s.description.clone(),
@@ -631,7 +653,7 @@ impl SyncStore {
             .unwrap_or_default();
             let m: Vec<&str> = members.iter().map(|p| p.as_str()).collect();
             tx.execute(
-                "INSERT INTO sync_sets (account_id, set_id, position, data, members) VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT OR REPLACE INTO sync_sets (account_id, set_id, position, data, members) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![
                     account.0,
                     s.id.as_str(),
@@ -786,7 +808,7 @@ mod tests {
                 true,
                 photos.iter().map(|(k, v)| (k, v.clone())),
                 &[],
-                &[(set.clone(), vec![id.clone()])],
+                (&[(set.clone(), vec![id.clone()])], &BTreeSet::new()),
                 &[],
                 &state,
             )
@@ -796,7 +818,7 @@ mod tests {
         assert_eq!(back.sets, vec![(set, vec![id.clone()])]);
         assert_eq!(store.account(a).expect("state"), state);
         store
-            .save(a, false, [], &[id], &[], &[], &state)
+            .save(a, false, [], &[id], (&[], &BTreeSet::new()), &[], &state)
             .expect("save");
         assert!(store.load(a).expect("load").photos.is_empty());
     }
