@@ -209,7 +209,11 @@ pub async fn prepare(session: &Session, t: &Target, run: &SyncRun) -> Result<Acc
     let client = session.client(&t.stored)?;
     let mut run = run.clone();
     run.dry_run = false;
-    let opts = crate::app::sync_options(&t.prefs, &run);
+    // The review plans again from the snapshots: the whole account's.
+    let opts = crate::sync::SyncOptions {
+        incremental: false,
+        ..crate::app::sync_options(&t.prefs, &run)
+    };
     let planned = crate::sync::plan_sync(&cat, &client, t.account.id, &opts, &mut NoProgress)
         .await
         .map_err(|source| ReviewError::Sync {

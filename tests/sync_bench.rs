@@ -1,8 +1,10 @@
 //! The sync benchmark (run by scripts/bench-sync.sh, ignored by `cargo test`):
 //! an emulator seeded with `FLICKRFS_BENCH_PHOTOS` photos (default 100,000)
 //! in `FLICKRFS_BENCH_SETS` sets (default 300); measures the first plan (a
-//! full listing), a no-op resync, and uploading and downloading 500 photos
-//! with parallelism 1 and 4. Prints one table.
+//! full listing), a no-op resync, a resync after `FLICKRFS_BENCH_CHANGES`
+//! (100) local and as many remote changes, and uploading and downloading
+//! `FLICKRFS_BENCH_TRANSFER` (500; 0: skipped) photos with parallelism 1
+//! and 4. Prints one table.
 
 use std::time::{Duration, Instant};
 
@@ -292,6 +294,8 @@ fn bench_sync() {
     )
     .expect("plan");
     let (plan_wall, plan_cpu) = (t.elapsed(), cpu_time() - cpu);
+    let mut again = again;
+    again.summary.fetch_calls = planned.plan.summary.fetch_calls;
     assert_eq!(again, planned.plan);
     // After a full fetch the listing lives only in the sync's cache:
     // identify and the executor read back what they need one photo at a
@@ -318,11 +322,64 @@ fn bench_sync() {
     tracing::debug!("no-op resync returned");
     let noop_heap = heap_peak_mb(mark);
     assert!(noop.plan.is_empty(), "{}", noop.plan.summary);
+
+    // 100 local and 100 remote changes (titles; the remote ones are merged
+    // but not pulled in this direction), then a resync: its local edits are
+    // sent to Flickr (100 setMeta calls, the "transfers").
+    let changes = env_num("FLICKRFS_BENCH_CHANGES", 100).min(photos / 2);
+    let mut edited = 0;
+    let mut listed = Vec::new();
+    cat.for_each_photo(acct.id, |p| {
+        if listed.len() < (2 * changes) as usize {
+            listed.push((p.key, p.remote_id().cloned(), p.meta.clone()));
+        }
+        Ok(())
+    })
+    .expect("photos");
+    for (i, (key, remote, meta)) in listed.into_iter().enumerate() {
+        if (i as u64) < changes {
+            let mut meta = meta;
+            meta.title = format!("{} (edited here)", meta.title);
+            cat.set_meta(key, &meta).expect("local edit");
+        } else if let Some(id) = remote {
+            emu.set_title(id.as_str(), &format!("edited on Flickr {i}"))
+                .expect("remote edit");
+        }
+        edited += 1;
+    }
+    emu.reset_request_log();
+    let mark = heap_mark();
+    let (t, cpu) = (Instant::now(), cpu_time());
+    let changed = rt
+        .block_on(run_sync(&cat, &c, acct.id, &opts, &mut NoProgress))
+        .expect("resync after changes");
+    let (changed_wall, changed_cpu, changed_calls) = (t.elapsed(), cpu_time() - cpu, calls(&emu));
+    let changed_heap = heap_peak_mb(mark);
+    assert_eq!(
+        changed.plan.summary.edits as u64, changes,
+        "{}",
+        changed.plan.summary
+    );
+    let changed_edit_calls = changed.plan.summary.api_calls;
+    // And quiet again.
+    let (t, cpu) = (Instant::now(), cpu_time());
+    let quiet = rt
+        .block_on(run_sync(&cat, &c, acct.id, &opts, &mut NoProgress))
+        .expect("resync after the edits");
+    let (quiet_wall, quiet_cpu) = (t.elapsed(), cpu_time() - cpu);
+    assert!(quiet.plan.is_empty(), "{}", quiet.plan.summary);
     drop(rt);
     drop(emu);
 
-    let (up1, down1) = transfer(transfer_n, 1, latency);
-    let (up4, down4) = transfer(transfer_n, 4, latency);
+    let transfers = transfer_n > 0;
+    let ((up1, down1), (up4, down4)) = if transfers {
+        (
+            transfer(transfer_n, 1, latency),
+            transfer(transfer_n, 4, latency),
+        )
+    } else {
+        Default::default()
+    };
     let rate = |d: Duration| transfer_n as f64 / d.as_secs_f64();
 
     println!("| measure | value | target |");
@@ -350,13 +407,31 @@ fn bench_sync() {
     );
     println!("| no-op resync: API calls | {noop_calls} | <= 10 |");
     println!(
-        "| no-op resync: wall / CPU (process, emulator included) | {:.2} s / {:.2} s | <= 2 s wall |",
+        "| no-op resync: wall / CPU (process, emulator included) | {:.2} s / {:.2} s | <= 0.3 s wall |",
         noop_wall.as_secs_f64(),
         noop_cpu.as_secs_f64()
     );
     println!(
-        "| heap peak of the sync itself (process heap above the level before it; the emulator's is 4 calls' worth): first plan / no-op resync | {first_heap:.0} MB / {noop_heap:.0} MB | < 300 MB |"
+        "| heap peak of the sync itself (process heap above the level before it; the emulator's is 4 calls' worth): first plan / no-op resync | {first_heap:.0} MB / {noop_heap:.0} MB | < 300 MB / <= 50 MB |"
     );
+    println!(
+        "| resync after {changes} local + {} remote changes: API calls (of which the plan's edits) | {changed_calls} ({changed_edit_calls}) | |",
+        edited as u64 - changes
+    );
+    println!(
+        "| resync after {changes} local + {} remote changes: wall / CPU (edits sent, emulator included) / heap | {:.2} s / {:.2} s / {changed_heap:.0} MB | <= 0.5 s + transfers |",
+        edited as u64 - changes,
+        changed_wall.as_secs_f64(),
+        changed_cpu.as_secs_f64()
+    );
+    println!(
+        "| the no-op resync after that: wall / CPU | {:.2} s / {:.2} s | <= 0.3 s wall |",
+        quiet_wall.as_secs_f64(),
+        quiet_cpu.as_secs_f64()
+    );
+    if !transfers {
+        return;
+    }
     println!(
         "| upload {transfer_n} ({latency} ms latency), parallelism 1 / 4 | {:.1} / {:.1} photos/s | |",
         rate(up1),

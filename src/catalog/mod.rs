@@ -16,6 +16,7 @@
 //! don't count) and not ignored is listed in its account's root; a photo in
 //! at least one photoset is not.
 
+mod dirty;
 mod error;
 mod file;
 mod handle;
@@ -29,6 +30,7 @@ mod trash;
 mod types;
 mod xattr;
 
+pub use dirty::{BaseCounts, DirtyMarks, Settled};
 pub use error::{CatalogError, Result};
 pub use file::{live_connections, CatalogConnection, LiveToken};
 pub use handle::{Catalog, BUSY_TIMEOUT, FLICKR_PHOTO_PAGES};

@@ -8,7 +8,7 @@ use rusqlite::Connection;
 use super::error::{CatalogError, Result};
 
 /// The schema version this code writes.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 const V1: &str = r#"
 CREATE TABLE meta (
@@ -206,8 +206,89 @@ CREATE INDEX trash_collection ON trash(collection_id);
 CREATE INDEX trash_photo ON trash(photo_id);
 "#;
 
+/// The sync's dirty set (`sync/restrict.rs`): the photos whose planner
+/// inputs changed since the last plan, noted by triggers so that no write
+/// path can forget (the change log above misses edits of fields alone). An
+/// item is `#KEY` for a record, or a Flickr id (a record's link that went,
+/// or a Flickr-side change the sync notes itself). `seq` only grows
+/// (AUTOINCREMENT, bumped by every new mark): a sync clears the marks it
+/// read, never one made while it planned.
+const V7: &str = r#"
+CREATE TABLE sync_dirty (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    account_id INTEGER NOT NULL,
+    item       TEXT NOT NULL,
+    UNIQUE (account_id, item)
+);
+CREATE TRIGGER sync_dirty_photo_insert AFTER INSERT ON photos BEGIN
+    INSERT OR REPLACE INTO sync_dirty (account_id, item) VALUES (NEW.account_id, '#' || NEW.id);
+END;
+CREATE TRIGGER sync_dirty_photo_update AFTER UPDATE ON photos BEGIN
+    INSERT OR REPLACE INTO sync_dirty (account_id, item) VALUES (NEW.account_id, '#' || NEW.id);
+    INSERT OR REPLACE INTO sync_dirty (account_id, item)
+        SELECT OLD.account_id, OLD.remote_id
+        WHERE OLD.remote_id IS NOT NULL AND OLD.remote_id IS NOT NEW.remote_id;
+END;
+CREATE TRIGGER sync_dirty_photo_delete AFTER DELETE ON photos BEGIN
+    INSERT OR REPLACE INTO sync_dirty (account_id, item) VALUES (OLD.account_id, '#' || OLD.id);
+    INSERT OR REPLACE INTO sync_dirty (account_id, item)
+        SELECT OLD.account_id, OLD.remote_id WHERE OLD.remote_id IS NOT NULL;
+END;
+CREATE TRIGGER sync_dirty_member_insert AFTER INSERT ON memberships BEGIN
+    INSERT OR REPLACE INTO sync_dirty (account_id, item)
+        SELECT account_id, '#' || id FROM photos WHERE id = NEW.photo_id;
+END;
+CREATE TRIGGER sync_dirty_member_update AFTER UPDATE ON memberships BEGIN
+    INSERT OR REPLACE INTO sync_dirty (account_id, item)
+        SELECT account_id, '#' || id FROM photos WHERE id IN (OLD.photo_id, NEW.photo_id);
+END;
+CREATE TRIGGER sync_dirty_member_delete AFTER DELETE ON memberships BEGIN
+    INSERT OR REPLACE INTO sync_dirty (account_id, item)
+        SELECT account_id, '#' || id FROM photos WHERE id = OLD.photo_id;
+END;
+CREATE TRIGGER sync_dirty_synced_insert AFTER INSERT ON synced BEGIN
+    INSERT OR REPLACE INTO sync_dirty (account_id, item)
+        SELECT account_id, '#' || id FROM photos WHERE id = NEW.photo_id;
+END;
+CREATE TRIGGER sync_dirty_synced_update AFTER UPDATE ON synced BEGIN
+    INSERT OR REPLACE INTO sync_dirty (account_id, item)
+        SELECT account_id, '#' || id FROM photos WHERE id IN (OLD.photo_id, NEW.photo_id);
+END;
+CREATE TRIGGER sync_dirty_synced_delete AFTER DELETE ON synced BEGIN
+    INSERT OR REPLACE INTO sync_dirty (account_id, item)
+        SELECT account_id, '#' || id FROM photos WHERE id = OLD.photo_id;
+END;
+CREATE TRIGGER sync_dirty_problem_insert AFTER INSERT ON problems BEGIN
+    INSERT OR REPLACE INTO sync_dirty (account_id, item)
+        SELECT account_id, '#' || id FROM photos WHERE id = NEW.photo_id;
+END;
+CREATE TRIGGER sync_dirty_problem_update AFTER UPDATE ON problems BEGIN
+    INSERT OR REPLACE INTO sync_dirty (account_id, item)
+        SELECT account_id, '#' || id FROM photos WHERE id IN (OLD.photo_id, NEW.photo_id);
+END;
+CREATE TRIGGER sync_dirty_problem_delete AFTER DELETE ON problems BEGIN
+    INSERT OR REPLACE INTO sync_dirty (account_id, item)
+        SELECT account_id, '#' || id FROM photos WHERE id = OLD.photo_id;
+END;
+CREATE TRIGGER sync_dirty_refused_insert AFTER INSERT ON refused_edits BEGIN
+    INSERT OR REPLACE INTO sync_dirty (account_id, item)
+        SELECT account_id, '#' || id FROM photos WHERE id = NEW.photo_id;
+END;
+CREATE TRIGGER sync_dirty_refused_update AFTER UPDATE ON refused_edits BEGIN
+    INSERT OR REPLACE INTO sync_dirty (account_id, item)
+        SELECT account_id, '#' || id FROM photos WHERE id IN (OLD.photo_id, NEW.photo_id);
+END;
+CREATE TRIGGER sync_dirty_refused_delete AFTER DELETE ON refused_edits BEGIN
+    INSERT OR REPLACE INTO sync_dirty (account_id, item)
+        SELECT account_id, '#' || id FROM photos WHERE id = OLD.photo_id;
+END;
+CREATE TRIGGER sync_dirty_account_delete AFTER DELETE ON accounts BEGIN
+    DELETE FROM sync_dirty WHERE account_id = OLD.id;
+END;
+"#;
+
 /// The migrations, index `i` bringing version `i` to `i + 1`.
-pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
+pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
 
 /// Brings the schema to [`SCHEMA_VERSION`], one migration per version, each
 /// in its own transaction.

@@ -658,7 +658,24 @@ impl Catalog {
 
     /// Records merge bases in one transaction.
     pub fn set_synced_bases(&self, bases: &[(PhotoKey, SyncedBase)]) -> Result<()> {
+        self.set_synced_bases_settling(bases, &[], None)
+    }
+
+    /// [`Catalog::set_synced_bases`], and in the same transaction the
+    /// dirty marks of `settle` (dirty-set items of photos whose base is
+    /// written and which planned nothing) are cleared, unless a change
+    /// the plan did not account for (`settled`) marked them since.
+    pub fn set_synced_bases_settling(
+        &self,
+        bases: &[(PhotoKey, SyncedBase)],
+        settle: &[String],
+        settled: Option<(AccountId, super::dirty::Settled)>,
+    ) -> Result<()> {
         self.write("recording merge bases", |tx| {
+            let settle = match settled {
+                Some((a, s)) => (a, super::dirty::accounted_for(tx, a, settle, s)?),
+                None => (AccountId(0), Vec::new()),
+            };
             let mut st = tx
                 .prepare_cached(
                     "INSERT OR REPLACE INTO synced (photo_id, title, description, tags, privacy, sets, checksum, pools) \
@@ -684,7 +701,7 @@ impl Catalog {
                 ])
                 .ctx("recording merge bases")?;
             }
-            Ok(())
+            super::dirty::clear(tx, settle.0, &settle.1)
         })
     }
 

@@ -1902,6 +1902,7 @@ fn trash_from_the_account_folder_holds_the_photo_until_emptied() {
 /// or pool) and meta stay small.
 const LIBRARY_TABLES: &[&str] = &[
     "photos",
+    "sync_dirty",
     "memberships",
     "changes",
     "synced",
@@ -2126,4 +2127,93 @@ fn the_mounts_statements_never_scan_a_library_table() {
         failures.len(),
         failures.join("\n")
     );
+}
+
+/// Every statement an incremental sync runs on the catalog (the dirty set,
+/// the lookups by key of the photos it plans, the bases it writes) is
+/// planned without a full scan of a library-sized table, but the count of
+/// the merge base, asked for only when a safety threshold could trip.
+#[test]
+fn the_incremental_syncs_statements_never_scan_a_library_table() {
+    use std::sync::{Arc, Mutex};
+    let mut f = fx();
+    let trip = f.set("Trip");
+    f.add(trip, "a.jpg", 1);
+    f.add(f.root(), "b.jpg", 2);
+    let a = f.entry(trip, "a.jpg");
+    let seen: Arc<Mutex<BTreeSet<String>>> = Arc::default();
+    let sink = seen.clone();
+    f.cat
+        .conn
+        .trace_v2(
+            rusqlite::trace::TraceEventCodes::SQLITE_TRACE_STMT,
+            Some(move |e: rusqlite::trace::TraceEvent<'_>| {
+                if let rusqlite::trace::TraceEvent::Stmt(s, _) = e {
+                    sink.lock().unwrap().insert(s.sql().into_owned());
+                }
+            }),
+        )
+        .unwrap();
+    let id = crate::model::PhotoId::new("53".to_owned());
+    let sum = crate::media::Checksum::parse(&"ab".repeat(20)).unwrap();
+    let marks = f.cat.dirty_marks(f.acct.id).unwrap();
+    assert!(!marks.items.is_empty(), "adding files marks them dirty");
+    f.cat.dirty_seq().unwrap();
+    f.cat.dirty_count(f.acct.id).unwrap();
+    f.cat.mark_dirty(f.acct.id, &["53".to_owned()]).unwrap();
+    f.cat.photo_if_any(a.photo).unwrap();
+    f.cat.linked_record(f.acct.id, &id).unwrap();
+    f.cat.photos_by_checksum(f.acct.id, &sum).unwrap();
+    f.cat.remote_ids_by_checksum(f.acct.id, &sum).unwrap();
+    f.cat.member_keys(trip).unwrap();
+    f.cat.memberships(a.photo).unwrap();
+    f.cat.synced_base(a.photo).unwrap();
+    f.cat.refused_edits_of(a.photo).unwrap();
+    f.cat.has_problem(a.photo, ProblemKind::Refused).unwrap();
+    let settled = f
+        .cat
+        .settle_dirty(f.acct.id, marks.seq, Some(&marks.items), &["53".to_owned()])
+        .unwrap();
+    f.cat
+        .set_synced_bases_settling(
+            &[],
+            &[format!("#{}", a.photo.0)],
+            Some((f.acct.id, settled)),
+        )
+        .unwrap();
+    f.cat.settle_dirty(f.acct.id, marks.seq, None, &[]).unwrap();
+    f.cat
+        .conn
+        .trace_v2(
+            rusqlite::trace::TraceEventCodes::empty(),
+            None::<fn(rusqlite::trace::TraceEvent<'_>)>,
+        )
+        .unwrap();
+    let statements = std::mem::take(&mut *seen.lock().unwrap());
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for sql in &statements {
+        let t = sql.trim_start().to_ascii_uppercase();
+        if [
+            "BEGIN",
+            "COMMIT",
+            "ROLLBACK",
+            "PRAGMA",
+            "SAVEPOINT",
+            "RELEASE",
+            "--",
+        ]
+        .iter()
+        .any(|k| t.starts_with(k))
+        {
+            continue;
+        }
+        checked += 1;
+        let scans = library_scans(&f.cat.conn, sql);
+        if !scans.is_empty() {
+            failures.push(format!("{sql}\n    {}", scans.join("\n    ")));
+        }
+    }
+    assert!(checked >= 14, "only {checked} statements traced");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -63,19 +63,15 @@ pub struct MetaDefaults {
     pub resize: Resize,
 }
 
-/// Reads the catalog's view of an account (local side) and the merge base.
-pub fn load_snapshots(
+/// The folders of an account as the planner sees them (local sets, and the
+/// base's set titles), without their photos: few rows.
+pub fn load_sets(
     cat: &Catalog,
     account: AccountId,
-    defaults: &MetaDefaults,
 ) -> Result<(LocalSnapshot, BaseSnapshot), CatalogError> {
     let mut local = LocalSnapshot::default();
     let mut base = BaseSnapshot::default();
-    let mut members: BTreeMap<PhotoKey, Vec<CollectionId>> = BTreeMap::new();
-    let mut pool_of: BTreeMap<CollectionId, GroupId> = BTreeMap::new();
-    let mut listed: std::collections::BTreeSet<CollectionId> = Default::default();
     for c in cat.sets(account)? {
-        listed.insert(c.id);
         local.sets.insert(
             LocalSetKey(c.id.0),
             LocalSet {
@@ -86,21 +82,27 @@ pub fn load_snapshots(
             },
         );
     }
-    for c in cat.pools(account)? {
-        if let CollectionKind::Pool(g) = c.kind {
-            listed.insert(c.id);
-            pool_of.insert(c.id, g);
-        }
-    }
-    // Every membership of the account in one query.
-    for (photo, c) in cat.account_memberships(account)? {
-        if listed.contains(&c) {
-            members.entry(photo).or_default().push(c);
-        }
-    }
     for c in cat.collections(account)? {
         if let (Some(id), Some(t)) = (c.set_id(), &c.synced_title) {
             base.sets.insert(id.clone(), BaseSet { title: t.clone() });
+        }
+    }
+    Ok((local, base))
+}
+
+/// Reads the catalog's view of an account (local side) and the merge base.
+pub fn load_snapshots(
+    cat: &Catalog,
+    account: AccountId,
+    defaults: &MetaDefaults,
+) -> Result<(LocalSnapshot, BaseSnapshot), CatalogError> {
+    let (mut local, mut base) = load_sets(cat, account)?;
+    let collections = Collections::load(cat, account)?;
+    let mut members: BTreeMap<PhotoKey, Vec<CollectionId>> = BTreeMap::new();
+    // Every membership of the account in one query.
+    for (photo, c) in cat.account_memberships(account)? {
+        if collections.listed.contains(&c) {
+            members.entry(photo).or_default().push(c);
         }
     }
     let mut bases = cat.synced_bases(account)?;
@@ -119,56 +121,115 @@ pub fn load_snapshots(
             }
             return Ok(());
         }
-        let key = LocalKey(p.key.0);
-        let mut lp = LocalPhoto {
-            key,
-            remote: remote.clone(),
-            meta: PhotoMeta {
-                title: p.meta.title.clone(),
-                description: p.meta.description.clone().unwrap_or_default(),
-                tags: p
-                    .meta
-                    .tags
-                    .iter()
-                    .flatten()
-                    .map(|t| super::snapshot::normalize_tag(t))
-                    .filter(|t| !t.is_empty())
-                    .collect(),
-                privacy: p.meta.privacy.unwrap_or(defaults.privacy),
-            },
-            ..LocalPhoto::default()
-        };
-        match &p.local {
-            None => lp.file = FileState::Absent,
-            Some(f) if f.missing || f.writing => lp.file = FileState::Missing,
-            Some(_) => lp.file = FileState::Present,
+        // Moved out of the catalog's rows: no second copy of every base.
+        let b = bases.remove(&p.key);
+        let (lp, b) = local_photo(
+            &p,
+            defaults,
+            refused.contains(&p.key),
+            members.get(&p.key).into_iter().flatten().copied(),
+            &collections,
+            b,
+            refused_edits.get(&p.key),
+        );
+        if let (Some(id), Some(b)) = (remote, b) {
+            base.photos.insert(id, b);
         }
-        lp.checksum = p.local.as_ref().and_then(|f| f.checksum.clone());
-        lp.taken = p.remote.as_ref().and_then(|r| {
-            r.date_taken.clone().map(|at| super::snapshot::DateTaken {
-                at,
-                granularity: r.granularity,
-            })
-        });
-        lp.media = match (&p.local, &p.remote) {
-            (Some(f), _) if f.kind.is_video() => Media::Video,
-            (Some(f), _) if p.junk || p.meta.skip || !f.kind.is_media() => Media::NotMedia,
-            (Some(_), None) if refused.contains(&p.key) => Media::NotMedia,
-            (None, Some(r)) if r.media_video => Media::Video,
-            _ => Media::Photo,
+        local.photos.insert(lp.key, lp);
+        Ok(())
+    })?;
+    Ok((local, base))
+}
+
+/// The folders whose memberships count: the listed sets (not those pending
+/// deletion) and the pools, with each pool's group.
+pub(super) struct Collections {
+    pub listed: BTreeSet<CollectionId>,
+    pub pool_of: BTreeMap<CollectionId, GroupId>,
+}
+
+impl Collections {
+    /// Read from the catalog (few rows: the account's folders).
+    pub fn load(cat: &Catalog, account: AccountId) -> Result<Collections, CatalogError> {
+        let mut out = Collections {
+            listed: BTreeSet::new(),
+            pool_of: BTreeMap::new(),
         };
-        for c in members.get(&p.key).into_iter().flatten() {
-            match pool_of.get(c) {
-                Some(g) => {
-                    lp.pools.insert(g.clone());
-                }
-                None => {
-                    lp.sets.insert(LocalSetKey(c.0));
-                }
+        for c in cat.sets(account)? {
+            out.listed.insert(c.id);
+        }
+        for c in cat.pools(account)? {
+            if let CollectionKind::Pool(g) = c.kind {
+                out.listed.insert(c.id);
+                out.pool_of.insert(c.id, g);
             }
         }
-        // Moved out of the catalog's rows: no second copy of every base.
-        if let (Some(id), Some(b)) = (&remote, bases.remove(&p.key)) {
+        Ok(out)
+    }
+}
+
+/// The planner's view of one catalog record that is not ignored, in the
+/// `collections` given (its memberships), and of its merge base `base`.
+pub(super) fn local_photo(
+    p: &catalog::Photo,
+    defaults: &MetaDefaults,
+    refused: bool,
+    collections: impl Iterator<Item = CollectionId>,
+    folders: &Collections,
+    base: Option<SyncedBase>,
+    refused_edits: Option<&RefusedEdits>,
+) -> (LocalPhoto, Option<BasePhoto>) {
+    let remote = p.remote_id().cloned();
+    let key = LocalKey(p.key.0);
+    let mut lp = LocalPhoto {
+        key,
+        remote: remote.clone(),
+        meta: PhotoMeta {
+            title: p.meta.title.clone(),
+            description: p.meta.description.clone().unwrap_or_default(),
+            tags: p
+                .meta
+                .tags
+                .iter()
+                .flatten()
+                .map(|t| super::snapshot::normalize_tag(t))
+                .filter(|t| !t.is_empty())
+                .collect(),
+            privacy: p.meta.privacy.unwrap_or(defaults.privacy),
+        },
+        ..LocalPhoto::default()
+    };
+    match &p.local {
+        None => lp.file = FileState::Absent,
+        Some(f) if f.missing || f.writing => lp.file = FileState::Missing,
+        Some(_) => lp.file = FileState::Present,
+    }
+    lp.checksum = p.local.as_ref().and_then(|f| f.checksum.clone());
+    lp.taken = p.remote.as_ref().and_then(|r| {
+        r.date_taken.clone().map(|at| super::snapshot::DateTaken {
+            at,
+            granularity: r.granularity,
+        })
+    });
+    lp.media = match (&p.local, &p.remote) {
+        (Some(f), _) if f.kind.is_video() => Media::Video,
+        (Some(f), _) if p.junk || p.meta.skip || !f.kind.is_media() => Media::NotMedia,
+        (Some(_), None) if refused => Media::NotMedia,
+        (None, Some(r)) if r.media_video => Media::Video,
+        _ => Media::Photo,
+    };
+    for c in collections.filter(|c| folders.listed.contains(c)) {
+        match folders.pool_of.get(&c) {
+            Some(g) => {
+                lp.pools.insert(g.clone());
+            }
+            None => {
+                lp.sets.insert(LocalSetKey(c.0));
+            }
+        }
+    }
+    let base = match (remote, base) {
+        (Some(_), Some(b)) => {
             let b = BasePhoto {
                 meta: PhotoMeta {
                     title: b.title,
@@ -185,17 +246,16 @@ pub fn load_snapshots(
             };
             // A value Flickr refused is not a local change until it changes
             // again: it was reported once, it is not retried at every sync.
-            for (field, digest) in refused_edits.get(&p.key).into_iter().flatten() {
+            for (field, digest) in refused_edits.into_iter().flatten() {
                 if lp.meta.digest(*field) == *digest {
                     lp.meta.take_field(&b.meta, *field);
                 }
             }
-            base.photos.insert(id.clone(), b);
+            Some(b)
         }
-        local.photos.insert(key, lp);
-        Ok(())
-    })?;
-    Ok((local, base))
+        _ => None,
+    };
+    (lp, base)
 }
 
 /// Records Flickr's listings in the catalog: new photos become remote-only
@@ -299,6 +359,10 @@ pub struct Executor<'a> {
     pub recent_uploads: BTreeMap<Checksum, PhotoSummary>,
     /// Open upload intents per photo (from an interrupted sync).
     pub open_uploads: BTreeMap<PhotoKey, Vec<catalog::JournalId>>,
+    /// The dirty marks the plan accounted for: a photo that planned
+    /// nothing and whose base is written is then clean
+    /// ([`super::restrict::keep_dirty`]). `None`: left dirty.
+    pub settled: Option<catalog::Settled>,
 }
 
 impl Executor<'_> {
@@ -1268,7 +1332,7 @@ impl Executor<'_> {
                 i += 1;
             }
         }
-        self.write_base()?;
+        self.write_base(plan)?;
         Ok(report)
     }
 
@@ -1368,7 +1432,10 @@ impl Executor<'_> {
         }
     }
 
-    fn write_base(&self) -> Result<(), ExecError> {
+    fn write_base(&self, plan: &Plan) -> Result<(), ExecError> {
+        use super::restrict::Item;
+        let outcome = super::restrict::outcome_items(plan);
+        let mut settle = Vec::new();
         // The new base one photo at a time (as `next_base` computes it),
         // compared with the old: no second whole base is built, and
         // unchanged bases are not rewritten (a no-op sync of a large
@@ -1395,6 +1462,11 @@ impl Executor<'_> {
             if prev == Some(&b) {
                 continue;
             }
+            let (k, i) = (Item::Local(lp.key), Item::Remote(id.clone()));
+            if !outcome.contains(&k) && !outcome.contains(&i) {
+                settle.push(k.encode());
+                settle.push(i.encode());
+            }
             rows.push((
                 PhotoKey(lp.key.0),
                 SyncedBase {
@@ -1408,7 +1480,11 @@ impl Executor<'_> {
                 },
             ));
         }
-        self.cat.set_synced_bases(&rows)?;
+        self.cat.set_synced_bases_settling(
+            &rows,
+            &settle,
+            self.settled.map(|s| (self.account, s)),
+        )?;
         let new_sets = next_base_sets(&self.base, &self.local, &self.remote);
         for ls in self.local.sets.values() {
             if let Some(id) = &ls.remote {

@@ -7,11 +7,15 @@
 //! people.getGroups, then groups.pools.getPhotos per group limited to the
 //! member. An incremental fetch ([`fetch`]) lists only photos whose
 //! `lastupdate` moved (photos.recentlyUpdated since the cursor) and sets
-//! whose `date_update` moved, and merges them into what the sync remembers
-//! ([`super::state`]); so the remote snapshot stays whole and the planner
-//! never mistakes an unlisted photo for a vanished one.
+//! whose `date_update` moved, and notes what changed ([`Fetched::changed`]);
+//! the sync remembers the rest ([`super::state`]), read by key by the
+//! incremental plan ([`super::incremental`]), or whole when the whole
+//! account is planned ([`complete_snapshot`]), so that the planner never
+//! mistakes an unlisted photo for a vanished one. It compares Flickr's
+//! photo count with the cache's (kept as a count, not counted) and lists
+//! everything when they differ.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use super::snapshot::{
@@ -40,6 +44,15 @@ pub struct Fetched {
     pub report: FetchReport,
     /// What the sync's cache must remember.
     pub delta: CacheDelta,
+    /// The snapshot holds no photos yet: an incremental fetch that was not
+    /// asked for the whole snapshot leaves them to the incremental plan,
+    /// which loads the ones it needs ([`super::incremental`]).
+    pub partial: bool,
+    /// What an incremental fetch saw change on Flickr: the photos listed
+    /// and those that joined or left a set or a pool.
+    pub changed: BTreeSet<PhotoId>,
+    /// Photos on Flickr (the listing's `total`).
+    pub total: u64,
 }
 
 impl Fetched {
@@ -149,6 +162,9 @@ pub struct FetchOptions {
     /// reconciliations (the executor keeps the cache up to date with its own
     /// pool changes).
     pub pools_every_sync_up_to: usize,
+    /// How far back of the cursor photos.recentlyUpdated looks
+    /// ([`CURSOR_MARGIN_SECS`] by default).
+    pub cursor_margin: Duration,
 }
 
 impl Default for FetchOptions {
@@ -158,6 +174,7 @@ impl Default for FetchOptions {
             full_every: 20,
             full_after: Duration::from_secs(7 * 86_400),
             pools_every_sync_up_to: 4,
+            cursor_margin: Duration::from_secs(CURSOR_MARGIN_SECS as u64),
         }
     }
 }
@@ -213,6 +230,9 @@ pub struct CacheDelta {
     pub full: bool,
     pub gone: Vec<PhotoId>,
     pub sets: Vec<(Photoset, Vec<PhotoId>)>,
+    /// Sets whose listing and members are as the cache has them (only
+    /// their place in the list is written again).
+    pub sets_kept: BTreeSet<SetId>,
     pub pools: Vec<(Group, Vec<PhotoId>)>,
     pub state: AccountState,
 }
@@ -226,6 +246,8 @@ fn ids(list: Vec<PhotoSummary>) -> Vec<PhotoId> {
 /// Flickr's state for `account` (the caller `user`): the photos, sets and
 /// pools that changed since the last sync merged into what the sync
 /// remembers, or everything when a full reconciliation is due or asked for.
+/// An incremental fetch reads the cache by key and builds the snapshot's
+/// photos only when `whole` asks for them ([`Fetched::partial`]).
 ///
 /// A no-op incremental fetch costs photosets.getList, photos.recentlyUpdated,
 /// one people.getPhotos page (its `total` detects deletions, which
@@ -237,10 +259,14 @@ pub async fn fetch(
     account: catalog::AccountId,
     user: &Nsid,
     opts: &FetchOptions,
+    whole: bool,
 ) -> Result<Fetched, super::error::SyncError> {
     let started = now_secs();
     let prev = store.account(account)?;
-    let mut cached = store.load(account)?;
+    let mut cached = store.load_sets_and_pools(account)?;
+    let cached_count = store.photo_count(account)?;
+    let mut changed_ids: BTreeSet<PhotoId> = BTreeSet::new();
+    let mut total = 0;
     let mut reason = if opts.full {
         Some("asked for".to_owned())
     } else {
@@ -255,11 +281,11 @@ pub async fn fetch(
     let mut photos: BTreeMap<PhotoId, PhotoSummary> = BTreeMap::new();
     let mut list_all = full;
     if !full {
-        let since = prev.cursor.unwrap_or(0) - CURSOR_MARGIN_SECS;
+        let since = prev.cursor.unwrap_or(0) - opts.cursor_margin.as_secs() as i64;
         let changed = client
             .list_recently_updated(since.max(0), Extra::SYNC)
             .await?;
-        let total = client.photos_page(&[], 1, None).await?.total;
+        total = client.photos_page(&[], 1, None).await?.total;
         // The listing holds only what changed: the photos that did not
         // stay in the cache, from which the snapshot is built below (the
         // listing's readers fall back to the cache for them).
@@ -267,11 +293,13 @@ pub async fn fetch(
         for s in changed {
             photos.insert(s.id.clone(), s);
         }
-        let known = cached.photos.len()
-            + photos
-                .keys()
-                .filter(|k| !cached.photos.contains_key(*k))
-                .count();
+        let mut known = cached_count;
+        for k in photos.keys() {
+            changed_ids.insert(k.clone());
+            if store.photo(account, k)?.is_none() {
+                known += 1;
+            }
+        }
         if total != known as u64 {
             reason = Some(format!(
                 "Flickr counts {total} photos, the sync knows {known}: listing them all"
@@ -286,7 +314,11 @@ pub async fn fetch(
         for s in listed {
             fresh.insert(s.id.clone(), s);
         }
+        total = fresh.len() as u64;
         if had_cache {
+            // A full listing compares with the whole cache (it plans the
+            // whole account too).
+            cached.photos = store.load_photos(account)?;
             let base: BTreeMap<&PhotoId, Option<i64>> = if full {
                 cached
                     .photos
@@ -327,27 +359,44 @@ pub async fn fetch(
 
     // Sets.
     let sets = client.list_all_photosets().await?;
-    let cached_sets: BTreeMap<&SetId, &(Photoset, Vec<PhotoId>)> =
-        cached.sets.iter().map(|e| (&e.0.id, e)).collect();
+    // Each cached set is moved out as the listing names it: what stays
+    // is the sets gone since.
+    let mut cached_sets: BTreeMap<SetId, (Photoset, Vec<PhotoId>)> =
+        std::mem::take(&mut cached.sets)
+            .into_iter()
+            .map(|e| (e.0.id.clone(), e))
+            .collect();
     let mut changed_sets = 0;
+    let mut new_sets = 0;
     for set in &sets {
-        let known = cached_sets.get(&set.id);
-        let unchanged = known.is_some_and(|(c, _)| {
+        let known = cached_sets.remove(&set.id);
+        new_sets += usize::from(known.is_none());
+        let unchanged = known.as_ref().is_some_and(|(c, _)| {
             c.date_update.is_some()
                 && c.date_update == set.date_update
                 && c.photos == set.photos
                 && c.videos == set.videos
         });
         let members = match known {
-            Some((_, m)) if unchanged && !full => m.clone(),
-            _ => {
+            Some((c, m)) if unchanged && !full => {
+                if c == *set {
+                    delta.sets_kept.insert(set.id.clone());
+                }
+                m
+            }
+            known => {
                 report.sets_listed += 1;
                 let m = ids(client.list_all_set_photos(&set.id, &[]).await?);
-                if let Some((_, old)) = known {
+                if let Some((_, old)) = &known {
                     if unchanged && *old != m {
                         changed_sets += 1;
                     }
                 }
+                note_members(
+                    &mut changed_ids,
+                    known.as_ref().map(|(_, old)| old.as_slice()),
+                    &m,
+                );
                 m
             }
         };
@@ -359,15 +408,7 @@ pub async fn fetch(
         ));
     }
     if had_cache && full {
-        let gone_sets = cached
-            .sets
-            .iter()
-            .filter(|(c, _)| !sets.iter().any(|s| s.id == c.id))
-            .count();
-        let new_sets = sets
-            .iter()
-            .filter(|s| !cached_sets.contains_key(&s.id))
-            .count();
+        let gone_sets = cached_sets.len();
         if gone_sets + new_sets > 0 {
             report.found.push(format!(
                 "{new_sets} sets new and {gone_sets} gone since the last sync"
@@ -382,7 +423,11 @@ pub async fn fetch(
         let known = cached.pools.iter().find(|(c, _)| c.id == g.id);
         let members = match known {
             Some((_, m)) if !refresh_pools => m.clone(),
-            _ => ids(client.list_all_pool_photos(&g.id, Some(user), &[]).await?),
+            _ => {
+                let m = ids(client.list_all_pool_photos(&g.id, Some(user), &[]).await?);
+                note_members(&mut changed_ids, known.map(|(_, old)| old.as_slice()), &m);
+                m
+            }
         };
         delta.pools.push((g.clone(), members));
     }
@@ -408,11 +453,18 @@ pub async fn fetch(
 
     // The planner's view.
     let mut out = Fetched::default();
-    for (id, s) in &photos {
-        out.snapshot.photos.insert(id.clone(), remote_photo(s));
+    let partial = !delta.full && !whole;
+    if !partial {
+        for (id, s) in &photos {
+            out.snapshot.photos.insert(id.clone(), remote_photo(s));
+        }
     }
-    // The unchanged photos (incremental fetch): straight from the cache,
-    // consumed as it goes, with no listing entry kept for them.
+    // The unchanged photos (incremental fetch asked for the whole
+    // snapshot): straight from the cache, consumed as it goes, with no
+    // listing entry kept for them.
+    if !delta.full && whole {
+        cached.photos = store.load_photos(account)?;
+    }
     for (id, c) in std::mem::take(&mut cached.photos) {
         if let std::collections::btree_map::Entry::Vacant(e) = out.snapshot.photos.entry(id) {
             let id = e.key().clone();
@@ -443,11 +495,66 @@ pub async fn fetch(
         }
     }
     out.photos = photos;
+    out.partial = partial;
+    out.changed = changed_ids;
+    out.total = total;
     out.sets = sets;
     out.groups = groups;
     out.report = report;
     out.delta = delta;
     Ok(out)
+}
+
+/// Makes a partial fetch's snapshot whole (a sync that plans the whole
+/// account after an incremental fetch): every photo the cache holds, this
+/// fetch's listing over it, with their set and pool memberships.
+pub fn complete_snapshot(
+    store: &SyncStore,
+    account: catalog::AccountId,
+    fetched: &mut Fetched,
+) -> Result<(), StateError> {
+    if !fetched.partial {
+        return Ok(());
+    }
+    let mut photos = BTreeMap::new();
+    for (id, c) in store.load_photos(account)? {
+        if !fetched.photos.contains_key(&id) && !fetched.delta.gone.contains(&id) {
+            let rp = remote_photo(&c.into_summary(id.clone()));
+            photos.insert(id, rp);
+        }
+    }
+    for (id, s) in &fetched.photos {
+        photos.insert(id.clone(), remote_photo(s));
+    }
+    for (set, members) in &fetched.delta.sets {
+        for p in members {
+            if let Some(rp) = photos.get_mut(p) {
+                rp.sets.insert(set.id.clone());
+            }
+        }
+    }
+    for (g, members) in &fetched.delta.pools {
+        for p in members {
+            if let Some(rp) = photos.get_mut(p) {
+                rp.pools.insert(g.id.clone());
+            }
+        }
+    }
+    fetched.snapshot.photos = photos;
+    fetched.partial = false;
+    Ok(())
+}
+
+/// Notes the photos that joined or left a member list (all of a new one).
+fn note_members(out: &mut BTreeSet<PhotoId>, old: Option<&[PhotoId]>, new: &[PhotoId]) {
+    match old {
+        None => out.extend(new.iter().cloned()),
+        Some(old) => {
+            let a: BTreeSet<&PhotoId> = old.iter().collect();
+            let b: BTreeSet<&PhotoId> = new.iter().collect();
+            out.extend(a.symmetric_difference(&b).map(|p| (*p).clone()));
+        }
+    }
 }
 
 /// Remembers what `fetched` learnt (after the catalog recorded it).
@@ -464,7 +571,13 @@ pub fn commit(
         .iter()
         .map(|(id, s)| (id, CachedPhoto::from_summary(s)));
     store.save(
-        account, d.full, changed, &d.gone, &d.sets, &d.pools, &d.state,
+        account,
+        d.full,
+        changed,
+        &d.gone,
+        (&d.sets, &d.sets_kept),
+        &d.pools,
+        &d.state,
     )
 }
 

@@ -10,7 +10,9 @@ mod error;
 pub mod execute;
 pub mod fetch;
 pub mod identify;
+mod incremental;
 pub mod plan;
+pub mod restrict;
 pub mod setedit;
 pub mod snapshot;
 pub mod state;
@@ -19,7 +21,7 @@ pub use error::{ExecError, SyncError};
 pub use execute::{ExecReport, MetaDefaults, NoProgress, Progress};
 pub use plan::{
     merge_field, merge_member, next_base, plan, Action, Conflict, ConflictField, Merge, MetaEdit,
-    Plan, PlanError, PlanOptions, PlanSummary, PoolFilter, RemovalCause, SafetyConcern,
+    Plan, PlanError, PlanOptions, PlanSummary, PlanTotals, PoolFilter, RemovalCause, SafetyConcern,
     SafetyLimits, SetFilter, SetRemovals, Side, SkipReason, Skipped, Subject, Threshold,
 };
 pub use snapshot::{
@@ -63,6 +65,12 @@ pub struct SyncOptions {
     /// Photos whose download is skipped by this sync only (unticked in the
     /// review's download step).
     pub skip_downloads: std::collections::BTreeSet<crate::model::PhotoId>,
+    /// After an incremental fetch, plan only the photos that changed (and
+    /// those the planner compares them with, [`restrict`]); the other
+    /// photos are known to plan to nothing. Without it the whole account
+    /// is loaded and planned (the interactive review, which plans again
+    /// from the snapshots).
+    pub incremental: bool,
 }
 
 impl Default for SyncOptions {
@@ -78,6 +86,7 @@ impl Default for SyncOptions {
             search: Vec::new(),
             download_originals: true,
             skip_downloads: Default::default(),
+            incremental: true,
         }
     }
 }
@@ -145,6 +154,10 @@ pub type Candidates = (PhotoId, Vec<PathBuf>);
 /// An online photo and the local file found to be it.
 pub type Identified = (PhotoId, PathBuf);
 
+/// Photos changed beyond which a sync plans the whole account rather than
+/// look each up (and beyond a tenth of the account).
+const WHOLE_PAST: u64 = 5_000;
+
 /// What a sync did.
 #[derive(Debug)]
 pub struct SyncReport {
@@ -172,22 +185,32 @@ pub struct Planned {
     pub base: BaseSnapshot,
     pub identified: Vec<(PhotoId, PathBuf)>,
     pub ambiguous: Vec<(PhotoId, Vec<PathBuf>)>,
+    /// Only the photos that changed were loaded and planned (the snapshots
+    /// hold those and what the planner compares them with).
+    pub partial: bool,
+    /// The dirty marks this plan accounted for (`None`: a dry run).
+    pub settled: Option<crate::catalog::Settled>,
 }
 
-/// Records the fetched photos the catalog needs: the ones listed this time,
-/// plus any the catalog does not know yet (e.g. after a dry run). Then the
-/// sync's cache remembers the fetch (after the catalog recorded what was
-/// listed), and a full listing is let go before the snapshots load, so the
-/// two never coexist.
+/// Records what a fetch learnt: the catalog first (new photos become
+/// records; its triggers mark what changed dirty), then the photos Flickr
+/// changed in ways no catalog write shows (set and pool memberships) are
+/// marked dirty, then the sync's cache remembers the fetch, then the
+/// cursor moves. A full listing is let go once the cache holds it.
 fn record(
     cat: &Catalog,
     account: AccountId,
     fetched: &mut fetch::Fetched,
     store: &mut SyncStore,
-    defaults: &MetaDefaults,
-) -> Result<(LocalSnapshot, BaseSnapshot), SyncError> {
+) -> Result<(), SyncError> {
     link_created_sets(cat, account, fetched)?;
     execute::record_fetched(cat, account, fetched)?;
+    let changed: Vec<String> = fetched
+        .changed
+        .iter()
+        .map(|id| restrict::Item::Remote(id.clone()).encode())
+        .collect();
+    cat.mark_dirty(account, &changed)?;
     let t = std::time::Instant::now();
     fetch::commit(store, account, fetched)?;
     tracing::debug!("sync phase: save the cache {:?}", t.elapsed());
@@ -195,7 +218,19 @@ fn record(
     if fetched.delta.full {
         fetched.release_listing();
     }
-    let (local, base) = execute::load_snapshots(cat, account, defaults)?;
+    Ok(())
+}
+
+/// The Flickr photos of `remote` the catalog holds no record of (e.g.
+/// listed by a dry run), recorded: returns whether there were any.
+fn record_unknown(
+    cat: &Catalog,
+    account: AccountId,
+    fetched: &fetch::Fetched,
+    store: &SyncStore,
+    local: &LocalSnapshot,
+    remote: &RemoteSnapshot,
+) -> Result<bool, SyncError> {
     let known: BTreeSet<&PhotoId> = local
         .photos
         .values()
@@ -203,7 +238,7 @@ fn record(
         .chain(local.ignored.iter())
         .collect();
     let mut missing: Vec<crate::catalog::RemotePhoto> = Vec::new();
-    for id in fetched.snapshot.photos.keys() {
+    for id in remote.photos.keys() {
         if known.contains(id) {
             continue;
         }
@@ -212,10 +247,94 @@ fn record(
         }
     }
     if missing.is_empty() {
-        return Ok((local, base));
+        return Ok(false);
     }
     cat.upsert_remote_photos(account, &missing)?;
-    Ok(execute::load_snapshots(cat, account, defaults)?)
+    Ok(true)
+}
+
+/// What a plan is made from, and which part of the account it covers.
+struct Loaded {
+    local: LocalSnapshot,
+    base: BaseSnapshot,
+    /// The dirty marks read (incremental) or `None` (the whole account).
+    marks: Option<crate::catalog::DirtyMarks>,
+    /// Marks up to this one are settled after the plan.
+    seq: i64,
+}
+
+/// Loads the snapshots of the whole account, or (`part`) of its dirty
+/// photos; `fetched.snapshot` then holds the matching Flickr photos.
+fn load(
+    cat: &Catalog,
+    account: AccountId,
+    fetched: &mut fetch::Fetched,
+    store: &SyncStore,
+    opts: &SyncOptions,
+    part: bool,
+) -> Result<Loaded, SyncError> {
+    if !part {
+        let seq = cat.dirty_seq()?;
+        fetch::complete_snapshot(store, account, fetched)?;
+        let (local, base) = execute::load_snapshots(cat, account, &opts.defaults)?;
+        if !opts.dry_run && record_unknown(cat, account, fetched, store, &local, &fetched.snapshot)?
+        {
+            let (local, base) = execute::load_snapshots(cat, account, &opts.defaults)?;
+            return Ok(Loaded {
+                local,
+                base,
+                marks: None,
+                seq,
+            });
+        }
+        return Ok(Loaded {
+            local,
+            base,
+            marks: None,
+            seq,
+        });
+    }
+    for _ in 0..2 {
+        let marks = cat.dirty_marks(account)?;
+        let mut items: BTreeSet<restrict::Item> = marks
+            .items
+            .iter()
+            .filter_map(|s| restrict::Item::decode(s))
+            .collect();
+        items.extend(fetched.changed.iter().cloned().map(restrict::Item::Remote));
+        let (local, base, remote) =
+            incremental::load(cat, store, account, fetched, &opts.defaults, items)?;
+        if !opts.dry_run && record_unknown(cat, account, fetched, store, &local, &remote)? {
+            continue;
+        }
+        fetched.snapshot.photos = remote.photos;
+        return Ok(Loaded {
+            local,
+            base,
+            seq: marks.seq,
+            marks: Some(marks),
+        });
+    }
+    Err(SyncError::Exec(ExecError::Inconsistent(
+        "Flickr photos just recorded in the catalog are still unknown to it".into(),
+    )))
+}
+
+/// Whether a plan made on part of the account must be made again on the
+/// whole of it ([`restrict::needs_whole_account`]).
+fn needs_whole(r: &Result<Plan, PlanError>) -> bool {
+    match r {
+        Ok(p) => restrict::needs_whole_account(p),
+        Err(PlanError::Unsafe { plan, .. }) => restrict::needs_whole_account(plan),
+    }
+}
+
+/// Whether a plan trips (or, forced, reports) a safety threshold.
+fn has_concerns(r: &Result<Plan, PlanError>) -> bool {
+    match r {
+        Ok(p) => !p.concerns.is_empty(),
+        Err(PlanError::Unsafe { .. }) => true,
+    }
 }
 
 /// A folder made locally whose set was created online by a sync that was
@@ -354,7 +473,11 @@ fn identify_step(
 }
 
 /// Fetches Flickr's state (incrementally when it can), records it in the
-/// catalog, identifies local files (unless `dry_run`) and plans.
+/// catalog, identifies local files (unless `dry_run`) and plans: after an
+/// incremental fetch, only the photos that changed (see [`restrict`]),
+/// unless the sets, pools or options changed since the last plan or the
+/// plan needs the whole account; then, and after a full fetch, the whole
+/// account. The dirty set is settled (unless `dry_run`) before it returns.
 pub async fn plan_sync(
     cat: &Catalog,
     client: &Client,
@@ -370,91 +493,171 @@ pub async fn plan_sync(
         ..opts.fetch.clone()
     };
     let t = std::time::Instant::now();
-    let mut fetched = fetch::fetch(client, &store, account, &acct.nsid, &fetch_opts).await?;
+    let mut fetched = fetch::fetch(
+        client,
+        &store,
+        account,
+        &acct.nsid,
+        &fetch_opts,
+        !opts.incremental,
+    )
+    .await?;
     tracing::debug!("sync phase: fetch {:?}", t.elapsed());
     let fetch_calls = client.calls_made().saturating_sub(calls_before);
     progress.note(&fetched.report.to_string());
     let t = std::time::Instant::now();
-    let (mut local, mut base);
-    let (mut identified, mut ambiguous) = (Vec::new(), Vec::new());
-    if opts.dry_run {
-        (local, base) = execute::load_snapshots(cat, account, &opts.defaults)?;
-    } else {
-        (local, base) = record(cat, account, &mut fetched, &mut store, &opts.defaults)?;
-        tracing::debug!("sync phase: record + load snapshots {:?}", t.elapsed());
-        if opts.identify && opts.plan.direction.downloads() {
-            (identified, ambiguous) =
-                identify_step(cat, account, &fetched, &store, &local, opts, progress)?;
-            if !identified.is_empty() {
-                (local, base) = execute::load_snapshots(cat, account, &opts.defaults)?;
-            }
-        }
+    if !opts.dry_run {
+        record(cat, account, &mut fetched, &mut store)?;
+        tracing::debug!("sync phase: record {:?}", t.elapsed());
     }
-    let t = std::time::Instant::now();
+    // The photos left clean by the last plan are clean only if everything
+    // else it depended on is as it was.
+    let print = {
+        let (local_sets, base_sets) = execute::load_sets(cat, account)?;
+        let extra = format!("{:?} {}", opts.defaults, opts.download_originals);
+        restrict::fingerprint(
+            &local_sets,
+            &base_sets,
+            &fetched.snapshot,
+            &opts.plan,
+            &extra,
+        )
+    };
+    let mut part =
+        fetched.partial && store.plan_fingerprint(account)?.as_deref() == Some(print.as_str());
+    if part {
+        // Many photos changed (a first sync's bases to record, a bulk
+        // edit): one pass over everything costs less than a lookup each.
+        let dirty = cat.dirty_count(account)? + fetched.changed.len() as u64;
+        part = dirty <= WHOLE_PAST.max(fetched.total / 10);
+    }
     let with_fetch_calls = |e: PlanError| {
         let PlanError::Unsafe { concerns, mut plan } = e;
         plan.summary.fetch_calls = Some(fetch_calls);
         PlanError::Unsafe { concerns, plan }
     };
-    let mut plan_opts = opts.plan.clone();
-    let mut free_account = None;
-    let mut plan =
-        plan::plan(&local, &base, &fetched.snapshot, &plan_opts).map_err(with_fetch_calls)?;
-    // The account's type: asked once and remembered, asked again at a full
-    // reconciliation (an upgrade to Pro shows there) and whenever this
-    // plan's uploads could pass a free account's 1,000 photos (the count
-    // must be fresh then). Two calls each time.
-    let uploads = plan.summary.uploads as u64;
-    let online = fetched.snapshot.photos.len() as u64;
-    let could_pass = uploads > 0 && online + uploads > crate::flickr::AccountKind::FREE_MAX_PHOTOS;
-    let mut kind = store.account_kind(account)?;
-    let mut fresh = false;
-    if kind.is_none() || fetched.report.full || could_pass {
-        let k = client.account_kind(&acct.nsid).await?;
-        if !opts.dry_run {
-            store.save_account_kind(account, &k)?;
+    let (loaded, identified, ambiguous, mut plan, plan_opts, free_account) = loop {
+        let t = std::time::Instant::now();
+        let mut loaded = load(cat, account, &mut fetched, &store, opts, part)?;
+        let (mut identified, mut ambiguous) = (Vec::new(), Vec::new());
+        if !opts.dry_run && opts.identify && opts.plan.direction.downloads() {
+            (identified, ambiguous) = identify_step(
+                cat,
+                account,
+                &fetched,
+                &store,
+                &loaded.local,
+                opts,
+                progress,
+            )?;
+            if !identified.is_empty() {
+                loaded = load(cat, account, &mut fetched, &store, opts, part)?;
+            }
         }
-        kind = Some(k);
-        fresh = true;
-    }
-    if let Some(k) = kind.as_ref().filter(|k| !k.pro) {
-        progress.note(&format!(
-            "free Flickr account: {} of its 1,000 photos; originals over {} px are not served to it",
-            plan::thousands(online),
-            plan::thousands(u64::from(k.max_display_px.unwrap_or(1024)))
-        ));
-        // Only a count just asked for decides what is held.
-        if let Some(quota) = k.upload_quota().filter(|_| fresh && could_pass) {
-            let held = uploads.saturating_sub(quota);
-            progress.note(&format!(
-                "{held} upload{} held: a free account keeps at most 1,000 photos",
-                if held == 1 { "" } else { "s" }
-            ));
-            plan_opts.upload_quota = Some(quota as usize);
-            plan = plan::plan(&local, &base, &fetched.snapshot, &plan_opts)
-                .map_err(with_fetch_calls)?;
+        tracing::debug!(
+            "sync phase: load {} photos ({}) {:?}",
+            loaded.local.photos.len(),
+            if part { "dirty ones" } else { "all" },
+            t.elapsed()
+        );
+        let t = std::time::Instant::now();
+        let mut plan_opts = opts.plan.clone();
+        let make = |o: &PlanOptions| plan::plan(&loaded.local, &loaded.base, &fetched.snapshot, o);
+        let mut result = make(&plan_opts);
+        if part && has_concerns(&result) {
+            // Counted over part of the account, the thresholds' totals
+            // are too low: the whole account's, counted.
+            let c = cat.base_counts(account)?;
+            plan_opts.totals = Some(PlanTotals {
+                set_memberships: c.set_memberships as usize,
+                pool_memberships: c.pool_memberships as usize,
+                base_photos: c.photos as usize,
+            });
+            result = make(&plan_opts);
         }
-        let free = FreeAccount {
-            photos: online,
-            max_display_px: k.max_display_px,
-            held_originals: match k.max_display_px {
-                Some(max_px) => originals_not_served(&plan, &fetched, &store, account, max_px)?,
-                None => Vec::new(),
-            },
+        if part && needs_whole(&result) {
+            part = false;
+            continue;
+        }
+        let mut plan = result.map_err(with_fetch_calls)?;
+        let mut free_account = None;
+        // The account's type: asked once and remembered, asked again at a full
+        // reconciliation (an upgrade to Pro shows there) and whenever this
+        // plan's uploads could pass a free account's 1,000 photos (the count
+        // must be fresh then). Two calls each time.
+        let uploads = plan.summary.uploads as u64;
+        let online = if fetched.partial {
+            fetched.total
+        } else {
+            fetched.snapshot.photos.len() as u64
         };
-        free.apply(&mut plan);
-        free_account = Some(free);
-    }
+        let could_pass =
+            uploads > 0 && online + uploads > crate::flickr::AccountKind::FREE_MAX_PHOTOS;
+        let mut kind = store.account_kind(account)?;
+        let mut fresh = false;
+        if kind.is_none() || fetched.report.full || could_pass {
+            let k = client.account_kind(&acct.nsid).await?;
+            if !opts.dry_run {
+                store.save_account_kind(account, &k)?;
+            }
+            kind = Some(k);
+            fresh = true;
+        }
+        if let Some(k) = kind.as_ref().filter(|k| !k.pro) {
+            // Only a count just asked for decides what is held.
+            if let Some(quota) = k.upload_quota().filter(|_| fresh && could_pass) {
+                if part {
+                    // The quota is spent in key order over every upload.
+                    part = false;
+                    continue;
+                }
+                progress.note(&format!(
+                    "free Flickr account: {} of its 1,000 photos; originals over {} px are not served to it",
+                    plan::thousands(online),
+                    plan::thousands(u64::from(k.max_display_px.unwrap_or(1024)))
+                ));
+                let held = uploads.saturating_sub(quota);
+                progress.note(&format!(
+                    "{held} upload{} held: a free account keeps at most 1,000 photos",
+                    if held == 1 { "" } else { "s" }
+                ));
+                plan_opts.upload_quota = Some(quota as usize);
+                plan = make(&plan_opts).map_err(with_fetch_calls)?;
+            } else {
+                progress.note(&format!(
+                    "free Flickr account: {} of its 1,000 photos; originals over {} px are not served to it",
+                    plan::thousands(online),
+                    plan::thousands(u64::from(k.max_display_px.unwrap_or(1024)))
+                ));
+            }
+            let free = FreeAccount {
+                photos: online,
+                max_display_px: k.max_display_px,
+                held_originals: match k.max_display_px {
+                    Some(max_px) => originals_not_served(&plan, &fetched, &store, account, max_px)?,
+                    None => Vec::new(),
+                },
+            };
+            free.apply(&mut plan);
+            free_account = Some(free);
+        }
+        tracing::debug!("sync phase: plan {:?}", t.elapsed());
+        break (loaded, identified, ambiguous, plan, plan_opts, free_account);
+    };
     plan.summary.fetch_calls = Some(fetch_calls);
-    tracing::debug!("sync phase: plan {:?}", t.elapsed());
     plan.hold_back_ambiguous(ambiguous.iter().map(|(p, _)| p));
     plan.hold_back_downloads(&opts.skip_downloads, SkipReason::SkippedThisSync);
     if !opts.download_originals {
         plan.leave_downloads_to_the_mount();
     }
+    let mut settled = None;
     if !opts.dry_run {
         note_videos(cat, account, &plan)?;
+        settled = Some(settle(
+            cat, &store, account, &loaded, &fetched, &plan, &print,
+        )?);
     }
+    let Loaded { local, base, .. } = loaded;
     Ok(Planned {
         plan,
         plan_opts,
@@ -464,7 +667,53 @@ pub async fn plan_sync(
         base,
         identified,
         ambiguous,
+        partial: part,
+        settled,
     })
+}
+
+/// After a plan: the photos it gives an outcome stay dirty (or become so);
+/// the others it looked at, marked before it loaded them, are clean; and
+/// the digest they are clean for is remembered.
+fn settle(
+    cat: &Catalog,
+    store: &SyncStore,
+    account: AccountId,
+    loaded: &Loaded,
+    fetched: &fetch::Fetched,
+    plan: &Plan,
+    print: &str,
+) -> Result<crate::catalog::Settled, SyncError> {
+    let t = std::time::Instant::now();
+    let keep = restrict::keep_dirty(plan, &loaded.local, &loaded.base, &fetched.snapshot);
+    let dirty: Vec<String> = keep.iter().map(restrict::Item::encode).collect();
+    let settled = match &loaded.marks {
+        None => cat.settle_dirty(account, loaded.seq, None, &dirty)?,
+        Some(marks) => {
+            let mut clean: BTreeSet<String> =
+                restrict::items_of(&loaded.local, &loaded.base, &fetched.snapshot)
+                    .iter()
+                    .filter(|i| !keep.contains(*i))
+                    .map(restrict::Item::encode)
+                    .collect();
+            clean.extend(
+                marks
+                    .items
+                    .iter()
+                    .filter(|s| restrict::Item::decode(s).is_none_or(|i| !keep.contains(&i)))
+                    .cloned(),
+            );
+            let clean: Vec<String> = clean.into_iter().collect();
+            cat.settle_dirty(account, loaded.seq, Some(&clean), &dirty)?
+        }
+    };
+    store.save_plan_fingerprint(account, Some(print))?;
+    tracing::debug!(
+        "sync phase: settle the dirty set ({} stay) {:?}",
+        dirty.len(),
+        t.elapsed()
+    );
+    Ok(settled)
 }
 
 /// With `download = on-demand` the originals stay on Flickr, and the mount
@@ -636,6 +885,7 @@ pub async fn run_sync(
         base,
         identified,
         ambiguous,
+        settled,
         ..
     } = planned;
     if opts.dry_run {
@@ -689,6 +939,7 @@ pub async fn run_sync(
         parallelism: opts.parallelism.max(1),
         recent_uploads: BTreeMap::new(),
         open_uploads: BTreeMap::new(),
+        settled,
     };
     let t = std::time::Instant::now();
     exec.prepare_resume(progress).await?;
@@ -711,16 +962,29 @@ pub async fn run_sync(
         )
     });
     if pool_changes {
+        // The executor's snapshot may hold only the photos this sync
+        // planned: the cached members of the others stay as they are.
+        let mut store = SyncStore::open(cat.path())?;
+        let cached = store.load_sets_and_pools(account)?;
         let mut pools: BTreeMap<crate::model::GroupId, Vec<PhotoId>> = BTreeMap::new();
         for g in exec.remote.groups.keys() {
-            pools.insert(g.clone(), Vec::new());
+            let kept = cached
+                .pools
+                .iter()
+                .find(|(c, _)| c.id == *g)
+                .map(|(_, m)| m.as_slice())
+                .unwrap_or_default()
+                .iter()
+                .filter(|id| !exec.remote.photos.contains_key(*id))
+                .cloned()
+                .collect();
+            pools.insert(g.clone(), kept);
         }
         for (id, p) in &exec.remote.photos {
             for g in &p.pools {
                 pools.entry(g.clone()).or_default().push(id.clone());
             }
         }
-        let mut store = SyncStore::open(cat.path())?;
         store.save_pool_members(account, &pools)?;
     }
     plan.summary.calls_made = Some(client.calls_made().saturating_sub(calls_before));

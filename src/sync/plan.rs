@@ -624,6 +624,39 @@ pub struct PlanOptions {
     /// the photos it holds); the uploads past it are held
     /// ([`SkipReason::FreeAccountLimit`]). `None`: no limit (Pro).
     pub upload_quota: Option<usize>,
+    /// The denominators of the safety thresholds, counted over the whole
+    /// account, when the snapshots planned hold only part of it (an
+    /// incremental plan, [`super::restrict`]). `None`: counted from the
+    /// snapshots.
+    pub totals: Option<PlanTotals>,
+}
+
+/// What the safety thresholds compare a plan's removals with: counts over
+/// the whole merge base of an account.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct PlanTotals {
+    /// Photo-in-set memberships of the base.
+    pub set_memberships: usize,
+    /// Photo-in-pool memberships of the base.
+    pub pool_memberships: usize,
+    /// Photos of the base that are not ignored.
+    pub base_photos: usize,
+}
+
+impl PlanTotals {
+    /// The counts of whole snapshots (what [`plan`] counts without
+    /// [`PlanOptions::totals`]).
+    pub fn of(local: &LocalSnapshot, base: &BaseSnapshot) -> PlanTotals {
+        PlanTotals {
+            set_memberships: base.photos.values().map(|p| p.sets.len()).sum(),
+            pool_memberships: base.photos.values().map(|p| p.pools.len()).sum(),
+            base_photos: base
+                .photos
+                .keys()
+                .filter(|id| !local.ignored.contains(*id))
+                .count(),
+        }
+    }
 }
 
 /// Where removals of set memberships come from, for the big-removal
@@ -1816,8 +1849,11 @@ impl<'a> Planner<'a> {
     fn concerns(&self) -> Vec<SafetyConcern> {
         let limits = &self.opts.limits;
         let mut out = Vec::new();
-        let total: usize = self.base.photos.values().map(|p| p.sets.len()).sum();
-        let pool_total: usize = self.base.photos.values().map(|p| p.pools.len()).sum();
+        let totals = self
+            .opts
+            .totals
+            .unwrap_or_else(|| PlanTotals::of(self.local, self.base));
+        let (total, pool_total) = (totals.set_memberships, totals.pool_memberships);
         if limits
             .membership_removals
             .exceeded(self.pool_removals, pool_total)
@@ -1855,13 +1891,11 @@ impl<'a> Planner<'a> {
             .iter()
             .filter(|id| !self.remote.photos.contains_key(**id))
             .count();
-        if limits
-            .remote_photos_missing
-            .exceeded(missing, base_photos.len())
-        {
+        let base_total = totals.base_photos;
+        if limits.remote_photos_missing.exceeded(missing, base_total) {
             out.push(SafetyConcern::RemotePhotosMissing {
                 missing,
-                base: base_photos.len(),
+                base: base_total,
             });
         }
         let missing_sets = self
@@ -1884,13 +1918,10 @@ impl<'a> Planner<'a> {
             .iter()
             .filter(|a| matches!(a, Action::Ignore { .. }))
             .count();
-        if limits
-            .local_photos_missing
-            .exceeded(ignores, base_photos.len())
-        {
+        if limits.local_photos_missing.exceeded(ignores, base_total) {
             out.push(SafetyConcern::LocalPhotosMissing {
                 missing: ignores,
-                base: base_photos.len(),
+                base: base_total,
             });
         }
         out

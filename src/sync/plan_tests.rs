@@ -1891,3 +1891,237 @@ fn many_pool_removals_on_flickr_are_refused_until_forced() {
         5
     );
 }
+
+// ---------------------------------------------------------------- incremental planning
+
+/// An edit of photos only (sets stay as they are: a change of the sets
+/// makes a sync plan the whole account, see `restrict::fingerprint`).
+fn photo_edit_strategy() -> impl Strategy<Value = Edit> {
+    edit_strategy().prop_filter("photo edits only", |e| {
+        !matches!(
+            e,
+            Edit::NewSet { .. } | Edit::DeleteSet(_) | Edit::RenameSet(..)
+        )
+    })
+}
+
+/// One step of a history: edits on both sides, then maybe the plan is run.
+type Round = (Vec<Edit>, Vec<Edit>, bool);
+
+fn round_strategy(edits: fn() -> BoxedStrategy<Edit>) -> impl Strategy<Value = Round> {
+    (
+        proptest::collection::vec(edits(), 0..5),
+        proptest::collection::vec(edits(), 0..5),
+        any::<bool>(),
+    )
+}
+
+/// Runs a history the way syncs do, checking at every step that the plan
+/// of the dirty photos (closed as `restrict` closes them) is the plan of
+/// the whole account. Returns how many steps were planned incrementally.
+fn check_incremental_history(
+    (n, m, members): (i64, i64, Vec<(i64, i64)>),
+    d: Direction,
+    force: bool,
+    tight: bool,
+    rounds: &[Round],
+) -> Result<usize, TestCaseError> {
+    use crate::sync::restrict::{self, Item};
+    // Tight limits make the safety thresholds trip in small worlds, so
+    // that their totals are exercised.
+    let tight_at = |count| Threshold {
+        count,
+        fraction: 0.2,
+    };
+    let limits = if tight {
+        SafetyLimits {
+            membership_removals: tight_at(1),
+            remote_photos_missing: tight_at(0),
+            remote_sets_missing: tight_at(0),
+            local_photos_missing: tight_at(0),
+        }
+    } else {
+        SafetyLimits::default()
+    };
+    let o = PlanOptions {
+        force,
+        limits,
+        ..opts(d)
+    };
+    let mut w = World::from_synced(n, m, &members);
+    let print = |w: &World| restrict::fingerprint(&w.local, &w.base, &w.remote, &o, "");
+    // A first sync: every photo is new to the dirty set.
+    let mut dirty: BTreeSet<Item> = restrict::changed_items(
+        (
+            &LocalSnapshot::default(),
+            &BaseSnapshot::default(),
+            &RemoteSnapshot::default(),
+        ),
+        (&w.local, &w.base, &w.remote),
+    );
+    let mut clean_print: Option<String> = None;
+    let mut incremental = 0;
+    for (local_edits, remote_edits, run) in rounds {
+        let before = (w.local.clone(), w.base.clone(), w.remote.clone());
+        for e in local_edits {
+            w.edit_local(e);
+        }
+        for e in remote_edits {
+            w.edit_remote(e);
+        }
+        dirty.extend(restrict::changed_items(
+            (&before.0, &before.1, &before.2),
+            (&w.local, &w.base, &w.remote),
+        ));
+        let whole = plan(&w.local, &w.base, &w.remote, &o);
+        let now = print(&w);
+        let mut part = None;
+        if clean_print.as_ref() == Some(&now) {
+            if let Some((inc, p)) =
+                restrict::plan_incrementally(&w.local, &w.base, &w.remote, &dirty, &o)
+            {
+                // The invariant: a photo the dirty set does not reach plans
+                // to nothing and has its base written.
+                if let Ok(whole) = &whole {
+                    let need = restrict::keep_dirty(whole, &w.local, &w.base, &w.remote);
+                    let reached = restrict::items_of(&p.0, &p.1, &p.2);
+                    let missing: Vec<&Item> = need.difference(&reached).collect();
+                    prop_assert!(missing.is_empty(), "clean but not settled: {:?}", missing);
+                    // (Said without `keep_dirty`: a sync would write no
+                    // base for a photo out of reach.)
+                    let next = next_base(&w.base, &w.local, &w.remote);
+                    for id in w.base.photos.keys().chain(next.photos.keys()) {
+                        if !reached.contains(&Item::Remote(id.clone())) {
+                            prop_assert_eq!(
+                                w.base
+                                    .photos
+                                    .get(id)
+                                    .filter(|_| !w.local.ignored.contains(id)),
+                                next.photos.get(id),
+                                "base of {} out of reach",
+                                id
+                            );
+                        }
+                    }
+                }
+                incremental += 1;
+                prop_assert_eq!(
+                    format!("{inc:?}"),
+                    format!("{whole:?}"),
+                    "dirty: {:?}",
+                    dirty
+                );
+                part = Some(p);
+            }
+        }
+        let Ok(p) = whole else { continue };
+        // What stays dirty is what the sync's own part says (the whole
+        // account when it planned all of it).
+        dirty = match &part {
+            Some((l, b, r)) => restrict::keep_dirty(&p, l, b, r),
+            None => restrict::keep_dirty(&p, &w.local, &w.base, &w.remote),
+        };
+        clean_print = Some(now);
+        if *run {
+            let before = (w.local.clone(), w.base.clone(), w.remote.clone());
+            w.apply(&p);
+            if let Some((l, _, r)) = &part {
+                // The executor writes the bases of the photos it loaded
+                // only.
+                let loaded: BTreeSet<&PhotoId> = l
+                    .photos
+                    .values()
+                    .filter_map(|p| p.remote.as_ref())
+                    .chain(r.photos.keys())
+                    .collect();
+                let ids: BTreeSet<PhotoId> = before
+                    .1
+                    .photos
+                    .keys()
+                    .chain(w.base.photos.keys())
+                    .cloned()
+                    .collect();
+                for id in ids.iter().filter(|id| !loaded.contains(id)) {
+                    match before.1.photos.get(id) {
+                        Some(b) => w.base.photos.insert(id.clone(), b.clone()),
+                        None => w.base.photos.remove(id),
+                    };
+                }
+            }
+            let mut changed = restrict::changed_items(
+                (&before.0, &before.1, &before.2),
+                (&w.local, &w.base, &w.remote),
+            );
+            // And it settles those that planned nothing and whose base it
+            // wrote (their record and Flickr photo untouched).
+            let outcome = restrict::outcome_items(&p);
+            for lp in before.0.photos.values() {
+                let Some(id) = &lp.remote else { continue };
+                let (k, i) = (Item::Local(lp.key), Item::Remote(id.clone()));
+                let untouched = w.local.photos.get(&lp.key) == Some(lp)
+                    && before.2.photos.get(id) == w.remote.photos.get(id)
+                    && before.1.photos.get(id) != w.base.photos.get(id);
+                if untouched && !outcome.contains(&k) && !outcome.contains(&i) {
+                    dirty.remove(&k);
+                    dirty.remove(&i);
+                    changed.remove(&k);
+                    changed.remove(&i);
+                }
+            }
+            dirty.extend(changed);
+        }
+    }
+    Ok(incremental)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
+
+    /// On random histories of photo changes on both sides (run or not),
+    /// the plan of the dirty photos equals the plan of the whole account.
+    #[test]
+    fn incremental_plan_equals_full_plan(
+        world in world_strategy(),
+        d in direction_strategy(),
+        force in any::<bool>(),
+        tight in any::<bool>(),
+        rounds in proptest::collection::vec(round_strategy(|| photo_edit_strategy().boxed()), 1..6),
+    ) {
+        check_incremental_history(world, d, force, tight, &rounds)?;
+    }
+
+    /// The same with the sets changing too (a sync then plans the whole
+    /// account, and the photos it leaves clean stay clean after).
+    #[test]
+    fn incremental_plan_equals_full_plan_with_set_changes(
+        world in world_strategy(),
+        d in direction_strategy(),
+        force in any::<bool>(),
+        tight in any::<bool>(),
+        rounds in proptest::collection::vec(round_strategy(|| edit_strategy().boxed()), 1..6),
+    ) {
+        check_incremental_history(world, d, force, tight, &rounds)?;
+    }
+}
+
+/// The property is not vacuous: most histories are planned incrementally.
+#[test]
+fn most_histories_plan_incrementally() {
+    use proptest::strategy::ValueTree;
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let strategy = (
+        world_strategy(),
+        direction_strategy(),
+        proptest::collection::vec(round_strategy(|| photo_edit_strategy().boxed()), 2..6),
+    );
+    let (mut steps, mut rounds_total) = (0, 0);
+    for _ in 0..100 {
+        let (world, d, rounds) = strategy.new_tree(&mut runner).expect("a value").current();
+        rounds_total += rounds.len() - 1;
+        steps += check_incremental_history(world, d, true, false, &rounds).expect("equal plans");
+    }
+    assert!(
+        steps * 2 > rounds_total,
+        "{steps} of {rounds_total} later steps planned incrementally"
+    );
+}

@@ -11,7 +11,7 @@
 //! It is written only after the catalog recorded what was fetched, so a
 //! crash in between makes the next sync fetch the same delta again.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Duration;
 
@@ -66,6 +66,14 @@ CREATE TABLE IF NOT EXISTS sync_pools (
     members    TEXT NOT NULL,
     PRIMARY KEY (account_id, group_id)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sync_photo_count (
+    account_id INTEGER PRIMARY KEY,
+    photos     INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sync_plan (
+    account_id  INTEGER PRIMARY KEY,
+    fingerprint TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS sync_account_kind (
     account_id     INTEGER PRIMARY KEY,
     pro            INTEGER NOT NULL,
@@ -368,7 +376,75 @@ impl SyncStore {
 
     /// Everything cached for one account.
     pub fn load(&self, account: AccountId) -> Result<Cached, StateError> {
-        let mut out = Cached::default();
+        let mut out = self.load_sets_and_pools(account)?;
+        out.photos = self.load_photos(account)?;
+        Ok(out)
+    }
+
+    /// How many photos the cache holds for `account` (kept by [`SyncStore::save`];
+    /// counted once for a cache written before that).
+    pub fn photo_count(&self, account: AccountId) -> Result<usize, StateError> {
+        let kept: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT photos FROM sync_photo_count WHERE account_id = ?1",
+                [account.0],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.err("reading the cached photo count"))?;
+        let n = match kept {
+            Some(n) => n,
+            None => self
+                .conn
+                .query_row(
+                    "SELECT COUNT(*) FROM sync_photos WHERE account_id = ?1",
+                    [account.0],
+                    |r| r.get(0),
+                )
+                .map_err(self.err("counting cached photos"))?,
+        };
+        Ok(n.max(0) as usize)
+    }
+
+    /// The digest of what the last plan's clean photos were planned with
+    /// (see `sync::restrict::fingerprint`).
+    pub fn plan_fingerprint(&self, account: AccountId) -> Result<Option<String>, StateError> {
+        self.conn
+            .query_row(
+                "SELECT fingerprint FROM sync_plan WHERE account_id = ?1",
+                [account.0],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.err("reading the plan's fingerprint"))
+    }
+
+    /// Records (or, with `None`, forgets) that digest.
+    pub fn save_plan_fingerprint(
+        &self,
+        account: AccountId,
+        fingerprint: Option<&str>,
+    ) -> Result<(), StateError> {
+        match fingerprint {
+            Some(f) => self.conn.execute(
+                "INSERT OR REPLACE INTO sync_plan (account_id, fingerprint) VALUES (?1, ?2)",
+                params![account.0, f],
+            ),
+            None => self
+                .conn
+                .execute("DELETE FROM sync_plan WHERE account_id = ?1", [account.0]),
+        }
+        .map(drop)
+        .map_err(self.err("recording the plan's fingerprint"))
+    }
+
+    /// Every cached photo of one account.
+    pub fn load_photos(
+        &self,
+        account: AccountId,
+    ) -> Result<BTreeMap<PhotoId, CachedPhoto>, StateError> {
+        let mut out = BTreeMap::new();
         let mut st = self
             .conn
             .prepare("SELECT photo_id, data FROM sync_photos WHERE account_id = ?1")
@@ -382,9 +458,15 @@ impl SyncStore {
             let (id, data) = row.map_err(self.err("reading cached photos"))?;
             // An unreadable row is dropped: the photo is listed again later.
             if let Ok(p) = serde_json::from_str::<CachedPhoto>(&data) {
-                out.photos.insert(PhotoId(id), p);
+                out.insert(PhotoId(id), p);
             }
         }
+        Ok(out)
+    }
+
+    /// The cached sets and pools of one account, with their members (no photos).
+    pub fn load_sets_and_pools(&self, account: AccountId) -> Result<Cached, StateError> {
+        let mut out = Cached::default();
         let mut st = self
             .conn
             .prepare(
@@ -462,7 +544,7 @@ impl SyncStore {
         full: bool,
         changed: impl IntoIterator<Item = (&'a PhotoId, CachedPhoto)>,
         gone: &[PhotoId],
-        sets: &[(Photoset, Vec<PhotoId>)],
+        (sets, kept): (&[(Photoset, Vec<PhotoId>)], &BTreeSet<SetId>),
         pools: &[(Group, Vec<PhotoId>)],
         state: &AccountState,
     ) -> Result<(), StateError> {
@@ -475,11 +557,34 @@ impl SyncStore {
             .conn
             .transaction()
             .map_err(e("starting a transaction"))?;
-        if full {
+        let mut count: i64 = if full {
             tx.execute("DELETE FROM sync_photos WHERE account_id = ?1", [account.0])
                 .map_err(e("clearing cached photos"))?;
-        }
+            0
+        } else {
+            let kept: Option<i64> = tx
+                .query_row(
+                    "SELECT photos FROM sync_photo_count WHERE account_id = ?1",
+                    [account.0],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(e("reading the cached photo count"))?;
+            match kept {
+                Some(n) => n,
+                None => tx
+                    .query_row(
+                        "SELECT COUNT(*) FROM sync_photos WHERE account_id = ?1",
+                        [account.0],
+                        |r| r.get(0),
+                    )
+                    .map_err(e("counting cached photos"))?,
+            }
+        };
         {
+            let mut known = tx
+                .prepare_cached("SELECT 1 FROM sync_photos WHERE account_id = ?1 AND photo_id = ?2")
+                .map_err(e("caching photos"))?;
             let mut put = tx
                 .prepare_cached(
                     "INSERT OR REPLACE INTO sync_photos (account_id, photo_id, data) VALUES (?1, ?2, ?3)",
@@ -487,20 +592,55 @@ impl SyncStore {
                 .map_err(e("caching photos"))?;
             for (id, p) in changed {
                 let data = serde_json::to_string(&p).unwrap_or_default();
+                let new = full
+                    || known
+                        .query_row(params![account.0, id.as_str()], |_| Ok(()))
+                        .optional()
+                        .map_err(e("caching photos"))?
+                        .is_none();
                 put.execute(params![account.0, id.as_str(), data])
                     .map_err(e("caching photos"))?;
+                count += i64::from(new);
             }
             let mut del = tx
                 .prepare_cached("DELETE FROM sync_photos WHERE account_id = ?1 AND photo_id = ?2")
                 .map_err(e("caching photos"))?;
             for id in gone {
-                del.execute(params![account.0, id.as_str()])
-                    .map_err(e("caching photos"))?;
+                count -= del
+                    .execute(params![account.0, id.as_str()])
+                    .map_err(e("caching photos"))? as i64;
             }
         }
-        tx.execute("DELETE FROM sync_sets WHERE account_id = ?1", [account.0])
-            .map_err(e("caching sets"))?;
+        tx.execute(
+            "INSERT OR REPLACE INTO sync_photo_count (account_id, photos) VALUES (?1, ?2)",
+            params![account.0, count.max(0)],
+        )
+        .map_err(e("counting cached photos"))?;
+        // The sets no longer listed go; a kept one (same listing, same
+        // members) only takes its new place: its members are not written
+        // again.
+        let listed: Vec<&str> = sets.iter().map(|(s, _)| s.id.as_str()).collect();
+        tx.execute(
+            "DELETE FROM sync_sets WHERE account_id = ?1 \
+             AND set_id NOT IN (SELECT value FROM json_each(?2))",
+            params![
+                account.0,
+                serde_json::to_string(&listed).unwrap_or_default()
+            ],
+        )
+        .map_err(e("caching sets"))?;
         for (i, (s, members)) in sets.iter().enumerate() {
+            if kept.contains(&s.id) {
+                let moved = tx
+                    .execute(
+                        "UPDATE sync_sets SET position = ?3 WHERE account_id = ?1 AND set_id = ?2",
+                        params![account.0, s.id.as_str(), i as i64],
+                    )
+                    .map_err(e("caching sets"))?;
+                if moved == 1 {
+                    continue;
+                }
+            }
             let data = serde_json::to_string(&CachedSet {
                 title: s.title.clone(),
                 description: s.description.clone(),
@@ -513,7 +653,7 @@ impl SyncStore {
             .unwrap_or_default();
             let m: Vec<&str> = members.iter().map(|p| p.as_str()).collect();
             tx.execute(
-                "INSERT INTO sync_sets (account_id, set_id, position, data, members) VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT OR REPLACE INTO sync_sets (account_id, set_id, position, data, members) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![
                     account.0,
                     s.id.as_str(),
@@ -668,7 +808,7 @@ mod tests {
                 true,
                 photos.iter().map(|(k, v)| (k, v.clone())),
                 &[],
-                &[(set.clone(), vec![id.clone()])],
+                (&[(set.clone(), vec![id.clone()])], &BTreeSet::new()),
                 &[],
                 &state,
             )
@@ -678,7 +818,7 @@ mod tests {
         assert_eq!(back.sets, vec![(set, vec![id.clone()])]);
         assert_eq!(store.account(a).expect("state"), state);
         store
-            .save(a, false, [], &[id], &[], &[], &state)
+            .save(a, false, [], &[id], (&[], &BTreeSet::new()), &[], &state)
             .expect("save");
         assert!(store.load(a).expect("load").photos.is_empty());
     }
