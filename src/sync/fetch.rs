@@ -127,6 +127,15 @@ pub fn remote_photo(s: &PhotoSummary) -> RemotePhoto {
 }
 
 /// The catalog's record of a listed photo's Flickr side.
+/// The planner's view of a photoset.
+fn remote_set(s: &Photoset) -> RemoteSet {
+    RemoteSet {
+        id: s.id.clone(),
+        title: s.title.clone(),
+        description: s.description.clone(),
+    }
+}
+
 pub fn catalog_remote(s: &PhotoSummary) -> catalog::RemotePhoto {
     let r = remote_photo(s);
     catalog::RemotePhoto {
@@ -472,14 +481,7 @@ pub async fn fetch(
         }
     }
     for (set, members) in &delta.sets {
-        out.snapshot.sets.insert(
-            set.id.clone(),
-            RemoteSet {
-                id: set.id.clone(),
-                title: set.title.clone(),
-                description: set.description.clone(),
-            },
-        );
+        out.snapshot.sets.insert(set.id.clone(), remote_set(set));
         for p in members {
             if let Some(rp) = out.snapshot.photos.get_mut(p) {
                 rp.sets.insert(set.id.clone());
@@ -591,14 +593,7 @@ pub async fn fetch_full(client: &Client, user: &Nsid) -> Result<Fetched, FlickrE
     }
     out.sets = client.list_all_photosets().await?;
     for set in &out.sets {
-        out.snapshot.sets.insert(
-            set.id.clone(),
-            RemoteSet {
-                id: set.id.clone(),
-                title: set.title.clone(),
-                description: set.description.clone(),
-            },
-        );
+        out.snapshot.sets.insert(set.id.clone(), remote_set(set));
         for p in client.list_all_set_photos(&set.id, &[]).await? {
             if let Some(rp) = out.snapshot.photos.get_mut(&p.id) {
                 rp.sets.insert(set.id.clone());

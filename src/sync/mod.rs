@@ -770,14 +770,7 @@ impl FreeAccount {
         let Some(max_px) = self.max_display_px else {
             return;
         };
-        let downloads: BTreeSet<&PhotoId> = plan
-            .actions
-            .iter()
-            .filter_map(|a| match a {
-                Action::Download { photo, .. } => Some(photo),
-                _ => None,
-            })
-            .collect();
+        let downloads: BTreeSet<&PhotoId> = plan.downloads().collect();
         let held: Vec<PhotoId> = self
             .held_originals
             .iter()

@@ -906,6 +906,14 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// The online photos this plan downloads.
+    pub fn downloads(&self) -> impl Iterator<Item = &PhotoId> {
+        self.actions.iter().filter_map(|a| match a {
+            Action::Download { photo, .. } => Some(photo),
+            _ => None,
+        })
+    }
+
     /// Nothing to do (conflicts and skipped items may still be listed).
     pub fn is_empty(&self) -> bool {
         self.actions.is_empty()

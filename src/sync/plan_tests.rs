@@ -593,14 +593,7 @@ fn ambiguous_photos_are_held_back_and_listed_as_skipped() {
     assert_eq!(p.summary.downloads, 3);
     let skipped_before = p.skipped.len();
     p.hold_back_ambiguous(&[pid(9), pid(7)]);
-    let downloads: Vec<&PhotoId> = p
-        .actions
-        .iter()
-        .filter_map(|a| match a {
-            Action::Download { photo, .. } => Some(photo),
-            _ => None,
-        })
-        .collect();
+    let downloads: Vec<&PhotoId> = p.downloads().collect();
     assert_eq!(downloads, [&pid(8)]);
     assert_eq!((p.summary.downloads, p.summary.file_downloads), (1, 1));
     let held: Vec<(&Subject, &SkipReason)> = p.skipped[skipped_before..]
