@@ -71,7 +71,14 @@ pub async fn download_original(
             other?;
         }
     }
-    let facts = crate::media::FileFacts::scan(&dest)?;
+    // reading the file again (checksum, kind, EXIF) is blocking work: off
+    // the runtime, so that the other transfers in flight go on meanwhile
+    let facts = {
+        let dest = dest.clone();
+        tokio::task::spawn_blocking(move || crate::media::FileFacts::scan(&dest))
+            .await
+            .map_err(|e| ExecError::Inconsistent(format!("scanning a download: {e}")))??
+    };
     cat.set_local_file(o.into, &dest, &facts)?;
     cat.journal_finish(journal)?;
     Ok(dest)
