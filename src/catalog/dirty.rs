@@ -205,14 +205,7 @@ impl Catalog {
 
     /// One record, if it exists.
     pub fn photo_if_any(&self, key: PhotoKey) -> Result<Option<Photo>> {
-        self.conn
-            .cached_row(
-                &format!("SELECT {PHOTO_COLS} FROM photos WHERE id = ?1"),
-                [key.0],
-                photo_from_row,
-            )
-            .optional()
-            .ctx("reading a photo")
+        find_photo(&self.conn, key)
     }
 
     /// The record linked to Flickr photo `id`, and whether it is ignored.
@@ -237,32 +230,24 @@ impl Catalog {
         account: AccountId,
         checksum: &crate::media::Checksum,
     ) -> Result<Vec<PhotoId>> {
-        let mut st = self
-            .conn
-            .prepare_cached(
+        self.conn
+            .cached_rows(
                 "SELECT remote_id FROM photos WHERE account_id = ?1 AND r_checksum = ?2 \
                  AND remote_id IS NOT NULL",
+                params![account.0, checksum.as_str()],
+                |r| Ok(PhotoId::new(r.get::<_, String>(0)?)),
             )
-            .ctx("finding Flickr photos by checksum")?;
-        let rows = st
-            .query_map(params![account.0, checksum.as_str()], |r| {
-                Ok(PhotoId::new(r.get::<_, String>(0)?))
-            })
-            .ctx("finding Flickr photos by checksum")?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
             .ctx("finding Flickr photos by checksum")
     }
 
     /// The records listed in `collection`.
     pub fn member_keys(&self, collection: CollectionId) -> Result<Vec<PhotoKey>> {
-        let mut st = self
-            .conn
-            .prepare_cached("SELECT DISTINCT photo_id FROM memberships WHERE collection_id = ?1")
-            .ctx("listing a folder's photos")?;
-        let rows = st
-            .query_map([collection.0], |r| Ok(PhotoKey(r.get(0)?)))
-            .ctx("listing a folder's photos")?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
+        self.conn
+            .cached_rows(
+                "SELECT DISTINCT photo_id FROM memberships WHERE collection_id = ?1",
+                [collection.0],
+                |r| Ok(PhotoKey(r.get(0)?)),
+            )
             .ctx("listing a folder's photos")
     }
 

@@ -417,14 +417,18 @@ pub(crate) fn load_listed_collection(c: &Connection, id: CollectionId) -> Result
 }
 
 pub(crate) fn load_photo(c: &Connection, key: PhotoKey) -> Result<Photo> {
+    find_photo(c, key)?.ok_or_else(|| CatalogError::NotFound(format!("photo #{key}")))
+}
+
+/// One record, if it exists.
+pub(crate) fn find_photo(c: &Connection, key: PhotoKey) -> Result<Option<Photo>> {
     c.cached_row(
         &format!("SELECT {PHOTO_COLS} FROM photos WHERE id = ?1"),
         [key.0],
         photo_from_row,
     )
     .optional()
-    .ctx("reading a photo")?
-    .ok_or_else(|| CatalogError::NotFound(format!("photo #{key}")))
+    .ctx("reading a photo")
 }
 
 pub(crate) fn lookup_entry(

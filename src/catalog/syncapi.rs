@@ -738,9 +738,8 @@ impl Catalog {
     }
 
     fn journal_query(&self, sql: &str, params: impl rusqlite::Params) -> Result<Vec<JournalEntry>> {
-        let mut st = self.conn.prepare_cached(sql).ctx("reading the journal")?;
-        let rows = st
-            .query_map(params, |r| {
+        self.conn
+            .cached_rows(sql, params, |r| {
                 let intent: String = r.get(2)?;
                 Ok(JournalEntry {
                     id: JournalId(r.get(0)?),
@@ -750,8 +749,6 @@ impl Catalog {
                     finished_at: r.get(4)?,
                 })
             })
-            .ctx("reading the journal")?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
             .ctx("reading the journal")
     }
 
@@ -871,30 +868,26 @@ impl Catalog {
 
     /// Problems of one account or all, newest first.
     pub fn problems(&self, account: Option<AccountId>) -> Result<Vec<Problem>> {
-        let mut st = self
-            .conn
-            .prepare_cached(
+        self.conn
+            .cached_rows(
                 "SELECT id, account_id, photo_id, kind, message, at FROM problems \
                  WHERE (?1 IS NULL OR account_id = ?1) ORDER BY id DESC",
+                [account.map(|a| a.0)],
+                |r| {
+                    let kind: String = r.get(3)?;
+                    Ok(Problem {
+                        id: ProblemId(r.get(0)?),
+                        account: AccountId(r.get(1)?),
+                        photo: r.get::<_, Option<i64>>(2)?.map(PhotoKey),
+                        kind: ProblemKind::ALL
+                            .into_iter()
+                            .find(|k| k.as_str() == kind)
+                            .unwrap_or(ProblemKind::Other),
+                        message: r.get(4)?,
+                        at: r.get(5)?,
+                    })
+                },
             )
-            .ctx("reading problems")?;
-        let rows = st
-            .query_map([account.map(|a| a.0)], |r| {
-                let kind: String = r.get(3)?;
-                Ok(Problem {
-                    id: ProblemId(r.get(0)?),
-                    account: AccountId(r.get(1)?),
-                    photo: r.get::<_, Option<i64>>(2)?.map(PhotoKey),
-                    kind: ProblemKind::ALL
-                        .into_iter()
-                        .find(|k| k.as_str() == kind)
-                        .unwrap_or(ProblemKind::Other),
-                    message: r.get(4)?,
-                    at: r.get(5)?,
-                })
-            })
-            .ctx("reading problems")?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
             .ctx("reading problems")
     }
 }
